@@ -1,0 +1,47 @@
+# The two commands that are the README's contract:
+#   make quickstart   sets up the venv and serves the local quickstart on 127.0.0.1:$(PORT)
+#   make test         sets up the venv and the real test environment, then runs the whole suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PORT ?= 8080
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: venv quickstart test test-fast testenv lint bench fuzz clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+quickstart: $(STAMP)
+	$(BIN)/authgate quickstart --port $(PORT)
+
+# Builds or finds etcd, kube-apiserver, helm, oauth2-proxy, Keycloak, dockerd
+# and the debootstrap base image (cached under ~/.cache/authgate), then runs
+# every test. Under CI=true a missing component fails the run.
+test: $(STAMP) testenv
+	source "$${XDG_CACHE_HOME:-$$HOME/.cache}/authgate/env.sh" && $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest tests/core $(PYTEST_ARGS)
+
+testenv: $(STAMP)
+	bash scripts/testenv/setup.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check authgate core proxy operator client tests bench
+	$(BIN)/mypy authgate core proxy operator client
+
+bench: $(STAMP) testenv
+	source "$${XDG_CACHE_HOME:-$$HOME/.cache}/authgate/env.sh" && $(BIN)/python -m bench $(BENCH_ARGS)
+
+fuzz: $(STAMP)
+	$(BIN)/python tests/fuzz/fuzz_targets.py -max_total_time=$${FUZZ_SECONDS:-300}
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,1 @@
+"""The CLI and SDK: login flows, the token store, refresh and ``Client``."""

@@ -1,0 +1,23 @@
+"""Names shared by every part: defined once so the operator, proxy, chart and
+CLI can never disagree on them."""
+
+from __future__ import annotations
+
+from typing import Final
+
+GROUP: Final = "authgate.io"
+API_VERSION: Final = "authgate.io/v1alpha1"
+CONFIG_KIND: Final = "ProxyConfig"
+PROVIDER_KIND: Final = "OIDCProvider"
+PROVIDER_PLURAL: Final = "oidcproviders"
+
+# Pod / Deployment annotations that opt a workload in to sidecar injection.
+INJECT_ANNOTATION: Final = "authgate.io/inject"  # "true"
+PROVIDER_ANNOTATION: Final = "authgate.io/provider"  # OIDCProvider name in the pod's namespace
+PORT_ANNOTATION: Final = "authgate.io/port"  # name (or number) of the app port the sidecar takes over
+INJECTED_ANNOTATION: Final = "authgate.io/injected"  # set by the webhook; makes injection idempotent
+# Namespace label that opts every pod in the namespace in.
+NAMESPACE_INJECTION_LABEL: Final = "authgate.io/injection"  # "enabled"
+
+DISCOVERY_PATH: Final = "/apis/auth/discovery"
+CONFIG_FILE_NAME: Final = "config.yaml"  # key inside the rendered ConfigMap

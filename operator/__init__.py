@@ -1,0 +1,1 @@
+"""The kopf operator: OIDCProvider CRD, rendering, status, discovery server and sidecar webhook."""
