@@ -1,0 +1,307 @@
+"""The proxy configuration model: one versioned document, frozen dataclasses.
+
+The document (``apiVersion: authgate.io/v1alpha1``, ``kind: ProxyConfig``) is
+written by people, by the operator (into a ConfigMap) and by the tests; the
+proxy, the lean data path and the operator all read it through
+:func:`parse_config`, so there is exactly one schema.  Every dataclass field
+name is the YAML key, and every field carries its documentation in
+``metadata["doc"]`` so the reference (``docs/config.md``) and the operator's CRD
+schema can be derived from — or checked against — this module.
+
+Parsing is schema-driven (see :mod:`authgate.core.validation`): it walks these
+dataclasses, collects *every* error with its path, and raises a single
+:class:`~authgate.core.errors.ConfigError`.  Environment variables named after
+a field's path (``AUTHGATE__OIDC__ISSUER``) override single fields
+(:mod:`authgate.core.config_env`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+__all__ = [
+    "HEADER_PRESETS",
+    "AdminConfig",
+    "AuthorizationConfig",
+    "HeaderConfig",
+    "KeyConfig",
+    "LimitsConfig",
+    "ListenConfig",
+    "OIDCConfig",
+    "PathRule",
+    "ProxyConfig",
+    "QuickstartConfig",
+    "ServerConfig",
+    "TokenConfig",
+    "UpstreamConfig",
+    "config_to_document",
+    "load_config",
+    "parse_config",
+]
+
+
+def _doc(default: Any, doc: str) -> Any:
+    """A dataclass field with a default and its documentation."""
+    return field(default=default, metadata={"doc": doc})
+
+
+#: Identity-header name sets.  ``nemo`` matches the NeMo Platform contract,
+#: ``authgate`` the oauth2-proxy style ``X-Auth-Request-*`` names.
+HEADER_PRESETS: Mapping[str, Mapping[str, str]] = {
+    "nemo": {
+        "principal_id": "X-NMP-Principal-Id",
+        "email": "X-NMP-Principal-Email",
+        "groups": "X-NMP-Principal-Groups",
+        "scopes": "X-NMP-Scopes",
+    },
+    "authgate": {
+        "principal_id": "X-Auth-Request-User",
+        "email": "X-Auth-Request-Email",
+        "groups": "X-Auth-Request-Groups",
+        "scopes": "X-Auth-Request-Scopes",
+    },
+}
+
+#: Signature algorithms the verifier can use with public keys (RFC 7518 §3.1, RFC 8037).
+ASYMMETRIC_ALGORITHMS: tuple[str, ...] = (
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
+)  # fmt: skip
+
+#: Scopes every OIDC token may carry; a token with only these skips the scope check.
+OIDC_SCOPES: frozenset[str] = frozenset({"openid", "profile", "email", "offline_access"})
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """Which HTTP data path serves client traffic."""
+
+    engine: str = _doc("auto", "auto | aiohttp | lean; auto picks lean when available")
+    workers: int = _doc(1, "processes sharing the listen port with SO_REUSEPORT (>= 1)")
+
+
+@dataclass(frozen=True, slots=True)
+class ListenConfig:
+    """Where the proxy listens for client traffic."""
+
+    host: str = _doc("127.0.0.1", "bind address; 0.0.0.0 in a pod")
+    port: int = _doc(8080, "TCP port (0 picks a free port)")
+
+
+@dataclass(frozen=True, slots=True)
+class AdminConfig:
+    """Health (/healthz), readiness (/readyz) and Prometheus metrics (/metrics)."""
+
+    host: str = _doc("127.0.0.1", "bind address of the admin listener")
+    port: int = _doc(9090, "TCP port of the admin listener (0 picks a free port)")
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamConfig:
+    """The service behind the sidecar; traffic is streamed to it unchanged."""
+
+    url: str = _doc("http://127.0.0.1:8000", "http(s) base URL of the protected service")
+    connect_timeout_seconds: float = _doc(5.0, "connect timeout; refused/unreachable -> 502")
+    read_timeout_seconds: float = _doc(60.0, "no response within this -> 504")
+    max_connections: int = _doc(256, "keep-alive pool size")
+
+
+@dataclass(frozen=True, slots=True)
+class OIDCConfig:
+    """The identity provider whose tokens are accepted."""
+
+    issuer: str = _doc("", "issuer URL; must equal the token's `iss` exactly")
+    additional_issuers: tuple[str, ...] = _doc((), "more accepted `iss` values, each discovered")
+    client_id: str = _doc("", "public client the CLI uses; published in discovery")
+    audience: tuple[str, ...] = _doc((), "accepted `aud` values; empty means [client_id]")
+    jwks_uri: str | None = _doc(None, "JWKS URL override; otherwise from OIDC discovery")
+    token_endpoint: str | None = _doc(None, "override for the discovery document")
+    device_authorization_endpoint: str | None = _doc(None, "override for the discovery document")
+    authorization_endpoint: str | None = _doc(None, "override for the discovery document")
+    default_scopes: str = _doc(
+        "platform:read platform:write openid profile email offline_access",
+        "space-separated scopes the CLI requests by default; published in discovery",
+    )
+    scope_prefix: str = _doc("", "prefix stripped from token scopes, e.g. api://nmp/ (Entra ID)")
+
+    @property
+    def effective_audience(self) -> tuple[str, ...]:
+        """The accepted ``aud`` values: ``audience``, or ``(client_id,)`` when empty."""
+        if self.audience:
+            return self.audience
+        return (self.client_id,) if self.client_id else ()
+
+    @property
+    def issuers(self) -> tuple[str, ...]:
+        """Every accepted issuer, the primary first, without duplicates."""
+        seen: dict[str, None] = {}
+        for iss in (self.issuer, *self.additional_issuers):
+            if iss:
+                seen.setdefault(iss, None)
+        return tuple(seen)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenConfig:
+    """How bearer tokens are checked."""
+
+    algorithms: tuple[str, ...] = _doc(ASYMMETRIC_ALGORITHMS, "allowed `alg` values; asymmetric")
+    leeway_seconds: float = _doc(60.0, "clock skew allowed on exp / nbf / iat")
+    max_token_bytes: int = _doc(16384, "longer bearer tokens are rejected before parsing")
+    subject_claim: str = _doc("sub", "claim holding the principal id")
+    email_claim: str = _doc("email", "claim holding the email address")
+    groups_claim: str = _doc("groups", "claim holding the group list")
+    cache_size: int = _doc(10000, "verified-token cache entries (each also bounded by its exp)")
+
+
+@dataclass(frozen=True, slots=True)
+class KeyConfig:
+    """How the JWKS is fetched and cached."""
+
+    refresh_interval_seconds: float = _doc(300.0, "background JWKS refresh period")
+    refresh_jitter: float = _doc(0.1, "random fraction of the interval added or removed (0..1)")
+    unknown_kid_cooldown_seconds: float = _doc(
+        30.0, "at most one refetch per cooldown for new kids"
+    )
+    stale_max_age_seconds: float = _doc(3600.0, "serve last good keys this long when the IdP fails")
+    fetch_timeout_seconds: float = _doc(5.0, "timeout of each discovery / JWKS request")
+    ca_file: str | None = _doc(None, "extra CA bundle (PEM) for talking to the IdP")
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderConfig:
+    """Identity headers injected upstream (and always stripped from clients)."""
+
+    preset: str = _doc("nemo", "nemo (X-NMP-*) or authgate (X-Auth-Request-*)")
+    principal_id: str | None = _doc(None, "overrides the preset's principal-id header name")
+    email: str | None = _doc(None, "overrides the preset's email header name")
+    groups: str | None = _doc(None, "overrides the preset's groups header name (comma-joined)")
+    scopes: str | None = _doc(None, "overrides the preset's scopes header name (space-joined)")
+    strip: tuple[str, ...] = _doc((), "extra client headers to always remove")
+    forward_authorization: bool = _doc(False, "pass the Authorization header to the upstream")
+    set_forwarded: bool = _doc(True, "set X-Forwarded-For / -Proto / -Host")
+
+    def name_for(self, slot: str) -> str:
+        """The effective header name for ``principal_id``/``email``/``groups``/``scopes``."""
+        override: str | None = getattr(self, slot)
+        if override:
+            return override
+        preset = HEADER_PRESETS.get(self.preset, HEADER_PRESETS["nemo"])
+        return preset[slot]
+
+
+@dataclass(frozen=True, slots=True)
+class PathRule:
+    """Scopes and groups for every path under ``path_prefix``."""
+
+    path_prefix: str = _doc("", "normalised path prefix, starting with /")
+    read_scopes: tuple[str, ...] | None = _doc(None, "GET/HEAD/OPTIONS; null inherits the default")
+    write_scopes: tuple[str, ...] | None = _doc(None, "other methods; null inherits the default")
+    groups: tuple[str, ...] = _doc((), "principal must be in at least one of these, when set")
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationConfig:
+    """Which requests need which scopes and groups."""
+
+    public_paths: tuple[str, ...] = _doc(
+        ("/apis/auth/discovery", "/healthz", "/readyz"),
+        "always allowed without a token: exact paths, or prefixes ending in /",
+    )
+    read_scopes: tuple[str, ...] = _doc(("platform:read",), "default rule for GET, HEAD, OPTIONS")
+    write_scopes: tuple[str, ...] = _doc(("platform:write",), "default rule for other methods")
+    rules: tuple[PathRule, ...] = _doc((), "per-prefix rules; the longest matching prefix wins")
+
+
+@dataclass(frozen=True, slots=True)
+class LimitsConfig:
+    """Resource limits of the data path."""
+
+    max_header_bytes: int = _doc(16384, "total request-header size accepted")
+    max_in_flight: int = _doc(1024, "beyond this many concurrent requests, shed with 503")
+    drain_timeout_seconds: float = _doc(20.0, "SIGTERM: in-flight requests finish within this")
+
+
+@dataclass(frozen=True, slots=True)
+class QuickstartConfig:
+    """Local demo mode: accepts unsigned (alg: none) tokens with an email claim."""
+
+    enabled: bool = _doc(False, "never in production")
+    allow_non_loopback: bool = _doc(False, "permit a non-loopback listen address (loud warning)")
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyConfig:
+    """The whole document (apart from ``apiVersion``/``kind``, which are checked)."""
+
+    server: ServerConfig = field(default_factory=ServerConfig, metadata={"doc": "data-path engine"})
+    listen: ListenConfig = field(default_factory=ListenConfig, metadata={"doc": "client listener"})
+    admin: AdminConfig = field(
+        default_factory=AdminConfig, metadata={"doc": "health / readiness / metrics listener"}
+    )
+    upstream: UpstreamConfig = field(
+        default_factory=UpstreamConfig, metadata={"doc": "the protected service"}
+    )
+    auth_enabled: bool = _doc(True, "false lets every request through (identity still stripped)")
+    oidc: OIDCConfig = field(default_factory=OIDCConfig, metadata={"doc": "identity provider"})
+    tokens: TokenConfig = field(default_factory=TokenConfig, metadata={"doc": "token checks"})
+    keys: KeyConfig = field(default_factory=KeyConfig, metadata={"doc": "JWKS cache"})
+    headers: HeaderConfig = field(
+        default_factory=HeaderConfig, metadata={"doc": "identity headers"}
+    )
+    authorization: AuthorizationConfig = field(
+        default_factory=AuthorizationConfig, metadata={"doc": "scope and group rules"}
+    )
+    limits: LimitsConfig = field(default_factory=LimitsConfig, metadata={"doc": "resource limits"})
+    quickstart: QuickstartConfig = field(
+        default_factory=QuickstartConfig, metadata={"doc": "local demo mode"}
+    )
+
+
+def parse_config(document: Mapping[str, Any], env: Mapping[str, str] | None = None) -> ProxyConfig:
+    """Validate ``document`` (with ``AUTHGATE__…`` overrides from ``env``) into a
+    :class:`ProxyConfig`, or raise one :class:`ConfigError` listing every problem.
+
+    ``env`` defaults to no overrides; pass ``os.environ`` to honour the process
+    environment.
+    """
+    from .validation import validate_document
+
+    return validate_document(document, env or {})
+
+
+def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> ProxyConfig:
+    """Read a YAML file and :func:`parse_config` it.  I/O and YAML syntax
+    problems are reported as :class:`ConfigError` too."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError as exc:
+        raise ConfigError([f"{os.fspath(path)}: cannot read: {exc.strerror or exc}"]) from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError([f"{os.fspath(path)}: {problem}{where}"]) from None
+    if document is None:
+        document = {}
+    if not isinstance(document, Mapping):
+        raise ConfigError([f"{os.fspath(path)}: the document must be a mapping"])
+    return parse_config(document, env)
+
+
+def config_to_document(config: ProxyConfig) -> dict[str, Any]:
+    """The YAML-ready document for ``config``; ``parse_config`` of it gives back
+    an equal :class:`ProxyConfig`.  Used by the operator to render ConfigMaps."""
+    from .validation import to_document
+
+    document: dict[str, Any] = to_document(config)
+    return document

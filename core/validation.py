@@ -1,0 +1,454 @@
+"""Schema-driven parsing and validation of the config document.
+
+The schema *is* the dataclasses in :mod:`authgate.core.config`: this module
+walks their type hints, so adding a field there is enough to parse, validate
+the type of, override from the environment and serialise it.  Two passes:
+
+1. **Shape** — every key known (unknown keys get a "did you mean" hint), every
+   value of the right type, ``apiVersion``/``kind`` as expected.
+2. **Meaning** — URLs, ranges, header-name syntax, scope syntax, normalised
+   paths, algorithm allow-list, the quickstart loopback rule.
+
+Both passes append to one list; nothing stops at the first problem, so the
+operator (and the person reading ``kubectl describe``) sees everything at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import ipaddress
+import re
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from .config import (
+    ASYMMETRIC_ALGORITHMS,
+    HEADER_PRESETS,
+    AuthorizationConfig,
+    HeaderConfig,
+    ProxyConfig,
+)
+from .contracts import API_VERSION, CONFIG_KIND
+from .errors import ConfigError
+
+__all__ = ["ErrorList", "field_types", "is_loopback_host", "to_document", "validate_document"]
+
+T = TypeVar("T")
+
+_TOKEN_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 §5.6.2 token
+_SCOPE_RE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")  # RFC 6749 §3.3 scope-token
+_ENGINES = ("auto", "aiohttp", "lean")
+# Header names an identity slot must never take: they carry framing or credentials.
+_RESERVED_HEADERS = frozenset(
+    {"host", "authorization", "content-length", "transfer-encoding", "connection", "upgrade",
+     "te", "trailer", "keep-alive", "proxy-authorization", "proxy-connection", "cookie"}
+)  # fmt: skip
+
+
+class ErrorList:
+    """Collects ``"<path>: <message>"`` strings; remembers which paths already
+    failed their type check (so meaning checks don't pile on) and which paths
+    came from environment variables (so the message names the variable)."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+        self.bad: set[str] = set()
+        self.from_env: dict[str, str] = {}
+
+    def add(self, path: str, message: str) -> None:
+        origin = self.from_env.get(path)
+        suffix = f" (from {origin})" if origin else ""
+        self.items.append(f"{path or '<document>'}: {message}{suffix}")
+
+    def type_error(self, path: str, message: str) -> None:
+        self.bad.add(path)
+        self.add(path, message)
+
+    def check(self, ok: bool, path: str, message: str) -> None:
+        if not ok and path not in self.bad:
+            self.add(path, message)
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def did_you_mean(word: str, choices: typing.Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest choice, or ``""``."""
+    options = list(choices)
+    lowered = {c.lower(): c for c in options}
+    if word.lower() in lowered:
+        return f" (did you mean '{lowered[word.lower()]}'?)"
+    match = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+_FIELD_TYPES: dict[type, dict[str, Any]] = {}
+
+
+def field_types(cls: type) -> dict[str, Any]:
+    """Resolved type hints of a config dataclass, by field name, in order."""
+    found = _FIELD_TYPES.get(cls)
+    if found is None:
+        hints = typing.get_type_hints(cls)
+        found = _FIELD_TYPES[cls] = {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+    return found
+
+
+def _describe(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return type(value).__name__
+
+
+def _convert(value: Any, tp: Any, path: str, errors: ErrorList) -> Any:
+    """Check ``value`` against the annotation ``tp``; return the converted value,
+    or ``dataclasses.MISSING`` after recording a type error."""
+    origin = typing.get_origin(tp)
+    if origin in (types.UnionType, typing.Union):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        return _convert(value, args[0], path, errors)
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        if value is None:
+            value = {}
+        if not isinstance(value, Mapping):
+            errors.type_error(path, f"expected a mapping, got {_describe(value)}")
+            return dataclasses.MISSING
+        return _build(tp, value, path, errors)
+    if origin is tuple:
+        item_tp = typing.get_args(tp)[0]
+        if isinstance(value, str) and item_tp is str:
+            value = [value]  # "one or many": a lone string is a one-element list
+        if not isinstance(value, list | tuple):
+            errors.type_error(path, f"expected a list, got {_describe(value)}")
+            return dataclasses.MISSING
+        items = []
+        for i, item in enumerate(value):
+            converted = _convert(item, item_tp, f"{path}[{i}]", errors)
+            if converted is not dataclasses.MISSING:
+                items.append(converted)
+        return tuple(items)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        errors.type_error(path, f"expected a boolean, got {_describe(value)}")
+        return dataclasses.MISSING
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        errors.type_error(path, f"expected an integer, got {_describe(value)}")
+        return dataclasses.MISSING
+    if tp is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        errors.type_error(path, f"expected a number, got {_describe(value)}")
+        return dataclasses.MISSING
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        errors.type_error(path, f"expected a string, got {_describe(value)}")
+        return dataclasses.MISSING
+    raise TypeError(f"unsupported config annotation {tp!r}")  # a bug in config.py
+
+
+def _build(cls: type[T], data: Mapping[str, Any], path: str, errors: ErrorList) -> T:
+    hints = field_types(cls)
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        key_path = _join(path, str(key))
+        if not isinstance(key, str) or key not in hints:
+            errors.type_error(key_path, "unknown key" + did_you_mean(str(key), hints))
+            continue
+        converted = _convert(value, hints[key], key_path, errors)
+        if converted is not dataclasses.MISSING:
+            kwargs[key] = converted
+    return cls(**kwargs)
+
+
+def validate_document(document: Mapping[str, Any], env: Mapping[str, str]) -> ProxyConfig:
+    """Parse and validate a whole document; raise one :class:`ConfigError`."""
+    from .config_env import apply_env_overrides
+
+    errors = ErrorList()
+    if not isinstance(document, Mapping):
+        raise ConfigError([f"<document>: expected a mapping, got {_describe(document)}"])
+    data = apply_env_overrides(document, env, errors)
+    api_version = data.pop("apiVersion", None)
+    kind = data.pop("kind", None)
+    if api_version != API_VERSION:
+        errors.add("apiVersion", f"must be {API_VERSION!r}, got {api_version!r}")
+    if kind != CONFIG_KIND:
+        errors.add("kind", f"must be {CONFIG_KIND!r}, got {kind!r}")
+    config = _build(ProxyConfig, data, "", errors)
+    _check_meaning(config, errors)
+    if errors.items:
+        raise ConfigError(errors.items)
+    return config
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost``, 127.0.0.0/8 and ::1 (optionally in brackets)."""
+    host = host.strip().strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_url(
+    value: str | None, path: str, errors: ErrorList, *, schemes: tuple[str, ...], strict: bool
+) -> None:
+    """An absolute URL with one of ``schemes``, a host, no userinfo and — when
+    ``strict`` (IdP URLs) — https unless the host is loopback, no query or fragment."""
+    if value is None or path in errors.bad:
+        return
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        errors.add(path, "must not contain whitespace or control characters")
+        return
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        errors.add(path, f"not a valid URL: {exc}")
+        return
+    if parts.scheme not in schemes or not parts.hostname:
+        errors.add(path, f"must be an absolute {' or '.join(schemes)} URL, got {value!r}")
+        return
+    if parts.username is not None or parts.password is not None:
+        errors.add(path, "must not contain credentials")
+    if parts.fragment or "#" in value:
+        errors.add(path, "must not contain a fragment")
+    if strict:
+        if parts.scheme != "https" and not is_loopback_host(parts.hostname):
+            errors.add(path, "must use https (http is allowed for loopback hosts only)")
+        if parts.query:
+            errors.add(path, "must not contain a query")
+
+
+def _check_header_name(name: str, path: str, errors: ErrorList) -> None:
+    if not _TOKEN_RE.match(name):
+        errors.add(path, f"not a valid HTTP header name: {name!r}")
+
+
+def _check_scopes(
+    scopes: tuple[str, ...] | None, path: str, errors: ErrorList, *, allow_empty: bool
+) -> None:
+    if scopes is None or path in errors.bad:
+        return
+    if not scopes and not allow_empty:
+        errors.add(path, "must not be empty (omit it to inherit the default)")
+    for i, scope in enumerate(scopes):
+        if not _SCOPE_RE.match(scope):
+            errors.add(f"{path}[{i}]", f"not a valid scope token (RFC 6749 §3.3): {scope!r}")
+
+
+def _check_path(value: str, path: str, errors: ErrorList) -> None:
+    from .errors import InvalidRequest
+    from .paths import normalize_path
+
+    if not value.startswith("/"):
+        errors.add(path, f"must start with '/', got {value!r}")
+        return
+    try:
+        normal = normalize_path(value)
+    except InvalidRequest as exc:
+        errors.add(path, f"not a safe path: {exc.description}")
+        return
+    if normal != value:
+        errors.add(path, f"must be in normal form ({normal!r})")
+
+
+def _check_meaning(cfg: ProxyConfig, errors: ErrorList) -> None:
+    chk = errors.check
+    chk(
+        cfg.server.engine in _ENGINES,
+        "server.engine",
+        f"must be one of {', '.join(_ENGINES)}{did_you_mean(cfg.server.engine, _ENGINES)}",
+    )
+    chk(1 <= cfg.server.workers <= 256, "server.workers", "must be between 1 and 256")
+    for section in ("listen", "admin"):
+        listener = getattr(cfg, section)
+        chk(bool(listener.host.strip()), f"{section}.host", "must not be empty")
+        chk(0 <= listener.port <= 65535, f"{section}.port", "must be between 0 and 65535")
+    _check_url(cfg.upstream.url, "upstream.url", errors, schemes=("http", "https"), strict=False)
+    chk(
+        cfg.upstream.connect_timeout_seconds > 0,
+        "upstream.connect_timeout_seconds",
+        "must be positive",
+    )
+    chk(cfg.upstream.read_timeout_seconds > 0, "upstream.read_timeout_seconds", "must be positive")
+    chk(cfg.upstream.max_connections >= 1, "upstream.max_connections", "must be at least 1")
+
+    _check_oidc(cfg, errors)
+    _check_tokens(cfg, errors)
+
+    keys = cfg.keys
+    chk(keys.refresh_interval_seconds >= 1, "keys.refresh_interval_seconds", "must be at least 1")
+    chk(0 <= keys.refresh_jitter < 1, "keys.refresh_jitter", "must be in [0, 1)")
+    chk(
+        keys.unknown_kid_cooldown_seconds >= 0,
+        "keys.unknown_kid_cooldown_seconds",
+        "must not be negative",
+    )
+    chk(keys.stale_max_age_seconds >= 0, "keys.stale_max_age_seconds", "must not be negative")
+    chk(keys.fetch_timeout_seconds > 0, "keys.fetch_timeout_seconds", "must be positive")
+    chk(
+        keys.ca_file is None or bool(keys.ca_file.strip()),
+        "keys.ca_file",
+        "must not be empty (use null)",
+    )
+
+    _check_headers(cfg.headers, errors)
+    _check_authorization(cfg.authorization, errors)
+
+    lim = cfg.limits
+    chk(lim.max_header_bytes >= 1024, "limits.max_header_bytes", "must be at least 1024")
+    chk(lim.max_in_flight >= 1, "limits.max_in_flight", "must be at least 1")
+    chk(lim.drain_timeout_seconds >= 0, "limits.drain_timeout_seconds", "must not be negative")
+
+    if cfg.quickstart.enabled and not cfg.quickstart.allow_non_loopback:
+        chk(
+            is_loopback_host(cfg.listen.host),
+            "listen.host",
+            f"quickstart mode listens on loopback only, got {cfg.listen.host!r} "
+            "(set quickstart.allow_non_loopback: true to force)",
+        )
+
+
+def _check_oidc(cfg: ProxyConfig, errors: ErrorList) -> None:
+    oidc = cfg.oidc
+    needs_idp = cfg.auth_enabled and not cfg.quickstart.enabled
+    if oidc.issuer or needs_idp:
+        errors.check(bool(oidc.issuer), "oidc.issuer", "required when auth is enabled")
+        if oidc.issuer:
+            _check_url(oidc.issuer, "oidc.issuer", errors, schemes=("http", "https"), strict=True)
+    if needs_idp:
+        errors.check(bool(oidc.client_id), "oidc.client_id", "required when auth is enabled")
+    for i, iss in enumerate(oidc.additional_issuers):
+        ipath = f"oidc.additional_issuers[{i}]"
+        _check_url(iss, ipath, errors, schemes=("http", "https"), strict=True)
+        errors.check(iss != oidc.issuer, ipath, "duplicates oidc.issuer")
+    for i, aud in enumerate(oidc.audience):
+        errors.check(bool(aud), f"oidc.audience[{i}]", "must not be empty")
+    for name in ("jwks_uri", "token_endpoint", "device_authorization_endpoint",
+                 "authorization_endpoint"):  # fmt: skip
+        _check_url(getattr(oidc, name), f"oidc.{name}", errors,
+                   schemes=("http", "https"), strict=True)  # fmt: skip
+    for i, scope in enumerate(oidc.default_scopes.split()):
+        errors.check(bool(_SCOPE_RE.match(scope)), "oidc.default_scopes",
+                     f"word {i + 1} is not a valid scope token: {scope!r}")  # fmt: skip
+    errors.check(not any(c.isspace() for c in oidc.scope_prefix), "oidc.scope_prefix",
+                 "must not contain whitespace")  # fmt: skip
+
+
+def _check_tokens(cfg: ProxyConfig, errors: ErrorList) -> None:
+    tok = cfg.tokens
+    path = "tokens.algorithms"
+    if path not in errors.bad:
+        errors.check(bool(tok.algorithms), path, "must not be empty")
+        allowed = set(ASYMMETRIC_ALGORITHMS)
+        if cfg.quickstart.enabled:
+            allowed.add("none")
+        seen: set[str] = set()
+        for i, alg in enumerate(tok.algorithms):
+            ipath = f"{path}[{i}]"
+            if alg in seen:
+                errors.add(ipath, f"duplicate algorithm {alg!r}")
+            seen.add(alg)
+            if alg in allowed:
+                continue
+            if alg.upper().startswith("HS"):
+                errors.add(ipath, f"symmetric algorithm {alg!r} is not allowed: "
+                                  "the IdP's public keys verify tokens")  # fmt: skip
+            elif alg.lower() == "none":
+                errors.add(ipath, "'none' is allowed in quickstart mode only")
+            else:
+                errors.add(ipath, f"unsupported algorithm {alg!r}"
+                                  + did_you_mean(alg, ASYMMETRIC_ALGORITHMS))  # fmt: skip
+    errors.check(0 <= tok.leeway_seconds <= 600, "tokens.leeway_seconds",
+                 "must be between 0 and 600")  # fmt: skip
+    errors.check(512 <= tok.max_token_bytes <= 1 << 20, "tokens.max_token_bytes",
+                 "must be between 512 and 1048576")  # fmt: skip
+    for name in ("subject_claim", "email_claim", "groups_claim"):
+        errors.check(bool(getattr(tok, name)), f"tokens.{name}", "must not be empty")
+    errors.check(tok.cache_size >= 0, "tokens.cache_size", "must not be negative")
+
+
+def _check_headers(hdr: HeaderConfig, errors: ErrorList) -> None:
+    errors.check(hdr.preset in HEADER_PRESETS, "headers.preset",
+                 f"must be one of {', '.join(HEADER_PRESETS)}"
+                 + did_you_mean(hdr.preset, HEADER_PRESETS))  # fmt: skip
+    seen: dict[str, str] = {}
+    for slot in ("principal_id", "email", "groups", "scopes"):
+        path = f"headers.{slot}"
+        override = getattr(hdr, slot)
+        if override is not None:
+            _check_header_name(override, path, errors)
+        if hdr.preset not in HEADER_PRESETS and override is None:
+            continue
+        name = hdr.name_for(slot)
+        key = name.lower().replace("_", "-")
+        if key in _RESERVED_HEADERS:
+            errors.add(path, f"{name!r} is reserved and cannot carry identity")
+        if key in seen:
+            errors.add(path, f"{name!r} is also used by headers.{seen[key]}")
+        seen.setdefault(key, slot)
+    for i, name in enumerate(hdr.strip):
+        _check_header_name(name, f"headers.strip[{i}]", errors)
+
+
+def _check_authorization(authz: AuthorizationConfig, errors: ErrorList) -> None:
+    for i, public in enumerate(authz.public_paths):
+        _check_path(public, f"authorization.public_paths[{i}]", errors)
+    _check_scopes(authz.read_scopes, "authorization.read_scopes", errors, allow_empty=True)
+    _check_scopes(authz.write_scopes, "authorization.write_scopes", errors, allow_empty=True)
+    prefixes: dict[str, int] = {}
+    for i, rule in enumerate(authz.rules):
+        path = f"authorization.rules[{i}]"
+        if f"{path}.path_prefix" not in errors.bad:
+            if not rule.path_prefix:
+                errors.add(f"{path}.path_prefix", "required")
+            else:
+                _check_path(rule.path_prefix, f"{path}.path_prefix", errors)
+                if rule.path_prefix in prefixes:
+                    errors.add(
+                        f"{path}.path_prefix",
+                        f"same prefix as authorization.rules[{prefixes[rule.path_prefix]}]",
+                    )
+                prefixes.setdefault(rule.path_prefix, i)
+        _check_scopes(rule.read_scopes, f"{path}.read_scopes", errors, allow_empty=False)
+        _check_scopes(rule.write_scopes, f"{path}.write_scopes", errors, allow_empty=False)
+        for j, group in enumerate(rule.groups):
+            errors.check(bool(group), f"{path}.groups[{j}]", "must not be empty")
+
+
+def to_document(value: Any) -> Any:
+    """Serialise a config dataclass tree to plain YAML/JSON types."""
+    if isinstance(value, ProxyConfig):
+        body = {f.name: to_document(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {"apiVersion": API_VERSION, "kind": CONFIG_KIND, **body}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_document(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple | list):
+        return [to_document(v) for v in value]
+    return value
