@@ -1,0 +1,326 @@
+"""The auth commands as one reusable click group: ``auth_group``.
+
+``authgate`` mounts every command of this group at its top level
+(``authgate login``); a platform CLI mounts the group itself::
+
+    from authgate.client.cli import auth_group
+    platform_cli.add_command(auth_group, name="auth")   # nemo auth login, nemo auth status
+
+Each command runs behind one error boundary (:class:`AuthCommand`): our
+exceptions become ``error: <message>`` plus a hint on stderr and the documented
+exit code, Ctrl-C exits 130, and no bad input ever shows a traceback. Hints name
+the command as the user typed it (``nemo auth login`` when mounted).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import click
+import yaml
+from authgate.client.clock import human_duration, offset_from_iat, skew_warning
+from authgate.client.errors import (
+    ClientError,
+    ExitCode,
+    NotLoggedIn,
+    UsageError,
+    command,
+    command_prefix,
+)
+from authgate.client.login import LoginRequest, describe, login
+from authgate.client.output import FORMATS, Console, emit, key_value_table, table
+from authgate.client.refresh import CLI_REFRESH_MARGIN, Session, resolve
+from authgate.client.store import ConfigStore
+from authgate.client.tokens import TokenSet, claims, header, identity
+from authgate.client.transport import CA_FILE_ENV
+
+DEBUG_ENV = "AUTHGATE_DEBUG"
+
+
+def _prefix(ctx: click.Context) -> str:
+    """``authgate`` when mounted flat, ``nemo auth`` when mounted as a group."""
+    parent = ctx.parent
+    return parent.command_path if parent is not None and parent.command_path else "authgate"
+
+
+class AuthCommand(click.Command):
+    """A command whose failures are one clear line and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        token = command_prefix.set(_prefix(ctx))
+        console = Console()
+        try:
+            return super().invoke(ctx)
+        except ClientError as exc:
+            console.error(exc.message, exc.hint)
+            ctx.exit(int(exc.exit_code))
+        except KeyboardInterrupt:
+            console.info("\nInterrupted.")
+            ctx.exit(int(ExitCode.INTERRUPTED))
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:
+            if os.environ.get(DEBUG_ENV):
+                raise
+            console.error(f"unexpected {exc.__class__.__name__}: {exc}",
+                          f"this is a bug; rerun with {DEBUG_ENV}=1 for details")
+            ctx.exit(int(ExitCode.UNEXPECTED))
+        finally:
+            command_prefix.reset(token)
+
+
+class AuthGroup(click.Group):
+    command_class = AuthCommand
+    group_class = type  # subgroups are AuthGroup too
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def output_option(function: F) -> F:
+    """The ``--output/-o table|json`` option."""
+    decorate: Callable[[F], F] = click.option(
+        "--output", "-o", "output", type=click.Choice(FORMATS), default="table",
+        show_default=True, help="Human table or JSON for scripts.")
+    return decorate(function)
+
+
+context_option = click.option("--context", "context", envvar="AUTHGATE_CONTEXT",
+                              help="Context in the config file (default: current-context).")
+
+
+@click.group("auth", cls=AuthGroup)
+def auth_group() -> None:
+    """Log in to an authgate platform and manage your tokens."""
+
+
+def _store() -> ConfigStore:
+    return ConfigStore()
+
+
+def _read_password(password_stdin: bool, console: Console) -> str:
+    if password_stdin:
+        value = sys.stdin.readline().rstrip("\r\n")
+        if not value:
+            raise UsageError("--password-stdin given but stdin was empty")
+        return value
+    if sys.stdin.isatty():
+        value = click.prompt("Password", hide_input=True, err=True)
+        return str(value)
+    raise UsageError("no password given",
+                     hint="use --password-stdin, AUTHGATE_PASSWORD, or run in a terminal "
+                          "to be prompted")
+
+
+@auth_group.command("login")
+@click.option("--base-url", envvar="AUTHGATE_BASE_URL",
+              help="The platform's URL (default: the context's platform).")
+@context_option
+@click.option("--scope", "scopes", multiple=True,
+              help="Scope to request (repeatable); replaces the platform's default scopes.")
+@click.option("--ca-file", envvar=CA_FILE_ENV, type=click.Path(dir_okay=False),
+              help="PEM CA bundle to trust for the platform and its IdP (stored per cluster).")
+@click.option("--username", envvar="AUTHGATE_USERNAME",
+              help="Log in with the password grant as this user (CI).")
+@click.option("--password", envvar="AUTHGATE_PASSWORD",
+              help="Password for --username (prefer --password-stdin or the prompt).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+@click.option("--unsigned-token", is_flag=True,
+              help="Quickstart platforms only: mint an unsigned token for --email.")
+@click.option("--email", help="Email for --unsigned-token.")
+@click.option("--no-browser", is_flag=True, help="Do not open a browser for the device flow.")
+@output_option
+def login_command(base_url: str | None, context: str | None, scopes: tuple[str, ...],
+                  ca_file: str | None, username: str | None, password: str | None,
+                  password_stdin: bool, unsigned_token: bool, email: str | None,
+                  no_browser: bool, output: str) -> None:
+    """Log in: device flow by default, password grant with --username,
+    or an unsigned quickstart token with --unsigned-token --email."""
+    console = Console()
+    if email and not unsigned_token:
+        raise UsageError("--email is only used with --unsigned-token")
+    if (password is not None or password_stdin) and username is None:
+        raise UsageError("--password/--password-stdin need --username")
+    if username is not None and password is None:
+        password = _read_password(password_stdin, console)
+    if ca_file:
+        ca_file = os.path.abspath(ca_file)
+    request = LoginRequest(base_url=base_url, context=context, ca_file=ca_file, scopes=scopes,
+                           username=username, password=password, unsigned_token=unsigned_token,
+                           email=email, open_browser=not no_browser)
+    result = login(request, _store(), console)
+    emit(result.summary(), output, describe(result))
+
+
+def _status_rows(tokens: TokenSet) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    found = claims(tokens.access_token)
+    groups = found.get("groups") if isinstance(found.get("groups"), list) else []
+    left = tokens.seconds_left()
+    expires = "unknown"
+    if tokens.expires_at is not None and left is not None:
+        stamp = datetime.fromtimestamp(tokens.expires_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        expires = f"{stamp} ({'in ' + human_duration(left) if left > 0 else 'expired'})"
+    data: dict[str, Any] = {
+        "user": identity(tokens), "subject": found.get("sub"), "groups": groups,
+        "scopes": (tokens.scope or str(found.get("scope") or "")).split(),
+        "issuer": found.get("iss"), "expires_at": tokens.expires_at,
+        "expires_in_seconds": None if left is None else int(left),
+        "refresh_token": tokens.refresh_token is not None, "grant": tokens.grant,
+    }
+    rows = [
+        ("User", str(data["user"] or "-")),
+        ("Subject", str(data["subject"] or "-")),
+        ("Groups", ", ".join(map(str, groups)) or "-"),
+        ("Scopes", " ".join(data["scopes"]) or "-"),
+        ("Issuer", str(data["issuer"] or "-")),
+        ("Expires", expires),
+        ("Refresh token", "present" if tokens.refresh_token else "none"),
+        ("Login method", tokens.grant),
+    ]
+    return data, rows
+
+
+@auth_group.command("status")
+@context_option
+@output_option
+def status_command(context: str | None, output: str) -> None:
+    """Who you are logged in as, with which scopes, until when."""
+    store = _store()
+    current = resolve(store.load(), context, store.path)
+    data, rows = _status_rows(current.tokens)
+    data = {"context": current.context, "base_url": current.cluster.base_url, **data,
+            "config_file": str(store.path)}
+    rows = [("Context", current.context), ("Platform", current.cluster.base_url), *rows,
+            ("Config file", str(store.path))]
+    warning = skew_warning(offset_from_iat(current.tokens.access_token))
+    if warning and current.tokens.obtained_at and time.time() - current.tokens.obtained_at < 60:
+        Console().warn(warning)
+    emit(data, output, key_value_table(rows))
+
+
+@auth_group.command("token")
+@context_option
+@click.option("--decode", is_flag=True, help="Print the token's header and claims, not the token.")
+def token_command(context: str | None, decode: bool) -> None:
+    """Print a valid access token (refreshed when under 5 minutes are left).
+
+    Use it with curl:  curl -H "Authorization: Bearer $(authgate token)" URL
+    """
+    session = Session.shared(_store(), context)
+    current = session.token(CLI_REFRESH_MARGIN)
+    if decode:
+        decoded = {"header": header(current.tokens.access_token),
+                   "claims": claims(current.tokens.access_token)}
+        if not decoded["claims"]:
+            raise UsageError("the access token is not a JWT; there is nothing to decode")
+        click.echo(json.dumps(decoded, indent=2))
+    else:
+        click.echo(current.tokens.access_token)
+
+
+@auth_group.command("refresh")
+@context_option
+@output_option
+def refresh_command(context: str | None, output: str) -> None:
+    """Renew the access token now (quickstart logins are re-minted)."""
+    current = Session.shared(_store(), context).refresh()
+    left = current.tokens.seconds_left()
+    human = (f"Refreshed context {current.context!r}: access token expires in "
+             f"{human_duration(left) if left is not None else 'an unknown time'}.")
+    emit({"context": current.context, "expires_at": current.tokens.expires_at,
+          "refresh_token": current.tokens.refresh_token is not None}, output, human)
+
+
+@auth_group.command("logout")
+@context_option
+def logout_command(context: str | None) -> None:
+    """Forget this context's tokens (the context and platform are kept)."""
+    store = _store()
+    with store.edit() as config:
+        name = context or config.current_context
+        if not name or name not in config.contexts:
+            raise NotLoggedIn("no such context to log out of" if name else "no current context")
+        user = config.contexts[name].user
+        removed = config.users.pop(user, None)
+    if removed is None:
+        click.echo(f"Context {name!r} was not logged in.")
+    else:
+        click.echo(f"Logged out of context {name!r}: its tokens are removed from {store.path}.")
+
+
+@auth_group.group("config", cls=AuthGroup)
+def config_group() -> None:
+    """Show and switch contexts in the config file."""
+
+
+def _redacted(document: dict[str, Any]) -> dict[str, Any]:
+    for entry in document.get("users", []):
+        user = entry.get("user", {})
+        for key in ("access_token", "refresh_token", "id_token"):
+            if key in user:
+                user[key] = "REDACTED"
+    return document
+
+
+@config_group.command("view")
+@click.option("--output", "-o", "output", type=click.Choice(["yaml", "json"]), default="yaml",
+              show_default=True)
+def config_view(output: str) -> None:
+    """Print the config file with tokens redacted."""
+    store = _store()
+    document = _redacted(store.load().to_document())
+    if output == "json":
+        click.echo(json.dumps(document, indent=2))
+    else:
+        click.echo(f"# {store.path}")
+        click.echo(yaml.safe_dump(document, sort_keys=False).rstrip())
+
+
+@config_group.command("use-context")
+@click.argument("name")
+def config_use_context(name: str) -> None:
+    """Make NAME the current context."""
+    store = _store()
+    with store.edit() as config:
+        if name not in config.contexts:
+            known = ", ".join(sorted(config.contexts)) or "none"
+            raise NotLoggedIn(f"no context named {name!r} (known: {known})",
+                              hint="create it with: " + command(
+                                  f"login --context {name} --base-url URL"))
+        config.current_context = name
+    click.echo(f"Switched to context {name!r}.")
+
+
+@config_group.command("current-context")
+def config_current_context() -> None:
+    """Print the current context's name."""
+    store = _store()
+    current = store.load().current_context
+    if not current:
+        raise NotLoggedIn("no current context", hint="run: " + command("login --base-url URL"))
+    click.echo(current)
+
+
+@config_group.command("get-contexts")
+@output_option
+def config_get_contexts(output: str) -> None:
+    """List contexts: name, platform, user, logged in or not."""
+    config = _store().load()
+    rows = []
+    for name, entry in sorted(config.contexts.items()):
+        cluster = config.clusters.get(entry.cluster)
+        tokens = config.users.get(entry.user)
+        rows.append({"current": name == config.current_context, "name": name,
+                     "base_url": cluster.base_url if cluster else None,
+                     "user": identity(tokens) if tokens else None,
+                     "logged_in": tokens is not None})
+    human = table(["CURRENT", "NAME", "PLATFORM", "USER"],
+                  [["*" if r["current"] else "", str(r["name"]), str(r["base_url"] or "-"),
+                    str(r["user"] or "-")] for r in rows])
+    emit({"contexts": rows}, output, human)

@@ -1,0 +1,180 @@
+"""``authgate login``: pick the platform and the flow, log in, store the result.
+
+Order of business: resolve which platform (``--base-url``, else the context's
+stored cluster), read its discovery document, explain ``auth_enabled: false``
+or quickstart mode instead of failing on them, run one flow (device, password
+or unsigned quickstart token), warn about a clock far off, then save cluster,
+user and context under the file lock and make the context current.
+
+The login may take minutes (a person in a browser), so the config file is read
+at the start but only locked for the final write, which re-reads it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from authgate.client import quickstart
+from authgate.client.clock import human_duration, offset_from_iat, skew_warning
+from authgate.client.device_flow import device_login
+from authgate.client.discovery import Discovery, fetch_discovery, normalize_base_url
+from authgate.client.errors import UsageError, command
+from authgate.client.output import Console
+from authgate.client.password_grant import MFA_WARNING, password_login
+from authgate.client.scopes import requested_scopes
+from authgate.client.store import ClientConfig, Cluster, ConfigStore, Context
+from authgate.client.tokens import TokenSet, identity
+from authgate.client.transport import origin, sync_client
+
+
+@dataclass(frozen=True)
+class LoginRequest:
+    base_url: str | None = None
+    context: str | None = None
+    ca_file: str | None = None
+    scopes: tuple[str, ...] = ()
+    username: str | None = None
+    password: str | None = None
+    unsigned_token: bool = False
+    email: str | None = None
+    open_browser: bool = True
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    context: str
+    base_url: str
+    auth_enabled: bool
+    tokens: TokenSet | None
+    clock_offset: float | None
+
+    def summary(self) -> dict[str, object]:
+        data: dict[str, object] = {"context": self.context, "base_url": self.base_url,
+                                   "auth_enabled": self.auth_enabled}
+        if self.tokens is not None:
+            data.update(user=identity(self.tokens), grant=self.tokens.grant,
+                        expires_at=self.tokens.expires_at,
+                        refresh_token=self.tokens.refresh_token is not None,
+                        scopes=(self.tokens.scope or "").split())
+        if self.clock_offset is not None:
+            data["clock_offset_seconds"] = round(self.clock_offset, 1)
+        return data
+
+
+def context_name(base_url: str) -> str:
+    """A default context name from the platform's host and port: ``platform.example.com``."""
+    parts = urlsplit(base_url)
+    name = parts.hostname or "default"
+    if parts.port:
+        name += f"-{parts.port}"
+    return re.sub(r"[^A-Za-z0-9._-]", "-", name)
+
+
+def _target(request: LoginRequest, config: ClientConfig) -> tuple[str, str, str | None]:
+    """(context name, base URL, CA file) for this login."""
+    existing = config.contexts.get(request.context or config.current_context or "")
+    cluster = config.clusters.get(existing.cluster) if existing else None
+    if request.base_url:
+        base_url = normalize_base_url(request.base_url)
+        if request.context:
+            name = request.context
+        else:
+            same = [n for n, c in config.contexts.items()
+                    if (cl := config.clusters.get(c.cluster)) and cl.base_url == base_url]
+            name = same[0] if same else context_name(base_url)
+            existing = config.contexts.get(name)
+            cluster = config.clusters.get(existing.cluster) if existing else None
+    elif cluster is not None:
+        base_url = cluster.base_url
+        name = request.context or config.current_context or context_name(base_url)
+    elif request.context:
+        raise UsageError(f"context {request.context!r} is not known yet",
+                         hint="run: "
+                         + command(f"login --context {request.context} --base-url URL"))
+    else:
+        raise UsageError("which platform? no --base-url given and no current context",
+                         hint="run: " + command("login --base-url https://platform.example.com"))
+    ca_file = request.ca_file or (cluster.ca_file if cluster else None)
+    return name, base_url, ca_file
+
+
+def _check_mode(request: LoginRequest, discovery: Discovery, base_url: str) -> None:
+    if discovery.quickstart and not request.unsigned_token:
+        raise UsageError(f"{origin(base_url)} runs authgate's local quickstart (no identity "
+                         "provider)",
+                         hint="log in with: "
+                         + command("login --unsigned-token --email you@example.com"))
+    if request.unsigned_token and not discovery.quickstart:
+        raise UsageError(f"{origin(base_url)} is not in quickstart mode and would reject an "
+                         "unsigned token", hint="log in without --unsigned-token")
+
+
+def _run_flow(request: LoginRequest, discovery: Discovery, ca_file: str | None,
+              console: Console) -> TokenSet:
+    if request.unsigned_token:
+        if not request.email:
+            raise UsageError("--unsigned-token needs --email")
+        return quickstart.mint(request.email)
+    token_endpoint, client_id = discovery.token_endpoint, discovery.client_id
+    if not token_endpoint or not client_id:
+        raise UsageError("the discovery document names no token endpoint and client")
+    scope = requested_scopes(discovery.default_scopes, request.scopes, discovery.scope_prefix)
+    with sync_client(ca_file) as http:
+        if request.username is not None:
+            console.warn(MFA_WARNING)
+            if request.password is None:
+                raise UsageError("no password given")
+            body = password_login(http, token_endpoint, client_id, username=request.username,
+                                  password=request.password, scope=scope)
+            return TokenSet.from_response(body, grant="password")
+        body = device_login(http, console, device_endpoint=discovery.device_authorization_endpoint,
+                            token_endpoint=token_endpoint, client_id=client_id, scope=scope,
+                            open_browser=request.open_browser)
+        return TokenSet.from_response(body, grant="device")
+
+
+def login(request: LoginRequest, store: ConfigStore, console: Console) -> LoginResult:
+    if request.unsigned_token and request.username is not None:
+        raise UsageError("choose one of --unsigned-token and --username")
+    name, base_url, ca_file = _target(request, store.load())
+    with sync_client(ca_file) as http:
+        discovery = fetch_discovery(http, base_url)
+
+    if not discovery.auth_enabled:
+        console.info(f"Authentication is disabled on {origin(base_url)}: requests need no "
+                     "token, so there is nothing to log in to.")
+        with store.edit() as config:
+            config.clusters[name] = Cluster(base_url=base_url, ca_file=ca_file)
+            config.contexts[name] = Context(cluster=name, user=name)
+            config.users.pop(name, None)
+            config.current_context = name
+        return LoginResult(name, base_url, False, None, None)
+
+    _check_mode(request, discovery, base_url)
+    tokens = _run_flow(request, discovery, ca_file, console)
+    offset = None if tokens.grant == "unsigned" else offset_from_iat(tokens.access_token)
+    warning = skew_warning(offset)
+    if warning:
+        console.warn(warning)
+
+    with store.edit() as config:
+        config.clusters[name] = Cluster(base_url=base_url, ca_file=ca_file)
+        config.users[name] = tokens
+        config.contexts[name] = Context(cluster=name, user=name)
+        config.current_context = name
+    return LoginResult(name, base_url, True, tokens, offset)
+
+
+def describe(result: LoginResult) -> str:
+    if result.tokens is None:
+        return f"Context {result.context!r} now points at {result.base_url} (auth disabled)."
+    who = identity(result.tokens) or "an unnamed user"
+    left = result.tokens.seconds_left()
+    expiry = f"expires in {human_duration(left)}" if left is not None else "no expiry given"
+    renew = ("refresh token stored" if result.tokens.refresh_token else
+             "re-minted on refresh" if result.tokens.grant == "unsigned" else
+             "no refresh token")
+    return (f"Logged in to {result.base_url} as {who} (context {result.context!r}).\n"
+            f"Access token {expiry}; {renew}.")
