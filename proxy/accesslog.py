@@ -1,0 +1,104 @@
+"""Structured JSON logging: one object per line, and the access log.
+
+Every log record is rendered as a single JSON object (``ts``, ``level``,
+``logger``, ``msg`` plus the record's ``extra`` fields) so log shippers need
+no parsing rules.  The access log carries the principal, method, normalised
+path, status, outcome and duration — never the token, the ``Authorization``
+or ``Cookie`` values, nor the query string (which may hold
+``access_token``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any
+
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp.web import BaseRequest, StreamResponse
+
+from .state import OUTCOME, PRINCIPAL, REASON
+
+__all__ = ["ACCESS_LOGGER", "JsonAccessLogger", "JsonFormatter", "log_access", "setup_logging"]
+
+ACCESS_LOGGER = logging.getLogger("authgate.access")
+
+# LogRecord attributes that are not user ``extra`` fields.
+_STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+
+
+class JsonFormatter(logging.Formatter):
+    """``logging`` records as one-line JSON objects."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info and record.exc_info[0] is not None:
+            entry["exc"] = f"{record.exc_info[0].__name__}: {record.exc_info[1]}"
+        return json.dumps(entry, default=str, separators=(",", ":"))
+
+
+def setup_logging(level: str = "INFO") -> None:
+    """Route every logger to stderr as JSON (idempotent)."""
+    root = logging.getLogger()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # aiohttp's own access logger is replaced by ours; keep its noise out.
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+def log_access(
+    *,
+    method: str,
+    path: str,
+    status: int,
+    duration: float,
+    outcome: str,
+    principal: str | None,
+    peer: str | None,
+    reason: str | None = None,
+) -> None:
+    if not ACCESS_LOGGER.isEnabledFor(logging.INFO):
+        return
+    ACCESS_LOGGER.info(
+        "request",
+        extra={
+            "principal": principal,
+            "method": method,
+            "path": path,
+            "status": status,
+            "duration_ms": round(duration * 1000, 3),
+            "outcome": outcome,
+            "reason": reason,
+            "peer": peer,
+        },
+    )
+
+
+class JsonAccessLogger(AbstractAccessLogger):
+    """aiohttp ``access_log_class`` writing through :func:`log_access`."""
+
+    def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
+        principal = request.get(PRINCIPAL)
+        log_access(
+            method=request.method,
+            path=request.path,  # path only: the query may carry access_token
+            status=response.status,
+            duration=time,
+            outcome=request.get(OUTCOME, "unknown"),
+            principal=principal.subject if principal is not None else None,
+            peer=request.remote,
+            reason=request.get(REASON),
+        )
+
+

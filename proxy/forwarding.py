@@ -1,0 +1,201 @@
+"""Streaming HTTP forwarding to the upstream.
+
+The proxy never holds a whole body: the request body is handed to the
+upstream request as an async iterator over ``request.content`` chunks, and
+the upstream response is copied chunk by chunk into a ``StreamResponse``.
+Both directions are flow-controlled by aiohttp's readers and transports, so a
+1 GiB upload or download runs in constant memory, chunked transfer coding
+passes through, and server-sent events reach the client as they are sent.
+
+The request target is forwarded byte-exact (``request.raw_path``), and
+hop-by-hop fields (RFC 9110 §7.6.1: ``Connection`` and every field it names,
+``Keep-Alive``, ``TE``, ``Trailer``, ``Transfer-Encoding``, ``Upgrade``,
+``Proxy-*``) are removed in both directions — on the way in by the core's
+header plan, on the way out here.  ``X-Forwarded-For``/``-Proto``/``-Host``
+are set from the peer; an incoming chain is extended only when the proxy is
+configured to trust it.
+
+Failures map to gateway statuses (RFC 9110 §15.6): connection refused or
+unreachable → 502, no response headers within ``read_timeout_seconds`` → 504.
+A client that disconnects cancels the handler (``handler_cancellation``),
+which closes the upstream connection.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterable
+
+import aiohttp
+from aiohttp import web
+from authgate.core.config import ProxyConfig, UpstreamConfig
+from authgate.core.headers import HOP_BY_HOP
+from multidict import CIMultiDict
+from yarl import URL
+
+from .responses import error_response
+from .state import UPSTREAM_SECONDS
+
+__all__ = [
+    "create_upstream_session",
+    "forward",
+    "forwarded_headers",
+    "response_headers",
+    "upstream_url",
+]
+
+#: Dropped from the upstream request besides what the core already filtered:
+#: we answer ``Expect: 100-continue`` ourselves, and the client library sets
+#: framing itself.
+_REQUEST_DROP = frozenset({"expect", "transfer-encoding", "content-length"})
+_FORWARDED = frozenset({"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded"})
+_HOP = frozenset(name.lower() for name in HOP_BY_HOP)
+_CHUNK = 64 * 1024
+
+
+def create_upstream_session(upstream: UpstreamConfig) -> aiohttp.ClientSession:
+    """The keep-alive pool to the upstream, transparent by construction:
+    no decompression, no cookies, no redirects, no automatic headers."""
+    connector = aiohttp.TCPConnector(
+        limit=upstream.max_connections,
+        limit_per_host=0,
+        keepalive_timeout=30,
+        enable_cleanup_closed=False,
+    )
+    timeout = aiohttp.ClientTimeout(
+        total=None,
+        sock_connect=upstream.connect_timeout_seconds,
+        sock_read=upstream.read_timeout_seconds,
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=timeout,
+        auto_decompress=False,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+        max_line_size=64 * 1024,
+        max_field_size=64 * 1024,
+    )
+
+
+def upstream_url(config: ProxyConfig, raw_target: str) -> URL:
+    """The upstream URL with the client's target appended byte-exact."""
+    return URL(config.upstream.url.rstrip("/") + raw_target, encoded=True)
+
+
+def forwarded_headers(
+    headers: Iterable[tuple[str, str]],
+    request: web.BaseRequest,
+    *,
+    set_forwarded: bool,
+    trust_forwarded: bool,
+) -> CIMultiDict[str]:
+    """The upstream request headers: the gate's list minus framing fields,
+    plus ``X-Forwarded-*`` (de-facto standard; RFC 7239 ``Forwarded`` is
+    dropped unless trusted, as we do not rewrite it)."""
+    out: CIMultiDict[str] = CIMultiDict()
+    prior: dict[str, list[str]] = {}
+    for name, value in headers:
+        lower = name.lower()
+        if lower in _REQUEST_DROP:
+            continue
+        if set_forwarded and lower in _FORWARDED:
+            prior.setdefault(lower, []).append(value)
+            if trust_forwarded and lower == "forwarded":
+                out.add(name, value)
+            continue
+        out.add(name, value)
+    if request.content_length is not None and request.content_length > 0:
+        out["Content-Length"] = str(request.content_length)
+    if set_forwarded:
+        peer = request.remote or ""
+        chain = prior.get("x-forwarded-for") if trust_forwarded else None
+        out["X-Forwarded-For"] = ", ".join([*chain, peer]) if chain else peer
+        proto = prior.get("x-forwarded-proto") if trust_forwarded else None
+        out["X-Forwarded-Proto"] = proto[0] if proto else request.scheme
+        host = prior.get("x-forwarded-host") if trust_forwarded else None
+        if host:
+            out["X-Forwarded-Host"] = host[0]
+        elif request.host:
+            out["X-Forwarded-Host"] = request.host
+    return out
+
+
+def response_headers(raw: Iterable[tuple[bytes, bytes]]) -> CIMultiDict[str]:
+    """Upstream response headers minus hop-by-hop fields (and those named in
+    its ``Connection``)."""
+    pairs = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw]
+    named = {
+        token.strip().lower()
+        for name, value in pairs
+        if name.lower() == "connection"
+        for token in value.split(",")
+    }
+    out: CIMultiDict[str] = CIMultiDict()
+    for name, value in pairs:
+        lower = name.lower()
+        if lower in _HOP or lower in named:
+            continue
+        out.add(name, value)
+    return out
+
+
+async def _body(request: web.Request) -> AsyncIterator[bytes]:
+    async for chunk in request.content.iter_chunked(_CHUNK):
+        yield chunk
+
+
+def _has_body(request: web.Request) -> bool:
+    if request.content_length is not None:
+        return request.content_length > 0
+    return "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+
+
+async def forward(
+    request: web.Request,
+    session: aiohttp.ClientSession,
+    url: URL,
+    headers: CIMultiDict[str],
+) -> web.StreamResponse:
+    """Send the request upstream and stream the answer back."""
+    started = time.perf_counter()
+    try:
+        upstream = await session.request(
+            request.method,
+            url,
+            headers=headers,
+            data=_body(request) if _has_body(request) else None,
+            allow_redirects=False,
+            compress=None,
+        )
+    except aiohttp.ClientConnectorError:
+        return error_response(
+            502, "bad_gateway", "upstream_unreachable", "the upstream refused the connection"
+        )
+    except (TimeoutError, aiohttp.ServerTimeoutError):
+        return error_response(
+            504, "gateway_timeout", "upstream_timeout", "the upstream did not answer in time"
+        )
+    except aiohttp.ClientError:
+        return error_response(
+            502, "bad_gateway", "upstream_error", "the upstream closed or answered invalidly"
+        )
+    request[UPSTREAM_SECONDS] = time.perf_counter() - started
+    try:
+        response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+        response.headers.extend(response_headers(upstream.raw_headers))
+        await response.prepare(request)
+        try:
+            async for chunk in upstream.content.iter_any():
+                await response.write(chunk)
+        except (aiohttp.ClientError, TimeoutError):
+            # Headers are gone already: the only honest signal left is to cut
+            # the client connection so it sees a truncated body, never a
+            # well-formed end of message.
+            if request.transport is not None:
+                request.transport.close()
+            raise
+        await response.write_eof()
+        return response
+    finally:
+        upstream.release()

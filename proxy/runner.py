@@ -1,0 +1,243 @@
+"""Running the proxy: listeners, engine choice, reload, drain, workers.
+
+:func:`serve` is one proxy process: the admin listener first (so liveness
+answers while keys load), then the client listener on the configured engine
+— aiohttp (:mod:`authgate.proxy.app`) or the lean path
+(:mod:`authgate.proxy.lean`, ``auto`` falls back to aiohttp when it is not
+importable) — then the config watcher.  It returns after a SIGTERM/SIGINT
+drain (see :mod:`authgate.proxy.lifecycle`).
+
+:func:`run` adds process management: uvloop when available, and for
+``server.workers > 1`` that many worker processes binding the same port with
+``SO_REUSEPORT`` so the kernel spreads connections across them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import multiprocessing
+import os
+import signal
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from authgate.core.config import ProxyConfig, load_config
+
+from .accesslog import ACCESS_LOGGER, JsonAccessLogger, log_access, setup_logging
+from .admin import build_admin_app
+from .app import build_app
+from .lifecycle import Lifecycle
+from .metrics import Metrics
+from .reload import ConfigWatcher, reload_config
+from .runtime import RuntimeHolder, build_runtime
+
+__all__ = ["Listening", "choose_engine", "run", "run_coroutine", "serve"]
+
+log = logging.getLogger("authgate.proxy")
+
+
+@dataclass(frozen=True)
+class Listening:
+    """Where a started proxy actually listens (ports resolved when 0)."""
+
+    host: str
+    port: int
+    admin_host: str
+    admin_port: int
+    engine: str
+
+
+def _lean_module() -> Any | None:
+    try:
+        module = importlib.import_module("authgate.proxy.lean.server")
+    except ImportError:
+        return None
+    return module if hasattr(module, "serve_lean") else None
+
+
+def choose_engine(config: ProxyConfig) -> str:
+    """``aiohttp`` or ``lean``; ``auto`` prefers lean when it is importable."""
+    engine = config.server.engine
+    if engine == "aiohttp":
+        return "aiohttp"
+    if _lean_module() is not None:
+        return "lean"
+    if engine == "lean":
+        raise RuntimeError("server.engine is 'lean' but authgate.proxy.lean is not available")
+    return "aiohttp"
+
+
+def _bound_port(addresses: list[Any], fallback: int) -> int:
+    for address in addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            return int(address[1])
+    return fallback
+
+
+async def _start_aiohttp(
+    config: ProxyConfig, holder: RuntimeHolder, metrics: Metrics, lifecycle: Lifecycle
+) -> tuple[int, Callable[[], Awaitable[None]]]:
+    limits = config.limits
+    runner = web.AppRunner(
+        build_app(holder, metrics, lifecycle),
+        handler_cancellation=True,  # a client that goes away cancels the upstream request
+        access_log=ACCESS_LOGGER,
+        access_log_class=JsonAccessLogger,
+        max_line_size=limits.max_header_bytes,
+        max_field_size=limits.max_header_bytes,
+        shutdown_timeout=limits.drain_timeout_seconds,
+    )
+    await runner.setup()
+    site = web.TCPSite(
+        runner,
+        config.listen.host,
+        config.listen.port,
+        reuse_port=config.server.workers > 1,
+        backlog=1024,
+    )
+    await site.start()
+    return _bound_port(runner.addresses, config.listen.port), runner.cleanup
+
+
+async def _start_lean(
+    config: ProxyConfig, holder: RuntimeHolder, metrics: Metrics
+) -> tuple[int, Callable[[], Awaitable[None]]]:
+    lean = _lean_module()
+    assert lean is not None
+
+    def on_request(record: Any) -> None:
+        metrics.observe_request(
+            outcome=record.outcome,
+            status=record.status,
+            reason=record.reason,
+            auth_seconds=record.auth_seconds,
+            upstream_seconds=record.upstream_seconds,
+        )
+        log_access(
+            method=record.method,
+            path=record.path,
+            status=record.status,
+            duration=record.duration_seconds,
+            outcome=record.outcome,
+            principal=record.principal,
+            peer=record.peer,
+            reason=record.reason,
+        )
+
+    def on_ws_upgrade(event: str) -> None:
+        if event == "open":
+            metrics.in_flight.inc()
+        else:
+            metrics.in_flight.dec()
+
+    server = await lean.serve_lean(
+        config, holder.gate, on_ws_upgrade=on_ws_upgrade, on_request=on_request
+    )
+
+    async def stop() -> None:
+        await server.drain(config.limits.drain_timeout_seconds)
+        server.close()
+        await server.wait_closed()
+
+    return int(server.port), stop
+
+
+async def serve(
+    config: ProxyConfig,
+    *,
+    config_path: str | None = None,
+    env: Mapping[str, str] | None = None,
+    on_listening: Callable[[Listening], None] | None = None,
+    install_signals: bool = True,
+    lifecycle: Lifecycle | None = None,
+) -> None:
+    """Run one proxy process until SIGTERM/SIGINT, then drain and return."""
+    lifecycle = lifecycle or Lifecycle()
+    holders: list[RuntimeHolder] = []
+    metrics = Metrics(key_source=lambda: holders[0] if holders else None)
+    holder = RuntimeHolder(await build_runtime(config))
+    holders.append(holder)
+    if install_signals:
+        lifecycle.install_signal_handlers()
+
+    admin_runner = web.AppRunner(build_admin_app(holder, metrics, lifecycle), access_log=None)
+    await admin_runner.setup()
+    admin_site = web.TCPSite(admin_runner, config.admin.host, config.admin.port,
+                             reuse_port=config.server.workers > 1)  # fmt: skip
+    await admin_site.start()
+    admin_port = _bound_port(admin_runner.addresses, config.admin.port)
+
+    engine = choose_engine(config)
+    watcher: ConfigWatcher | None = None
+    try:
+        if engine == "lean":
+            port, stop = await _start_lean(config, holder, metrics)
+        else:
+            port, stop = await _start_aiohttp(config, holder, metrics, lifecycle)
+        if config_path is not None:
+            path, environ = config_path, env or {}
+            watcher = ConfigWatcher(path, lambda: reload_config(path, holder, metrics, environ))
+            watcher.start()
+        listening = Listening(config.listen.host, port, config.admin.host, admin_port, engine)
+        log.info("listening", extra={"engine": engine, "host": config.listen.host, "port": port,
+                                     "admin_port": admin_port, "pid": os.getpid(),
+                                     "upstream": config.upstream.url,
+                                     "quickstart": config.quickstart.enabled})  # fmt: skip
+        if on_listening is not None:
+            on_listening(listening)
+        await lifecycle.stop_requested.wait()
+        log.info("draining", extra={"timeout_seconds": config.limits.drain_timeout_seconds})
+        await stop()
+        log.info("stopped")
+    finally:
+        if watcher is not None:
+            await watcher.stop()
+        await holder.close()
+        await admin_runner.cleanup()
+
+
+def run_coroutine(coro: Coroutine[Any, Any, None]) -> None:
+    """Run on uvloop when it is installed, else on the default loop."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(coro)
+        return
+    uvloop.run(coro)
+
+
+def _worker(config_path: str, env: dict[str, str]) -> None:
+    setup_logging()
+    config = load_config(config_path, env)
+    run_coroutine(serve(config, config_path=config_path, env=env))
+
+
+def run(config: ProxyConfig, *, config_path: str | None, env: Mapping[str, str]) -> int:
+    """Serve in this process, or supervise ``server.workers`` processes."""
+    workers = config.server.workers
+    if workers <= 1 or config_path is None:
+        run_coroutine(serve(config, config_path=config_path, env=env))
+        return 0
+    ctx = multiprocessing.get_context("spawn")
+    procs = [
+        ctx.Process(target=_worker, args=(config_path, dict(env)), name=f"authgate-worker-{i}")
+        for i in range(workers)
+    ]
+    for proc in procs:
+        proc.start()
+    log.info("workers started", extra={"workers": workers, "pids": [p.pid for p in procs]})
+
+    def forward(signum: int, _frame: object) -> None:
+        for proc in procs:
+            if proc.is_alive() and proc.pid is not None:
+                os.kill(proc.pid, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for proc in procs:
+        proc.join()
+    return max((p.exitcode or 0) for p in procs)
