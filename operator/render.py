@@ -1,0 +1,198 @@
+"""OIDCProvider spec -> ProxyConfig document -> ConfigMap.
+
+Rendering walks :data:`authgate.operator.crd.SPEC_FIELDS`, the same table the
+CRD schema is generated from, and validates the result with
+:func:`authgate.core.config.parse_config`, the validator the proxy itself runs
+at startup: a ConfigMap the operator writes is one the proxy accepts.  Errors
+are translated back to spec paths (``spec.clientId: …``) so ``kubectl describe``
+names the field the user wrote.
+
+The ConfigMap carries an ownerReference to its provider *and* is deleted
+explicitly on provider deletion: a cluster without a garbage collector (such as
+a bare API server in tests) must not leak it.  A content hash annotation lets
+anyone see at a glance whether two replicas or two pods run the same config.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from authgate.core.config import ProxyConfig, config_to_document, parse_config
+from authgate.core.contracts import API_VERSION, CONFIG_FILE_NAME, CONFIG_KIND, PROVIDER_KIND
+from authgate.core.errors import ConfigError
+
+from .crd import SPEC_FIELDS, camel
+from .settings import OperatorSettings
+
+__all__ = [
+    "CA_FILE_NAME",
+    "CONFIG_HASH_ANNOTATION",
+    "MANAGED_BY_LABEL",
+    "OWNER_LABEL",
+    "RenderError",
+    "Rendered",
+    "config_hash",
+    "configmap_manifest",
+    "configmap_name",
+    "dump_yaml",
+    "render",
+    "render_document",
+]
+
+CONFIG_HASH_ANNOTATION = "authgate.io/config-hash"
+OWNER_LABEL = "authgate.io/oidcprovider"
+MANAGED_BY_LABEL = ("app.kubernetes.io/managed-by", "authgate-operator")
+CA_FILE_NAME = "ca.crt"
+#: Placeholder upstream; the webhook sets the real one per pod (AUTHGATE__UPSTREAM__URL).
+PLACEHOLDER_UPSTREAM = "http://127.0.0.1:8080"
+
+
+class RenderError(Exception):
+    """The spec cannot become a valid proxy config; ``errors`` name spec paths."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A provider's validated config and the ConfigMap data that carries it."""
+
+    config: ProxyConfig
+    data: dict[str, str]  # ConfigMap data: config.yaml (+ ca.crt)
+    hash: str
+
+
+class _NoAliasDumper(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def dump_yaml(document: Any) -> str:
+    """Plain YAML (no anchors/aliases), keys in insertion order."""
+    return yaml.dump(document, Dumper=_NoAliasDumper, sort_keys=False, default_flow_style=False)
+
+
+def configmap_name(provider_name: str) -> str:
+    """Name of the ConfigMap rendered for the provider ``provider_name``."""
+    return f"authgate-{provider_name}"
+
+
+def _snake_keys(value: Any) -> Any:
+    """camelCase keys of nested objects (path rules) -> the config's snake_case."""
+    if isinstance(value, Mapping):
+        return {re.sub(r"(?<!^)([A-Z])", r"_\1", str(k)).lower(): _snake_keys(v)
+                for k, v in value.items()}  # fmt: skip
+    if isinstance(value, list | tuple):
+        return [_snake_keys(v) for v in value]
+    return value
+
+
+def _lookup(spec: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    node: Any = spec
+    for part in path:
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def render_document(
+    spec: Mapping[str, Any], settings: OperatorSettings, *, has_ca: bool = False
+) -> dict[str, Any]:
+    """The ProxyConfig document for ``spec`` (not yet validated)."""
+    sidecar = settings.sidecar
+    doc: dict[str, Any] = {
+        "apiVersion": API_VERSION,
+        "kind": CONFIG_KIND,
+        "listen": {"host": "0.0.0.0", "port": sidecar.listen_port},
+        "admin": {"host": "0.0.0.0", "port": sidecar.admin_port},
+        "upstream": {"url": PLACEHOLDER_UPSTREAM},
+        "quickstart": {"enabled": False},
+    }
+    for spec_field in SPEC_FIELDS:
+        value = _lookup(spec, spec_field.spec)
+        if value is None:
+            continue
+        section, name = spec_field.config
+        target = doc.setdefault(section, {}) if section else doc
+        target[name] = _snake_keys(value)
+    if has_ca:
+        doc.setdefault("keys", {})["ca_file"] = f"{sidecar.config_dir}/{CA_FILE_NAME}"
+    return doc
+
+
+def _spec_path(config_path: str) -> str:
+    """``authorization.rules[1].read_scopes`` -> ``spec.authorization.rules[1].readScopes``."""
+    for spec_field in SPEC_FIELDS:
+        section, name = spec_field.config
+        prefix = f"{section}.{name}" if section else name
+        if config_path == prefix or config_path.startswith((prefix + ".", prefix + "[")):
+            rest = config_path[len(prefix):]
+            rest = re.sub(r"(?<=\.)([a-z0-9_]+)", lambda m: camel(m.group(1)), rest)
+            return "spec." + ".".join(spec_field.spec) + rest
+    return config_path
+
+
+def config_hash(data: Mapping[str, str]) -> str:
+    """sha256 of the ConfigMap data, over a canonical JSON encoding."""
+    canonical = json.dumps(dict(data), sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(canonical).hexdigest()
+
+
+def render(spec: Mapping[str, Any], settings: OperatorSettings, ca_pem: str | None) -> Rendered:
+    """Validate ``spec`` through the proxy's own validator and build the ConfigMap data.
+
+    Raises :class:`RenderError` listing every problem by spec path.
+    """
+    document = render_document(spec, settings, has_ca=bool(ca_pem))
+    try:
+        config = parse_config(document)
+    except ConfigError as exc:
+        raise RenderError([_translate(e) for e in exc.errors]) from None
+    data = {CONFIG_FILE_NAME: dump_yaml(config_to_document(config))}
+    if ca_pem:
+        data[CA_FILE_NAME] = ca_pem
+    return Rendered(config=config, data=data, hash=config_hash(data))
+
+
+def _translate(error: str) -> str:
+    path, sep, message = error.partition(": ")
+    return f"{_spec_path(path)}: {message}" if sep else error
+
+
+def configmap_manifest(
+    provider: Mapping[str, Any], rendered: Rendered, api_version: str = API_VERSION
+) -> dict[str, Any]:
+    """The ConfigMap for ``provider`` (a full object with metadata.name/namespace/uid)."""
+    meta = provider["metadata"]
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": configmap_name(meta["name"]),
+            "namespace": meta["namespace"],
+            "labels": {OWNER_LABEL: meta["name"], MANAGED_BY_LABEL[0]: MANAGED_BY_LABEL[1]},
+            "annotations": {CONFIG_HASH_ANNOTATION: rendered.hash},
+            "ownerReferences": [
+                {
+                    "apiVersion": api_version,
+                    "kind": PROVIDER_KIND,
+                    "name": meta["name"],
+                    "uid": meta["uid"],
+                    "controller": True,
+                    # False: setting it needs extra RBAC (finalizers of the owner) and
+                    # buys nothing, as the operator deletes the ConfigMap itself.
+                    "blockOwnerDeletion": False,
+                }
+            ],
+        },
+        "data": dict(rendered.data),
+    }
