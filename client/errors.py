@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from enum import IntEnum
+from typing import Any
 
 
 class ExitCode(IntEnum):
@@ -115,10 +116,11 @@ class APIError(ClientError):
     exit_code = ExitCode.API
 
     def __init__(self, message: str, *, status_code: int, reason: str | None = None,
-                 hint: str | None = None) -> None:
+                 hint: str | None = None, response: Any = None) -> None:
         super().__init__(message, hint=hint)
         self.status_code = status_code
         self.reason = reason  # authgate's machine-readable reason, e.g. "token_expired"
+        self.response = response  # the httpx.Response, for its body and headers
 
 
 class Unauthorized(APIError):
