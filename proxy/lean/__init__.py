@@ -17,6 +17,7 @@ Entry point (the contract the proxy's engine dispatch wires to)::
         sock: socket.socket | None = None,
         on_ws_upgrade: UpgradeHook | None = None,
         on_request: Callable[[RequestRecord], None] | None = None,
+        discovery: Callable[[], Mapping[str, Any]] | None = None,
     ) -> LeanServer
 
 * ``config`` — the parsed document; ``listen``, ``upstream``, ``limits`` and
@@ -40,6 +41,9 @@ Entry point (the contract the proxy's engine dispatch wires to)::
   ``duration_seconds``, peer): the proxy feeds its Prometheus metrics and
   JSON access log from it, so both engines report the same series.  The
   token never appears in it.
+* ``discovery`` — returns the discovery document (``Runtime.discovery``); when
+  given, ``GET /apis/auth/discovery`` is answered locally after the Gate
+  allowed it (it is a public path), exactly as the aiohttp path does.
 
 :class:`LeanServer` has ``port``, ``sockets``, ``close()``,
 ``async drain(timeout: float) -> None`` (stop accepting, let in-flight

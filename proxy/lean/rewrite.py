@@ -1,0 +1,133 @@
+"""Byte-level request and response heads for the lean path.
+
+The lean path never builds header objects: the core's :class:`Decision`
+already holds the exact header list the upstream may see (client headers
+minus identity, hop-by-hop and — unless forwarded — ``Authorization``, plus
+the injected identity headers), so the request head is one join.  The
+response head is the upstream's head minus hop-by-hop fields (RFC 9110
+§7.6.1), with the framing chosen for *our* connection to the client
+(RFC 9112 §6: Content-Length passes through, anything else is re-chunked for
+HTTP/1.1 clients or delimited by close for HTTP/1.0 ones).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+__all__ = [
+    "RESPONSE_HOP_BY_HOP",
+    "request_head",
+    "response_head",
+    "status_line",
+]
+
+#: Response fields that describe one hop only (RFC 9110 §7.6.1, RFC 9112 §6.1),
+#: lower-case bytes as httptools hands them over after ``.lower()``.
+RESPONSE_HOP_BY_HOP: frozenset[bytes] = frozenset(
+    {
+        b"connection",
+        b"proxy-connection",
+        b"keep-alive",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+    }
+)
+
+_REASONS: dict[int, bytes] = {
+    100: b"Continue",
+    101: b"Switching Protocols",
+    200: b"OK",
+    204: b"No Content",
+    400: b"Bad Request",
+    401: b"Unauthorized",
+    403: b"Forbidden",
+    404: b"Not Found",
+    405: b"Method Not Allowed",
+    408: b"Request Timeout",
+    413: b"Content Too Large",
+    431: b"Request Header Fields Too Large",
+    500: b"Internal Server Error",
+    502: b"Bad Gateway",
+    503: b"Service Unavailable",
+    504: b"Gateway Timeout",
+}
+
+
+def status_line(status: int, reason: bytes | None = None) -> bytes:
+    """``HTTP/1.1 <status> <reason>\\r\\n`` (we always answer as HTTP/1.1, RFC 9110 §6.2)."""
+    if not reason:
+        reason = _REASONS.get(status, b"Unknown")
+    return b"HTTP/1.1 %d %s\r\n" % (status, reason)
+
+
+def request_head(
+    method: str,
+    target: bytes,
+    headers: Iterable[tuple[str, str]],
+    extra: Sequence[tuple[bytes, bytes]] = (),
+    *,
+    drop_forwarded: bool = False,
+) -> bytes:
+    """The upstream request head: method and target byte-exact, then ``headers``
+    (already filtered by the core) and ``extra`` (framing, forwarding).
+
+    ``drop_forwarded`` removes the client's ``X-Forwarded-*`` fields because
+    ``extra`` carries the ones we computed (a client must not be able to
+    claim a host or scheme; its ``X-Forwarded-For`` chain is kept by
+    appending the peer to it).
+    """
+    parts = [method.encode("ascii"), b" ", target, b" HTTP/1.1\r\n"]
+    for name, value in headers:
+        if drop_forwarded and name[:1] in "xX" and name[:12].lower() == "x-forwarded-":
+            continue
+        parts.append(f"{name}: {value}\r\n".encode("latin-1"))
+    for bname, bvalue in extra:
+        parts.append(bname + b": " + bvalue + b"\r\n")
+    parts.append(b"\r\n")
+    return b"".join(parts)
+
+
+def connection_tokens(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[bytes]:
+    """Lower-case field names listed in ``Connection`` (RFC 9110 §7.6.1)."""
+    names: set[bytes] = set()
+    for name, value in headers:
+        if name.lower() == b"connection":
+            names.update(t.strip().lower() for t in value.split(b",") if t.strip())
+    return frozenset(names)
+
+
+def response_head(
+    status: int,
+    reason: bytes,
+    headers: Sequence[tuple[bytes, bytes]],
+    *,
+    framing: bytes | None,
+    close: bool,
+    keep_upgrade: bool = False,
+) -> bytes:
+    """The response head for the client.
+
+    ``framing`` is ``b"chunked"`` when we re-chunk the body, else ``None``
+    (Content-Length, if any, is one of ``headers`` and passes through).
+    ``keep_upgrade`` keeps ``Upgrade``/``Connection`` on a 101.
+    """
+    listed = connection_tokens(headers)
+    parts = [status_line(status, reason)]
+    for name, value in headers:
+        low = name.lower()
+        if keep_upgrade and low in (b"upgrade", b"connection"):
+            parts.append(name + b": " + value + b"\r\n")
+            continue
+        if low in RESPONSE_HOP_BY_HOP or low in listed:
+            continue
+        parts.append(name + b": " + value + b"\r\n")
+    if framing is not None:
+        parts.append(b"Transfer-Encoding: " + framing + b"\r\n")
+    if close and not keep_upgrade:
+        parts.append(b"Connection: close\r\n")
+    parts.append(b"\r\n")
+    return b"".join(parts)
