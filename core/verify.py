@@ -58,7 +58,8 @@ from .principal import Principal
 
 __all__ = ["QUICKSTART_ISSUER", "TokenVerifier", "decode_segment", "parse_json_object"]
 
-QUICKSTART_ISSUER = "authgate-quickstart"
+from .quickstart import QUICKSTART_ISSUER
+
 MAX_KID_LENGTH = 256
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _ACCEPTED_TYP = frozenset({"jwt", "at+jwt", "application/jwt", "application/at+jwt"})

@@ -153,7 +153,8 @@ def sign(
 ) -> str:
     headers: dict[str, Any] = {"kid": kid} if kid is not None else {}
     headers.update(hdr)
-    return jwt.encode(payload, key, algorithm=alg, headers=headers)
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    return jwt.api_jws.PyJWS().encode(body, key, algorithm=alg, headers=headers)
 
 
 def raw_token(header: dict[str, Any] | str, payload: dict[str, Any] | str, sig: bytes = b"") -> str:
