@@ -59,6 +59,7 @@ class Exchange:
         "close_after",
         "conn",
         "done",
+        "expect_continue",
         "frames",
         "has_body",
         "head_sent",
@@ -92,6 +93,7 @@ class Exchange:
         self.upgrade_value: bytes | None = None
         self.chunked_in = False
         self.has_body = False
+        self.expect_continue = False
         self.body_done = False
         self.body_queue: list[bytes] | None = []
         self.body_bytes = 0
@@ -103,7 +105,7 @@ class Exchange:
         self.tunnel = False
         self.frames: FrameTracker | None = None
         self.status = 0
-        self.outcome = "forwarded"
+        self.outcome = "allowed"
         self.reason: str | None = None
         self.subject: str | None = None
         self.path = ""
@@ -141,6 +143,7 @@ class Exchange:
         loop = server.loop
         t0 = loop.time()
         if server.in_flight >= server.max_in_flight:
+            self.outcome = "shed"
             self._answer_error(overloaded())
             self._record(t0)
             return
@@ -156,6 +159,13 @@ class Exchange:
     async def _run(self, conn: ClientConnection, t0: float) -> None:
         server = conn.server
         target = self.url.decode("latin-1")
+        if (
+            server.discovery is not None
+            and (self.method == "GET" or self.method == "HEAD")
+            and target.split("?", 1)[0] == DISCOVERY_PATH
+        ):
+            self._answer_discovery()  # public, served by the proxy itself
+            return
         gate = server.gate_provider()
         try:
             decision = await gate.decide(
@@ -176,9 +186,8 @@ class Exchange:
             self.subject = principal.subject
         if decision.public:
             self.outcome = "public"
-        if decision.path == DISCOVERY_PATH and server.discovery is not None:
-            self._answer_discovery()
-            return
+        if self.expect_continue and not self.body_done and self.body_bytes == 0:
+            conn.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # RFC 9110 §10.1.1, after auth
         head = request_head(
             self.method,
             self.url,
@@ -226,15 +235,27 @@ class Exchange:
         extra: list[tuple[bytes, bytes]] = []
         server = self.conn.server
         if server.set_forwarded:
+            # As the aiohttp path: the client's X-Forwarded-* are replaced by
+            # what we saw, unless the (proposed) ``trust_forwarded`` is set.
             xff = self.conn.peer_host
+            proto = b"http"
             host = b""
+            trust = server.trust_forwarded
             for name, value in self.headers:
-                if len(name) == 4 and name.lower() == b"host":
-                    host = value
-                elif len(name) == 15 and name.lower() == b"x-forwarded-for":
-                    xff = value + b", " + xff
+                size = len(name)
+                if size == 4 and name.lower() == b"host":
+                    if not host:
+                        host = value
+                elif trust and size >= 15 and name[:12].lower() == b"x-forwarded-":
+                    low = name.lower()
+                    if low == b"x-forwarded-for":
+                        xff = value + b", " + xff
+                    elif low == b"x-forwarded-proto":
+                        proto = value
+                    elif low == b"x-forwarded-host":
+                        host = value
             extra.append((b"X-Forwarded-For", xff))
-            extra.append((b"X-Forwarded-Proto", b"http"))
+            extra.append((b"X-Forwarded-Proto", proto))
             if host:
                 extra.append((b"X-Forwarded-Host", host))
         if self.chunked_in:
@@ -281,8 +302,8 @@ class Exchange:
 
     def _answer_error(self, exc: LeanHTTPError) -> None:
         self.status, self.reason = exc.status, exc.reason
-        if self.outcome != "denied":
-            self.outcome = "error"
+        if exc.status >= 500 and self.outcome != "shed":
+            self.outcome = "upstream_error"
         self._drop_body()
         self.conn.write(error_response(exc, close=self._closing()))
 
@@ -290,11 +311,12 @@ class Exchange:
         server = self.conn.server
         assert server.discovery is not None
         payload = json.dumps(server.discovery(), separators=(",", ":")).encode()
-        self.status, self.outcome = 200, "local"
+        self.status, self.outcome, self.path = 200, "public", DISCOVERY_PATH
         self._drop_body()
         close = self._closing()
         head = (
-            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nCache-Control: no-cache\r\n"
+            b"Content-Length: %d\r\n"
             % len(payload)
         )
         if close:
@@ -426,6 +448,9 @@ class Exchange:
 
     def client_lost(self) -> None:
         """The client went away: cancel the upstream request."""
+        pending = self.status <= 0 or (self.done is not None and not self.done.done())
+        if not self.tunnel and pending:
+            self.outcome, self.status = "client_closed", 499  # nginx's convention
         upstream = self.upstream
         self.upstream = None
         if upstream is not None:

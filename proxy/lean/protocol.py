@@ -160,6 +160,8 @@ class ClientConnection(asyncio.Protocol):
             ex.has_body = ex.chunked_in = True
         elif size == 7 and name.lower() == b"upgrade":
             ex.upgrade_value = value
+        elif size == 6 and name.lower() == b"expect":
+            ex.expect_continue = value.strip().lower() == b"100-continue"
 
     def on_headers_complete(self) -> None:
         ex = self._parsing

@@ -75,14 +75,22 @@ def request_head(
     """The upstream request head: method and target byte-exact, then ``headers``
     (already filtered by the core) and ``extra`` (framing, forwarding).
 
-    ``drop_forwarded`` removes the client's ``X-Forwarded-*`` fields because
+    ``Expect`` never goes up: we answer ``100 Continue`` once the request is
+    allowed.  ``drop_forwarded`` removes the client's ``X-Forwarded-*`` and
+    ``Forwarded`` fields because
     ``extra`` carries the ones we computed (a client must not be able to
     claim a host or scheme; its ``X-Forwarded-For`` chain is kept by
     appending the peer to it).
     """
     parts = [method.encode("ascii"), b" ", target, b" HTTP/1.1\r\n"]
     for name, value in headers:
-        if drop_forwarded and name[:1] in "xX" and name[:12].lower() == "x-forwarded-":
+        first = name[:1]
+        if first in "xX":
+            if drop_forwarded and name[:12].lower() == "x-forwarded-":
+                continue
+        elif first in "eE" and len(name) == 6 and name.lower() == "expect":
+            continue  # answered by us after the auth decision
+        elif drop_forwarded and first in "fF" and name.lower() == "forwarded":
             continue
         parts.append(f"{name}: {value}\r\n".encode("latin-1"))
     for bname, bvalue in extra:

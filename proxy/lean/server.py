@@ -48,9 +48,9 @@ class RequestRecord:
     method: str
     path: str
     status: int
-    outcome: str  # forwarded | public | denied | error | local
+    outcome: str  # allowed | public | denied | shed | rejected | upstream_error | client_closed
     reason: str | None
-    subject: str | None
+    principal: str | None  # the principal's subject
     auth_seconds: float | None
     upstream_seconds: float | None
     duration_seconds: float
@@ -91,12 +91,23 @@ class LeanServer:
         self.gate_provider = gate_provider
         self.on_ws_upgrade = on_ws_upgrade
         self.on_request = on_request
+        if discovery is None:
+            # Transitional: the proxy passes ``RuntimeHolder.gate``; its holder
+            # knows the discovery document.  Pass ``discovery=`` explicitly.
+            holder: Any = getattr(gate_provider, "__self__", None)
+            if hasattr(getattr(holder, "current", None), "discovery"):
+
+                def discovery() -> Mapping[str, Any]:
+                    return holder.current.discovery()  # type: ignore[no-any-return]
+
         self.discovery = discovery
         self.realm = REALM
         self.max_header_bytes = config.limits.max_header_bytes
         self.max_in_flight = config.limits.max_in_flight
         self.drain_timeout = config.limits.drain_timeout_seconds
         self.set_forwarded = config.headers.set_forwarded
+        # Proposed field shared with the aiohttp path; absent from the core model for now.
+        self.trust_forwarded = bool(getattr(config.headers, "trust_forwarded", False))
         up = urlsplit(config.upstream.url)
         self.pool = UpstreamPool(
             up.hostname or "127.0.0.1",
@@ -137,7 +148,7 @@ class LeanServer:
                 status=ex.status,
                 outcome=ex.outcome,
                 reason=ex.reason,
-                subject=ex.subject,
+                principal=ex.subject,
                 auth_seconds=ex.auth_seconds,
                 upstream_seconds=ex.upstream_seconds,
                 duration_seconds=self.loop.time() - t0,
