@@ -1,0 +1,54 @@
+"""The discovery document served at ``GET /apis/auth/discovery``.
+
+Its shape is the NeMo Platform's, which users' CLIs and SDKs already parse::
+
+    {"auth_enabled": true,
+     "oidc": {"issuer", "token_endpoint", "device_authorization_endpoint",
+              "client_id", "default_scopes", "scope_prefix"[, "authorization_endpoint"]}}
+
+or ``{"auth_enabled": false}``.  Endpoints configured in ``oidc.*`` win over
+the IdP's own metadata.  In quickstart mode the document says so and tells
+the user how to log in with an unsigned token.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .config import ProxyConfig
+from .oidc import ProviderMetadata
+from .quickstart import QUICKSTART_ISSUER
+
+__all__ = ["QUICKSTART_LOGIN_HINT", "discovery_document"]
+
+QUICKSTART_LOGIN_HINT = "authgate login --unsigned-token --email you@example.com"
+
+
+def discovery_document(config: ProxyConfig, metadata: ProviderMetadata | None) -> dict[str, Any]:
+    """The JSON-ready discovery document for ``config`` (and the IdP's metadata)."""
+    if not config.auth_enabled:
+        return {"auth_enabled": False}
+    oidc = config.oidc
+
+    def endpoint(name: str) -> str | None:
+        configured: str | None = getattr(oidc, name)
+        if configured:
+            return configured
+        return getattr(metadata, name) if metadata is not None else None
+
+    body: dict[str, Any] = {
+        "issuer": oidc.issuer or (QUICKSTART_ISSUER if config.quickstart.enabled else ""),
+        "token_endpoint": endpoint("token_endpoint"),
+        "device_authorization_endpoint": endpoint("device_authorization_endpoint"),
+        "client_id": oidc.client_id,
+        "default_scopes": oidc.default_scopes,
+        "scope_prefix": oidc.scope_prefix,
+    }
+    authorization_endpoint = endpoint("authorization_endpoint")
+    if authorization_endpoint:
+        body["authorization_endpoint"] = authorization_endpoint
+    document: dict[str, Any] = {"auth_enabled": True, "oidc": body}
+    if config.quickstart.enabled:
+        document["quickstart"] = True
+        document["login_hint"] = QUICKSTART_LOGIN_HINT
+    return document

@@ -1,0 +1,155 @@
+"""The identity-header plan: what is removed from the client's request and
+what authgate adds, compiled once at startup.
+
+The upstream trusts the identity headers, so the only safe order is
+**filter, then inject**:
+
+1. *Strip* every identity header the client sent, whatever its spelling.
+   Header names are case-insensitive, and many frameworks (WSGI/CGI, some Go
+   and Python servers) also treat ``_`` like ``-``: oauth2-proxy was bypassed
+   with ``X_Auth_Request_Email`` (CVE-2025-64484).  Names are therefore
+   compared after lower-casing and mapping ``_`` to ``-``.  The same applies
+   to ``headers.strip``.
+2. *Drop* hop-by-hop headers (RFC 9110 §7.6.1): ``Connection``,
+   ``Proxy-Connection``, ``Keep-Alive``, ``TE``, ``Trailer``,
+   ``Transfer-Encoding``, ``Upgrade``, plus ``Proxy-Authorization``/
+   ``-Authenticate`` and every name the client lists in ``Connection`` —
+   except ``Host`` and ``Content-Length``, which a client must not be able to
+   remove that way.  ``Authorization`` is dropped unless
+   ``headers.forward_authorization``.
+3. *Inject* the principal's headers **after** filtering, so ``Connection:
+   x-nmp-principal-id`` can never remove a header authgate sets.  Groups are
+   joined with ``,`` (a ``,`` or ``%`` inside a group name is percent-encoded
+   so the list stays unambiguous), scopes with a space.  Values never contain
+   control characters: CR, LF, NUL and the rest of C0/DEL are removed, so a
+   hostile claim cannot split or smuggle headers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .config import HeaderConfig
+from .principal import Principal
+
+__all__ = ["HOP_BY_HOP", "HeaderPlan", "canonical_name", "safe_value"]
+
+HOP_BY_HOP: tuple[str, ...] = (
+    "connection",
+    "proxy-connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "proxy-authorization",
+    "proxy-authenticate",
+)
+_NEVER_CONNECTION_DROPPED = frozenset({"host", "content-length"})
+_CONTROL = {i: None for i in (*range(0x20), 0x7F)}
+_INJECT_CACHE_SIZE = 4096
+
+
+def canonical_name(name: str) -> str:
+    """Lower-case with ``_`` mapped to ``-``: the spelling used for comparisons."""
+    return name.lower().replace("_", "-")
+
+
+def safe_value(value: str) -> str:
+    """``value`` without control characters (CR, LF, NUL, ...) and trimmed."""
+    if value.isprintable():
+        return value.strip()
+    return value.translate(_CONTROL).strip()
+
+
+def _group(name: str) -> str:
+    if "," in name or "%" in name:
+        name = name.replace("%", "%25").replace(",", "%2C")
+    return safe_value(name)
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderPlan:
+    """Compiled header rules (see the module docstring); build with :meth:`compile`."""
+
+    principal_id: str
+    email: str
+    groups: str
+    scopes: str
+    identity_names: tuple[str, ...]
+    forward_authorization: bool
+    _drop: frozenset[str]
+    _inject_cache: dict[int, tuple[Principal, list[tuple[str, str]]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    @classmethod
+    def compile(cls, config: HeaderConfig) -> HeaderPlan:
+        names = {
+            slot: config.name_for(slot) for slot in ("principal_id", "email", "groups", "scopes")
+        }
+        identity = tuple(names.values())
+        drop = {canonical_name(n) for n in (*identity, *config.strip)}
+        drop.update(HOP_BY_HOP)
+        if not config.forward_authorization:
+            drop.add("authorization")
+        plan = cls(
+            principal_id=names["principal_id"],
+            email=names["email"],
+            groups=names["groups"],
+            scopes=names["scopes"],
+            identity_names=identity,
+            forward_authorization=config.forward_authorization,
+            _drop=frozenset(drop),
+        )
+        return plan
+
+    def is_identity(self, name: str) -> bool:
+        """True when ``name`` is (a spelling of) an identity header."""
+        key = canonical_name(name)
+        return any(key == canonical_name(n) for n in self.identity_names)
+
+    def filter_request(self, headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The client's headers minus identity, hop-by-hop, ``Connection``-listed
+        and (unless forwarded) ``Authorization`` headers; order and spelling kept."""
+        items = headers if isinstance(headers, list | tuple) else list(headers)
+        drop = self._drop
+        listed: set[str] | None = None
+        for name, value in items:
+            if len(name) == 10 and name.lower() == "connection":
+                listed = listed or set()
+                for token in value.split(","):
+                    token = canonical_name(token.strip())
+                    if token and token not in _NEVER_CONNECTION_DROPPED:
+                        listed.add(token)
+        if listed:
+            drop = drop | listed
+        return [(n, v) for n, v in items if canonical_name(n) not in drop]
+
+    def inject(self, principal: Principal) -> list[tuple[str, str]]:
+        """The identity headers for ``principal`` (empty values are omitted)."""
+        cache = self._inject_cache
+        hit = cache.get(id(principal))
+        if hit is not None and hit[0] is principal:
+            return list(hit[1])
+        out = [(self.principal_id, safe_value(principal.subject))]
+        if principal.email:
+            out.append((self.email, safe_value(principal.email)))
+        if principal.groups:
+            out.append((self.groups, ",".join(_group(g) for g in principal.groups)))
+        if principal.scopes:
+            out.append((self.scopes, safe_value(" ".join(principal.scopes))))
+        if len(cache) >= _INJECT_CACHE_SIZE:
+            cache.clear()
+        cache[id(principal)] = (principal, out)
+        return list(out)
+
+    def upstream_headers(
+        self, headers: Iterable[tuple[str, str]], principal: Principal | None
+    ) -> list[tuple[str, str]]:
+        """:meth:`filter_request` followed by :meth:`inject` (when authenticated)."""
+        out = self.filter_request(headers)
+        if principal is not None:
+            out.extend(self.inject(principal))
+        return out
