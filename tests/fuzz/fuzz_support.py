@@ -24,8 +24,8 @@ from typing import Any
 from urllib.parse import unquote
 
 import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from authgate.core.config import ProxyConfig, parse_config
 from authgate.core.errors import AuthError
@@ -86,6 +86,7 @@ def make_config(**sections: Any) -> ProxyConfig:
 class SigningKey:
     """An RSA key pair plus its JWKS, as the in-memory IdP publishes it."""
 
+    private: rsa.RSAPrivateKey
     private_pem: bytes
     public_pem: bytes
     jwks: bytes
@@ -97,6 +98,7 @@ class SigningKey:
         jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(public))
         jwk.update({"kid": kid, "use": "sig", "alg": "RS256"})
         return cls(
+            private=private,
             private_pem=private.private_bytes(
                 serialization.Encoding.PEM,
                 serialization.PrivateFormat.PKCS8,
@@ -109,9 +111,13 @@ class SigningKey:
         )
 
     def sign(self, claims: Mapping[str, Any], headers: Mapping[str, Any] | None = None) -> str:
-        """A correctly RS256-signed JWS over ``claims`` (extra protected ``headers``)."""
-        hdr = {"kid": KID, **(headers or {})}
-        return jwt.encode(dict(claims), self.private_pem, algorithm="RS256", headers=hdr)
+        """A correctly RS256-signed JWS over ``claims`` (extra protected ``headers``).
+        Signed by hand: PyJWT refuses to *encode* ill-typed claims such as a
+        non-string ``iss``, and those are exactly what we want to send."""
+        hdr = {"alg": "RS256", "typ": "JWT", "kid": KID, **(headers or {})}
+        signing_input = f"{b64url(json.dumps(hdr).encode())}.{b64url(json.dumps(dict(claims)).encode())}"
+        sig = self.private.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+        return f"{signing_input}.{b64url(sig)}"
 
     def hs256_with_public_key(self, claims: Mapping[str, Any]) -> str:
         """The classic key-confusion forgery: HS256 keyed with the RSA public PEM."""
@@ -176,7 +182,6 @@ class VerifierHarness:
     (hypothesis ``@given`` tests and the atheris target)."""
 
     def __init__(self, config: ProxyConfig | None = None, key: SigningKey | None = None) -> None:
-        from authgate.core.gate import Gate
         from authgate.core.keys import KeyCache
         from authgate.core.verify import TokenVerifier
 
@@ -191,7 +196,16 @@ class VerifierHarness:
         for cache in self.caches.values():
             self.loop.run_until_complete(cache.start())
         self.verifier = TokenVerifier(self.config, self.caches)
-        self.gate = Gate.from_config(self.config, self.caches)
+        self._gate: Any = None
+
+    @property
+    def gate(self) -> Any:
+        """The ``Gate`` over the same key caches (built on first use)."""
+        if self._gate is None:
+            from authgate.core.gate import Gate
+
+            self._gate = Gate.from_config(self.config, self.caches)
+        return self._gate
 
     def verify(self, token: str) -> Any:
         return self.loop.run_until_complete(self.verifier.verify(token))

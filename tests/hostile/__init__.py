@@ -1,0 +1,1 @@
+"""Hostile-input suite: table-driven attacks against the real proxy process."""
