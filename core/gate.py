@@ -43,7 +43,7 @@ from .verify import TokenVerifier
 __all__ = ["Decision", "Gate", "bearer_token"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Decision:
     """Forward the request: ``path`` is the normalised path that was matched,
     ``upstream_headers`` the filtered client headers plus identity headers

@@ -51,9 +51,18 @@ _CONTROL = {i: None for i in (*range(0x20), 0x7F)}
 _INJECT_CACHE_SIZE = 4096
 
 
+_CANONICAL: dict[str, str] = {}
+
+
 def canonical_name(name: str) -> str:
-    """Lower-case with ``_`` mapped to ``-``: the spelling used for comparisons."""
-    return name.lower().replace("_", "-")
+    """Lower-case with ``_`` mapped to ``-``: the spelling used for comparisons
+    (memoised: the same few header spellings arrive on every request)."""
+    found = _CANONICAL.get(name)
+    if found is None:
+        found = name.lower().replace("_", "-")
+        if len(_CANONICAL) < 4096:
+            _CANONICAL[name] = found
+    return found
 
 
 def safe_value(value: str) -> str:
@@ -125,7 +134,8 @@ class HeaderPlan:
                         listed.add(token)
         if listed:
             drop = drop | listed
-        return [(n, v) for n, v in items if canonical_name(n) not in drop]
+        canonical = _CANONICAL.get
+        return [(n, v) for n, v in items if (canonical(n) or canonical_name(n)) not in drop]
 
     def inject(self, principal: Principal) -> list[tuple[str, str]]:
         """The identity headers for ``principal`` (empty values are omitted)."""

@@ -45,7 +45,9 @@ __all__ = ["normalize_path", "remove_dot_segments"]
 # Already-normal paths (the overwhelming majority) are recognised by one regex:
 # pchar without '%' and ';' (RFC 3986 §3.3), no '//' and no segment starting
 # with '.'; anything else takes the careful path.
-_PLAIN = re.compile(r"/(?:[A-Za-z0-9\-_~!$&'()*+,=:@][A-Za-z0-9\-._~!$&'()*+,=:@]*/?)*")
+# Separators are mandatory between segments, so the match is linear (no ReDoS).
+_SEGMENT = r"[A-Za-z0-9\-_~!$&'()*+,=:@][A-Za-z0-9\-._~!$&'()*+,=:@]*"
+_PLAIN = re.compile(rf"/(?:{_SEGMENT}(?:/{_SEGMENT})*/?)?")
 _ALLOWED_RAW = frozenset(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,=:@/%"
 )

@@ -89,3 +89,13 @@ def test_division_slash_is_kept_encoded() -> None:
 )
 def test_remove_dot_segments_rfc3986(path: str, expected: str) -> None:
     assert remove_dot_segments(path) == expected
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("tail", [";", "/;", "/./", "%zz"])
+def test_long_paths_are_linear(tail: str) -> None:
+    # the plain-path regex once backtracked exponentially on this shape
+    with pytest.raises(InvalidRequest):
+        normalize_path("/" + "a" * 5000 + tail)
+    with pytest.raises(InvalidRequest):
+        normalize_path("/" + "a/" * 5000 + tail)
