@@ -1,0 +1,212 @@
+"""kopf handlers: an OIDCProvider becomes a ConfigMap, a status and Events.
+
+One function, :meth:`Reconciler.reconcile`, does the work for create, update,
+resume and the periodic timer; it never lets an exception escape as a crash:
+
+* a spec the proxy's validator rejects -> ``ConfigRendered=False/InvalidSpec``
+  and :class:`kopf.PermanentError` (nothing to retry until the spec changes;
+  the next generation runs the update handler again);
+* an IdP problem (unreachable, issuer mismatch, JWKS without keys, bad CA) ->
+  ``DiscoveryFetched=False`` with the precise reason and
+  :class:`kopf.TemporaryError` with exponential backoff; the timer re-checks
+  every ``recheck_interval_seconds`` as well, so an IdP that comes back flips
+  ``Ready`` to True without anyone touching the resource.
+
+The ConfigMap is written even when the IdP is down (the proxy fetches keys on
+its own and fails closed until it can), so the two conditions are independent.
+
+Deletion removes the ConfigMap explicitly; the ownerReference is also set, so
+a cluster's garbage collector would do the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+from authgate.core.contracts import API_VERSION, GROUP, PROVIDER_PLURAL
+
+from .crd import VERSION
+from .discovery import ProviderIndex, entry_from_provider
+from .events import emit_transitions
+from .idp import IdPCheckFailed, check_idp, endpoints_of
+from .kube import ApiException, Kube
+from .metrics import OperatorMetrics
+from .render import CA_FILE_NAME, RenderError, configmap_manifest, configmap_name, render
+from .settings import OperatorSettings
+from .status import Check, Observation, build_status
+
+__all__ = ["Reconciler"]
+
+log = logging.getLogger("authgate.operator.reconcile")
+
+
+class _CAProblem(Exception):
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+class Reconciler:
+    """The reconcile logic plus the kopf handlers that call it."""
+
+    def __init__(
+        self, settings: OperatorSettings, kube: Kube, index: ProviderIndex, metrics: OperatorMetrics
+    ) -> None:
+        self.settings = settings
+        self.kube = kube
+        self.index = index
+        self.metrics = metrics
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    # -- the work -------------------------------------------------------------------------------
+
+    async def _ca_bundle(self, spec: Mapping[str, Any], namespace: str) -> str | None:
+        if spec.get("caBundle"):
+            return str(spec["caBundle"])
+        ref = spec.get("caConfigMap")
+        if not ref:
+            return None
+        name, key = ref.get("name"), ref.get("key") or CA_FILE_NAME
+        cm = await self.kube.read_configmap(namespace, str(name))
+        if cm is None:
+            raise _CAProblem("CABundleNotFound", f"ConfigMap {namespace}/{name} not found")
+        pem = (cm.get("data") or {}).get(key)
+        if not pem:
+            raise _CAProblem("CABundleNotFound", f"ConfigMap {namespace}/{name} has no key {key!r}")
+        return str(pem)
+
+    async def reconcile(
+        self, body: Mapping[str, Any], *, raise_errors: bool, retry: int = 0
+    ) -> None:
+        meta = body["metadata"]
+        key = f"{meta['namespace']}/{meta['name']}"
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            await self._reconcile(body, raise_errors=raise_errors, retry=retry)
+
+    async def _reconcile(self, body: Mapping[str, Any], *, raise_errors: bool, retry: int) -> None:
+        meta = body["metadata"]
+        namespace, name = meta["namespace"], meta["name"]
+        spec: Mapping[str, Any] = body.get("spec") or {}
+        generation = int(meta.get("generation") or 0)
+        old_status: Mapping[str, Any] = body.get("status") or {}
+
+        ca_pem: str | None = None
+        ca_problem: _CAProblem | None = None
+        try:
+            ca_pem = await self._ca_bundle(spec, namespace)
+        except _CAProblem as exc:
+            ca_problem = exc
+
+        # 1. Render and write the ConfigMap.
+        rendered = None
+        if ca_problem is not None:
+            config_check = Check(False, ca_problem.reason, ca_problem.message)
+        else:
+            try:
+                rendered = render(spec, self.settings, ca_pem)
+                await self.kube.apply_configmap(configmap_manifest(body, rendered, API_VERSION))
+                config_check = Check(
+                    True, "Rendered",
+                    f"ConfigMap {configmap_name(name)} written (sha256 {rendered.hash[:12]})",
+                )  # fmt: skip
+            except RenderError as exc:
+                config_check = Check(False, "InvalidSpec", "; ".join(exc.errors))
+            except ApiException as exc:
+                config_check = Check(False, "ConfigMapWriteFailed",
+                                     f"HTTP {exc.status}: {exc.reason}")  # fmt: skip
+
+        # 2. Check the IdP (discovery + JWKS).
+        metadata = None
+        keys = 0
+        if ca_problem is not None:
+            discovery_check = Check(False, ca_problem.reason, ca_problem.message)
+        else:
+            started = time.perf_counter()
+            try:
+                result = await check_idp(spec, ca_pem, self.settings.fetch_timeout_seconds)
+            except IdPCheckFailed as exc:
+                discovery_check = Check(False, exc.reason, exc.message)
+            else:
+                metadata, keys = result.metadata, result.signing_keys
+                discovery_check = Check(
+                    True, "Fetched", f"{keys} signing key(s) from {metadata.jwks_uri}"
+                )
+            self.metrics.idp_check_seconds.observe(time.perf_counter() - started)
+
+        obs = Observation(
+            generation=generation,
+            discovery=discovery_check,
+            config=config_check,
+            endpoints=endpoints_of(spec, metadata),
+            signing_keys=keys,
+            config_map=configmap_name(name) if rendered is not None else None,
+            config_hash=rendered.hash if rendered is not None else None,
+        )
+        new_status = build_status(old_status, obs)
+        await self._patch_status(namespace, name, new_status)
+        emit_transitions(body, old_status, new_status)
+        self.index.upsert(entry_from_provider({**body, "status": new_status}, self.settings))
+        ready = obs.ready
+        self.metrics.reconciles.labels("ready" if ready.ok else "not_ready").inc()
+        log.info(
+            "reconciled %s/%s: Ready=%s reason=%s", namespace, name, ready.ok, ready.reason
+        )
+        if ready.ok or not raise_errors:
+            return
+        if not config_check.ok and config_check.reason == "InvalidSpec":
+            raise kopf.PermanentError(f"{ready.reason}: {ready.message}")
+        raise kopf.TemporaryError(f"{ready.reason}: {ready.message}",
+                                  delay=self.settings.backoff(retry))  # fmt: skip
+
+    async def _patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+        try:
+            await self.kube._call(
+                self.kube.custom.patch_namespaced_custom_object_status,
+                GROUP, VERSION, namespace, PROVIDER_PLURAL, name, {"status": dict(status)},
+            )  # fmt: skip
+        except ApiException as exc:
+            if exc.status == 404:  # deleted meanwhile
+                return
+            raise kopf.TemporaryError(f"status update failed: HTTP {exc.status}", delay=5) from None
+
+    async def cleanup(self, body: Mapping[str, Any]) -> None:
+        meta = body["metadata"]
+        namespace, name = meta["namespace"], meta["name"]
+        self.index.remove(namespace, name)
+        try:
+            deleted = await self.kube.delete_configmap(namespace, configmap_name(name))
+        except ApiException as exc:
+            raise kopf.TemporaryError(f"deleting the ConfigMap failed: HTTP {exc.status}",
+                                      delay=5) from None  # fmt: skip
+        self._locks.pop(f"{namespace}/{name}", None)
+        log.info("deleted %s/%s (ConfigMap removed: %s)", namespace, name, deleted)
+
+    # -- kopf wiring ----------------------------------------------------------------------------
+
+    def register(self, registry: kopf.OperatorRegistry) -> None:
+        """Attach the handlers to ``registry``."""
+        resource = (GROUP, VERSION, PROVIDER_PLURAL)
+
+        async def on_change(body: kopf.Body, retry: int, **_: Any) -> None:
+            await self.reconcile(body, raise_errors=True, retry=retry)
+
+        async def on_timer(body: kopf.Body, **_: Any) -> None:
+            await self.reconcile(body, raise_errors=False)
+
+        async def on_delete(body: kopf.Body, **_: Any) -> None:
+            await self.cleanup(body)
+
+        kopf.on.create(*resource, registry=registry, id="create")(on_change)
+        kopf.on.update(*resource, registry=registry, id="update", field="spec")(on_change)
+        kopf.on.resume(*resource, registry=registry, id="resume")(on_change)
+        kopf.on.delete(*resource, registry=registry, id="cleanup")(on_delete)
+        interval = self.settings.recheck_interval_seconds
+        kopf.timer(*resource, registry=registry, id="recheck", interval=interval,
+                   initial_delay=interval)(on_timer)  # fmt: skip
