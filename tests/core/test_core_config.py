@@ -240,3 +240,29 @@ def test_scope_syntax(doc: dict[str, Any]) -> None:
     errs = errors_of(copy.deepcopy(doc))
     assert len(errs) == 2
     assert errs[0].startswith("authorization.read_scopes[1]: not a valid scope token")
+
+
+def test_docs_config_reference_is_current() -> None:
+    from authgate.core.reference import render_reference
+
+    text = (EXAMPLE.parents[1] / "docs" / "config.md").read_text()
+    assert render_reference() in text
+
+
+def test_example_config_mentions_every_field() -> None:
+    import dataclasses
+
+    from authgate.core.validation import field_types
+
+    text = EXAMPLE.read_text()
+    missing = []
+
+    def walk(cls: type) -> None:
+        for name, tp in field_types(cls).items():
+            if f"{name}:" not in text:
+                missing.append(name)
+            if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+                walk(tp)
+
+    walk(ProxyConfig)
+    assert missing == []
