@@ -24,11 +24,10 @@ from typing import Any
 from urllib.parse import unquote
 
 import jwt
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-
 from authgate.core.config import ProxyConfig, parse_config
 from authgate.core.errors import AuthError
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 ISSUER = "https://idp.fuzz.invalid/realms/authgate"
 JWKS_URI = ISSUER + "/protocol/openid-connect/certs"
@@ -39,10 +38,31 @@ KID = "fuzz-key-1"
 #: ``alg`` values an attacker would try (RFC 8725 §2.1): ``none`` spellings,
 #: symmetric algorithms (key confusion), unknown names, wrong types.
 HOSTILE_ALGS: tuple[Any, ...] = (
-    "none", "None", "NONE", "nOnE", "", " none", "none ", "HS256", "HS384", "HS512",
-    "RS256", "rs256", "RS256 ", "ES256", "PS256", "EdDSA", "dir", "A128KW", "RSA-OAEP",
-    None, 0, ["RS256"], {"alg": "RS256"}, True,
-)  # fmt: skip
+    "none",
+    "None",
+    "NONE",
+    "nOnE",
+    "",
+    " none",
+    "none ",
+    "HS256",
+    "HS384",
+    "HS512",
+    "RS256",
+    "rs256",
+    "RS256 ",
+    "ES256",
+    "PS256",
+    "EdDSA",
+    "dir",
+    "A128KW",
+    "RSA-OAEP",
+    None,
+    0,
+    ["RS256"],
+    {"alg": "RS256"},
+    True,
+)
 
 
 def b64url(data: bytes) -> str:
@@ -115,7 +135,9 @@ class SigningKey:
         Signed by hand: PyJWT refuses to *encode* ill-typed claims such as a
         non-string ``iss``, and those are exactly what we want to send."""
         hdr = {"alg": "RS256", "typ": "JWT", "kid": KID, **(headers or {})}
-        signing_input = f"{b64url(json.dumps(hdr).encode())}.{b64url(json.dumps(dict(claims)).encode())}"
+        signing_input = (
+            f"{b64url(json.dumps(hdr).encode())}.{b64url(json.dumps(dict(claims)).encode())}"
+        )
         sig = self.private.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
         return f"{signing_input}.{b64url(sig)}"
 
@@ -149,9 +171,12 @@ def good_claims(now: float | None = None, **overrides: Any) -> dict[str, Any]:
 def raw_jws(header: Any, payload: Any, signature: bytes = b"") -> str:
     """A compact JWS built by hand from arbitrary JSON values (no checks)."""
     return ".".join(
-        (b64url(json.dumps(header).encode()), b64url(json.dumps(payload).encode()),
-         b64url(signature))
-    )  # fmt: skip
+        (
+            b64url(json.dumps(header).encode()),
+            b64url(json.dumps(payload).encode()),
+            b64url(signature),
+        )
+    )
 
 
 class FakeIdP:

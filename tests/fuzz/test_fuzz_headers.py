@@ -17,11 +17,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from authgate.core.headers import HOP_BY_HOP, HeaderPlan
 from fuzz_support import VerifierHarness, canon, good_claims, make_config
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-
-from authgate.core.headers import HOP_BY_HOP, HeaderPlan
 
 FUZZ = settings(
     max_examples=300,
@@ -60,9 +59,7 @@ def variant(draw: st.DrawFn, names: tuple[str, ...]) -> str:
 
 
 identity_variant = variant((*PLAN.identity_names, "X-Internal-Secret"))
-header_value = st.text(
-    alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=40
-)
+header_value = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=40)
 benign_name = st.from_regex(r"\A[A-Za-z][A-Za-z0-9]{0,12}(-[A-Za-z0-9]{1,8})?\Z").filter(
     lambda n: canon(n) not in IDENTITY | HOP | {"authorization", "connection"}
 )
@@ -88,9 +85,7 @@ def test_no_identity_variant_survives_filter_request(
         assert canon(name) != "authorization"
 
     listed = {canon(n) for n in connection_listed}
-    expected = [
-        (n, v) for n, v in headers if canon(n) not in IDENTITY and canon(n) not in listed
-    ]
+    expected = [(n, v) for n, v in headers if canon(n) not in IDENTITY and canon(n) not in listed]
     assert out == expected, "benign headers must pass unchanged and in order"
 
 

@@ -22,10 +22,19 @@ def test_atheris_target_runs_clean_for_ten_seconds(tmp_path: Path) -> None:
             raise
         pytest.skip("atheris is not installed (it is only built for x86_64)")
     proc = subprocess.run(
-        [sys.executable, str(TARGET), "-max_total_time=10", "-runs=2000000",
-         f"-artifact_prefix={tmp_path}/", "-print_final_stats=1"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(TARGET),
+            "-max_total_time=10",
+            "-runs=2000000",
+            f"-artifact_prefix={tmp_path}/",
+            "-print_final_stats=1",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     out = proc.stdout + proc.stderr
     print(out[-3000:])
     assert proc.returncode == 0, f"fuzz target failed (rc={proc.returncode}):\n{out[-5000:]}"

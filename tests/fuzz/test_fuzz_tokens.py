@@ -12,11 +12,13 @@ Properties:
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from authgate.core.errors import InvalidRequest, InvalidToken, MissingToken
 from fuzz_support import (
     AUDIENCE,
     HOSTILE_ALGS,
@@ -30,8 +32,6 @@ from fuzz_support import (
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from authgate.core.errors import InvalidRequest, InvalidToken, MissingToken
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -54,7 +54,9 @@ json_scalars = st.one_of(
 )
 json_values = st.recursive(
     json_scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 
@@ -63,8 +65,12 @@ hostile_headers = st.fixed_dictionaries(
     {"alg": st.sampled_from(HOSTILE_ALGS)},
     optional={
         "kid": st.one_of(
-            st.just(KID), st.just("../../../../etc/passwd"), st.text(max_size=64),
-            st.just("x" * 100_000), st.integers(), st.none(),
+            st.just(KID),
+            st.just("../../../../etc/passwd"),
+            st.text(max_size=64),
+            st.just("x" * 100_000),
+            st.integers(),
+            st.none(),
         ),
         "jku": st.just("http://127.0.0.1:1/jwks.json"),
         "x5u": st.just("http://127.0.0.1:1/cert.pem"),
@@ -75,7 +81,7 @@ hostile_headers = st.fixed_dictionaries(
         "enc": st.sampled_from(["A256GCM", "A128CBC-HS256"]),
         "typ": json_scalars,
     },
-)  # fmt: skip
+)
 
 
 @FUZZ
@@ -104,8 +110,11 @@ def test_jwt_shaped_garbage_is_rejected(harness: VerifierHarness, token: str) ->
 
 
 @FUZZ
-@given(hostile_headers, st.dictionaries(st.text(max_size=10), json_values, max_size=6),
-       st.binary(max_size=300))  # fmt: skip
+@given(
+    hostile_headers,
+    st.dictionaries(st.text(max_size=10), json_values, max_size=6),
+    st.binary(max_size=300),
+)
 def test_hostile_headers_with_random_payload_are_rejected(
     harness: VerifierHarness, header: dict[str, Any], payload: dict[str, Any], sig: bytes
 ) -> None:
@@ -146,7 +155,9 @@ BROKEN_CLAIMS: list[dict[str, Any]] = [
 ]
 
 
-@pytest.mark.parametrize("broken", BROKEN_CLAIMS, ids=lambda b: "-".join(f"{k}={v!r}"[:30] for k, v in b.items()))
+@pytest.mark.parametrize(
+    "broken", BROKEN_CLAIMS, ids=lambda b: "-".join(f"{k}={v!r}"[:30] for k, v in b.items())
+)
 def test_signed_token_with_one_broken_claim_is_rejected(
     harness: VerifierHarness, broken: dict[str, Any]
 ) -> None:
@@ -176,8 +187,10 @@ def test_key_confusion_hs256_with_public_key_is_rejected(harness: VerifierHarnes
 
 
 @pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE"])
-def test_unsigned_tokens_are_rejected_outside_quickstart(harness: VerifierHarness, alg: str) -> None:
-    header = b64url(('{"alg":"%s","typ":"JWT"}' % alg).encode())
+def test_unsigned_tokens_are_rejected_outside_quickstart(
+    harness: VerifierHarness, alg: str
+) -> None:
+    header = b64url(json.dumps({"alg": alg, "typ": "JWT"}).encode())
     payload = raw_jws({}, good_claims()).split(".")[1]
     for token in (f"{header}.{payload}.", f"{header}.{payload}"):
         assert rejects(harness, token).status == 401

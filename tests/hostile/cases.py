@@ -21,6 +21,7 @@ token in the proxy's logs, and no 5xx.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -75,15 +76,29 @@ class Case:
     why: str = ""
 
 
-def bearer(token: str, *extra: tuple[str, str], target: str = "/apis/things",
-           method: str = "GET", sub: str | None = None) -> Req:  # fmt: skip
-    return Req(method=method, target=target,
-               headers=(("Authorization", f"Bearer {token}"), *extra),
-               secrets=(token,), sub=sub)  # fmt: skip
+def bearer(
+    token: str,
+    *extra: tuple[str, str],
+    target: str = "/apis/things",
+    method: str = "GET",
+    sub: str | None = None,
+) -> Req:
+    return Req(
+        method=method,
+        target=target,
+        headers=(("Authorization", f"Bearer {token}"), *extra),
+        secrets=(token,),
+        sub=sub,
+    )
 
 
-def good(sub: str, *extra: tuple[str, str], target: str = "/apis/things",
-         method: str = "GET", **claims: Any) -> Callable[[Ctx], Req]:  # fmt: skip
+def good(
+    sub: str,
+    *extra: tuple[str, str],
+    target: str = "/apis/things",
+    method: str = "GET",
+    **claims: Any,
+) -> Callable[[Ctx], Req]:
     """A valid token for ``sub`` plus ``extra`` headers."""
     return lambda c: bearer(c.token(sub, **claims), *extra, target=target, method=method, sub=sub)
 
@@ -92,8 +107,13 @@ def tok(make: Callable[[Ctx], str], target: str = "/apis/things") -> Callable[[C
     return lambda c: bearer(make(c), target=target)
 
 
-def raw(make: Callable[[Ctx, str], bytes], sub: str = "raw-user") -> Callable[[Ctx], Req]:
-    """A raw request; ``make(ctx, token)`` returns the bytes; a valid token is supplied."""
+_RAW_SUBS = itertools.count(1)
+
+
+def raw(make: Callable[[Ctx, str], bytes], sub: str | None = None) -> Callable[[Ctx], Req]:
+    """A raw request; ``make(ctx, token)`` returns the bytes; a valid token is
+    supplied (a distinct subject per case, so every case's token is unique)."""
+    sub = sub or f"raw-user-{next(_RAW_SUBS)}"
 
     def build(c: Ctx) -> Req:
         token = c.token(sub)
@@ -125,13 +145,17 @@ def _jwk(c: Ctx) -> str:
 
 
 def _x5c(c: Ctx) -> str:
-    return c.attacker.sign(c.claims("x5c-user"), headers={"x5c": [forge.self_signed_x5c(c.attacker)]})
+    return c.attacker.sign(
+        c.claims("x5c-user"), headers={"x5c": [forge.self_signed_x5c(c.attacker)]}
+    )
 
 
 def _crit(c: Ctx) -> str:
     # Validly signed by the real key: only the unknown critical extension is wrong.
-    return c.key.sign(c.claims("crit-user"), headers={"crit": ["urn:authgate:unknown"],
-                                                      "urn:authgate:unknown": True})  # fmt: skip
+    return c.key.sign(
+        c.claims("crit-user"),
+        headers={"crit": ["urn:authgate:unknown"], "urn:authgate:unknown": True},
+    )
 
 
 def _crit_b64(c: Ctx) -> str:
@@ -159,7 +183,7 @@ def _dup_iss(c: Ctx) -> str:
 def _dup_alg(c: Ctx) -> str:
     # {"alg":"RS256","alg":"none"}: whichever member a parser keeps, it must not
     # turn into an unsigned token.
-    header = '{"alg": "RS256", "kid": "%s", "alg": "none"}' % c.key.kid
+    header = '{"alg": "RS256", "kid": "' + c.key.kid + '", "alg": "none"}'
     return forge.rs256_raw(c.key, header, json.dumps(c.claims("dup-user")))
 
 
@@ -182,19 +206,43 @@ JWT_CASES: list[Case] = [
     Case("jwt-alg-NONE", (401,), tok(_none("NONE"))),
     Case("jwt-alg-nOnE-with-sig", (401,), tok(_none("nOnE", b"\x01" * 256))),
     Case("jwt-alg-empty", (401,), tok(_none(""))),
-    Case("jwt-hs256-public-key", (401,), tok(lambda c: forge.hmac_with_public_key(c.key, c.claims("hs-user"))),
-         why="key confusion: HMAC keyed with the RSA public key"),  # fmt: skip
-    Case("jwt-hs512-public-key", (401,),
-         tok(lambda c: forge.hmac_with_public_key(c.key, c.claims("hs-user"), "HS512"))),
-    Case("jwt-forged-signature", (401,),
-         tok(lambda c: c.token("forged-user").rsplit(".", 1)[0] + "." + forge.b64url(b"\x00" * 256))),
-    Case("jwt-signed-by-other-key-same-kid", (401,), tok(lambda c: c.attacker.sign(c.claims("x-user")))),
-    Case("jwt-es256-r-s-zero", (401,),
-         tok(lambda c: forge.es256_zero_signature(c.ec_key.kid, c.claims("ec-user"))),
-         why="CVE-2022-21449"),
-    Case("jwt-rs256-header-on-ec-key", (401,), tok(lambda c: forge.unsigned(
-        {"alg": "RS256", "kid": c.ec_key.kid}, c.claims("ec-user"), b"\x01" * 256)),
-        why="the algorithm must match the key type"),  # fmt: skip
+    Case(
+        "jwt-hs256-public-key",
+        (401,),
+        tok(lambda c: forge.hmac_with_public_key(c.key, c.claims("hs-user"))),
+        why="key confusion: HMAC keyed with the RSA public key",
+    ),
+    Case(
+        "jwt-hs512-public-key",
+        (401,),
+        tok(lambda c: forge.hmac_with_public_key(c.key, c.claims("hs-user"), "HS512")),
+    ),
+    Case(
+        "jwt-forged-signature",
+        (401,),
+        tok(lambda c: c.token("forged-user").rsplit(".", 1)[0] + "." + forge.b64url(b"\x00" * 256)),
+    ),
+    Case(
+        "jwt-signed-by-other-key-same-kid",
+        (401,),
+        tok(lambda c: c.attacker.sign(c.claims("x-user"))),
+    ),
+    Case(
+        "jwt-es256-r-s-zero",
+        (401,),
+        tok(lambda c: forge.es256_zero_signature(c.ec_key.kid, c.claims("ec-user"))),
+        why="CVE-2022-21449",
+    ),
+    Case(
+        "jwt-rs256-header-on-ec-key",
+        (401,),
+        tok(
+            lambda c: forge.unsigned(
+                {"alg": "RS256", "kid": c.ec_key.kid}, c.claims("ec-user"), b"\x01" * 256
+            )
+        ),
+        why="the algorithm must match the key type",
+    ),
     Case("jwt-kid-path-traversal", (401,), tok(_with_header(kid="../../../../../../etc/passwd"))),
     Case("jwt-kid-sql", (401,), tok(_with_header(kid="' OR '1'='1"))),
     Case("jwt-kid-10k", (401,), tok(_with_header(kid="k" * 10_000))),
@@ -208,11 +256,21 @@ JWT_CASES: list[Case] = [
     Case("jwt-crit-b64-false", (401,), tok(_crit_b64), why="RFC 7797 not supported → reject"),
     Case("jwt-nested-cty-jwt", (401,), tok(_nested), why="nested JWTs are not unwrapped"),
     Case("jwt-jwe-five-parts", (401,), tok(lambda c: forge.jwe_like(c.key.kid))),
-    Case("jwt-duplicate-exp", (401,), tok(_dup_exp), why="duplicate members: the last (expired) wins or the token is rejected"),
+    Case(
+        "jwt-duplicate-exp",
+        (401,),
+        tok(_dup_exp),
+        why="duplicate members: the last (expired) wins or the token is rejected",
+    ),
     Case("jwt-duplicate-iss", (401,), tok(_dup_iss)),
-    Case("jwt-duplicate-alg-none", (401, 200), tok(_dup_alg),
-         why="RFC 7515 §4: reject, or keep the last member; here either way the signature is RS256-valid "
-             "only if alg is RS256, so 200 only with the genuine signature; never unsigned"),
+    Case(
+        "jwt-duplicate-alg-none",
+        (401, 200),
+        tok(_dup_alg),
+        why="RFC 7515 §4: reject, or keep the last member; either way the signature is "
+        "RS256-valid "
+        "only if alg is RS256, so 200 only with the genuine signature; never unsigned",
+    ),
     Case("jwt-exp-string", (401,), tok(_signed("s-user", exp="9999999999"))),
     Case("jwt-exp-missing", (401,), tok(_claims_without("exp"))),
     Case("jwt-expired", (401,), tok(_signed("old-user", ttl=-3600))),
@@ -221,10 +279,20 @@ JWT_CASES: list[Case] = [
     Case("jwt-aud-object", (401,), tok(_signed("aud-user", aud={"aud": "api://authgate"}))),
     Case("jwt-aud-foreign", (401,), tok(_signed("aud-user", aud="api://someone-else"))),
     Case("jwt-aud-missing", (401,), tok(_claims_without("aud"))),
-    Case("jwt-iss-trailing-slash", (401,), tok(lambda c: c.key.sign(forge.claims(c.issuer + "/", "i")))),
+    Case(
+        "jwt-iss-trailing-slash",
+        (401,),
+        tok(lambda c: c.key.sign(forge.claims(c.issuer + "/", "i"))),
+    ),
     Case("jwt-iss-prefix", (401,), tok(lambda c: c.key.sign(forge.claims(c.issuer[:-3], "i")))),
-    Case("jwt-iss-suffix", (401,), tok(lambda c: c.key.sign(forge.claims(c.issuer + "-evil", "i")))),
-    Case("jwt-iss-array", (401,), tok(lambda c: c.key.sign(forge.claims(c.issuer, "i") | {"iss": [c.issuer]}))),
+    Case(
+        "jwt-iss-suffix", (401,), tok(lambda c: c.key.sign(forge.claims(c.issuer + "-evil", "i")))
+    ),
+    Case(
+        "jwt-iss-array",
+        (401,),
+        tok(lambda c: c.key.sign(forge.claims(c.issuer, "i") | {"iss": [c.issuer]})),
+    ),
     Case("jwt-garbage", (401,), tok(lambda c: "not.a.jwt")),
     Case("jwt-one-segment", (401,), tok(lambda c: forge.b64url(b'{"alg":"none"}'))),
 ]
@@ -232,20 +300,46 @@ JWT_CASES: list[Case] = [
 # --------------------------------------------------------------- RFC 6750 shapes
 AUTHZ_CASES: list[Case] = [
     Case("authz-missing", (401,), lambda c: Req()),
-    Case("authz-basic-scheme", (401,), lambda c: Req(headers=(("Authorization", "Basic YWxpY2U6c2VjcmV0"),))),
+    Case(
+        "authz-basic-scheme",
+        (401,),
+        lambda c: Req(headers=(("Authorization", "Basic YWxpY2U6c2VjcmV0"),)),
+    ),
     Case("authz-bearer-empty", (401,), lambda c: Req(headers=(("Authorization", "Bearer "),))),
-    Case("authz-two-headers", (400,), lambda c: Req(
-        headers=(("Authorization", f"Bearer {c.token('two-a')}"), ("Authorization", f"Bearer {c.token('two-b')}")),
-    ), why="RFC 6750 §2: one method only"),  # fmt: skip
-    Case("authz-header-and-query", (400,), lambda c: (lambda t: Req(
-        target=f"/apis/things?access_token={t}", headers=(("Authorization", f"Bearer {t}"),), secrets=(t,)))(
-        c.token("q-user"))),  # fmt: skip
-    Case("authz-lowercase-scheme", (200,), lambda c: (lambda t: Req(
-        headers=(("Authorization", f"bearer {t}"),), secrets=(t,), sub="lc-user"))(c.token("lc-user")),
-        why="the auth-scheme is case-insensitive (RFC 9110 §11.1)"),  # fmt: skip
+    Case(
+        "authz-two-headers",
+        (400,),
+        lambda c: Req(
+            headers=(
+                ("Authorization", f"Bearer {c.token('two-a')}"),
+                ("Authorization", f"Bearer {c.token('two-b')}"),
+            ),
+        ),
+        why="RFC 6750 §2: one method only",
+    ),
+    Case(
+        "authz-header-and-query",
+        (400,),
+        lambda c: (
+            lambda t: Req(
+                target=f"/apis/things?access_token={t}",
+                headers=(("Authorization", f"Bearer {t}"),),
+                secrets=(t,),
+            )
+        )(c.token("q-user")),
+    ),
+    Case(
+        "authz-lowercase-scheme",
+        (200,),
+        lambda c: (
+            lambda t: Req(headers=(("Authorization", f"bearer {t}"),), secrets=(t,), sub="lc-user")
+        )(c.token("lc-user")),
+        why="the auth-scheme is case-insensitive (RFC 9110 §11.1)",
+    ),
     Case("authz-no-files-scope", (403,), good("scope-user", target="/apis/files/report.csv")),
     Case("authz-missing-group", (403,), good("group-user", target="/apis/admin/users")),
 ]
+
 
 # ------------------------------------------------------------ header smuggling
 def spoof(name: str) -> tuple[str, str]:
@@ -253,58 +347,138 @@ def spoof(name: str) -> tuple[str, str]:
 
 
 HEADER_CASES: list[Case] = [
-    Case("hdr-spoof-exact", (200,), good("h1", spoof(ID), spoof(EMAIL), spoof(GROUPS), spoof(SCOPES))),
+    Case(
+        "hdr-spoof-exact", (200,), good("h1", spoof(ID), spoof(EMAIL), spoof(GROUPS), spoof(SCOPES))
+    ),
     Case("hdr-spoof-lowercase", (200,), good("h2", spoof(ID.lower()), spoof(GROUPS.lower()))),
     Case("hdr-spoof-uppercase", (200,), good("h3", spoof(ID.upper()), spoof(SCOPES.upper()))),
-    Case("hdr-spoof-underscore", (200,), good("h4", spoof("X_NMP_Principal_Id"), spoof("X_NMP_Scopes")),
-         why="CVE-2025-64484"),
+    Case(
+        "hdr-spoof-underscore",
+        (200,),
+        good("h4", spoof("X_NMP_Principal_Id"), spoof("X_NMP_Scopes")),
+        why="CVE-2025-64484",
+    ),
     Case("hdr-spoof-mixed-underscore", (200,), good("h5", spoof("x-nmp_principal-ID"))),
     Case("hdr-spoof-duplicates", (200,), good("h6", spoof(ID), spoof(ID), spoof(ID.lower()))),
-    Case("hdr-spoof-extra-strip", (200,), good("h7", spoof(STRIPPED_EXTRA), spoof("x_internal_secret"))),
+    Case(
+        "hdr-spoof-extra-strip",
+        (200,),
+        good("h7", spoof(STRIPPED_EXTRA), spoof("x_internal_secret")),
+    ),
     Case("hdr-connection-lists-identity", (200,), good("h8", ("Connection", f"close, {ID}"))),
-    Case("hdr-connection-lists-all", (200,),
-         good("h9", ("Connection", "close, " + ", ".join(IDENTITY)), spoof(ID))),
-    Case("hdr-connection-lists-authorization", (200,), good("h10", ("Connection", "close, Authorization")),
-         why="hop-by-hop removal happens after the token is read"),
-    Case("hdr-spoof-on-public-path", (200,),
-         lambda c: Req(target="/public/info", headers=(spoof(ID), spoof("x_nmp_scopes")))),
+    Case(
+        "hdr-connection-lists-all",
+        (200,),
+        good("h9", ("Connection", "close, " + ", ".join(IDENTITY)), spoof(ID)),
+    ),
+    Case(
+        "hdr-connection-lists-authorization",
+        (200,),
+        good("h10", ("Connection", "close, Authorization")),
+        why="hop-by-hop removal happens after the token is read",
+    ),
+    Case(
+        "hdr-spoof-on-public-path",
+        (200,),
+        lambda c: Req(target="/public/info", headers=(spoof(ID), spoof("x_nmp_scopes"))),
+    ),
     Case("hdr-spoof-without-token", (401,), lambda c: Req(headers=(spoof(ID), spoof(SCOPES)))),
-    Case("hdr-obs-fold-identity", (400,), raw(lambda c, t: (
-        "GET /apis/things HTTP/1.1\r\nHost: x\r\n"
-        f"Authorization: Bearer {t}\r\nX-NMP-Principal-Id: a\r\n {SPOOF}\r\nConnection: close\r\n\r\n").encode()),
-        why="RFC 9112 §5.2: obs-fold rejected"),  # fmt: skip
-    Case("hdr-obs-fold-authorization", (400,), raw(lambda c, t: (
-        "GET /apis/things HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer\r\n "
-        f"{t}\r\nConnection: close\r\n\r\n").encode())),  # fmt: skip
-    Case("hdr-cl-and-te", (400,), raw(lambda c, t: (
-        "POST /apis/things HTTP/1.1\r\nHost: x\r\n"
-        f"Authorization: Bearer {t}\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n"
-        "Connection: close\r\n\r\n0\r\n\r\nGET /apis/admin/x HTTP/1.1\r\nHost: x\r\n\r\n").encode()),
-        why="RFC 9112 §6.1: CL+TE is a smuggling attempt"),  # fmt: skip
-    Case("hdr-te-not-chunked-last", (400, 501), raw(lambda c, t: (
-        "POST /apis/things HTTP/1.1\r\nHost: x\r\n"
-        f"Authorization: Bearer {t}\r\nTransfer-Encoding: chunked, identity\r\n"
-        "Connection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n").encode())),  # fmt: skip
-    Case("hdr-duplicate-content-length", (400,), raw(lambda c, t: (
-        "POST /apis/things HTTP/1.1\r\nHost: x\r\n"
-        f"Authorization: Bearer {t}\r\nContent-Length: 5\r\nContent-Length: 6\r\n"
-        "Connection: close\r\n\r\nhello!").encode())),  # fmt: skip
-    Case("hdr-space-before-colon", (400,), raw(lambda c, t: (
-        "GET /apis/things HTTP/1.1\r\nHost: x\r\n"
-        f"Authorization: Bearer {t}\r\nX-NMP-Principal-Id : {SPOOF}\r\nConnection: close\r\n\r\n").encode())),
-    Case("hdr-bare-lf-smuggle", (400,), raw(lambda c, t: (
-        "GET /apis/things HTTP/1.1\r\nHost: x\r\n"
-        f"Authorization: Bearer {t}\r\nX-Ok: 1\nX-NMP-Principal-Id: {SPOOF}\r\nConnection: close\r\n\r\n").encode())),
-    Case("hdr-chunked-body-forwarded", (200,), raw(lambda c, t: (
-        "POST /apis/things HTTP/1.1\r\nHost: x\r\n"
-        f"Authorization: Bearer {t}\r\nTransfer-Encoding: chunked\r\n"
-        "Connection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n").encode(), sub="raw-user")),
+    Case(
+        "hdr-obs-fold-identity",
+        (400,),
+        raw(
+            lambda c, t: (
+                "GET /apis/things HTTP/1.1\r\nHost: x\r\n"
+                f"Authorization: Bearer {t}\r\nX-NMP-Principal-Id: a\r\n {SPOOF}\r\n"
+                "Connection: close\r\n\r\n"
+            ).encode()
+        ),
+        why="RFC 9112 §5.2: obs-fold rejected",
+    ),
+    Case(
+        "hdr-obs-fold-authorization",
+        (400,),
+        raw(
+            lambda c, t: (
+                "GET /apis/things HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer\r\n "
+                f"{t}\r\nConnection: close\r\n\r\n"
+            ).encode()
+        ),
+    ),
+    Case(
+        "hdr-cl-and-te",
+        (400,),
+        raw(
+            lambda c, t: (
+                "POST /apis/things HTTP/1.1\r\nHost: x\r\n"
+                f"Authorization: Bearer {t}\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n"
+                "Connection: close\r\n\r\n0\r\n\r\nGET /apis/admin/x HTTP/1.1\r\nHost: x\r\n\r\n"
+            ).encode()
+        ),
+        why="RFC 9112 §6.1: CL+TE is a smuggling attempt",
+    ),
+    Case(
+        "hdr-te-not-chunked-last",
+        (400, 501),
+        raw(
+            lambda c, t: (
+                "POST /apis/things HTTP/1.1\r\nHost: x\r\n"
+                f"Authorization: Bearer {t}\r\nTransfer-Encoding: chunked, identity\r\n"
+                "Connection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+            ).encode()
+        ),
+    ),
+    Case(
+        "hdr-duplicate-content-length",
+        (400,),
+        raw(
+            lambda c, t: (
+                "POST /apis/things HTTP/1.1\r\nHost: x\r\n"
+                f"Authorization: Bearer {t}\r\nContent-Length: 5\r\nContent-Length: 6\r\n"
+                "Connection: close\r\n\r\nhello!"
+            ).encode()
+        ),
+    ),
+    Case(
+        "hdr-space-before-colon",
+        (400,),
+        raw(
+            lambda c, t: (
+                "GET /apis/things HTTP/1.1\r\nHost: x\r\n"
+                f"Authorization: Bearer {t}\r\nX-NMP-Principal-Id : {SPOOF}\r\n"
+                "Connection: close\r\n\r\n"
+            ).encode()
+        ),
+    ),
+    Case(
+        "hdr-bare-lf-smuggle",
+        (400,),
+        raw(
+            lambda c, t: (
+                "GET /apis/things HTTP/1.1\r\nHost: x\r\n"
+                f"Authorization: Bearer {t}\r\nX-Ok: 1\nX-NMP-Principal-Id: {SPOOF}\r\n"
+                "Connection: close\r\n\r\n"
+            ).encode()
+        ),
+    ),
+    Case(
+        "hdr-chunked-body-forwarded",
+        (200,),
+        raw(
+            lambda c, t: (
+                "POST /apis/things HTTP/1.1\r\nHost: x\r\n"
+                f"Authorization: Bearer {t}\r\nTransfer-Encoding: chunked\r\n"
+                "Connection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+            ).encode(),
+            sub="chunked-user",
+        ),
+    ),
 ]
 
 
 # ----------------------------------------------------------------------- paths
-def path(target: str, sub: str = "p-user") -> Callable[[Ctx], Req]:
-    return good(sub, target=target)
+def path(target: str, sub: str | None = None) -> Callable[[Ctx], Req]:
+    return good(sub or f"path-user-{next(_RAW_SUBS)}", target=target)
 
 
 PATH_CASES: list[Case] = [
@@ -322,63 +496,151 @@ PATH_CASES: list[Case] = [
     Case("path-semicolon-param", (400,), path("/apis/files;x=1/report")),
     Case("path-semicolon-dotdot", (400,), path("/public/..;/apis/admin/x")),
     Case("path-pct-nul", (400,), path("/apis/things%00.json")),
-    Case("path-raw-nul", (400,), raw(lambda c, t: (
-        f"GET /apis/th\x00ings HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {t}\r\n"
-        "Connection: close\r\n\r\n").encode())),  # fmt: skip
+    Case(
+        "path-raw-nul",
+        (400,),
+        raw(
+            lambda c, t: (
+                f"GET /apis/th\x00ings HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {t}\r\n"
+                "Connection: close\r\n\r\n"
+            ).encode()
+        ),
+    ),
     Case("path-double-encoding", (400,), path("/public/%252e%252e/apis/files/x")),
     Case("path-overlong-utf8-dot", (400,), path("/public/%c0%ae%c0%ae/apis/files/x")),
     Case("path-fullwidth-dot", (400,), path("/public/%ef%bc%8e%ef%bc%8e/apis/files/x")),
-    Case("path-unreserved-escape-rule", (403,), path("/apis/fil%65s/report.csv"),
-         why="%65 is 'e': the path is /apis/files/… and needs files:read"),
+    Case(
+        "path-unreserved-escape-rule",
+        (403,),
+        path("/apis/fil%65s/report.csv"),
+        why="%65 is 'e': the path is /apis/files/… and needs files:read",
+    ),
     Case("path-unreserved-escape-ok", (200,), path("/apis/th%69ngs", sub="pe-user")),
-    Case("path-absolute-form", (400, 200), good("af-user", target="http://evil.example/apis/things")),
+    Case(
+        "path-absolute-form", (400, 200), good("af-user", target="http://evil.example/apis/things")
+    ),
 ]
 
 # --------------------------------------------------------------------- oversize
 SIZE_CASES: list[Case] = [
-    Case("size-token-over-max", (401,), tok(lambda c: c.key.sign(c.claims("big-user", pad="p" * 12_000))),
-         why="tokens.max_token_bytes=8192"),
+    Case(
+        "size-token-over-max",
+        (401,),
+        tok(lambda c: c.key.sign(c.claims("big-user", pad="p" * 12_000))),
+        why="tokens.max_token_bytes=8192",
+    ),
     Case("size-huge-header", (431, 400), good("big-h", ("X-Big", "b" * 100_000))),
-    Case("size-too-many-headers", (431, 400),
-         good("many-h", *[(f"X-H{i}", "v" * 20) for i in range(2000)])),
-    Case("size-headers-over-total", (431, 400),
-         good("tot-h", *[(f"X-T{i}", "v" * 4000) for i in range(20)])),
+    Case(
+        "size-too-many-headers",
+        (431, 400),
+        good("many-h", *[(f"X-H{i}", "v" * 20) for i in range(2000)]),
+    ),
+    Case(
+        "size-headers-over-total",
+        (431, 400),
+        good("tot-h", *[(f"X-T{i}", "v" * 4000) for i in range(20)]),
+    ),
     Case("size-huge-target", (414, 431, 400), good("u-user", target="/apis/" + "a" * 100_000)),
 ]
 
 # -------------------------------------------------------------------- websocket
-WS_HEADERS = (("Upgrade", "websocket"), ("Connection", "Upgrade"),
-              ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), ("Sec-WebSocket-Version", "13"))  # fmt: skip
+WS_HEADERS = (
+    ("Upgrade", "websocket"),
+    ("Connection", "Upgrade"),
+    ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+    ("Sec-WebSocket-Version", "13"),
+)
 
 WS_CASES: list[Case] = [
-    Case("ws-upgrade-no-token", (401,), lambda c: Req(target="/ws", headers=WS_HEADERS, websocket=True)),
-    Case("ws-upgrade-bad-token", (401,), lambda c: Req(
-        target="/ws", headers=(*WS_HEADERS, ("Authorization", "Bearer " + _none("none")(c))),
-        websocket=True)),  # fmt: skip
-    Case("ws-upgrade-expired-token", (401,), lambda c: (lambda t: Req(
-        target="/ws", headers=(*WS_HEADERS, ("Authorization", f"Bearer {t}")), secrets=(t,),
-        websocket=True))(c.token("ws-old", ttl=-600))),  # fmt: skip
-    Case("ws-upgrade-spoofed-identity", (101,), lambda c: (lambda t: Req(
-        target="/ws", headers=(*WS_HEADERS, ("Authorization", f"Bearer {t}"), spoof(ID), spoof("x_nmp_scopes")),
-        secrets=(t,), sub="ws-user", websocket=True))(c.token("ws-user"))),  # fmt: skip
-    Case("ws-upgrade-path-trick", (400,), lambda c: (lambda t: Req(
-        target="/public/../ws", headers=(*WS_HEADERS, ("Authorization", f"Bearer {t}")), secrets=(t,),
-        websocket=True))(c.token("ws-p"))),  # fmt: skip
+    Case(
+        "ws-upgrade-no-token",
+        (401,),
+        lambda c: Req(target="/ws", headers=WS_HEADERS, websocket=True),
+    ),
+    Case(
+        "ws-upgrade-bad-token",
+        (401,),
+        lambda c: Req(
+            target="/ws",
+            headers=(*WS_HEADERS, ("Authorization", "Bearer " + _none("none")(c))),
+            websocket=True,
+        ),
+    ),
+    Case(
+        "ws-upgrade-expired-token",
+        (401,),
+        lambda c: (
+            lambda t: Req(
+                target="/ws",
+                headers=(*WS_HEADERS, ("Authorization", f"Bearer {t}")),
+                secrets=(t,),
+                websocket=True,
+            )
+        )(c.token("ws-old", ttl=-600)),
+    ),
+    Case(
+        "ws-upgrade-spoofed-identity",
+        (101,),
+        lambda c: (
+            lambda t: Req(
+                target="/ws",
+                headers=(
+                    *WS_HEADERS,
+                    ("Authorization", f"Bearer {t}"),
+                    spoof(ID),
+                    spoof("x_nmp_scopes"),
+                ),
+                secrets=(t,),
+                sub="ws-user",
+                websocket=True,
+            )
+        )(c.token("ws-user")),
+    ),
+    Case(
+        "ws-upgrade-path-trick",
+        (400,),
+        lambda c: (
+            lambda t: Req(
+                target="/public/../ws",
+                headers=(*WS_HEADERS, ("Authorization", f"Bearer {t}")),
+                secrets=(t,),
+                websocket=True,
+            )
+        )(c.token("ws-p")),
+    ),
 ]
 
 # ---------------------------------------------------------------------- controls
 OK_CASES: list[Case] = [
     Case("ok-valid-token", (200,), good("alice")),
-    Case("ok-valid-ec-token", (200,), lambda c: (lambda t: bearer(t, sub="ec-alice"))(
-        c.ec_key.sign(c.claims("ec-alice")))),  # fmt: skip
+    Case(
+        "ok-valid-ec-token",
+        (200,),
+        lambda c: (lambda t: bearer(t, sub="ec-alice"))(c.ec_key.sign(c.claims("ec-alice"))),
+    ),
     Case("ok-aud-array", (200,), good("arr-user", aud=["other", "api://authgate"])),
     Case("ok-scope-array", (200,), good("scp-user", scope=None, scp=["platform:read"])),
-    Case("ok-write-post", (200,), lambda c: (lambda r: Req(**{**r.__dict__, "body": b"hello"}))(
-        bearer(c.token("w-user"), method="POST", sub="w-user"))),  # fmt: skip
-    Case("ok-files-scope", (200,), good("f-user", target="/apis/files/a.txt",
-                                        scope="openid files:read")),  # fmt: skip
+    Case(
+        "ok-write-post",
+        (200,),
+        lambda c: (lambda r: Req(**{**r.__dict__, "body": b"hello"}))(
+            bearer(c.token("w-user"), method="POST", sub="w-user")
+        ),
+    ),
+    Case(
+        "ok-files-scope",
+        (200,),
+        good("f-user", target="/apis/files/a.txt", scope="openid files:read"),
+    ),
     Case("ok-public-no-token", (200,), lambda c: Req(target="/public/info")),
 ]
 
-ALL_CASES: list[Case] = [*JWT_CASES, *AUTHZ_CASES, *HEADER_CASES, *PATH_CASES, *SIZE_CASES,
-                         *WS_CASES, *OK_CASES]  # fmt: skip
+ALL_CASES: list[Case] = [
+    *JWT_CASES,
+    *AUTHZ_CASES,
+    *HEADER_CASES,
+    *PATH_CASES,
+    *SIZE_CASES,
+    *WS_CASES,
+    *OK_CASES,
+]

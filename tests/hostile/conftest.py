@@ -3,7 +3,7 @@ a recording upstream and a loopback IdP (see :mod:`.servers`).
 
 The proxy suite's ``proxy_factory`` (``tests/proxy/conftest.py``) starts one
 proxy per *test* in front of the demo echo service; the hostile table needs
-~90 cases × 2 engines against an upstream that records what it did *not*
+~100 cases for each of 2 engines against an upstream that records what it did *not*
 receive, so it keeps one proxy per engine for the whole module and uses the
 same engine list.
 """

@@ -29,13 +29,26 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def claims(issuer: str, sub: str, *, scope: str = "openid platform:read platform:write",
-           ttl: int = 600, **extra: Any) -> dict[str, Any]:  # fmt: skip
+def claims(
+    issuer: str,
+    sub: str,
+    *,
+    scope: str = "openid platform:read platform:write",
+    ttl: int = 600,
+    **extra: Any,
+) -> dict[str, Any]:
     now = int(time.time())
     out: dict[str, Any] = {
-        "iss": issuer, "aud": AUDIENCE, "sub": sub, "email": f"{sub}@example.com",
-        "groups": ["developers"], "scope": scope, "iat": now, "nbf": now - 5, "exp": now + ttl,
-    }  # fmt: skip
+        "iss": issuer,
+        "aud": AUDIENCE,
+        "sub": sub,
+        "email": f"{sub}@example.com",
+        "groups": ["developers"],
+        "scope": scope,
+        "iat": now,
+        "nbf": now - 5,
+        "exp": now + ttl,
+    }
     out.update(extra)
     return {k: v for k, v in out.items() if v is not None}  # None removes a claim
 
@@ -75,7 +88,9 @@ def es256_zero_signature(kid: str, payload: dict[str, Any]) -> str:
 def jwe_like(kid: str) -> str:
     """A five-part JWE compact serialisation (RFC 7516 §7.1)."""
     header = b64url(json.dumps({"alg": "RSA-OAEP", "enc": "A256GCM", "kid": kid}).encode())
-    return ".".join([header, b64url(b"k" * 256), b64url(b"i" * 12), b64url(b"c" * 64), b64url(b"t" * 16)])
+    return ".".join(
+        [header, b64url(b"k" * 256), b64url(b"i" * 12), b64url(b"c" * 64), b64url(b"t" * 16)]
+    )
 
 
 def self_signed_x5c(key: KeyPair) -> str:
@@ -84,11 +99,14 @@ def self_signed_x5c(key: KeyPair) -> str:
     now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(name).issuer_name(name).public_key(key.public)
-        .serial_number(1).not_valid_before(now - datetime.timedelta(days=1))
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public)
+        .serial_number(1)
+        .not_valid_before(now - datetime.timedelta(days=1))
         .not_valid_after(now + datetime.timedelta(days=1))
         .sign(key.private, hashes.SHA256())
-    )  # fmt: skip
+    )
     return base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
 
 

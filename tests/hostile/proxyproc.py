@@ -55,11 +55,14 @@ def base_config(issuer: str, upstream_url: str, engine: str) -> dict[str, Any]:
         "authorization": {
             "public_paths": ["/apis/auth/discovery", "/healthz", "/readyz", "/public/"],
             "rules": [
-                {"path_prefix": "/apis/files/", "read_scopes": ["files:read"],
-                 "write_scopes": ["files:write"]},
+                {
+                    "path_prefix": "/apis/files/",
+                    "read_scopes": ["files:read"],
+                    "write_scopes": ["files:write"],
+                },
                 {"path_prefix": "/apis/admin/", "groups": ["platform-admins"]},
             ],
-        },  # fmt: skip
+        },
     }
 
 
@@ -108,8 +111,11 @@ class ProxyProcess:
         err = open(self.stderr_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "authgate", "proxy", "--config", str(self.config_path)],
-            stdout=out, stderr=err, cwd=ROOT, env=env,
-        )  # fmt: skip
+            stdout=out,
+            stderr=err,
+            cwd=ROOT,
+            env=env,
+        )
         out.close()
         err.close()
         if wait_ready:

@@ -26,8 +26,13 @@ class RawResponse:
         return None
 
 
-def build_request(method: str, target: str, headers: list[tuple[str, str]], body: bytes = b"",
-                  host: str = "127.0.0.1") -> bytes:  # fmt: skip
+def build_request(
+    method: str,
+    target: str,
+    headers: list[tuple[str, str]],
+    body: bytes = b"",
+    host: str = "127.0.0.1",
+) -> bytes:
     """``method target HTTP/1.1`` + Host + headers (+ ``Connection: close`` unless
     the caller set a Connection header) + body.  Names and values go out verbatim."""
     lines = [f"{method} {target} HTTP/1.1", f"Host: {host}"]
@@ -55,8 +60,13 @@ def parse_response(raw: bytes) -> RawResponse:
     return RawResponse(status, headers, body, raw)
 
 
-def send_raw(port: int, data: bytes, timeout: float = 15.0, stop_at_headers: bool = False,
-             max_bytes: int = 4 * 1024 * 1024) -> RawResponse:  # fmt: skip
+def send_raw(
+    port: int,
+    data: bytes,
+    timeout: float = 15.0,
+    stop_at_headers: bool = False,
+    max_bytes: int = 4 * 1024 * 1024,
+) -> RawResponse:
     """Send ``data``; read until EOF (or, with ``stop_at_headers``, until the end
     of the response head — used for ``101 Switching Protocols``)."""
     deadline = time.monotonic() + timeout
@@ -84,6 +94,12 @@ def send_raw(port: int, data: bytes, timeout: float = 15.0, stop_at_headers: boo
     return parse_response(b"".join(chunks))
 
 
-def request(port: int, method: str, target: str, headers: list[tuple[str, str]],
-            body: bytes = b"", timeout: float = 15.0) -> RawResponse:  # fmt: skip
+def request(
+    port: int,
+    method: str,
+    target: str,
+    headers: list[tuple[str, str]],
+    body: bytes = b"",
+    timeout: float = 15.0,
+) -> RawResponse:
     return send_raw(port, build_request(method, target, headers, body), timeout=timeout)

@@ -108,7 +108,11 @@ class KeyPair:
         return cls(kid, "ES256", key, key.public_key())
 
     def jwk(self) -> dict[str, Any]:
-        algo = jwt.algorithms.RSAAlgorithm if self.alg.startswith(("RS", "PS")) else jwt.algorithms.ECAlgorithm
+        algo = (
+            jwt.algorithms.RSAAlgorithm
+            if self.alg.startswith(("RS", "PS"))
+            else jwt.algorithms.ECAlgorithm
+        )
         data = json.loads(algo.to_jwk(self.public))
         data.update({"kid": self.kid, "use": "sig", "alg": self.alg})
         return data
@@ -121,13 +125,16 @@ class KeyPair:
             )
         )
 
-    def sign(self, claims: dict[str, Any], headers: dict[str, Any] | None = None,
-             alg: str | None = None) -> str:  # fmt: skip
+    def sign(
+        self, claims: dict[str, Any], headers: dict[str, Any] | None = None, alg: str | None = None
+    ) -> str:
         """A JWS with a genuine signature.  Built by hand (PyJWT's own signer,
         not its encoder) because the encoder refuses ill-typed claims such as
         a non-string ``iss`` — which hostile tests need to send."""
         header = {"alg": alg or self.alg, "typ": "JWT", "kid": self.kid, **(headers or {})}
-        signing_input = f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}"
+        signing_input = (
+            f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}"
+        )
         algo = jwt.get_algorithm_by_name(alg or self.alg)
         sig = algo.sign(signing_input.encode(), self.private)
         return f"{signing_input}.{_b64url(sig)}"
@@ -172,12 +179,15 @@ class LocalIdP:
     async def _discovery(self, request: web.Request) -> web.Response:
         if self.mode == "error":
             return web.Response(status=503)
-        return web.json_response({
-            "issuer": self.issuer,
-            "jwks_uri": self.jwks_uri,
-            "token_endpoint": self.issuer + "/protocol/openid-connect/token",
-            "device_authorization_endpoint": self.issuer + "/protocol/openid-connect/auth/device",
-        })  # fmt: skip
+        return web.json_response(
+            {
+                "issuer": self.issuer,
+                "jwks_uri": self.jwks_uri,
+                "token_endpoint": self.issuer + "/protocol/openid-connect/token",
+                "device_authorization_endpoint": self.issuer
+                + "/protocol/openid-connect/auth/device",
+            }
+        )
 
     async def _jwks(self, request: web.Request) -> web.Response:
         self.jwks_hits += 1
@@ -275,14 +285,17 @@ class RecordingUpstream:
         if request.headers.get("Upgrade", "").lower() != "websocket":
             async for chunk in request.content.iter_any():
                 body_len += len(chunk)
-        self.seen.append(Seen(
-            method=request.method,
-            target=request.raw_path,
-            headers=tuple((k.decode("latin-1"), v.decode("latin-1"))
-                          for k, v in request.raw_headers),
-            body_len=body_len,
-            at=time.monotonic(),
-        ))  # fmt: skip
+        self.seen.append(
+            Seen(
+                method=request.method,
+                target=request.raw_path,
+                headers=tuple(
+                    (k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers
+                ),
+                body_len=body_len,
+                at=time.monotonic(),
+            )
+        )
         if self.handler_hook is not None:
             answer = await self.handler_hook(request)
             if answer is not None:

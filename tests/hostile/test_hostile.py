@@ -17,7 +17,6 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from authgate.core.paths import normalize_path
 
 from .cases import ALL_CASES, IDENTITY, SPOOF, STRIPPED_EXTRA, Case
@@ -70,7 +69,9 @@ def test_hostile_case(hostile_env: HostileEnv, case: Case) -> None:
         if req.sub is not None:
             assert got.values(IDENTITY[0]) == [req.sub]
         assert got.values(STRIPPED_EXTRA) == [], "headers.strip header reached the upstream"
-        assert got.values("Authorization") == [], "Authorization forwarded (forward_authorization=false)"
+        assert got.values("Authorization") == [], (
+            "Authorization forwarded (forward_authorization=false)"
+        )
         if req.target.startswith("/") and req.raw is None:
             sent_path = req.target.split("?", 1)[0]
             seen_path = got.target.split("?", 1)[0]
