@@ -35,6 +35,8 @@ __all__ = ["operator_command"]
                    "with --register-webhook also the clientConfig URL).")
 @click.option("--register-webhook", is_flag=True,
               help="Create/update the MutatingWebhookConfiguration (operator outside the cluster).")
+@click.option("--webhook-name", default=WebhookSettings().configuration_name, show_default=True,
+              help="Name of the MutatingWebhookConfiguration --register-webhook maintains.")
 @click.option("--cert-dir", default=None,
               help="Webhook certificate dir (ca.crt, tls.crt, tls.key); generated when empty.")
 @click.option("--sidecar-image", default=SidecarSettings().image, show_default=True)
@@ -56,6 +58,7 @@ def operator_command(
     webhook_address: str,
     webhook_host: str | None,
     register_webhook: bool,
+    webhook_name: str,
     cert_dir: str | None,
     sidecar_image: str,
     recheck_interval: float,
@@ -83,6 +86,7 @@ def operator_command(
             listen_address=webhook_address,
             host=webhook_host,
             register=register_webhook,
+            configuration_name=webhook_name,
             cert_dir=cert_dir,
         ),
     )

@@ -1,0 +1,79 @@
+"""Fixtures for the operator's integration tests: the real API server (``kube``), real
+Keycloak (``keycloak``) and the operator as a real subprocess (``python -m authgate operator``).
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import client
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from authgate.operator.crd import CRD_NAME, crd_manifest, peering_crd_manifests
+from operator_helpers import FakeIdP, OperatorProcess
+
+
+@pytest.fixture(scope="session")
+def crds(kube: Any) -> None:
+    """The OIDCProvider CRD (from the committed operator/crd.yaml) and kopf's peering CRDs."""
+    crd_file = Path(__file__).resolve().parents[2] / "operator" / "crd.yaml"
+    kube.kubectl("apply", "-f", str(crd_file))
+    kube.kubectl("apply", "-f", "-",
+                 input="---\n".join(yaml.safe_dump(d) for d in peering_crd_manifests()))
+    for name in (CRD_NAME, "kopfpeerings.kopf.dev", "clusterkopfpeerings.kopf.dev"):
+        kube.kubectl("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s")
+    assert crd_manifest()["metadata"]["name"] == CRD_NAME
+
+
+@pytest.fixture
+def namespace(kube: Any, crds: None) -> str:
+    """A fresh namespace per test (no controller-manager: namespaces are never finalized,
+    so each test gets a new one)."""
+    name = f"op-{uuid.uuid4().hex[:8]}"
+    client.CoreV1Api(kube.api_client()).create_namespace({"metadata": {"name": name}})
+    return name
+
+
+@pytest.fixture
+def start_operator(kube: Any, tmp_path: Path,
+                   request: pytest.FixtureRequest) -> Iterator[Callable[..., OperatorProcess]]:
+    started: list[OperatorProcess] = []
+
+    def start(namespace: str, **kwargs: Any) -> OperatorProcess:
+        op = OperatorProcess(kube, namespace, tmp_path, **kwargs)
+        started.append(op)
+        return op.start()
+
+    yield start
+    failed = getattr(request.node, "rep_call", None)
+    for op in started:
+        op.stop()
+        if failed is not None and failed.failed:
+            print(f"--- operator log {op.log_file}\n{op.log()}")
+    admission = client.AdmissionregistrationV1Api(kube.api_client())
+    for name in {op.webhook_name for op in started}:
+        try:
+            admission.delete_mutating_webhook_configuration(name)
+        except client.ApiException as exc:
+            if exc.status != 404:
+                raise
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call":
+        item.rep_call = report  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def fake_idp() -> Iterator[FakeIdP]:
+    with FakeIdP() as idp:
+        yield idp
