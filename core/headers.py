@@ -89,6 +89,7 @@ class HeaderPlan:
     identity_names: tuple[str, ...]
     forward_authorization: bool
     _drop: frozenset[str]
+    _identity_keys: frozenset[str]
     _inject_cache: dict[int, tuple[Principal, list[tuple[str, str]]]] = field(
         default_factory=dict, compare=False, repr=False
     )
@@ -111,13 +112,13 @@ class HeaderPlan:
             identity_names=identity,
             forward_authorization=config.forward_authorization,
             _drop=frozenset(drop),
+            _identity_keys=frozenset(canonical_name(n) for n in identity),
         )
         return plan
 
     def is_identity(self, name: str) -> bool:
         """True when ``name`` is (a spelling of) an identity header."""
-        key = canonical_name(name)
-        return any(key == canonical_name(n) for n in self.identity_names)
+        return canonical_name(name) in self._identity_keys
 
     def filter_request(self, headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
         """The client's headers minus identity, hop-by-hop, ``Connection``-listed

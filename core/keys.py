@@ -182,7 +182,11 @@ class KeyCache:
             keys = parse_jwks(await self._get(jwks_uri))
             if not keys:
                 raise DiscoveryError("JWKS has no usable signing key")
-        except (FetchError, DiscoveryError, TimeoutError, OSError) as exc:
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # FetchError, DiscoveryError, timeouts, or a fetcher's own bug
+            if not isinstance(exc, FetchError | DiscoveryError | TimeoutError | OSError):
+                log.exception("JWKS fetcher raised an unexpected error")
             self.fetch_failures += 1
             self._consecutive_failures += 1
             self.last_error = str(exc) or type(exc).__name__

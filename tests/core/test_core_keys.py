@@ -184,3 +184,25 @@ def test_parse_jwks_skips_unusable(keys: object) -> None:
         parse_jwks(b"[]")
     with pytest.raises(DiscoveryError):
         parse_jwks(b'{"keys": 1}')
+
+
+async def test_unexpected_fetcher_error_is_a_failure_not_a_crash(idp: FakeIdP) -> None:
+    calls = 0
+
+    async def buggy(url: str) -> FetchResult:
+        nonlocal calls
+        calls += 1
+        raise RuntimeError("fetcher bug")
+
+    settings = KeyConfig(refresh_interval_seconds=1, refresh_jitter=0.0)
+    cache = KeyCache(ISSUER, buggy, settings)
+    await cache.start()  # does not raise
+    try:
+        for _ in range(100):  # the background loop keeps retrying (backoff 1 s)
+            if calls >= 2:
+                break
+            await asyncio.sleep(0.05)
+        assert calls >= 2
+        assert cache.fetch_failures >= 2 and not cache.ready
+    finally:
+        await cache.close()
