@@ -94,21 +94,28 @@ def test_default_render(helm: Helm) -> None:
     # The chart owns the webhook configuration and its certificate: the caBundle it
     # registers must be the CA that signed the Secret's serving certificate.
     secret = one(docs, "Secret", "authgate-webhook-tls")
-    hook = one(docs, "MutatingWebhookConfiguration")["webhooks"][0]
-    assert hook["clientConfig"]["caBundle"] == secret["data"]["ca.crt"]
-    assert hook["clientConfig"]["service"] == {
-        "name": "authgate", "namespace": "authgate-system", "path": "/mutate-pods", "port": 443,
-    }  # fmt: skip
     _assert_signed_for(secret, "authgate.authgate-system.svc")
-    excluded = hook["namespaceSelector"]["matchExpressions"][0]["values"]
-    assert excluded[0] == "authgate-system" and "kube-system" in excluded
+    hooks = one(docs, "MutatingWebhookConfiguration")["webhooks"]
+    assert [h["name"] for h in hooks] == [
+        "annotated.inject.authgate.io", "namespace.inject.authgate.io",
+    ]  # fmt: skip
+    for hook in hooks:
+        assert hook["clientConfig"]["caBundle"] == secret["data"]["ca.crt"]
+        assert hook["clientConfig"]["service"] == {
+            "name": "authgate", "namespace": "authgate-system", "path": "/inject", "port": 443,
+        }  # fmt: skip
+        assert hook["failurePolicy"] == "Fail"
+        excluded = hook["namespaceSelector"]["matchExpressions"][-1]["values"]
+        assert excluded[0] == "authgate-system" and "kube-system" in excluded
+    # Only opted-in pods ever reach the operator.
+    assert "'authgate.io/inject'" in hooks[0]["matchConditions"][0]["expression"]
+    assert hooks[1]["namespaceSelector"]["matchExpressions"][0]["key"] == "authgate.io/injection"
 
     assert one(docs, "PodDisruptionBudget")["spec"]["minAvailable"] == 1
-    peering = one(docs, "ClusterKopfPeering", "authgate")
-    assert is_hook(peering)
     role = one(docs, "ClusterRole")
     resources = {r for rule in role["rules"] for r in rule["resources"]}
-    assert {"oidcproviders", "oidcproviders/status", "configmaps", "clusterkopfpeerings"} <= resources
+    needed = {"oidcproviders", "oidcproviders/status", "configmaps", "clusterkopfpeerings"}
+    assert needed <= resources
     assert not {"pods", "secrets", "mutatingwebhookconfigurations"} & resources  # least privilege
     assert not by_kind(docs, "Role")
     assert not by_kind(docs, "Ingress") and not by_kind(docs, "ServiceMonitor")
@@ -135,9 +142,8 @@ def test_single_replica_render(helm: Helm) -> None:
     args = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--standalone" in args and "--verbose" in args
     assert not by_kind(docs, "PodDisruptionBudget")
-    assert not by_kind(docs, "ClusterKopfPeering")
-    hook = one(docs, "MutatingWebhookConfiguration")["webhooks"][0]
-    assert hook["failurePolicy"] == "Ignore"
+    hooks = one(docs, "MutatingWebhookConfiguration")["webhooks"]
+    assert {hook["failurePolicy"] for hook in hooks} == {"Ignore"}
 
 
 def test_namespaced_render(helm: Helm) -> None:
@@ -149,8 +155,8 @@ def test_namespaced_render(helm: Helm) -> None:
     assert sorted(r["metadata"]["namespace"] for r in roles) == ["team-a", "team-b"]
     cluster_resources = {r for rule in one(docs, "ClusterRole")["rules"] for r in rule["resources"]}
     assert "configmaps" not in cluster_resources and "oidcproviders" not in cluster_resources
-    peerings = by_kind(docs, "KopfPeering")
-    assert sorted(p["metadata"]["namespace"] for p in peerings) == ["team-a", "team-b"]
+    role_resources = {r for rule in roles[0]["rules"] for r in rule["resources"]}
+    assert "kopfpeerings" in role_resources and "clusterkopfpeerings" not in cluster_resources
 
 
 def test_full_render(helm: Helm) -> None:
@@ -163,6 +169,7 @@ def test_full_render(helm: Helm) -> None:
     assert one(docs, "ServiceMonitor")["metadata"]["labels"]["release"] == "prometheus"
     provider = one(docs, "OIDCProvider", "platform")
     assert provider["spec"]["issuer"] == "https://idp.example.com/realms/platform"
+    assert is_hook(provider)
     assert provider["metadata"]["annotations"]["helm.sh/hook"] == "post-install,post-upgrade"
     # An existing certificate: no Secret generated, caBundle from values.
     assert not by_kind(docs, "Secret")
@@ -178,7 +185,7 @@ def test_full_render(helm: Helm) -> None:
 def test_minimal_render(helm: Helm) -> None:
     docs = helm.template(values_files=[scenario("minimal")])
     kinds = sorted({doc["kind"] for doc in docs})
-    assert kinds == ["ClusterKopfPeering", "Deployment", "PodDisruptionBudget", "Service"]
+    assert kinds == ["Deployment", "PodDisruptionBudget", "Service"]
     pod = one(docs, "Deployment")["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == "authgate-operator"
     assert "--webhook-port=0" in pod["containers"][0]["args"]
@@ -277,10 +284,10 @@ def test_install_upgrade_uninstall(helm_kube: Helm, kube: Any) -> None:
         assert deployment["spec"]["replicas"] == 2
         provider = _json(kube, "-n", namespace, "oidcprovider/default")  # the post-install hook
         assert provider["spec"]["clientId"] == "authgate-cli"
-        _json(kube, f"clusterkopfpeering/{release}")
         secret_before = _json(kube, "-n", namespace, f"secret/{release}-webhook-tls")["data"]
         webhook = _json(kube, f"mutatingwebhookconfiguration/{release}-sidecar-injector")
-        assert webhook["webhooks"][0]["clientConfig"]["caBundle"] == secret_before["ca.crt"]
+        for hook in webhook["webhooks"]:
+            assert hook["clientConfig"]["caBundle"] == secret_before["ca.crt"]
 
         helm_kube.run("upgrade", release, str(CHART), "--namespace", namespace,
                       "--reuse-values", "--set", "operator.replicas=3",

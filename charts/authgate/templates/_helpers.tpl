@@ -68,10 +68,10 @@ app.kubernetes.io/part-of: authgate
   verbs: [get, list, watch, patch]
 - apiGroups: [authgate.io]
   resources: [oidcproviders/status]
-  verbs: [get, patch, update]
+  verbs: [get, patch]
 - apiGroups: [""]
   resources: [configmaps]
-  verbs: [get, list, watch, create, update, patch, delete]
+  verbs: [get, create, update, patch, delete]
 - apiGroups: ["", events.k8s.io]
   resources: [events]
   verbs: [create, patch]
@@ -107,4 +107,29 @@ app.kubernetes.io/part-of: authgate
 {{- range .Values.operator.extraArgs }}
 - {{ . | quote }}
 {{- end }}
+{{- end }}
+
+{{/* Fields both injection webhooks share; called with (dict "ctx" $ "caBundle" $caBundle). */}}
+{{- define "authgate.webhookCommon" -}}
+{{- $ := .ctx -}}
+admissionReviewVersions: [v1]
+sideEffects: None
+failurePolicy: {{ $.Values.webhook.failurePolicy }}
+# A later webhook may add containers; run again so the sidecar sees the final spec.
+reinvocationPolicy: IfNeeded
+matchPolicy: Equivalent
+timeoutSeconds: {{ $.Values.webhook.timeoutSeconds }}
+clientConfig:
+  caBundle: {{ .caBundle }}
+  service:
+    name: {{ include "authgate.fullname" $ }}
+    namespace: {{ $.Release.Namespace }}
+    path: {{ $.Values.webhook.path }}
+    port: 443
+rules:
+  - operations: [CREATE]
+    apiGroups: [""]
+    apiVersions: [v1]
+    resources: [pods]
+    scope: Namespaced
 {{- end }}
