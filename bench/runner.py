@@ -1,0 +1,313 @@
+"""One benchmark run: start every contender, measure each figure, collect results.
+
+Measurements are interleaved — repeat 1 of every contender, then repeat 2,
+and so on — so drift in the shared machine's load spreads over all
+contenders instead of penalising whichever ran last.  Each figure is the
+median of its repeats.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import contenders as c
+from .load import LatencyResult, fixed_rate, median, saturate, websocket_rate, write_lua
+from .tokens import load_keys, mint_tokens
+
+__all__ = ["Plan", "run"]
+
+REFERENCE = "oauth2-proxy"
+LOAD_FRACTIONS = (0.25, 0.5, 0.75)
+IDP_PORT = 18931  # fixed when free, so cached tokens (whose iss names it) stay valid
+
+
+@dataclass(frozen=True)
+class Plan:
+    seconds: float = 5.0
+    repeats: int = 3
+    workers: int = 2
+    unique_tokens: int = 30000
+    latency: bool = True
+    websocket: bool = True
+    large: bool = True
+    smoke: bool = False
+    only: tuple[str, ...] = ()
+
+
+@dataclass
+class Figures:
+    name: str
+    rps: list[float] = field(default_factory=list)
+    unique_rps: list[float] = field(default_factory=list)
+    large_rps: list[float] = field(default_factory=list)
+    cpu_per_10k: list[float] = field(default_factory=list)
+    errors: int = 0
+    latency: dict[str, list[LatencyResult]] = field(default_factory=dict)
+    ws: list[float] = field(default_factory=list)
+    rss_bytes: int = 0
+    processes: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        lat = {}
+        for key, runs in self.latency.items():
+            lat[key] = {
+                "rate": runs[0].rate,
+                "achieved_rps": median([r.achieved_rps for r in runs]),
+                "p50_ms": median([r.p50_ms for r in runs]),
+                "p99_ms": median([r.p99_ms for r in runs]),
+                "p999_ms": median([r.p999_ms for r in runs]),
+                "errors": sum(r.errors for r in runs),
+            }
+        return {
+            "rps": median(self.rps),
+            "unique_rps": median(self.unique_rps) if self.unique_rps else None,
+            "large_rps": median(self.large_rps) if self.large_rps else None,
+            "cpu_seconds_per_10k": median(self.cpu_per_10k) if self.cpu_per_10k else None,
+            "rss_mib": self.rss_bytes / 2**20,
+            "processes": self.processes,
+            "ws_msgs_per_s": median(self.ws) if self.ws else None,
+            "errors": self.errors,
+            "latency": lat,
+            "runs": {
+                "rps": self.rps,
+                "unique_rps": self.unique_rps,
+                "large_rps": self.large_rps,
+                "ws": self.ws,
+            },
+        }
+
+
+def _log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def _start_stack(plan: Plan, workdir: Path, tools: dict[str, str | None]) -> tuple[c.Stack, str]:
+    stack = c.Stack()
+    keys = load_keys()
+    jwks = workdir / "jwks.json"
+    jwks.write_text(json.dumps(keys.jwks))
+    idp_port = IDP_PORT if c.port_free(IDP_PORT) else c.free_port()
+    stack.add(
+        c.Service(
+            "idp",
+            [sys.executable, "-m", "bench.idp", "--port", str(idp_port), "--jwks", str(jwks)],
+            idp_port,
+            workdir,
+            ready_path="/.well-known/openid-configuration",
+        )
+    )
+    issuer = f"http://127.0.0.1:{idp_port}"
+    ws_port = c.free_port()
+    ws = c.Service(
+        "wsecho",
+        [sys.executable, "-m", "bench.wsecho", "--port", str(ws_port)],
+        ws_port,
+        workdir,
+        ready_path="/ws",
+    )
+    stack.services["wsecho"] = ws
+    _start_ws(ws)
+    nginx = tools["nginx"]
+    assert nginx is not None
+    up_port = c.free_port()
+    stack.add(c.nginx_upstream(workdir, nginx, up_port, ws_port))
+    wanted = _wanted(plan, tools)
+    if "nginx" in wanted:
+        stack.add(c.nginx_passthrough(workdir, nginx, c.free_port(), up_port))
+    for name, engine, workers in (
+        ("authgate-aiohttp", "aiohttp", 1),
+        ("authgate-lean", "lean", 1),
+        (f"authgate-lean-x{plan.workers}", "lean", plan.workers),
+    ):
+        if name in wanted:
+            stack.add(
+                c.authgate(
+                    workdir,
+                    name,
+                    engine=engine,
+                    workers=workers,
+                    port=c.free_port(),
+                    upstream_port=up_port,
+                    issuer=issuer,
+                )
+            )
+    if REFERENCE in wanted:
+        binary = tools["oauth2-proxy"]
+        assert binary is not None
+        stack.add(
+            c.oauth2_proxy(
+                workdir, binary, port=c.free_port(), upstream_port=up_port, issuer=issuer
+            )
+        )
+    return stack, issuer
+
+
+def _start_ws(service: c.Service) -> None:
+    # The echo answers only upgrades; readiness is "the port accepts".
+    with service.log_path.open("wb") as log:
+        service.proc = subprocess.Popen(
+            service.argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", service.port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise c.BenchError(f"wsecho did not start:\n{service.log()}")
+
+
+def _wanted(plan: Plan, tools: dict[str, str | None]) -> list[str]:
+    names = [
+        "direct",
+        "nginx",
+        "authgate-aiohttp",
+        "authgate-lean",
+        f"authgate-lean-x{plan.workers}",
+        REFERENCE,
+    ]
+    if tools.get("oauth2-proxy") is None:
+        names.remove(REFERENCE)
+    if plan.only:
+        names = [n for n in names if n in plan.only or n == "direct"]
+    return names
+
+
+def _port(stack: c.Stack, name: str) -> int:
+    return stack.services["upstream" if name == "direct" else name].port
+
+
+def _pid(stack: c.Stack, name: str) -> int:
+    return stack.services["upstream" if name == "direct" else name].pid
+
+
+def run(plan: Plan, tools: dict[str, str | None], workdir: Path | None = None) -> dict[str, Any]:
+    """Run every measurement; returns the JSON-able result document."""
+    own = workdir is None
+    workdir = workdir or Path(tempfile.mkdtemp(prefix="authgate-bench-"))
+    wrk = tools["wrk"]
+    assert wrk is not None
+    _log(f"work directory {workdir}")
+    stack, issuer = _start_stack(plan, workdir, tools)
+    try:
+        return _measure(plan, tools, workdir, stack, issuer, wrk)
+    finally:
+        stack.stop()
+        if own and not plan.smoke:
+            _log(f"logs kept in {workdir}")
+
+
+def _measure(
+    plan: Plan, tools: dict[str, str | None], workdir: Path, stack: c.Stack, issuer: str, wrk: str
+) -> dict[str, Any]:
+    names = _wanted(plan, tools)
+    keys = load_keys()
+    _log(f"minting/loading {plan.unique_tokens} RS256 tokens")
+    token_file = mint_tokens(keys, issuer, plan.unique_tokens)
+    token = token_file.open().readline().strip()
+    single = workdir / "token.txt"
+    single.write_text(token + "\n")
+    lua = write_lua(workdir)
+    figures = {n: Figures(n) for n in names}
+    secs = plan.seconds
+
+    def url(name: str, path: str) -> str:
+        return f"http://127.0.0.1:{_port(stack, name)}{path}"
+
+    # Sanity: every contender answers 200 with the token and (proxies) 401 without.
+    for name in names:
+        status = c.http_status(_port(stack, name), "/small", {"Authorization": f"Bearer {token}"})
+        if status != 200:
+            raise c.BenchError(f"{name} answered {status} to an authenticated request")
+
+    def rounds(label: str, fn: Callable[[str], None], subset: list[str]) -> None:
+        for r in range(plan.repeats):
+            for name in subset:
+                _log(f"{label} {name} run {r + 1}/{plan.repeats}")
+                fn(name)
+
+    def small(name: str) -> None:
+        before = stack_cpu(name)
+        res = saturate(wrk, url(name, "/small"), lua=lua, tokens=single, seconds=secs)
+        after = stack_cpu(name)
+        fig = figures[name]
+        fig.rps.append(res.rps)
+        fig.errors += res.errors
+        if res.requests:
+            fig.cpu_per_10k.append((after - before) / res.requests * 10000)
+
+    def stack_cpu(name: str) -> float:
+        return stack.services["upstream" if name == "direct" else name].stats().cpu_seconds
+
+    rounds("saturation 1KiB", small, names)
+
+    auth_names = [n for n in names if n.startswith("authgate") or n == REFERENCE]
+
+    def unique(name: str) -> None:
+        res = saturate(
+            wrk, url(name, "/small"), lua=lua, tokens=token_file, unique=True, seconds=secs
+        )
+        figures[name].unique_rps.append(res.rps)
+        figures[name].errors += res.errors
+
+    rounds("unique tokens", unique, auth_names)
+
+    if plan.large:
+
+        def large(name: str) -> None:
+            res = saturate(
+                wrk, url(name, "/large"), lua=lua, tokens=single, seconds=secs, connections=8
+            )
+            figures[name].large_rps.append(res.rps)
+            figures[name].errors += res.errors
+
+        rounds("1MiB bodies", large, names)
+
+    rates: list[float] = []
+    if plan.latency:
+        ref = figures.get(REFERENCE)
+        base = median(ref.rps) if ref is not None and ref.rps else median(figures[names[-1]].rps)
+        fractions = LOAD_FRACTIONS[1:2] if plan.smoke else LOAD_FRACTIONS
+        rates = [round(base * f) for f in fractions]
+        for fraction, rate in zip(fractions, rates, strict=True):
+            key = f"{int(fraction * 100)}%"
+
+            def at_rate(name: str, rate: float = rate, key: str = key) -> None:
+                res = fixed_rate(
+                    tools.get("oha"), url(name, "/small"), token=token, rate=rate, seconds=secs
+                )
+                figures[name].latency.setdefault(key, []).append(res)
+
+            rounds(f"fixed rate {key} ({rate}/s)", at_rate, names)
+
+    if plan.websocket:
+
+        def ws(name: str) -> None:
+            ws_url = url(name, "/ws").replace("http://", "ws://")
+            figures[name].ws.append(websocket_rate(ws_url, token=token, seconds=secs))
+
+        rounds("websocket", ws, names)
+
+    for name in names:
+        stats = stack.services["upstream" if name == "direct" else name].stats()
+        figures[name].rss_bytes, figures[name].processes = stats.rss_bytes, stats.processes
+
+    return {
+        "plan": plan.__dict__ | {"only": list(plan.only)},
+        "machine": {"cpus": os.cpu_count(), "load_avg": os.getloadavg()},
+        "tools": tools,
+        "reference": REFERENCE if REFERENCE in names else None,
+        "rates": rates,
+        "contenders": {n: figures[n].summary() for n in names},
+    }
