@@ -1,0 +1,158 @@
+"""Session-scoped fixtures for the real test environment (contract: docs/testenv-api.md).
+
+The implementations live in `tests/testenv/`. A component that is not
+installed skips its tests outside CI and fails them under `CI=true`; one
+that is installed but will not start always fails, with its log. Every
+process started here is stopped at session end, also when tests fail or
+the run is interrupted (SIGTERM is turned into KeyboardInterrupt so pytest
+still runs the teardowns; an atexit hook is the last resort).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # `import testenv` however pytest is invoked
+
+from testenv import (
+    ComponentFailed,
+    ComponentMissing,
+    DockerEnv,
+    KeycloakEnv,
+    KubeEnv,
+    TestCA,
+)
+from testenv.components import binary, in_ci
+from testenv.process import tail
+
+T = TypeVar("T")
+
+# fixture name -> marker added automatically to every test that uses it
+FIXTURE_MARKERS = {
+    "kube": "k8s",
+    "keycloak": "keycloak",
+    "docker_engine": "docker",
+    "helm_bin": "helm",
+    "oauth2_proxy_bin": "integration",
+}
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip outside CI; fail (never skip) under CI=true."""
+    if in_ci():
+        pytest.fail(f"CI=true and a test-environment component is missing: {reason}", False)
+    pytest.skip(reason)
+
+
+def _start(factory: Callable[[], T]) -> T:
+    try:
+        env = factory()
+    except ComponentMissing as exc:
+        unavailable(str(exc))
+    try:
+        env.start()  # type: ignore[attr-defined]
+    except ComponentFailed as exc:
+        env.stop()  # type: ignore[attr-defined]
+        pytest.fail(str(exc), pytrace=False)
+    except BaseException:
+        env.stop()  # type: ignore[attr-defined]
+        raise
+    return env
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+
+        def _interrupt(signum: int, frame: Any) -> None:
+            raise KeyboardInterrupt(f"signal {signum}")
+
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        for fixture, marker in FIXTURE_MARKERS.items():
+            if fixture in names:
+                item.add_marker(marker)
+                item.add_marker("integration")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
+    outcome = yield
+    report = outcome.get_result()
+    if not report.failed:
+        return
+    funcargs = getattr(item, "funcargs", {})
+    for name in FIXTURE_MARKERS:
+        env = funcargs.get(name)
+        for log in getattr(env, "log_files", lambda: [])():
+            report.sections.append((f"{Path(log).name} (tail)", tail(Path(log), 80)))
+
+
+@pytest.fixture(scope="session")
+def testenv_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("testenv")
+
+
+@pytest.fixture(scope="session")
+def test_ca(testenv_dir: Path) -> TestCA:
+    return TestCA(testenv_dir / "ca")
+
+
+@pytest.fixture(scope="session")
+def kube(testenv_dir: Path, test_ca: TestCA) -> Iterator[KubeEnv]:
+    env = _start(lambda: KubeEnv(testenv_dir / "kube", test_ca))
+    try:
+        yield env
+    finally:
+        env.stop()
+
+
+@pytest.fixture(scope="session")
+def keycloak(testenv_dir: Path, test_ca: TestCA) -> Iterator[KeycloakEnv]:
+    env = _start(lambda: KeycloakEnv(testenv_dir / "keycloak", test_ca))
+    try:
+        yield env
+    finally:
+        env.close()
+
+
+@pytest.fixture(scope="session")
+def docker_engine(testenv_dir: Path) -> Iterator[DockerEnv]:
+    env = _start(lambda: DockerEnv(testenv_dir / "docker"))
+    saved = {name: os.environ.get(name) for name in env.environ()}
+    os.environ.update(env.environ())  # testcontainers and the docker CLI read these
+    try:
+        yield env
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        env.stop()
+
+
+@pytest.fixture(scope="session")
+def helm_bin() -> Path:
+    try:
+        return binary("AUTHGATE_HELM", "helm")
+    except ComponentMissing as exc:
+        unavailable(str(exc))
+
+
+@pytest.fixture(scope="session")
+def oauth2_proxy_bin() -> Path:
+    try:
+        return binary("AUTHGATE_OAUTH2_PROXY", "oauth2-proxy")
+    except ComponentMissing as exc:
+        unavailable(str(exc))
