@@ -39,8 +39,17 @@ class TokenSet:
         return self.expires_at - (time.time() if now is None else now)
 
     def expires_within(self, margin: float, now: float | None = None) -> bool:
+        """Under ``margin`` seconds left, where the margin is capped at half the lifetime.
+
+        The cap matters for short-lived tokens: Keycloak issues 5-minute access
+        tokens by default, and a flat 5-minute margin would renew on every call.
+        """
         left = self.seconds_left(now)
-        return left is not None and left < margin
+        if left is None:
+            return False
+        if self.expires_at is not None and self.obtained_at is not None:
+            margin = min(margin, (self.expires_at - self.obtained_at) / 2)
+        return left < margin
 
     def with_refresh(self, new: TokenSet) -> TokenSet:
         """Merge a refresh response: keep the old refresh token unless rotated (RFC 6749 §6)."""

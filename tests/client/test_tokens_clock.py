@@ -66,3 +66,14 @@ def test_human_duration() -> None:
     assert human_duration(59.6) == "1m 0s"
     assert human_duration(3725) == "1h 2m"
     assert human_duration(90000) == "1d 1h"
+
+
+def test_margin_capped_at_half_lifetime_for_short_tokens() -> None:
+    short = TokenSet(access_token="a", obtained_at=1000.0, expires_at=1300.0)  # 5 min token
+    assert not short.expires_within(300, now=1001.0)  # fresh: no renewal on every call
+    assert short.expires_within(300, now=1151.0)  # past half its life: renew
+    long = TokenSet(access_token="a", obtained_at=0.0, expires_at=3600.0)
+    assert not long.expires_within(300, now=3299.0)
+    assert long.expires_within(300, now=3301.0)
+    unknown_start = TokenSet(access_token="a", expires_at=1300.0)
+    assert unknown_start.expires_within(300, now=1001.0)
