@@ -53,6 +53,7 @@ def _header_bytes(request: web.BaseRequest) -> int:
     return sum(len(k) + len(v) + 4 for k, v in request.raw_headers)
 
 
+@web.middleware
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Shedding, header limit, in-flight accounting and request metrics."""
     app = request.app

@@ -113,11 +113,12 @@ class Runtime:
     def discovery(self) -> dict[str, Any]:
         """The discovery document, cached once the provider metadata is known."""
         metadata = self.keyset.metadata
-        cached = self._discovery.get("doc")
-        if cached is not None and self._discovery.get("meta") is metadata:
-            return cached  # type: ignore[no-any-return]
-        doc = discovery_document(self.config, metadata)
-        self._discovery["doc"], self._discovery["meta"] = doc, metadata
+        entry = self._discovery.get("entry")
+        if entry is not None and entry[0] is metadata:
+            cached: dict[str, Any] = entry[1]
+            return cached
+        doc: dict[str, Any] = discovery_document(self.config, metadata)
+        self._discovery["entry"] = (metadata, doc)
         return doc
 
 

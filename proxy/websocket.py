@@ -108,7 +108,7 @@ async def proxy_websocket(
                               "the upstream refused the websocket upgrade")  # fmt: skip
     except aiohttp.ClientConnectorError:
         return error_response(
-            502, "bad_gateway", "upstream_unreachable", "the upstream refused the connection"
+            502, "bad_gateway", "upstream_unavailable", "the upstream refused the connection"
         )
     except (TimeoutError, aiohttp.ServerTimeoutError):
         return error_response(

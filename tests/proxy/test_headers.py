@@ -1,0 +1,158 @@
+"""What reaches the upstream: identity headers, forwarding headers, hop-by-hop
+fields, the request target — and what must never get there."""
+
+from __future__ import annotations
+
+import pytest
+from proxy_harness import FakeIdP, ProxyProcess, raw_request, request_head
+
+pytestmark = pytest.mark.integration
+
+SPOOF_VARIANTS: list[list[tuple[str, str]]] = [
+    [("X-NMP-Principal-Id", "admin")],
+    [("x-nmp-principal-id", "admin")],
+    [("X-NMP-PRINCIPAL-ID", "admin")],
+    [("X_NMP_Principal_Id", "admin")],
+    [("x_nmp_principal_id", "admin")],
+    [("X-NMP-Principal-Id", "admin"), ("X-NMP-Principal-Id", "root")],
+    [("Connection", "X-NMP-Principal-Id"), ("X-NMP-Principal-Id", "admin")],
+    [("Connection", "keep-alive, X-NMP-Scopes"), ("X-NMP-Scopes", "platform:admin")],
+    [("X-NMP-Principal-Email", "boss@example.com"), ("X_NMP_Principal_Groups", "admins")],
+]
+
+
+def _identity(echo: dict) -> dict[str, list[str]]:
+    seen: dict[str, list[str]] = {}
+    for name, value in echo["headers"]:
+        key = name.lower().replace("_", "-")
+        if key.startswith("x-nmp-"):
+            seen.setdefault(key, []).append(value)
+    return seen
+
+
+@pytest.mark.parametrize("spoof", SPOOF_VARIANTS, ids=lambda v: "+".join(k for k, _ in v))
+async def test_spoofed_identity_never_reaches_upstream(
+    proxy: ProxyProcess, fake_idp: FakeIdP, spoof: list[tuple[str, str]]
+) -> None:
+    token = fake_idp.mint()
+    head = request_head("GET", "/apis/whoami", proxy.port,
+                        [("Authorization", f"Bearer {token}"), *spoof])  # fmt: skip
+    resp = await raw_request(proxy.port, head)
+    assert resp.status == 200, resp.body
+    seen = _identity(resp.json())
+    # Exactly our values, once each; nothing the client sent.
+    assert seen["x-nmp-principal-id"] == ["user-1"]
+    assert seen["x-nmp-principal-email"] == ["alice@example.com"]
+    assert seen["x-nmp-principal-groups"] == ["developers"]
+    assert len(seen["x-nmp-scopes"]) == 1 and "platform:admin" not in seen["x-nmp-scopes"][0]
+
+
+@pytest.mark.parametrize("spoof", SPOOF_VARIANTS[:5], ids=lambda v: v[0][0])
+async def test_spoofed_identity_stripped_on_public_paths(
+    proxy: ProxyProcess, spoof: list[tuple[str, str]]
+) -> None:
+    resp = await raw_request(proxy.port, request_head("GET", "/healthz", proxy.port, spoof))
+    assert resp.status == 200
+    assert _identity(resp.json()) == {}
+
+
+async def test_forwarded_headers_set_from_peer(proxy: ProxyProcess, fake_idp: FakeIdP) -> None:
+    token = fake_idp.mint()
+    head = request_head("GET", "/apis/fwd", proxy.port, [
+        ("Authorization", f"Bearer {token}"),
+        ("X-Forwarded-For", "6.6.6.6"),
+        ("X-Forwarded-Host", "evil.example"),
+        ("X-Forwarded-Proto", "https"),
+    ])  # fmt: skip
+    resp = await raw_request(proxy.port, head)
+    assert resp.status == 200
+    seen: dict[str, list[str]] = {}
+    for k, v in resp.json()["headers"]:
+        seen.setdefault(k.lower(), []).append(v)
+    assert seen["x-forwarded-for"] == ["127.0.0.1"]  # untrusted chain replaced by the peer
+    assert seen["x-forwarded-proto"] == ["http"]
+    assert seen["x-forwarded-host"] == [f"127.0.0.1:{proxy.port}"]
+
+
+async def test_hop_by_hop_request_fields_removed(proxy: ProxyProcess, fake_idp: FakeIdP) -> None:
+    token = fake_idp.mint()
+    head = request_head("GET", "/apis/hop", proxy.port, [
+        ("Authorization", f"Bearer {token}"),
+        ("Connection", "X-Drop-Me"),
+        ("X-Drop-Me", "1"),
+        ("Keep-Alive", "timeout=5"),
+        ("TE", "trailers"),
+        ("Proxy-Authorization", "Basic Zm9vOmJhcg=="),
+        ("X-End-To-End", "kept"),
+    ])  # fmt: skip
+    resp = await raw_request(proxy.port, head)
+    assert resp.status == 200
+    names = {k.lower() for k, _ in resp.json()["headers"]}
+    assert not names & {"x-drop-me", "keep-alive", "te", "proxy-authorization"}
+    assert "x-end-to-end" in names
+
+
+async def test_hop_by_hop_response_fields_removed(
+    proxy_factory, fake_idp: FakeIdP, misbehaving_upstream: str
+) -> None:  # type: ignore[no-untyped-def]
+    proxy = proxy_factory(upstream={"url": misbehaving_upstream})
+    token = fake_idp.mint()
+    head = request_head("GET", "/hop", proxy.port, [("Authorization", f"Bearer {token}")])
+    resp = await raw_request(proxy.port, head)
+    assert resp.status == 200 and resp.body == b"hop"
+    names = {k.lower() for k, _ in resp.headers}
+    assert "x-secret-hop" not in names and "keep-alive" not in names
+    assert "proxy-authenticate" not in names
+    assert resp.header("X-End-To-End") == "kept"
+
+
+@pytest.mark.parametrize("target", [
+    "/apis/a%20b/c?x=1&y=%2F&z",
+    "/apis/%7Euser/file.txt?q=a+b&q=%26",
+    "/apis/things?",
+    "/apis/UPPER/Case?Mixed=Case",
+])  # fmt: skip
+async def test_target_forwarded_byte_exact(
+    proxy: ProxyProcess, fake_idp: FakeIdP, target: str
+) -> None:
+    token = fake_idp.mint()
+    head = request_head("GET", target, proxy.port, [("Authorization", f"Bearer {token}")])
+    resp = await raw_request(proxy.port, head)
+    assert resp.status == 200, resp.body
+    assert resp.json()["raw_target"] == target
+
+
+@pytest.mark.parametrize("target", [
+    "/healthz/../apis/admin",
+    "/apis/%2e%2e/admin",
+    "/apis/files%2Fsecret",
+    "//apis/admin",
+    "/apis/admin;public",
+    "/apis/./admin",
+    "/apis/%2E%2E/%2E%2E/etc/passwd",
+])  # fmt: skip
+async def test_path_tricks_rejected(proxy: ProxyProcess, fake_idp: FakeIdP, target: str) -> None:
+    token = fake_idp.mint()
+    head = request_head("GET", target, proxy.port, [("Authorization", f"Bearer {token}")])
+    resp = await raw_request(proxy.port, head)
+    assert resp.status == 400, (target, resp.status, resp.body)
+    assert resp.json()["error"] == "invalid_request"
+
+
+async def test_path_tricks_do_not_ride_on_public_paths(proxy: ProxyProcess) -> None:
+    for target in ("/healthz/../apis/admin", "/apis/auth/discovery/..%2fadmin", "/readyz;/admin"):
+        resp = await raw_request(proxy.port, request_head("GET", target, proxy.port, []))
+        assert resp.status in (400, 401), (target, resp.status)
+
+
+async def test_oversized_headers_rejected(proxy_factory, fake_idp: FakeIdP) -> None:  # type: ignore[no-untyped-def]
+    proxy = proxy_factory(limits={"max_header_bytes": 4096})
+    token = fake_idp.mint()
+    head = request_head("GET", "/apis/big", proxy.port, [
+        ("Authorization", f"Bearer {token}"), *[(f"X-Pad-{i}", "p" * 400) for i in range(12)],
+    ])  # fmt: skip
+    resp = await raw_request(proxy.port, head)
+    assert resp.status in (431, 400)
+    one_huge = request_head("GET", "/apis/big", proxy.port, [("X-Huge", "h" * 8000)])
+    resp = await raw_request(proxy.port, one_huge)
+    assert resp.status in (431, 400)
