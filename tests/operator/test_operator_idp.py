@@ -1,0 +1,39 @@
+"""The operator's IdP check against the real Keycloak (no API server needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from authgate.operator.idp import IdPCheckFailed, check_idp, endpoints_of
+
+pytestmark = [pytest.mark.keycloak, pytest.mark.integration]
+
+
+async def test_keycloak_discovery_and_keys(keycloak: Any) -> None:
+    ca = Path(keycloak.ca_file).read_text()
+    result = await check_idp({"issuer": keycloak.issuer}, ca, 5.0)
+    assert result.signing_keys >= 1
+    assert result.metadata.token_endpoint == keycloak.token_endpoint
+    ep = endpoints_of({"issuer": keycloak.issuer, "tokenEndpoint": "https://override.example/t"},
+                      result.metadata)
+    assert ep["tokenEndpoint"] == "https://override.example/t"
+    assert ep["deviceAuthorizationEndpoint"] == keycloak.device_endpoint
+
+
+async def test_keycloak_failures_have_reasons(keycloak: Any) -> None:
+    ca = Path(keycloak.ca_file).read_text()
+    with pytest.raises(IdPCheckFailed) as info:
+        await check_idp({"issuer": keycloak.issuer}, None, 5.0)  # CA not trusted
+    assert info.value.reason == "IssuerUnreachable"
+    with pytest.raises(IdPCheckFailed) as info:
+        await check_idp({"issuer": keycloak.issuer + "/"}, ca, 5.0)
+    assert info.value.reason == "IssuerMismatch"
+    with pytest.raises(IdPCheckFailed) as info:
+        await check_idp({"issuer": keycloak.issuer + "-nope"}, ca, 5.0)
+    assert info.value.reason == "DiscoveryFailed"
+    with pytest.raises(IdPCheckFailed) as info:
+        await check_idp({"issuer": keycloak.issuer}, "not a pem", 5.0)
+    assert info.value.reason == "InvalidCABundle"
