@@ -18,7 +18,7 @@ def test_container_runs_from_base_image(docker_engine) -> None:
 
 def test_testcontainers_drives_the_engine(docker_engine) -> None:
     from testcontainers.core.container import DockerContainer
-    from testcontainers.core.waiting_utils import wait_for_logs
+    from testcontainers.core.wait_strategies import LogMessageWaitStrategy
     from testenv.process import free_port
 
     port = free_port()
@@ -26,9 +26,9 @@ def test_testcontainers_drives_the_engine(docker_engine) -> None:
         DockerContainer(docker_engine.base_image)
         .with_command(["python3", "-u", "-m", "http.server", str(port), "--bind", "127.0.0.1"])
         .with_kwargs(network_mode="host")
+        .waiting_for(LogMessageWaitStrategy("Serving HTTP").with_startup_timeout(30))
     )
     with container:
-        wait_for_logs(container, "Serving HTTP", timeout=30)
         response = httpx.get(f"http://127.0.0.1:{port}/", timeout=10)
         assert response.status_code == 200
         assert "Directory listing" in response.text
