@@ -83,6 +83,17 @@ class ServerThread:
                 self.call(runner.cleanup(), timeout=10)
             except Exception:
                 pass
+
+        async def cancel_rest() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        try:
+            self.call(cancel_rest(), timeout=10)
+        except Exception:
+            pass
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
 
@@ -306,7 +317,7 @@ class RecordingUpstream:
         if path == "/slow":
             await asyncio.sleep(int(request.query.get("ms", "1000")) / 1000)
         elif path == "/hang":
-            await asyncio.sleep(3600)
+            await asyncio.sleep(60)  # far beyond any read timeout the tests configure
         elif path == "/reset":
             resp = web.StreamResponse(headers={"Content-Length": "100000"})
             await resp.prepare(request)

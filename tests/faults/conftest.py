@@ -1,0 +1,61 @@
+"""Fixtures of the fault scenarios: real proxies started per test.
+
+The loopback servers (IdP, recording upstream) are the hostile suite's
+session fixtures, re-exported here; Keycloak, the API server and the operator
+come from the real test environment (``tests/conftest.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hostile.conftest import ENGINES, canary, idp, servers, upstream
+from hostile.forge import claims
+from hostile.proxyproc import ProxyProcess, base_config, deep_merge
+from hostile.servers import LocalIdP
+
+__all__ = ["canary", "idp", "servers", "upstream"]
+
+pytestmark = pytest.mark.integration
+
+StartProxy = Callable[..., ProxyProcess]
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[None]:
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, f"rep_{rep.when}", rep)
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def start_proxy(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StartProxy]:
+    """``start_proxy(issuer, upstream_url, engine, wait_ready=True, **overrides)``."""
+    started: list[ProxyProcess] = []
+
+    def start(issuer: str, upstream_url: str, engine: str, *, wait_ready: bool = True,
+              timeout: float = 30, **overrides: Any) -> ProxyProcess:  # fmt: skip
+        config = deep_merge(base_config(issuer, upstream_url, engine), overrides)
+        proxy = ProxyProcess(config, tmp_path / f"p{len(started)}", name=f"proxy-{engine}")
+        started.append(proxy)
+        return proxy.start(wait_ready=wait_ready, timeout=timeout)
+
+    yield start
+    for proxy in started:
+        proxy.stop()
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        for proxy in started:
+            print(f"\n----- {proxy.name} log (tail) -----\n{proxy.tail(15)}")
+
+
+def local_token(idp: LocalIdP, sub: str = "load-user", ttl: int = 600, **extra: Any) -> str:
+    return idp.primary.sign(claims(idp.issuer, sub, ttl=ttl, **extra))
