@@ -76,7 +76,10 @@ def parse_discovery(base_url: str, status: int, content_type: str, body: bytes) 
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return _raise(_not_authgate(base_url, f"GET {DISCOVERY_PATH} did not return JSON"))
-    if not isinstance(document, dict) or not isinstance(document.get("auth_enabled"), bool):
+    if not isinstance(document, dict) or "auth_enabled" not in document:
+        return _raise(_not_authgate(base_url, f"GET {DISCOVERY_PATH} returned JSON that is "
+                                              "not a discovery document"))
+    if not isinstance(document.get("auth_enabled"), bool):
         raise DiscoveryError(f"malformed discovery document from {origin(base_url)}: "
                              "'auth_enabled' must be true or false")
     quickstart = document.get("quickstart") is True

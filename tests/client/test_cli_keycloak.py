@@ -8,7 +8,8 @@ identity headers it received.
 from __future__ import annotations
 
 import json
-import os
+import signal
+import ssl
 import stat
 import subprocess
 import time
@@ -25,7 +26,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.keycloak]
 LINK = r"Or open this link, which carries the code: (\S+)"
 
 
-def password_login(cli: Cli, platform: Any, user: Any, *extra: str) -> subprocess.CompletedProcess[str]:
+def password_login(cli: Cli, platform: Any, user: Any,
+                   *extra: str) -> subprocess.CompletedProcess[str]:
     result = cli.run("login", "--base-url", platform.base_url, "--ca-file", platform.ca_file,
                      "--username", user.username, "--password-stdin", *extra,
                      input=user.password + "\n")
@@ -287,7 +289,8 @@ def test_expired_device_code(cli: Cli, platform: Any, keycloak: Any) -> None:
     assert "expires in 6s" in result.stderr
     # Restored: a new device code lives as long as the realm says again.
     answer = httpx.post(keycloak.device_endpoint, data={"client_id": keycloak.cli_client_id},
-                        verify=platform.ca_file, timeout=10).json()
+                        verify=ssl.create_default_context(cafile=platform.ca_file),
+                        timeout=10).json()
     assert answer["expires_in"] > 60
 
 
@@ -303,3 +306,51 @@ def test_idp_down(cli: Cli, platform: Any, keycloak: Any) -> None:
     finally:
         keycloak.start()
     assert cli.run("refresh").returncode == 0
+
+
+def test_ctrl_c_while_waiting_exits_130_cleanly(cli: Cli, platform: Any) -> None:
+    proc = cli.start("login", "--base-url", platform.base_url, "--ca-file", platform.ca_file,
+                     "--no-browser")
+    try:
+        stderr = LineReader(proc.stderr)
+        stderr.wait_for(r"Waiting for you to finish in the browser")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    time.sleep(0.2)  # let the reader drain the pipe
+    assert "Interrupted." in stderr.text()
+    assert "Traceback" not in stderr.text()
+    assert not cli.config_path.exists()  # nothing half-written
+
+
+SKEWED_CLOCK = """
+import time as _time
+_real = _time.time
+_time.time = lambda: _real() + {offset}
+"""
+
+
+def test_clock_far_off_is_detected_and_warned(cli: Cli, platform: Any, keycloak: Any,
+                                              tmp_path: Path) -> None:
+    """The CLI runs with its clock two hours ahead: it warns, and still works."""
+    shim = tmp_path / "skew"
+    shim.mkdir()
+    (shim / "sitecustomize.py").write_text(SKEWED_CLOCK.format(offset=7200))
+    env = {"PYTHONPATH": str(shim)}
+    alice = keycloak.users["alice"]
+    result = cli.run("login", "--base-url", platform.base_url, "--ca-file", platform.ca_file,
+                     "--username", "alice", "--password-stdin", input=alice.password + "\n",
+                     env=env)
+    assert result.returncode == 0, result.stderr
+    assert "your clock is about 2h 0m ahead of the identity provider's" in result.stderr
+    # Expiry is kept on the local clock, so the token is not taken for expired and
+    # `token` does not renew it on every call.
+    stored = cli.user()["access_token"]
+    token = cli.run("token", env=env)
+    assert token.returncode == 0 and token.stdout.strip() == stored
+    assert echo(platform, stored)["x-nmp-principal-email"] == "alice@example.com"
+    status = cli.run("status", env=env)
+    assert "ahead of the identity provider" in status.stderr

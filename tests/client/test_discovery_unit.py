@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from authgate.client.discovery import normalize_base_url, parse_discovery
 from authgate.client.errors import DiscoveryError, UsageError
 
@@ -38,7 +37,7 @@ def test_quickstart_flag() -> None:
 
 
 def test_404_is_not_authgate() -> None:
-    with pytest.raises(DiscoveryError, match="does not look like an authgate platform.*404"):
+    with pytest.raises(DiscoveryError, match=r"does not look like an authgate platform.*404"):
         parse_discovery(BASE, 404, "text/plain", b"not found")
 
 
@@ -53,8 +52,7 @@ def test_non_json() -> None:
 
 
 @pytest.mark.parametrize(("document", "expect"), [
-    ({"oidc": {}}, "'auth_enabled' must be true or false"),
-    ([1, 2], "'auth_enabled' must be true or false"),
+    ({"auth_enabled": "yes"}, "'auth_enabled' must be true or false"),
     ({"auth_enabled": True}, "'oidc' must be an object"),
     ({"auth_enabled": True, "oidc": {"issuer": "x"}},
      "oidc.token_endpoint: missing; oidc.client_id: missing"),
@@ -67,6 +65,12 @@ def test_malformed(document: object, expect: str) -> None:
     with pytest.raises(DiscoveryError, match="malformed discovery document") as caught:
         parse(document)
     assert expect in str(caught.value)
+
+
+@pytest.mark.parametrize("document", [{"oidc": {}}, [1, 2], {"method": "GET", "path": "/"}])
+def test_json_of_another_shape_is_not_authgate(document: object) -> None:
+    with pytest.raises(DiscoveryError, match="not a discovery document"):
+        parse(document)
 
 
 def test_server_error() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from authgate.client.scopes import (
     apply_prefix,
     is_custom,
