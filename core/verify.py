@@ -210,13 +210,13 @@ class TokenVerifier:
     def _remember(self, digest: bytes, entry: _Cached, now: float) -> None:
         if self._cache_size <= 0:
             return
-        if len(self._cache) >= self._cache_size:
-            expired = [d for d, e in self._cache.items() if e.valid_until <= now]
-            for d in expired[: max(1, self._cache_size // 8)]:
-                del self._cache[d]
-            while len(self._cache) >= self._cache_size:
-                del self._cache[next(iter(self._cache))]  # oldest first
-        self._cache[digest] = entry
+        cache = self._cache
+        if len(cache) >= self._cache_size:
+            # Oldest first (insertion order), O(1) per insert even under a flood
+            # of distinct valid tokens; expired entries also go on lookup.
+            while len(cache) >= self._cache_size:
+                del cache[next(iter(cache))]
+        cache[digest] = entry
 
     def clear_cache(self) -> None:
         self._cache.clear()
