@@ -48,7 +48,9 @@ def headers_too_large() -> LeanHTTPError:
 
 
 def bad_gateway() -> LeanHTTPError:
-    return LeanHTTPError(502, "upstream_unavailable", "the upstream is unavailable", "bad_gateway")
+    return LeanHTTPError(
+        502, "upstream_unavailable", "the upstream refused the connection", "bad_gateway"
+    )
 
 
 def gateway_timeout() -> LeanHTTPError:
@@ -58,9 +60,7 @@ def gateway_timeout() -> LeanHTTPError:
 
 
 def overloaded() -> LeanHTTPError:
-    return LeanHTTPError(
-        503, "overloaded", "too many requests in flight", "service_unavailable"
-    )
+    return LeanHTTPError(503, "overloaded", "too many requests in flight", "unavailable")
 
 
 def _render(
@@ -75,6 +75,8 @@ def _render(
     ]
     if challenge is not None:
         head.append(b"WWW-Authenticate: " + challenge.encode("latin-1", "replace") + b"\r\n")
+    if status == 503:
+        head.append(b"Retry-After: 1\r\n")
     if close:
         head.append(b"Connection: close\r\n")
     head.append(b"\r\n")

@@ -188,6 +188,8 @@ class Exchange:
             self.outcome = "public"
         if self.expect_continue and not self.body_done and self.body_bytes == 0:
             conn.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # RFC 9110 §10.1.1, after auth
+        if self.pending_error is not None:  # the body broke while we were deciding
+            self.status = -1
         head = request_head(
             self.method,
             self.url,
@@ -195,15 +197,15 @@ class Exchange:
             self._extra(),
             drop_forwarded=server.set_forwarded,
         )
-        for attempt in (0, 1):
+        for attempt in (0, 1) if self.status != -1 else ():
             try:
                 upstream, reused = await server.pool.acquire()
             except LeanHTTPError as exc:
                 self._answer_error(exc)
                 return
-            if conn.closed:
+            if conn.closed or self.pending_error is not None:
                 server.pool.release(upstream)
-                return
+                break
             self.done = server.loop.create_future()
             self.upstream = upstream
             self.t_head = server.loop.time()
@@ -304,6 +306,8 @@ class Exchange:
         self.status, self.reason = exc.status, exc.reason
         if exc.status >= 500 and self.outcome != "shed":
             self.outcome = "upstream_error"
+        elif exc.status < 500:
+            self.outcome = "rejected"
         self._drop_body()
         self.conn.write(error_response(exc, close=self._closing()))
 
@@ -438,6 +442,20 @@ class Exchange:
             if self.done is not None and not self.done.done():
                 self.done.set_result(None)
             return
+        self._resolve()
+
+    def body_broken(self, error: LeanHTTPError) -> None:
+        """The client's body cannot be parsed further: give up on the upstream
+        and answer ``error`` — unless an answer is already under way."""
+        if self.head_sent:
+            self.conn.abort()
+            self.client_lost()
+            return
+        upstream, self.upstream = self.upstream, None
+        if upstream is not None:
+            upstream.abort()
+        self.pending_error = error
+        self.status = -1
         self._resolve()
 
     def upstream_paused(self, paused: bool) -> None:

@@ -229,12 +229,13 @@ class ClientConnection(asyncio.Protocol):
         """Unparseable input: answer after the queued requests, then close."""
         self._error = error
         self._pause(_PAUSE_BUFFER)
-        ex = self._parsing
+        ex, self._parsing = self._parsing, None
         if ex is not None and not self._in_head:
-            # Broken mid-body: the request already in flight cannot be completed.
-            self.abort()
-            return
-        self._parsing = None
+            # Broken mid-body: that request is answered with the error instead.
+            if ex is self.current:
+                ex.body_broken(error)
+            elif ex in self._queue:
+                self._queue.remove(ex)
         self._wake()
 
     def _answer_protocol_error(self, error: LeanHTTPError) -> None:
