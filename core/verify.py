@@ -50,7 +50,7 @@ from typing import Any
 
 from jwt.algorithms import Algorithm, get_default_algorithms
 
-from .config import ProxyConfig
+from .config import ASYMMETRIC_ALGORITHMS, ProxyConfig
 from .errors import InvalidToken
 from .keys import KeyCache
 from .oidc import VerificationKey
@@ -63,8 +63,9 @@ from .quickstart import QUICKSTART_ISSUER
 MAX_KID_LENGTH = 256
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _ACCEPTED_TYP = frozenset({"jwt", "at+jwt", "application/jwt", "application/at+jwt"})
+# Only asymmetric algorithms can ever be used, whatever a (hand-built) config says.
 _ALGORITHMS: dict[str, Algorithm] = {
-    name: alg for name, alg in get_default_algorithms().items() if name not in ("none",)
+    name: alg for name, alg in get_default_algorithms().items() if name in ASYMMETRIC_ALGORITHMS
 }
 
 

@@ -309,3 +309,18 @@ async def test_quickstart_unsigned(idp: FakeIdP) -> None:
 async def test_unsigned_refused_outside_quickstart(idp: FakeIdP) -> None:
     verifier = await make_verifier(idp)
     assert await reason_of(verifier, mint_unsigned_token("dev@example.com")) == "alg_not_allowed"
+
+
+async def test_hs256_refused_even_if_config_bypasses_validation(idp: FakeIdP, keys: Keys) -> None:
+    import dataclasses
+
+    config = make_config()
+    hacked = dataclasses.replace(
+        config, tokens=dataclasses.replace(config.tokens, algorithms=("RS256", "HS256"))
+    )
+    cache = KeyCache(ISSUER, idp, FAST_KEYS)
+    await cache.refresh()
+    verifier = TokenVerifier(hacked, {ISSUER: cache})
+    assert await reason_of(verifier, _hs256_with_public_key(keys)) == "alg_not_allowed"
+    # and the key-type check alone also refuses it: an RSA key never verifies HS256
+    assert "HS256" not in (await cache.get("rsa1", "HS256")).algorithms
