@@ -36,7 +36,12 @@ def proxy_command(config_path: str, log_level: str) -> None:
         sys.exit(2)
     from .runner import run
 
-    sys.exit(run(config, config_path=config_path, env=env))
+    try:
+        code = run(config, config_path=config_path, env=env)
+    except OSError as exc:  # e.g. the listen or admin port is taken
+        click.echo(f"authgate proxy: cannot start: {exc.strerror or exc}", err=True)
+        sys.exit(1)
+    sys.exit(code)
 
 
 @click.command("quickstart")
@@ -66,3 +71,7 @@ def quickstart_command(port: int, host: str, force_non_loopback: bool, engine: s
     except ConfigError as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)
+    except OSError as exc:
+        click.echo(f"authgate quickstart: cannot listen on {host}:{port}: "
+                   f"{exc.strerror or exc} (try --port)", err=True)  # fmt: skip
+        sys.exit(1)

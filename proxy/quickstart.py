@@ -71,7 +71,8 @@ Without a token the proxy answers 401:
   curl -i {base}/hello
 
 Get a token (either way):
-  authgate login --unsigned-token --email you@example.com && TOKEN=$(authgate token)
+  authgate login --base-url {base} --unsigned-token --email you@example.com
+  TOKEN=$(authgate token)
   TOKEN=$({mint})
 
 With it, the demo sees verified identity headers (X-NMP-Principal-Id, ...):

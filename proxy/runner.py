@@ -99,7 +99,11 @@ async def _start_aiohttp(
         reuse_port=config.server.workers > 1,
         backlog=1024,
     )
-    await site.start()
+    try:
+        await site.start()
+    except OSError:
+        await runner.cleanup()
+        raise
     return _bound_port(runner.addresses, config.listen.port), runner.cleanup
 
 
@@ -166,14 +170,13 @@ async def serve(
 
     admin_runner = web.AppRunner(build_admin_app(holder, metrics, lifecycle), access_log=None)
     await admin_runner.setup()
-    admin_site = web.TCPSite(admin_runner, config.admin.host, config.admin.port,
-                             reuse_port=config.server.workers > 1)  # fmt: skip
-    await admin_site.start()
-    admin_port = _bound_port(admin_runner.addresses, config.admin.port)
-
-    engine = choose_engine(config)
     watcher: ConfigWatcher | None = None
     try:
+        admin_site = web.TCPSite(admin_runner, config.admin.host, config.admin.port,
+                                 reuse_port=config.server.workers > 1)  # fmt: skip
+        await admin_site.start()
+        admin_port = _bound_port(admin_runner.addresses, config.admin.port)
+        engine = choose_engine(config)
         if engine == "lean":
             port, stop = await _start_lean(config, holder, metrics)
         else:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
+
 import aiohttp
 import pytest
 from proxy_harness import FakeIdP, ProxyProcess, raw_request, request_head
@@ -152,22 +156,23 @@ async def test_auth_disabled_discovery_and_passthrough(proxy_factory) -> None:  
 async def test_access_log_is_json_with_principal_and_no_token(
     proxy: ProxyProcess, fake_idp: FakeIdP
 ) -> None:
-    import json
-
     token = fake_idp.mint()
     await _get(f"{proxy.url}/apis/logged", headers={"Authorization": f"Bearer {token}",
                                                     "Cookie": "session=cookie-secret"})  # fmt: skip
-    entries = []
-    for line in proxy.log().splitlines():
-        try:
-            entries.append(json.loads(line))
-        except ValueError:
-            continue
-    access = [
-        e
-        for e in entries
-        if e.get("logger") == "authgate.access" and e.get("path") == "/apis/logged"
-    ]
+    access: list[dict] = []
+    deadline = time.monotonic() + 10  # the entry is written after the response is sent
+    while not access and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+        entries = []
+        for line in proxy.log().splitlines():
+            try:
+                entries.append(json.loads(line))
+            except ValueError:
+                continue
+        access = [
+            e for e in entries
+            if e.get("logger") == "authgate.access" and e.get("path") == "/apis/logged"
+        ]  # fmt: skip
     assert access, proxy.log()[-2000:]
     entry = access[-1]
     assert entry["principal"] == "user-1" and entry["status"] == 200 and entry["method"] == "GET"
