@@ -45,8 +45,12 @@ DEBUG_ENV = "AUTHGATE_DEBUG"
 
 def _prefix(ctx: click.Context) -> str:
     """``authgate`` when mounted flat, ``nemo auth`` when mounted as a group."""
-    parent = ctx.parent
-    return parent.command_path if parent is not None and parent.command_path else "authgate"
+    node: click.Context | None = ctx
+    while node is not None:
+        if node.command is auth_group:
+            return node.command_path
+        node = node.parent
+    return ctx.find_root().command_path or "authgate"
 
 
 class AuthCommand(click.Command):

@@ -97,6 +97,9 @@ def _target(request: LoginRequest, config: ClientConfig) -> tuple[str, str, str 
         raise UsageError("which platform? no --base-url given and no current context",
                          hint="run: " + command("login --base-url https://platform.example.com"))
     ca_file = request.ca_file or (cluster.ca_file if cluster else None)
+    if ca_file is None:  # another context for the same platform already knows its CA
+        ca_file = next((c.ca_file for c in config.clusters.values()
+                        if c.base_url == base_url and c.ca_file), None)
     return name, base_url, ca_file
 
 
