@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from authgate.operator.idp import IdPCheckFailed, check_idp, endpoints_of
 
 pytestmark = [pytest.mark.keycloak, pytest.mark.integration]

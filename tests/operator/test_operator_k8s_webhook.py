@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import uuid
 from typing import Any
 
 import pytest
@@ -34,7 +35,7 @@ def _create(core: client.CoreV1Api, namespace: str, pod: dict[str, Any]) -> dict
 
 def _webhook_answers(core: client.CoreV1Api, namespace: str) -> bool:
     """The webhook configuration is registered and reachable: a probe pod gets injected."""
-    name = f"probe-{eventually.__name__}"
+    name = f"probe-{uuid.uuid4().hex[:8]}"
     try:
         pod = _create(core, namespace, _pod(name, {"authgate.io/inject": "true",
                                                    "authgate.io/provider": "corp"}))
@@ -126,7 +127,7 @@ def test_namespace_label_opts_every_pod_in(kube: Any, keycloak: Any, namespace: 
     providers.wait_ready("only")
 
     def injected() -> dict[str, Any] | None:
-        name = f"labelled-{__import__('uuid').uuid4().hex[:6]}"
+        name = f"labelled-{uuid.uuid4().hex[:6]}"
         try:
             pod = _create(core, namespace, _pod(name))
         except client.ApiException:
