@@ -25,9 +25,16 @@ RUN set -eu; \
         /opt/venv/bin/pip install /src; \
     fi; \
     /opt/venv/bin/pip uninstall --yes pip setuptools wheel >/dev/null 2>&1 || true; \
+    site=$(/opt/venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
+    # kubernetes ships a second, asyncio copy of its whole client (~70 MB); authgate
+    # uses the synchronous client (in worker threads), so that copy and the tests go.
+    rm -rf "$site/kubernetes/aio"; \
+    find "$site" -type d -name tests -prune -exec rm -rf {} +; \
+    find "$site" -name '*_test.py' -delete; \
     find /opt/venv -name '__pycache__' -prune -exec rm -rf {} +; \
     /opt/venv/bin/python -m compileall -q -j 0 /opt/venv/lib >/dev/null; \
-    /opt/venv/bin/authgate --help >/dev/null
+    /opt/venv/bin/authgate --help >/dev/null; \
+    /opt/venv/bin/python -c 'import kopf, kubernetes.client, aiohttp, authgate.operator.runner, authgate.proxy.runner, authgate.client.cli'
 
 FROM ${BASE_IMAGE}
 ARG VERSION=0.1.0

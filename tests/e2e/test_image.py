@@ -77,4 +77,4 @@ def test_proxy_rejects_a_bad_config_before_serving(
     finally:
         container.remove(force=True)
     assert status["StatusCode"] == 2, output
-    assert "listen.port" in output
+    assert "oidc.issuer: required" in output
