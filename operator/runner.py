@@ -64,6 +64,10 @@ async def _preflight(settings: OperatorSettings, kube: Kube) -> None:
                 await kube.ensure_peering(settings.peering, ns)
     except ApiException as exc:
         raise OperatorStartupError(f"Kubernetes API: HTTP {exc.status} {exc.reason}") from None
+    except OperatorStartupError:
+        raise
+    except Exception as exc:  # connection refused, TLS, DNS: urllib3 wraps them all
+        raise OperatorStartupError(f"cannot reach the Kubernetes API: {exc}") from None
 
 
 def _serving_cert(settings: OperatorSettings) -> ServingCert:
@@ -167,6 +171,9 @@ async def _main(settings: OperatorSettings, priority: int) -> None:
 def run(settings: OperatorSettings, *, verbose: bool = False, priority: int | None = None) -> None:
     """Run until SIGTERM/SIGINT.  Raises :class:`OperatorStartupError` on a failed preflight."""
     kopf.configure(verbose=verbose, log_format=kopf.LogFormat.JSON)
-    load_client_config()
+    try:
+        load_client_config()
+    except Exception as exc:  # ConfigException, unreadable files, …
+        raise OperatorStartupError(f"no Kubernetes credentials: {exc}") from None
     prio = priority if priority is not None else 1 + secrets.randbelow(1 << 30)
     asyncio.run(_main(settings, prio))
