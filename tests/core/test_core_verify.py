@@ -324,3 +324,13 @@ async def test_hs256_refused_even_if_config_bypasses_validation(idp: FakeIdP, ke
     assert await reason_of(verifier, _hs256_with_public_key(keys)) == "alg_not_allowed"
     # and the key-type check alone also refuses it: an RSA key never verifies HS256
     assert "HS256" not in (await cache.get("rsa1", "HS256")).algorithms
+
+
+async def test_token_without_kid_uses_the_only_fitting_key(idp: FakeIdP, keys: Keys) -> None:
+    verifier = await make_verifier(idp)
+    assert (await verifier.verify(sign(keys.ec, claims(), alg="ES256", kid=None))).subject
+    # two RSA keys: a kid-less RS256 token is ambiguous and refused
+    second = dict(idp.jwks["keys"][0], kid="rsa2")
+    idp.jwks = {"keys": [*idp.jwks["keys"], second]}
+    await verifier._keys[ISSUER].refresh()
+    assert await reason_of(verifier, sign(keys.rsa, claims(), kid=None)) == "unknown_kid"
