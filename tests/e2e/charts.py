@@ -18,6 +18,9 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "authgate"
 SCENARIOS = sorted((CHART / "ci").glob("*-values.yaml"))
+# `helm template` has no cluster to ask; a helm built without the release
+# ldflags would assume Kubernetes v1.20 and fail the chart's kubeVersion.
+TEMPLATE_KUBE_VERSION = "v1.31.0"
 
 
 class HelmError(Exception):
@@ -63,7 +66,8 @@ class Helm:
         extra: Sequence[str] = (),
     ) -> list[dict[str, Any]]:
         """Render the chart and return its documents (hooks and tests included)."""
-        args = ["template", release, str(CHART), "--namespace", namespace]
+        args = ["template", release, str(CHART), "--namespace", namespace,
+                "--kube-version", TEMPLATE_KUBE_VERSION]  # fmt: skip
         for values in values_files:
             args += ["--values", str(values)]
         for item in sets:

@@ -24,7 +24,17 @@ from typing import Any
 import pytest
 import yaml
 
-from .charts import CHART, SCENARIOS, Helm, HelmError, by_kind, is_hook, one, parse_documents
+from .charts import (
+    CHART,
+    SCENARIOS,
+    TEMPLATE_KUBE_VERSION,
+    Helm,
+    HelmError,
+    by_kind,
+    is_hook,
+    one,
+    parse_documents,
+)
 
 CRD_NAMES = ["oidcproviders.authgate.io", "kopfpeerings.kopf.dev", "clusterkopfpeerings.kopf.dev"]
 SCENARIO_IDS = [path.name.removesuffix("-values.yaml") for path in SCENARIOS]
@@ -202,7 +212,8 @@ def test_minimal_render(helm: Helm) -> None:
     ],
 )
 def test_schema_rejects_bad_values(helm: Helm, flag: str, value: str, complaint: str) -> None:
-    result = helm.run("template", "authgate", str(CHART), flag, value, check=False)
+    result = helm.run("template", "authgate", str(CHART), "--kube-version",
+                      TEMPLATE_KUBE_VERSION, flag, value, check=False)  # fmt: skip
     assert result.returncode != 0
     assert "values don't meet the specifications of the schema" in result.stderr
     assert complaint in result.stderr

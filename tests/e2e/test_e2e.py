@@ -393,6 +393,39 @@ def test_sse_passes(deployment: Deployment) -> None:
     assert [e["seq"] for e in events] == [0, 1, 2]
 
 
+def test_cli_in_the_image_logs_in_through_the_sidecar(
+    deployment: Deployment, authgate_image: BuiltImage, docker_engine: Any, tmp_path: Path
+) -> None:
+    """`authgate login` (password grant) and `authgate token`, run from the same image:
+    the CLI finds the IdP through the discovery document the sidecar serves."""
+    ca_dir = tmp_path / "ca"
+    ca_dir.mkdir(mode=0o755)
+    (ca_dir / "ca.crt").write_bytes(Path(deployment.keycloak.ca_file).read_bytes())
+    (ca_dir / "ca.crt").chmod(0o644)
+    tmp_path.chmod(0o755)
+    script = ('printf %s "$PASSWORD" | authgate login --base-url "$URL" --username alice '
+              '--password-stdin --ca-file /ca/ca.crt >/dev/null && authgate token')  # fmt: skip
+    container = docker_engine.client().containers.run(
+        authgate_image.tag, entrypoint=["sh", "-c", script], detach=True,
+        environment={"URL": deployment.public_url,
+                     "PASSWORD": deployment.keycloak.users["alice"].password},
+        network_mode="host", read_only=True, user="65532:65532", cap_drop=["ALL"],
+        tmpfs={"/tmp": "rw,mode=1777,size=16m"},
+        volumes={str(ca_dir): {"bind": "/ca", "mode": "ro"}},
+    )  # fmt: skip
+    try:
+        status = container.wait(timeout=90)
+        out = container.logs(stdout=True, stderr=False).decode().strip()
+        err = container.logs(stdout=False, stderr=True).decode()
+    finally:
+        container.remove(force=True)
+    assert status["StatusCode"] == 0, err
+    token = out.splitlines()[-1]
+    headers = _echo(httpx.get(f"{deployment.public_url}/api/orders",
+                              headers={"Authorization": f"Bearer {token}"}, timeout=10))
+    assert headers["x-nmp-email"] == deployment.keycloak.users["alice"].email
+
+
 def test_discovery_from_the_operator(deployment: Deployment) -> None:
     document = httpx.get(f"{deployment.discovery_url}/apis/auth/discovery", timeout=10).json()
     assert document["auth_enabled"] is True

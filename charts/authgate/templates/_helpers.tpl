@@ -71,7 +71,7 @@ app.kubernetes.io/part-of: authgate
   verbs: [get, patch]
 - apiGroups: [""]
   resources: [configmaps]
-  verbs: [get, create, update, patch, delete]
+  verbs: [get, create, patch, delete]
 - apiGroups: ["", events.k8s.io]
   resources: [events]
   verbs: [create, patch]
