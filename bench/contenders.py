@@ -155,8 +155,10 @@ http {{
 
 
 def nginx_upstream(workdir: Path, nginx: str, port: int, ws_port: int) -> Service:
+    # nginx started as root serves as "nobody": the tree must be world-readable.
+    workdir.chmod(0o755)
     www = workdir / "www"
-    www.mkdir(exist_ok=True)
+    www.mkdir(mode=0o755, exist_ok=True)
     (www / "small").write_bytes(b"s" * SMALL_BYTES)
     (www / "large").write_bytes(b"l" * LARGE_BYTES)
     (www / "ready").write_bytes(b"ok")
@@ -290,7 +292,7 @@ class Stack:
     services: dict[str, Service] = field(default_factory=dict)
 
     def add(self, service: Service) -> Service:
-        self.services[service.name] = service
+        self.services[service.name] = service  # registered first: stopped even if start fails
         return service.start()
 
     def stop(self) -> None:

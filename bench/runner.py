@@ -91,8 +91,10 @@ def _log(msg: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def _start_stack(plan: Plan, workdir: Path, tools: dict[str, str | None]) -> tuple[c.Stack, str]:
-    stack = c.Stack()
+def _start_stack(
+    plan: Plan, workdir: Path, tools: dict[str, str | None], stack: c.Stack
+) -> str:
+    """Start every service into ``stack`` (stopped by the caller, even on failure)."""
     keys = load_keys()
     jwks = workdir / "jwks.json"
     jwks.write_text(json.dumps(keys.jwks))
@@ -149,7 +151,7 @@ def _start_stack(plan: Plan, workdir: Path, tools: dict[str, str | None]) -> tup
                 workdir, binary, port=c.free_port(), upstream_port=up_port, issuer=issuer
             )
         )
-    return stack, issuer
+    return issuer
 
 
 def _start_ws(service: c.Service) -> None:
@@ -199,8 +201,9 @@ def run(plan: Plan, tools: dict[str, str | None], workdir: Path | None = None) -
     wrk = tools["wrk"]
     assert wrk is not None
     _log(f"work directory {workdir}")
-    stack, issuer = _start_stack(plan, workdir, tools)
+    stack = c.Stack()
     try:
+        issuer = _start_stack(plan, workdir, tools, stack)
         return _measure(plan, tools, workdir, stack, issuer, wrk)
     finally:
         stack.stop()

@@ -458,6 +458,12 @@ class Exchange:
         self.status = -1
         self._resolve()
 
+    def cork(self) -> None:
+        self.conn.cork()
+
+    def uncork(self) -> None:
+        self.conn.uncork()
+
     def upstream_paused(self, paused: bool) -> None:
         if paused:
             self.conn.pause_for_upstream()

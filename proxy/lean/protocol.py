@@ -68,6 +68,7 @@ class ClientConnection(asyncio.Protocol):
         self._pauses = 0
         self._waiter: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
+        self._corked: list[bytes] | None = None
 
     # -- asyncio.Protocol -------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -245,14 +246,37 @@ class ClientConnection(asyncio.Protocol):
 
     # -- used by the exchange ---------------------------------------------
     def write(self, data: bytes) -> None:
-        if not self.closed and self.transport is not None:
+        corked = self._corked
+        if corked is not None:
+            corked.append(data)
+        elif not self.closed and self.transport is not None:
             self.transport.write(data)
 
     def writelines(self, parts: tuple[bytes, ...]) -> None:
-        if not self.closed and self.transport is not None:
+        corked = self._corked
+        if corked is not None:
+            corked.extend(parts)
+        elif not self.closed and self.transport is not None:
             self.transport.writelines(parts)
 
+    def cork(self) -> None:
+        """Collect writes until :meth:`uncork`: one upstream read (head, body
+        pieces, chunk framing) then leaves in one ``writev`` instead of several
+        ``write`` calls — on loopback the syscalls are most of the cost."""
+        if self._corked is None:
+            self._corked = []
+
+    def uncork(self) -> None:
+        corked, self._corked = self._corked, None
+        if not corked or self.closed or self.transport is None:
+            return
+        if len(corked) == 1:
+            self.transport.write(corked[0])
+        else:
+            self.transport.writelines(corked)
+
     def close(self) -> None:
+        self.uncork()
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
 

@@ -52,6 +52,10 @@ class ResponseSink(Protocol):
 
     def upstream_paused(self, paused: bool) -> None: ...
 
+    def cork(self) -> None: ...
+
+    def uncork(self) -> None: ...
+
 
 class UpstreamConnection(asyncio.Protocol):
     """One raw connection to the upstream, parsing responses with llhttp."""
@@ -105,6 +109,7 @@ class UpstreamConnection(asyncio.Protocol):
         if self.tunnel:
             sink.tunnel_data(data)
             return
+        sink.cork()
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
@@ -115,6 +120,8 @@ class UpstreamConnection(asyncio.Protocol):
         except httptools.HttpParserError:
             self.closed = True
             self._fail(bad_gateway())
+        finally:
+            sink.uncork()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
