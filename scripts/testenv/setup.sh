@@ -20,6 +20,8 @@ KEYCLOAK_VERSION="${AUTHGATE_KEYCLOAK_VERSION:-26.7.3}"
 KEYCLOAK_BUILD_OPTIONS="--db=dev-file --health-enabled=true"
 BASE_SUITE="bookworm"
 
+# dockerd, debootstrap and nginx live in sbin, which a non-login PATH may lack.
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/authgate"
 LOGS="$CACHE/logs"
