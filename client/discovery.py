@@ -14,7 +14,7 @@ in one line rather than with a parser traceback.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,6 +36,9 @@ class Discovery:
     default_scopes: str = ""
     scope_prefix: str = ""
     login_hint: str | None = None
+    # Not part of the document: the response's HTTP Date header (RFC 9110 §6.6.1),
+    # a second opinion on the local clock when the token carries no `iat`.
+    server_date: str | None = None
 
 
 def normalize_base_url(value: str) -> str:
@@ -143,8 +146,7 @@ def fetch_discovery(http: httpx.Client, base_url: str) -> Discovery:
         response = http.get(url, headers={"Accept": "application/json"})
     except httpx.HTTPError as exc:
         raise unreachable("the platform", url, exc) from None
-    return parse_discovery(base_url, response.status_code,
-                           response.headers.get("content-type", ""), response.content)
+    return _from_response(base_url, response)
 
 
 async def fetch_discovery_async(http: httpx.AsyncClient, base_url: str) -> Discovery:
@@ -153,5 +155,10 @@ async def fetch_discovery_async(http: httpx.AsyncClient, base_url: str) -> Disco
         response = await http.get(url, headers={"Accept": "application/json"})
     except httpx.HTTPError as exc:
         raise unreachable("the platform", url, exc) from None
-    return parse_discovery(base_url, response.status_code,
-                           response.headers.get("content-type", ""), response.content)
+    return _from_response(base_url, response)
+
+
+def _from_response(base_url: str, response: httpx.Response) -> Discovery:
+    found = parse_discovery(base_url, response.status_code,
+                            response.headers.get("content-type", ""), response.content)
+    return replace(found, server_date=response.headers.get("date"))

@@ -17,7 +17,12 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from authgate.client import quickstart
-from authgate.client.clock import human_duration, offset_from_iat, skew_warning
+from authgate.client.clock import (
+    human_duration,
+    offset_from_date_header,
+    offset_from_iat,
+    skew_warning,
+)
 from authgate.client.device_flow import device_login
 from authgate.client.discovery import Discovery, fetch_discovery, normalize_base_url
 from authgate.client.errors import UsageError, command
@@ -157,7 +162,11 @@ def login(request: LoginRequest, store: ConfigStore, console: Console) -> LoginR
 
     _check_mode(request, discovery, base_url)
     tokens = _run_flow(request, discovery, ca_file, console)
-    offset = None if tokens.grant == "unsigned" else offset_from_iat(tokens.access_token)
+    offset = None
+    if tokens.grant != "unsigned":
+        offset = offset_from_iat(tokens.access_token)
+        if offset is None:  # an opaque token: fall back to the platform's Date header
+            offset = offset_from_date_header(discovery.server_date)
     warning = skew_warning(offset)
     if warning:
         console.warn(warning)

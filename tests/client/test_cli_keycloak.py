@@ -354,3 +354,49 @@ def test_clock_far_off_is_detected_and_warned(cli: Cli, platform: Any, keycloak:
     assert echo(platform, stored)["x-nmp-principal-email"] == "alice@example.com"
     status = cli.run("status", env=env)
     assert "ahead of the identity provider" in status.stderr
+
+
+def _deny_in_browser(keycloak: Any, link: str, username: str) -> None:
+    """Log in on Keycloak's pages, then press "No" on the device grant page."""
+    from testenv.browser import LoginDriver, parse_forms
+
+    user = keycloak.users[username]
+    driver = LoginDriver(Path(keycloak.ca_file), username, user.password)
+    try:
+        response = driver.client.get(link)
+        for _ in range(12):
+            if response.is_redirect:
+                response = driver.client.get(response.url.join(response.headers["location"]))
+                continue
+            forms, _messages = parse_forms(response.text)
+            if not forms:
+                return
+            form = forms[0]
+            submits = dict(form.submits)
+            if "username" in form.fields or "password" in form.fields:
+                form.fields.update(username=username, password=user.password)
+            elif "cancel" in submits:
+                form.fields["cancel"] = submits["cancel"] or "No"
+            else:
+                raise AssertionError(f"unexpected form {form}")
+            response = driver.client.post(response.url.join(form.action), data=form.fields)
+        raise AssertionError("the denial did not finish")
+    finally:
+        driver.close()
+
+
+def test_device_login_denied_in_the_browser(cli: Cli, platform: Any, keycloak: Any) -> None:
+    proc = cli.start("login", "--base-url", platform.base_url, "--ca-file", platform.ca_file,
+                     "--no-browser")
+    try:
+        stderr = LineReader(proc.stderr)
+        link = stderr.wait_for(LINK).group(1)
+        _deny_in_browser(keycloak, link, "bob")
+        assert proc.wait(timeout=60) == 8
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    time.sleep(0.2)
+    assert "error: the login was denied in the browser" in stderr.text()
+    assert "Traceback" not in stderr.text()
