@@ -110,14 +110,11 @@ class Gate:
         raw_path, _, query = raw_target.partition("?")
         path = normalize_path(raw_path)
 
-        authorization: str | None = None
-        for name, value in headers:
-            if len(name) == 13 and name.lower() == "authorization":
-                if authorization is not None:
-                    raise InvalidRequest(
-                        "more than one Authorization header", reason="duplicate_authorization"
-                    )
-                authorization = value
+        upstream, authorizations = self.plan.scan(headers)
+        if len(authorizations) > 1:
+            raise InvalidRequest(
+                "more than one Authorization header", reason="duplicate_authorization"
+            )
         if query and _query_has_token(query):
             raise InvalidRequest(
                 "send the token in the Authorization header, not in the query",
@@ -125,14 +122,14 @@ class Gate:
             )
 
         if not self._auth_enabled or self.authorizer.is_public(path):
-            return Decision(None, path, True, self.plan.filter_request(headers))
+            return Decision(None, path, True, upstream)
 
-        if authorization is None:
+        if not authorizations:
             raise MissingToken()
+        authorization = authorizations[0]
         if len(authorization) > self._max_token + 16:
             raise InvalidToken("the token is too large", reason="token_too_large")
         principal = await self.verifier.verify(bearer_token(authorization))
         self.authorizer.authorize(principal, method, path)
-        upstream = self.plan.filter_request(headers)
         upstream.extend(self.plan.inject(principal))
         return Decision(principal, path, False, upstream)

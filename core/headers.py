@@ -138,6 +138,29 @@ class HeaderPlan:
         canonical = _CANONICAL.get
         return [(n, v) for n, v in items if (canonical(n) or canonical_name(n)) not in drop]
 
+    def scan(self, headers: Iterable[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[str]]:
+        """One pass for the gate: ``(filter_request(headers), [Authorization values])``."""
+        drop = self._drop
+        canonical = _CANONICAL.get
+        kept: list[tuple[str, str]] = []
+        authorization: list[str] = []
+        listed: set[str] | None = None
+        for name, value in headers:
+            key = canonical(name) or canonical_name(name)
+            if key == "authorization":
+                authorization.append(value)
+            elif key == "connection":
+                listed = listed or set()
+                for token in value.split(","):
+                    token = canonical_name(token.strip())
+                    if token and token not in _NEVER_CONNECTION_DROPPED:
+                        listed.add(token)
+            if key not in drop:
+                kept.append((name, value))
+        if listed:
+            kept = [(n, v) for n, v in kept if canonical_name(n) not in listed]
+        return kept, authorization
+
     def inject(self, principal: Principal) -> list[tuple[str, str]]:
         """The identity headers for ``principal`` (empty values are omitted)."""
         cache = self._inject_cache
