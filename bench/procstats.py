@@ -3,7 +3,9 @@
 A contender may be several processes (authgate with N workers and a
 supervisor; nginx with a master and workers), so figures are summed over the
 tree rooted at the process we started.  CPU is ``utime + stime``
-(proc(5)); memory is the resident set (``VmRSS``) summed over the tree.
+(proc(5)); memory is the resident set (``VmRSS``) summed over the tree, and
+its anonymous part (``RssAnon``: heap and stacks, i.e. what is not shared
+file-backed code such as libpython or the Go binary's text).
 """
 
 from __future__ import annotations
@@ -45,12 +47,14 @@ def tree_pids(root: int) -> list[int]:
 class TreeStats:
     cpu_seconds: float
     rss_bytes: int
+    anon_bytes: int
     processes: int
 
 
 def tree_stats(root: int) -> TreeStats:
     cpu = 0.0
     rss = 0
+    anon = 0
     count = 0
     for pid in tree_pids(root):
         try:
@@ -62,5 +66,7 @@ def tree_stats(root: int) -> TreeStats:
         for line in status.splitlines():
             if line.startswith("VmRSS:"):
                 rss += int(line.split()[1]) * 1024
+            elif line.startswith("RssAnon:"):
+                anon += int(line.split()[1]) * 1024
         count += 1
-    return TreeStats(cpu, rss, count)
+    return TreeStats(cpu, rss, anon, count)

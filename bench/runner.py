@@ -55,6 +55,7 @@ class Figures:
     latency: dict[str, list[LatencyResult]] = field(default_factory=dict)
     ws: list[float] = field(default_factory=list)
     rss_bytes: int = 0
+    anon_bytes: int = 0
     processes: int = 0
 
     def summary(self) -> dict[str, Any]:
@@ -74,6 +75,7 @@ class Figures:
             "large_rps": median(self.large_rps) if self.large_rps else None,
             "cpu_seconds_per_10k": median(self.cpu_per_10k) if self.cpu_per_10k else None,
             "rss_mib": self.rss_bytes / 2**20,
+            "anon_mib": self.anon_bytes / 2**20,
             "processes": self.processes,
             "ws_msgs_per_s": median(self.ws) if self.ws else None,
             "errors": self.errors,
@@ -233,6 +235,10 @@ def _measure(
         status = c.http_status(_port(stack, name), "/small", {"Authorization": f"Bearer {token}"})
         if status != 200:
             raise c.BenchError(f"{name} answered {status} to an authenticated request")
+        if name.startswith("authgate") or name == REFERENCE:
+            denied = c.http_status(_port(stack, name), "/small")
+            if denied == 200:
+                raise c.BenchError(f"{name} served a request without a token")
 
     def rounds(label: str, fn: Callable[[str], None], subset: list[str]) -> None:
         for r in range(plan.repeats):
@@ -304,7 +310,12 @@ def _measure(
 
     for name in names:
         stats = stack.services["upstream" if name == "direct" else name].stats()
-        figures[name].rss_bytes, figures[name].processes = stats.rss_bytes, stats.processes
+        fig = figures[name]
+        fig.rss_bytes, fig.anon_bytes, fig.processes = (
+            stats.rss_bytes,
+            stats.anon_bytes,
+            stats.processes,
+        )
 
     return {
         "plan": plan.__dict__ | {"only": list(plan.only)},
