@@ -80,8 +80,10 @@ async def test_overload_sheds_with_503(
         assert report.succeeded <= MAX_IN_FLIGHT + 4, "more requests admitted than max_in_flight"
         assert report.failed >= FLOOD - MAX_IN_FLIGHT - 4, report.summary()
         sheds = [o.finished - o.started for o in report.outcomes if o.status == 503]
-        print(f"  {report.name}: slowest 503 after {max(sheds):.2f}s "
-              f"(queueing would take ~{FLOOD / MAX_IN_FLIGHT * SLOW_MS / 1000:.0f}s)")
+        print(
+            f"  {report.name}: slowest 503 after {max(sheds):.2f}s "
+            f"(queueing would take ~{FLOOD / MAX_IN_FLIGHT * SLOW_MS / 1000:.0f}s)"
+        )
         # queued instead of shed, the last would wait ~FLOOD/MAX_IN_FLIGHT slow periods
         assert sheds and max(sheds) < 5 * SLOW_MS / 1000, "503s must not wait for a slot"
     assert max(samples) - rss_before < 128 * mib, "memory grows with the flood"
