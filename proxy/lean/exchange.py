@@ -27,7 +27,7 @@ import json
 from typing import TYPE_CHECKING
 
 from authgate.core.contracts import DISCOVERY_PATH
-from authgate.core.errors import AuthError
+from authgate.core.errors import AuthError, InvalidRequest
 
 from .errors import LeanHTTPError, auth_error_response, error_response, overloaded
 from .rewrite import request_head, response_head
@@ -168,6 +168,11 @@ class Exchange:
             return
         gate = server.gate_provider()
         try:
+            if not target.startswith("/"):
+                # Absolute-form, authority-form and "*" are not for a sidecar (as aiohttp path).
+                raise InvalidRequest(
+                    "only origin-form request targets are accepted", reason="bad_request_target"
+                )
             decision = await gate.decide(
                 self.method,
                 target,

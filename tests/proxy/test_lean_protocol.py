@@ -311,3 +311,17 @@ async def test_expect_continue_is_answered_after_auth(proxy: ProxyProcess, token
         assert (status, json.loads(body)["bytes"]) == (200, 4)
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize("target", ["http://other.example/x", "*"])
+async def test_only_origin_form_targets_are_forwarded(
+    proxy: ProxyProcess, token: str, target: str
+) -> None:
+    conn = await Conn.open(proxy)
+    try:
+        await conn.send(get(target, token))
+        status, _, body = await conn.response()
+        assert status == 400
+        assert json.loads(body)["reason"] == "bad_request_target"
+    finally:
+        conn.close()
