@@ -51,12 +51,3 @@ def requested_scopes(default_scopes: str | None, overrides: Iterable[str] = (),
     chosen = split_scopes(list(overrides)) or split_scopes(default_scopes)
     return " ".join(apply_prefix(scope, prefix) for scope in chosen)
 
-
-def strip_prefix(scopes: str | Iterable[str] | None, prefix: str) -> list[str]:
-    """The scopes as the platform names them (the prefix removed), for display."""
-    result = []
-    for scope in split_scopes(scopes):
-        if prefix and scope.startswith(prefix):
-            scope = scope[len(prefix):]
-        result.append(scope)
-    return result

@@ -33,7 +33,12 @@ from types import TracebackType
 from typing import Any, Self
 
 import httpx
-from authgate.client.discovery import normalize_base_url
+from authgate.client.discovery import (
+    Discovery,
+    fetch_discovery,
+    fetch_discovery_async,
+    normalize_base_url,
+)
 from authgate.client.errors import (
     APIError,
     Forbidden,
@@ -134,6 +139,11 @@ class Client:
         """A valid access token (renewed when under 60 s are left)."""
         return self._credentials.token()
 
+    def discovery(self) -> Discovery:
+        """The platform's discovery document (unauthenticated)."""
+        found: Discovery = fetch_discovery(self._http, self.base_url)
+        return found
+
     def request(self, method: str, path: str, *, headers: Mapping[str, str] | None = None,
                 **kwargs: Any) -> httpx.Response:
         """Send a request; renew and retry once on 401; raise APIError on >= 400."""
@@ -200,6 +210,11 @@ class AsyncClient:
         if self._credentials.static_token is not None:
             return self._credentials.static_token
         return await asyncio.to_thread(self._credentials.token)
+
+    async def discovery(self) -> Discovery:
+        """The platform's discovery document (unauthenticated)."""
+        found: Discovery = await fetch_discovery_async(self._http, self.base_url)
+        return found
 
     async def request(self, method: str, path: str, *,
                       headers: Mapping[str, str] | None = None,

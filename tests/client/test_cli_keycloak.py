@@ -134,8 +134,9 @@ def test_refresh_renews_and_stores_the_rotated_refresh_token(cli: Cli, platform:
 
 def _set_expires_at(cli: Cli, seconds_from_now: float) -> None:
     document = cli.config()
-    for entry in document["users"]:
+    for entry in document["users"]:  # as if issued 5 minutes before it expires
         entry["user"]["expires_at"] = time.time() + seconds_from_now
+        entry["user"]["obtained_at"] = time.time() + seconds_from_now - 300
     cli.config_path.write_text(yaml.safe_dump(document))
 
 
@@ -156,6 +157,7 @@ def test_two_processes_refreshing_at_once_both_succeed(cli: Cli, platform: Any, 
     password_login(cli, platform, keycloak.users["bob"])
     for command in (("refresh",), ("token",)):
         _set_expires_at(cli, 5)  # inside every margin: both must renew, or reuse the renewal
+        before = cli.user()["access_token"]
         procs = [cli.start(*command) for _ in range(2)]
         outputs = [p.communicate(timeout=60) for p in procs]
         for proc, (out, err) in zip(procs, outputs, strict=True):
@@ -164,6 +166,7 @@ def test_two_processes_refreshing_at_once_both_succeed(cli: Cli, platform: Any, 
         document = cli.config()  # still valid YAML with one user
         assert len(document["users"]) == 1
         token = cli.user()["access_token"]
+        assert token != before
         if command == ("token",):
             # One renewal, shared: both printed the token now stored.
             assert [out.strip() for out, _ in outputs] == [token, token]
@@ -191,12 +194,14 @@ from authgate.client import AsyncClient, Client
 
 with Client() as client:
     sync = client.get("/apis/demo/sync").json()
+    issuer = client.discovery().issuer
 
 async def main():
     async with AsyncClient() as client:
+        assert (await client.discovery()).issuer == issuer
         return (await client.get("/apis/demo/async")).json()
 
-out = {"sync": sync, "async": asyncio.run(main())}
+out = {"sync": sync, "async": asyncio.run(main()), "issuer": issuer}
 print(json.dumps(out))
 """
 
@@ -214,6 +219,7 @@ def test_sdk_with_no_arguments_after_login(cli: Cli, platform: Any, keycloak: An
     assert _principal(out["sync"]) == "alice@example.com"
     assert out["sync"]["path"] == "/apis/demo/sync"
     assert _principal(out["async"]) == "alice@example.com"
+    assert out["issuer"] == keycloak.issuer
 
 
 def test_sdk_retries_once_after_a_401_by_refreshing(cli: Cli, platform: Any,
@@ -400,3 +406,26 @@ def test_device_login_denied_in_the_browser(cli: Cli, platform: Any, keycloak: A
     time.sleep(0.2)
     assert "error: the login was denied in the browser" in stderr.text()
     assert "Traceback" not in stderr.text()
+
+
+def test_dead_refresh_token_says_log_in_again(cli: Cli, platform: Any, keycloak: Any) -> None:
+    """The user's sessions are ended in Keycloak (admin logout): refresh cannot work."""
+    password_login(cli, platform, keycloak.users["carol"])
+    user_id = keycloak.admin("GET", "/authgate/users",
+                             params={"username": "carol", "exact": "true"}).json()[0]["id"]
+    keycloak.admin("POST", f"/authgate/users/{user_id}/logout")
+    context = cli.config()["current-context"]
+    assert_clean_failure(cli.run("refresh"), 10,
+                         f"your session for context '{context}' has ended", "invalid_grant",
+                         f"log in again: python -m authgate login --context {context}")
+    _set_expires_at(cli, 5)
+    assert_clean_failure(cli.run("token"), 10, "has ended")
+    script = ("from authgate.client import Client, SessionExpired\n"
+              "try:\n    Client().get('/apis/demo/x')\n"
+              "except SessionExpired as exc:\n    print('SessionExpired:', exc)\n")
+    result = subprocess.run([cli.argv([])[0], "-c", script], capture_output=True, text=True,
+                            env=cli.env(), timeout=60)
+    assert "SessionExpired: your session" in result.stdout, result.stderr
+    # Logging in again repairs it.
+    password_login(cli, platform, keycloak.users["carol"])
+    assert cli.run("refresh").returncode == 0

@@ -8,7 +8,6 @@ from authgate.client.scopes import (
     is_custom,
     requested_scopes,
     split_scopes,
-    strip_prefix,
 )
 
 
@@ -53,7 +52,3 @@ def test_split_scopes_dedupes_keeps_order() -> None:
     assert split_scopes(" b a  b c ") == ["b", "a", "c"]
     assert split_scopes(None) == []
 
-
-def test_strip_prefix_for_display() -> None:
-    assert strip_prefix("api://nmp/platform:read openid", "api://nmp/") == [
-        "platform:read", "openid"]
