@@ -26,7 +26,7 @@ StartProxy = Callable[..., ProxyProcess]
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[None]:
-    outcome = yield
+    outcome: Any = yield
     rep = outcome.get_result()
     setattr(item, f"rep_{rep.when}", rep)
 
@@ -41,8 +41,15 @@ def start_proxy(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Star
     """``start_proxy(issuer, upstream_url, engine, wait_ready=True, **overrides)``."""
     started: list[ProxyProcess] = []
 
-    def start(issuer: str, upstream_url: str, engine: str, *, wait_ready: bool = True,
-              timeout: float = 30, **overrides: Any) -> ProxyProcess:  # fmt: skip
+    def start(
+        issuer: str,
+        upstream_url: str,
+        engine: str,
+        *,
+        wait_ready: bool = True,
+        timeout: float = 30,
+        **overrides: Any,
+    ) -> ProxyProcess:
         config = deep_merge(base_config(issuer, upstream_url, engine), overrides)
         proxy = ProxyProcess(config, tmp_path / f"p{len(started)}", name=f"proxy-{engine}")
         started.append(proxy)

@@ -49,9 +49,10 @@ class LoadReport:
 
     def reasons(self, outcomes: list[Outcome] | None = None) -> Counter[str]:
         return Counter(
-            f"{o.status} {o.reason}" for o in (self.outcomes if outcomes is None else outcomes)
+            f"{o.status} {o.reason}"
+            for o in (self.outcomes if outcomes is None else outcomes)
             if not 200 <= o.status < 300
-        )  # fmt: skip
+        )
 
     def between(self, start: float, end: float) -> list[Outcome]:
         """Outcomes whose request *started* in ``[start, end)``."""

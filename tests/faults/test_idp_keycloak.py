@@ -19,7 +19,6 @@ from typing import Any
 import aiohttp
 import jwt
 import pytest
-
 from hostile.proxyproc import ProxyProcess
 from hostile.rawhttp import request
 from hostile.servers import RecordingUpstream
@@ -34,10 +33,13 @@ SCOPE = "openid platform:read platform:write"
 
 def _kc_overrides(keycloak: Any, **keys: Any) -> dict[str, Any]:
     return {
-        "oidc": {"issuer": keycloak.issuer, "client_id": keycloak.cli_client_id,
-                 "audience": [keycloak.audience]},
+        "oidc": {
+            "issuer": keycloak.issuer,
+            "client_id": keycloak.cli_client_id,
+            "audience": [keycloak.audience],
+        },
         "keys": {"ca_file": str(keycloak.ca_file), "fetch_timeout_seconds": 2, **keys},
-    }  # fmt: skip
+    }
 
 
 def _fresh(keycloak: Any) -> str:
@@ -51,8 +53,12 @@ def _kid(token: str) -> str:
 async def test_key_rotation_under_load(
     start_proxy: StartProxy, keycloak: Any, upstream: RecordingUpstream
 ) -> None:
-    proxy = start_proxy(keycloak.issuer, upstream.url, "aiohttp",
-                        **_kc_overrides(keycloak, unknown_kid_cooldown_seconds=5))  # fmt: skip
+    proxy = start_proxy(
+        keycloak.issuer,
+        upstream.url,
+        "aiohttp",
+        **_kc_overrides(keycloak, unknown_kid_cooldown_seconds=5),
+    )
     old_token = await asyncio.to_thread(_fresh, keycloak)
     old_kid = _kid(old_token)
     current = [old_token]
@@ -69,8 +75,9 @@ async def test_key_rotation_under_load(
     async def worker(session: aiohttp.ClientSession) -> None:
         while time.monotonic() < deadline:
             token = current[0]
-            report.add(await one_request(session, f"{proxy.url}/apis/things", token,
-                                         tag=_kid(token)))  # fmt: skip
+            report.add(
+                await one_request(session, f"{proxy.url}/apis/things", token, tag=_kid(token))
+            )
             await asyncio.sleep(0.005)
 
     async def rotate() -> str:
@@ -79,16 +86,18 @@ async def test_key_rotation_under_load(
 
     async with aiohttp.ClientSession() as session:
         results = await asyncio.gather(rotate(), refresher(), *(worker(session) for _ in range(4)))
-    new_kid = results[0]
+    new_kid = str(results[0])
 
     by_kid = {kid: sum(1 for o in report.outcomes if o.tag == kid) for kid in (old_kid, new_kid)}
     old_after = await asyncio.to_thread(
         request, proxy.port, "GET", "/apis/things", [("Authorization", f"Bearer {old_token}")]
     )
     report.print()
-    print(f"  tokens fetched during the run: {fetched[0]}; requests by kid: old {old_kid[:8]}…="
-          f"{by_kid[old_kid]}, new {new_kid[:8]}…={by_kid[new_kid]}; "
-          f"token signed by the retired key after rotation → {old_after.status}")  # fmt: skip
+    print(
+        f"  tokens fetched during the run: {fetched[0]}; requests by kid: old {old_kid[:8]}…="
+        f"{by_kid[old_kid]}, new {new_kid[:8]}…={by_kid[new_kid]}; "
+        f"token signed by the retired key after rotation → {old_after.status}"
+    )
     assert new_kid != old_kid
     assert by_kid[new_kid] > 0, "no request carried a token signed by the new key"
     assert report.failed == 0, report.summary()
@@ -96,8 +105,9 @@ async def test_key_rotation_under_load(
     assert "401" not in str(report.reasons())
 
 
-async def _load_until(proxy: ProxyProcess, token: str, report: LoadReport, stop: asyncio.Event,
-                      limit: float) -> None:  # fmt: skip
+async def _load_until(
+    proxy: ProxyProcess, token: str, report: LoadReport, stop: asyncio.Event, limit: float
+) -> None:
     deadline = time.monotonic() + limit
     async with aiohttp.ClientSession() as session:
 
@@ -115,9 +125,14 @@ async def test_idp_outage(
     start_proxy: StartProxy, keycloak: Any, upstream: RecordingUpstream
 ) -> None:
     stale = 10.0
-    proxy = start_proxy(keycloak.issuer, upstream.url, "aiohttp",
-                        **_kc_overrides(keycloak, stale_max_age_seconds=stale,
-                                        refresh_interval_seconds=2, refresh_jitter=0))  # fmt: skip
+    proxy = start_proxy(
+        keycloak.issuer,
+        upstream.url,
+        "aiohttp",
+        **_kc_overrides(
+            keycloak, stale_max_age_seconds=stale, refresh_interval_seconds=2, refresh_jitter=0
+        ),
+    )
     token = await asyncio.to_thread(_fresh, keycloak)
     report = LoadReport("IdP outage (Keycloak stopped)")
     stop = asyncio.Event()
@@ -134,14 +149,22 @@ async def test_idp_outage(
 
         # a proxy started during the outage: not ready, forwards nothing
         seen_before = upstream.count()
-        late = start_proxy(keycloak.issuer, upstream.url, "aiohttp", wait_ready=False,
-                           **_kc_overrides(keycloak, refresh_interval_seconds=2))  # fmt: skip
+        late = start_proxy(
+            keycloak.issuer,
+            upstream.url,
+            "aiohttp",
+            wait_ready=False,
+            **_kc_overrides(keycloak, refresh_interval_seconds=2),
+        )
         late_ready = []
         late_status = []
         for _ in range(10):
             late_ready.append(late.admin_status("/readyz"))
-            late_status.append(request(late.port, "GET", "/apis/things",
-                                       [("Authorization", f"Bearer {token}")]).status)  # fmt: skip
+            late_status.append(
+                request(
+                    late.port, "GET", "/apis/things", [("Authorization", f"Bearer {token}")]
+                ).status
+            )
             await asyncio.sleep(0.5)
         late_forwarded = upstream.count() - seen_before
     finally:
@@ -173,9 +196,11 @@ async def test_idp_outage(
     past = report.between(t_stop_end + stale + 3, t_start_begin)
     report.print()
     print(f"  stale_max_age_seconds={stale}; Keycloak stop took {t_stop_end - t_stop_begin:.1f}s")
-    print(f"  within the stale window: sent={len(in_window)} "
-          f"ok={sum(o.status == 200 for o in in_window)}; past it: sent={len(past)} "
-          f"{dict(report.reasons(past))}; /readyz while stale: {ready_while_stale}")  # fmt: skip
+    print(
+        f"  within the stale window: sent={len(in_window)} "
+        f"ok={sum(o.status == 200 for o in in_window)}; past it: sent={len(past)} "
+        f"{dict(report.reasons(past))}; /readyz while stale: {ready_while_stale}"
+    )
     print(
         f"  proxy started during the outage: /readyz {sorted(set(map(str, late_ready)))}, "
         f"requests → {sorted(set(late_status))}, forwarded upstream: {late_forwarded}"

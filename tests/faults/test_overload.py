@@ -12,7 +12,6 @@ import asyncio
 
 import aiohttp
 import pytest
-
 from hostile.servers import LocalIdP, RecordingUpstream
 
 from .conftest import StartProxy, local_token
@@ -34,12 +33,17 @@ async def _sample_rss(proxy, samples: list[int], stop: asyncio.Event) -> None:  
 async def test_overload_sheds_with_503(
     start_proxy: StartProxy, idp: LocalIdP, upstream: RecordingUpstream, engine: str
 ) -> None:
-    proxy = start_proxy(idp.issuer, upstream.url, engine,
-                        limits={"max_in_flight": MAX_IN_FLIGHT})  # fmt: skip
+    proxy = start_proxy(idp.issuer, upstream.url, engine, limits={"max_in_flight": MAX_IN_FLIGHT})
     token = local_token(idp, ttl=3600)
     warm = LoadReport("warm-up")
-    await run_load(warm, f"{proxy.url}/apis/things", lambda: token, concurrency=4, duration=1.5,
-                   max_requests=300)  # fmt: skip
+    await run_load(
+        warm,
+        f"{proxy.url}/apis/things",
+        lambda: token,
+        concurrency=4,
+        duration=1.5,
+        max_requests=300,
+    )
     assert warm.failed == 0, warm.summary()
     rss_before = proxy.rss_bytes()
 
@@ -48,13 +52,16 @@ async def test_overload_sheds_with_503(
     sampler = asyncio.create_task(_sample_rss(proxy, samples, stop))
     rounds: list[LoadReport] = []
     for rnd in range(2):
-        report = LoadReport(f"{engine} overload round {rnd + 1}: {FLOOD} concurrent, "
-                            f"max_in_flight={MAX_IN_FLIGHT}")  # fmt: skip
+        report = LoadReport(
+            f"{engine} overload round {rnd + 1}: {FLOOD} concurrent, max_in_flight={MAX_IN_FLIGHT}"
+        )
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as s:
-            outcomes = await asyncio.gather(*(
-                one_request(s, f"{proxy.url}/slow?ms={SLOW_MS}", token, timeout=30)
-                for _ in range(FLOOD)
-            ))  # fmt: skip
+            outcomes = await asyncio.gather(
+                *(
+                    one_request(s, f"{proxy.url}/slow?ms={SLOW_MS}", token, timeout=30)
+                    for _ in range(FLOOD)
+                )
+            )
         for o in outcomes:
             report.add(o)
         report.print()
@@ -65,13 +72,21 @@ async def test_overload_sheds_with_503(
     rss_after = proxy.rss_bytes()
 
     after = LoadReport(f"{engine} after the flood")
-    await run_load(after, f"{proxy.url}/apis/things", lambda: token, concurrency=4, duration=2,
-                   max_requests=400)  # fmt: skip
+    await run_load(
+        after,
+        f"{proxy.url}/apis/things",
+        lambda: token,
+        concurrency=4,
+        duration=2,
+        max_requests=400,
+    )
     after.print()
     in_flight_now = proxy.metric_sum("authgate_in_flight_requests")
     mib = 1024 * 1024
-    print(f"  RSS before={rss_before / mib:.1f} MiB peak={max(samples) / mib:.1f} MiB "
-          f"after={rss_after / mib:.1f} MiB; in-flight gauge after: {in_flight_now:.0f}")  # fmt: skip
+    print(
+        f"  RSS before={rss_before / mib:.1f} MiB peak={max(samples) / mib:.1f} MiB "
+        f"after={rss_after / mib:.1f} MiB; in-flight gauge after: {in_flight_now:.0f}"
+    )
 
     for report in rounds:
         statuses = {o.status for o in report.outcomes}

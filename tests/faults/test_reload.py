@@ -14,7 +14,6 @@ import copy
 import time
 
 import pytest
-
 from hostile.rawhttp import request
 from hostile.servers import LocalIdP, RecordingUpstream
 
@@ -42,9 +41,16 @@ async def test_reload_under_load(
     token = local_token(idp, ttl=3600)
     report = LoadReport(f"{engine} hot reload under load")
     load = asyncio.create_task(
-        run_load(report, f"{proxy.url}/apis/things", lambda: token, concurrency=4,
-                 duration=14, max_requests=50_000, pause=0.005)
-    )  # fmt: skip
+        run_load(
+            report,
+            f"{proxy.url}/apis/things",
+            lambda: token,
+            concurrency=4,
+            duration=14,
+            max_requests=50_000,
+            pause=0.005,
+        )
+    )
     await asyncio.sleep(1.5)
 
     def public_status() -> int:
@@ -77,8 +83,10 @@ async def test_reload_under_load(
     report.print()
     successes = proxy.metric_sum(RELOADS, result="success")
     invalids = proxy.metric_sum(RELOADS, result="invalid")
-    print(f"  valid change applied after {took_valid:.1f}s, invalid rejected after "
-          f"{took_invalid:.1f}s; {RELOADS}: success={successes:.0f} invalid={invalids:.0f}")  # fmt: skip
+    print(
+        f"  valid change applied after {took_valid:.1f}s, invalid rejected after "
+        f"{took_invalid:.1f}s; {RELOADS}: success={successes:.0f} invalid={invalids:.0f}"
+    )
     logs = proxy.logs()
     assert "read_scopes" in logs, "the rejected reload should be logged with its errors"
     assert report.sent > 100

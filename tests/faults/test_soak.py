@@ -20,7 +20,6 @@ import time
 
 import aiohttp
 import pytest
-
 from hostile.proxyproc import ProxyProcess
 from hostile.servers import LocalIdP, RecordingUpstream
 

@@ -30,19 +30,36 @@ async def _storm(proxy: ProxyProcess, token: str, report: LoadReport) -> None:
     base = proxy.url
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as s:
         faulty = [
-            *(one_request(s, f"{base}/hang", token, tag="hang", timeout=READ_TIMEOUT + 10)
-              for _ in range(10)),
+            *(
+                one_request(s, f"{base}/hang", token, tag="hang", timeout=READ_TIMEOUT + 10)
+                for _ in range(10)
+            ),
             *(one_request(s, f"{base}/reset", token, tag="reset") for _ in range(10)),
             *(one_request(s, f"{base}/slow?ms=300", token, tag="slow-ok") for _ in range(10)),
-            *(one_request(s, f"{base}/slow?ms={READ_TIMEOUT * 1000 + 1500}", token,
-                          tag="slow-timeout", timeout=READ_TIMEOUT + 10) for _ in range(5)),
-        ]  # fmt: skip
+            *(
+                one_request(
+                    s,
+                    f"{base}/slow?ms={READ_TIMEOUT * 1000 + 1500}",
+                    token,
+                    tag="slow-timeout",
+                    timeout=READ_TIMEOUT + 10,
+                )
+                for _ in range(5)
+            ),
+        ]
         normal = LoadReport("normal")
         results, _ = await asyncio.gather(
             asyncio.gather(*faulty),
-            run_load(normal, f"{base}/apis/things", lambda: token, concurrency=4,
-                     duration=READ_TIMEOUT + 1, max_requests=2000, session=s),
-        )  # fmt: skip
+            run_load(
+                normal,
+                f"{base}/apis/things",
+                lambda: token,
+                concurrency=4,
+                duration=READ_TIMEOUT + 1,
+                max_requests=2000,
+                session=s,
+            ),
+        )
     for outcome in results:
         report.add(outcome)
     for outcome in normal.outcomes:
@@ -56,14 +73,19 @@ def _by_tag(report: LoadReport, tag: str) -> list[str]:
 async def test_upstream_faults(
     start_proxy: StartProxy, idp: LocalIdP, upstream: RecordingUpstream, engine: str
 ) -> None:
-    proxy = start_proxy(idp.issuer, upstream.url, engine,
-                        upstream={"read_timeout_seconds": READ_TIMEOUT, "connect_timeout_seconds": 1})  # fmt: skip
+    proxy = start_proxy(
+        idp.issuer,
+        upstream.url,
+        engine,
+        upstream={"read_timeout_seconds": READ_TIMEOUT, "connect_timeout_seconds": 1},
+    )
     token = local_token(idp)
 
     # warm the pool to its working size, then take the baseline
     warm = LoadReport("warm-up")
-    await run_load(warm, f"{proxy.url}/apis/things", lambda: token, concurrency=4, duration=2,
-                   max_requests=400)  # fmt: skip
+    await run_load(
+        warm, f"{proxy.url}/apis/things", lambda: token, concurrency=4, duration=2, max_requests=400
+    )
     assert warm.failed == 0, warm.summary()
     baseline = proxy.socket_count()
 
@@ -81,12 +103,16 @@ async def test_upstream_faults(
         hang, reset = _by_tag(report, "hang"), _by_tag(report, "reset")
         slow_ok, slow_to = _by_tag(report, "slow-ok"), _by_tag(report, "slow-timeout")
         normal = [o for o in report.outcomes if o.tag == ""]
-        print(f"  hang: {sorted(set(hang))}  reset: {sorted(set(reset))}  "
-              f"slow-ok: {sorted(set(slow_ok))}  slow-timeout: {sorted(set(slow_to))}  "
-              f"normal: sent={len(normal)} ok={sum(o.status == 200 for o in normal)}")  # fmt: skip
+        print(
+            f"  hang: {sorted(set(hang))}  reset: {sorted(set(reset))}  "
+            f"slow-ok: {sorted(set(slow_ok))}  slow-timeout: {sorted(set(slow_to))}  "
+            f"normal: sent={len(normal)} ok={sum(o.status == 200 for o in normal)}"
+        )
         hang_durations = [o.finished - o.started for o in report.outcomes if o.tag == "hang"]
-        print(f"  hang answered after {min(hang_durations):.2f}-{max(hang_durations):.2f}s "
-              f"(read_timeout_seconds={READ_TIMEOUT})")  # fmt: skip
+        print(
+            f"  hang answered after {min(hang_durations):.2f}-{max(hang_durations):.2f}s "
+            f"(read_timeout_seconds={READ_TIMEOUT})"
+        )
         print(
             f"  upstream received /hang {hang_seen}x for 10 requests, "
             f"the too-slow path {timeout_seen}x for 5"
@@ -117,8 +143,14 @@ async def test_upstream_faults(
 
     # still serving
     after = LoadReport("after")
-    await run_load(after, f"{proxy.url}/apis/things", lambda: token, concurrency=2, duration=1,
-                   max_requests=100)  # fmt: skip
+    await run_load(
+        after,
+        f"{proxy.url}/apis/things",
+        lambda: token,
+        concurrency=2,
+        duration=1,
+        max_requests=100,
+    )
     assert after.failed == 0, after.summary()
 
 
@@ -127,20 +159,35 @@ async def test_upstream_refuses(start_proxy: StartProxy, idp: LocalIdP, engine: 
     proxy = start_proxy(idp.issuer, dead, engine, upstream={"connect_timeout_seconds": 1})
     token = local_token(idp)
     report = LoadReport(f"{engine} upstream refuses")
-    await run_load(report, f"{proxy.url}/apis/things", lambda: token, concurrency=4, duration=2,
-                   max_requests=200, timeout=10)  # fmt: skip
+    await run_load(
+        report,
+        f"{proxy.url}/apis/things",
+        lambda: token,
+        concurrency=4,
+        duration=2,
+        max_requests=200,
+        timeout=10,
+    )
     report.print()
     assert report.sent > 0
     assert report.succeeded == 0
     assert all(o.status == 502 for o in report.outcomes), report.reasons()
     first = proxy.socket_count()
     report2 = LoadReport(f"{engine} upstream refuses, again")
-    await run_load(report2, f"{proxy.url}/apis/things", lambda: token, concurrency=4, duration=2,
-                   max_requests=200, timeout=10)  # fmt: skip
+    await run_load(
+        report2,
+        f"{proxy.url}/apis/things",
+        lambda: token,
+        concurrency=4,
+        duration=2,
+        max_requests=200,
+        timeout=10,
+    )
     report2.print()
     await asyncio.sleep(0.5)
     second = proxy.socket_count()
     print(
-        f"  proxy sockets after {report.sent} refusals: {first}; after {report2.sent} more: {second}"
+        f"  proxy sockets after {report.sent} refusals: {first}; "
+        f"after {report2.sent} more: {second}"
     )
     assert second <= first + 2, "refused upstream connections leak sockets"

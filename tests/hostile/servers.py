@@ -124,7 +124,7 @@ class KeyPair:
             if self.alg.startswith(("RS", "PS"))
             else jwt.algorithms.ECAlgorithm
         )
-        data = json.loads(algo.to_jwk(self.public))
+        data: dict[str, Any] = json.loads(algo.to_jwk(self.public))
         data.update({"kid": self.kid, "use": "sig", "alg": self.alg})
         return data
 
