@@ -8,6 +8,7 @@ identity headers it received.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import ssl
 import stat
@@ -429,3 +430,38 @@ def test_dead_refresh_token_says_log_in_again(cli: Cli, platform: Any, keycloak:
     # Logging in again repairs it.
     password_login(cli, platform, keycloak.users["carol"])
     assert cli.run("refresh").returncode == 0
+
+
+def test_live_waiting_indicator_on_a_terminal(cli: Cli, platform: Any) -> None:
+    """On a terminal the wait is a spinner redrawn in place with the time left."""
+    import pty
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the CLI on a pseudo-terminal
+        os.environ.clear()
+        os.environ.update(cli.env())
+        os.execv(cli.argv([])[0], [*cli.argv(["login", "--base-url", platform.base_url,
+                                              "--ca-file", platform.ca_file])])
+    screen = b""
+    deadline = time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline and screen.count(b"left)") < 5:
+            try:
+                screen += os.read(fd, 4096)
+            except OSError:
+                break
+        os.kill(pid, signal.SIGINT)
+        end = time.monotonic() + 10
+        while time.monotonic() < end and b"Interrupted." not in screen:
+            try:
+                screen += os.read(fd, 4096)
+            except OSError:
+                break
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    text = screen.decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 130, text
+    assert "\r| Waiting for you to finish in the browser (" in text
+    assert "\r/ Waiting" in text and "\r- Waiting" in text
+    assert "Interrupted." in text and "Traceback" not in text
