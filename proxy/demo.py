@@ -77,7 +77,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
         response.content_length = total
     await response.prepare(request)
     block = b"x" * _CHUNK
-    remaining = total
+    remaining = total if request.method != "HEAD" else 0  # HEAD: same head, no body
     while remaining > 0:
         n = min(remaining, _CHUNK)
         await response.write(block[:n])

@@ -23,6 +23,7 @@ which closes the upstream connection.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Iterable
 
@@ -35,6 +36,8 @@ from yarl import URL
 
 from .responses import error_response
 from .state import UPSTREAM_SECONDS
+
+log = logging.getLogger("authgate.proxy.forwarding")
 
 __all__ = [
     "create_upstream_session",
@@ -51,6 +54,8 @@ _REQUEST_DROP = frozenset({"expect", "transfer-encoding", "content-length"})
 _FORWARDED = frozenset({"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded"})
 _HOP = frozenset(name.lower() for name in HOP_BY_HOP)
 _CHUNK = 64 * 1024
+#: Bodies up to this size (with a Content-Length) are relayed in one write.
+_SMALL_BODY = 64 * 1024
 
 
 def create_upstream_session(upstream: UpstreamConfig) -> aiohttp.ClientSession:
@@ -140,6 +145,24 @@ def response_headers(raw: Iterable[tuple[bytes, bytes]]) -> CIMultiDict[str]:
     return out
 
 
+async def _small_response(upstream: aiohttp.ClientResponse) -> web.StreamResponse:
+    """A small body with a known length: one write for head and body instead
+    of three (measured: the per-write syscalls dominated small responses)."""
+    try:
+        body = await upstream.read()
+    except (TimeoutError, aiohttp.ServerTimeoutError):
+        return error_response(
+            504, "gateway_timeout", "upstream_timeout", "the upstream did not answer in time"
+        )
+    except aiohttp.ClientError:
+        return error_response(
+            502, "bad_gateway", "upstream_error", "the upstream closed or answered invalidly"
+        )
+    headers = response_headers(upstream.raw_headers)
+    headers.popall("Content-Length", None)
+    return web.Response(status=upstream.status, reason=upstream.reason, headers=headers, body=body)
+
+
 async def _body(request: web.Request) -> AsyncIterator[bytes]:
     async for chunk in request.content.iter_chunked(_CHUNK):
         yield chunk
@@ -176,12 +199,17 @@ async def forward(
         return error_response(
             504, "gateway_timeout", "upstream_timeout", "the upstream did not answer in time"
         )
-    except aiohttp.ClientError:
+    except aiohttp.ClientError as exc:
+        # The type only: messages can quote the URL, whose query may hold a token.
+        log.warning("upstream request failed", extra={"error": type(exc).__name__})
         return error_response(
             502, "bad_gateway", "upstream_error", "the upstream closed or answered invalidly"
         )
     request[UPSTREAM_SECONDS] = time.perf_counter() - started
     try:
+        length = upstream.content_length
+        if length is not None and length <= _SMALL_BODY and request.method != "HEAD":
+            return await _small_response(upstream)
         response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
         response.headers.extend(response_headers(upstream.raw_headers))
         await response.prepare(request)

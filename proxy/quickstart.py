@@ -70,9 +70,10 @@ authgate quickstart is running.
 Without a token the proxy answers 401:
   curl -i {base}/hello
 
-Get a token (either way):
+Get a token with the CLI:
   authgate login --base-url {base} --unsigned-token --email you@example.com
   TOKEN=$(authgate token)
+or with one line of Python:
   TOKEN=$({mint})
 
 With it, the demo sees verified identity headers (X-NMP-Principal-Id, ...):

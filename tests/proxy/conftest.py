@@ -50,8 +50,8 @@ ENGINES = _engines()
 
 
 def _dump_on_failure(request: pytest.FixtureRequest, *procs: ServerProcess) -> None:
-    rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed:
+    reports = [getattr(request.node, f"rep_{when}", None) for when in ("setup", "call")]
+    if any(rep is not None and rep.failed for rep in reports):
         for proc in procs:
             print(f"\n----- {proc.log_path.name} -----\n{proc.log()[-6000:]}")
 
@@ -140,9 +140,11 @@ def proxy_factory(
         started.append(proxy)
         return proxy.start(wait_ready=wait_ready)
 
-    yield factory
-    for proxy in started:
-        proxy.stop()
+    try:
+        yield factory
+    finally:
+        for proxy in started:
+            proxy.stop()
     _dump_on_failure(request, *(p.process for p in started if p.process is not None))
 
 

@@ -94,7 +94,7 @@ async def test_head_and_empty_bodies(proxy: ProxyProcess, fake_idp: FakeIdP) -> 
     auth = {"Authorization": f"Bearer {fake_idp.mint()}"}
     async with aiohttp.ClientSession(timeout=TIMEOUT) as s:
         async with s.head(f"{proxy.url}/stream?bytes=1234", headers=auth) as r:
-            assert r.status == 200
+            assert r.status == 200, await r.text()
             assert r.headers["Content-Length"] == "1234"
             assert await r.read() == b""
         async with s.delete(f"{proxy.url}/apis/x", headers=auth) as r:

@@ -1,0 +1,96 @@
+"""Requests per second through the proxy vs. directly to the upstream.
+
+Same machine, same run, same cached token: ``wrk`` drives GET requests at the
+demo echo service directly, then through the proxy on each engine.  Prints
+the figures; asserts nothing (speed is measured, not tested).
+
+    .venv/bin/python tests/proxy/bench_proxy.py [--duration 10] [--connections 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from proxy_harness import (
+    HERE,
+    PYTHON,
+    FakeIdP,
+    ProxyProcess,
+    ServerProcess,
+    SigningKeys,
+    base_document,
+    free_port,
+    wait_for,
+)
+
+
+def wrk(url: str, token: str | None, duration: int, connections: int) -> float:
+    argv = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
+    if token:
+        argv += ["-H", f"Authorization: Bearer {token}"]
+    out = subprocess.run([*argv, url], capture_output=True, text=True, check=True,
+                         timeout=duration + 30).stdout  # fmt: skip
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non2xx:
+        raise RuntimeError(f"{url}: {non2xx.group(1)} failed requests\n{out}")
+    assert match, out
+    return float(match.group(1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed (apt-get install wrk)")
+    work = Path(tempfile.mkdtemp(prefix="authgate-bench-"))
+    keys = SigningKeys()
+    jwks = work / "jwks.json"
+    import json
+
+    jwks.write_text(json.dumps(keys.jwks()))
+    idp_port, demo_port = free_port(), free_port()
+    procs = [
+        ServerProcess([PYTHON, str(HERE / "fake_idp.py"), "--port", str(idp_port),
+                       "--jwks", str(jwks)], work / "idp.log").start(),
+        ServerProcess([PYTHON, "-m", "authgate.proxy.demo", "--port", str(demo_port)],
+                      work / "demo.log").start(),
+    ]  # fmt: skip
+    idp = FakeIdP(f"http://127.0.0.1:{idp_port}", procs[0], keys)
+    demo = f"http://127.0.0.1:{demo_port}"
+    try:
+        wait_for(f"{idp.issuer}/stats")
+        wait_for(f"{demo}/x")
+        token = idp.mint(ttl=3600)
+        results = {"direct": wrk(f"{demo}/apis/bench", None, args.duration, args.connections)}
+        for engine in ("aiohttp", "lean"):
+            doc = base_document(idp.issuer, demo, engine)
+            doc["limits"]["max_in_flight"] = 4096
+            (work / engine).mkdir()
+            proxy = ProxyProcess(doc, work / engine).start()
+            try:
+                url = f"{proxy.url}/apis/bench"
+                wrk(url, token, 2, args.connections)  # warm the token cache and the pool
+                results[engine] = wrk(url, token, args.duration, args.connections)
+            finally:
+                proxy.stop()
+        print(f"wrk -t1 -c{args.connections} -d{args.duration}s, GET /apis/bench, "
+              "RS256 token (cached), demo echo upstream (aiohttp), same machine")  # fmt: skip
+        for name, rps in results.items():
+            share = f"  ({rps / results['direct']:.0%} of direct)" if name != "direct" else ""
+            print(f"  {name:8s} {rps:10.0f} req/s{share}")
+    finally:
+        for proc in procs:
+            proc.stop()
+
+
+if __name__ == "__main__":
+    main()
