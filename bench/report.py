@@ -48,8 +48,9 @@ def markdown(result: dict[str, Any]) -> str:
 
     lines = [
         "| contender | req/s 1 KiB | x o2p | unique-token req/s | x o2p | req/s 1 MiB | x o2p "
-        "| CPU s / 10k req | x o2p | RSS MiB | x o2p | anon MiB | WS msg/s | x o2p |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| CPU s / 10k req | x o2p | RSS MiB | x o2p | anon MiB | idle RSS MiB "
+        "| WS msg/s | x o2p |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, fig in contenders.items():
         row = [name]
@@ -65,6 +66,7 @@ def markdown(result: dict[str, Any]) -> str:
             row += [_fmt(value, digits), _r(_ratio(value, ref_of(key)))]
             if key == "rss_mib":
                 row.append(_fmt(fig.get("anon_mib"), 1))
+                row.append(_fmt(fig.get("idle_rss_mib"), 1))
         lines.append("| " + " | ".join(row) + " |")
     loads = list(next(iter(contenders.values())).get("latency", {}).keys())
     if loads:

@@ -56,6 +56,7 @@ class Figures:
     ws: list[float] = field(default_factory=list)
     rss_bytes: int = 0
     anon_bytes: int = 0
+    idle_rss_bytes: int = 0
     processes: int = 0
 
     def summary(self) -> dict[str, Any]:
@@ -76,6 +77,7 @@ class Figures:
             "cpu_seconds_per_10k": median(self.cpu_per_10k) if self.cpu_per_10k else None,
             "rss_mib": self.rss_bytes / 2**20,
             "anon_mib": self.anon_bytes / 2**20,
+            "idle_rss_mib": self.idle_rss_bytes / 2**20,
             "processes": self.processes,
             "ws_msgs_per_s": median(self.ws) if self.ws else None,
             "errors": self.errors,
@@ -226,6 +228,10 @@ def _measure(
     lua = write_lua(workdir)
     figures = {n: Figures(n) for n in names}
     secs = plan.seconds
+    for name in names:  # memory before any load: interpreter/binary + libraries + config
+        figures[name].idle_rss_bytes = stack.services[
+            "upstream" if name == "direct" else name
+        ].stats().rss_bytes
 
     def url(name: str, path: str) -> str:
         return f"http://127.0.0.1:{_port(stack, name)}{path}"
