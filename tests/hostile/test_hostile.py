@@ -42,6 +42,7 @@ def test_hostile_case(hostile_env: HostileEnv, case: Case) -> None:
 
     data = req.raw or build_request(req.method, req.target, list(req.headers), req.body)
     resp = send_raw(env.proxy.port, data, stop_at_headers=req.websocket)
+    print(f"[{env.engine}] {case.id}: {resp.status}")
 
     # 4. never a 5xx (nor a dropped connection)
     assert resp.status != 0, f"no HTTP answer (connection closed)\n{env.proxy.tail(20)}"
