@@ -71,6 +71,7 @@ class Exchange:
         "path",
         "pending_error",
         "reason",
+        "retryable",
         "status",
         "subject",
         "t_head",
@@ -113,6 +114,7 @@ class Exchange:
         self.upstream_seconds: float | None = None
         self.t_head = 0.0
         self.pending_error: LeanHTTPError | None = None
+        self.retryable = False
 
     # -- request body, fed by the client connection's parser --------------
     def request_body(self, data: bytes) -> None:
@@ -221,6 +223,7 @@ class Exchange:
             await self.done
             if (
                 self.status == -1
+                and self.retryable
                 and reused
                 and attempt == 0
                 and not self.head_sent
@@ -435,8 +438,9 @@ class Exchange:
             self.conn.close()
             self._resolve()
 
-    def upstream_failed(self, error: LeanHTTPError) -> None:
+    def upstream_failed(self, error: LeanHTTPError, *, retryable: bool = False) -> None:
         self.upstream = None
+        self.retryable = retryable
         if self.tunnel:
             self.conn.close()
         elif self.head_sent:

@@ -48,7 +48,7 @@ class ResponseSink(Protocol):
 
     def tunnel_data(self, data: bytes) -> None: ...
 
-    def upstream_failed(self, error: LeanHTTPError) -> None: ...
+    def upstream_failed(self, error: LeanHTTPError, *, retryable: bool = False) -> None: ...
 
     def upstream_paused(self, paused: bool) -> None: ...
 
@@ -72,6 +72,7 @@ class UpstreamConnection(asyncio.Protocol):
         "head_request",
         "loop",
         "paused",
+        "received",
         "sink",
         "transport",
         "tunnel",
@@ -87,6 +88,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.head_request = False
         self.tunnel = False
         self.paused = False
+        self.received = 0
         self._parser = httptools.HttpResponseParser(self)
         self._headers: list[tuple[bytes, bytes]] = []
         self._reason = b""
@@ -106,6 +108,7 @@ class UpstreamConnection(asyncio.Protocol):
             self.abort()
             return
         self._last_activity = self.loop.time()
+        self.received += len(data)
         if self.tunnel:
             sink.tunnel_data(data)
             return
@@ -134,7 +137,9 @@ class UpstreamConnection(asyncio.Protocol):
             self.sink = None
             sink.response_end(False)
         else:
-            self._fail(bad_gateway())
+            # Closed before a single response byte: a stale keep-alive connection
+            # that the upstream dropped as we reused it; safe to retry (RFC 9112 §9.3.1).
+            self._fail(bad_gateway(), retryable=self.received == 0)
 
     def pause_writing(self) -> None:
         if self.sink is not None:
@@ -199,6 +204,7 @@ class UpstreamConnection(asyncio.Protocol):
         """Send a request head; the response goes to ``sink``."""
         self.sink = sink
         self.used += 1
+        self.received = 0
         self.head_request = head_request
         self._headers = []
         self._reason = b""
@@ -242,14 +248,14 @@ class UpstreamConnection(asyncio.Protocol):
         if sink is not None:
             sink.response_end(reusable and not self.closed)
 
-    def _fail(self, error: LeanHTTPError) -> None:
+    def _fail(self, error: LeanHTTPError, *, retryable: bool = False) -> None:
         sink = self.sink
         self.sink = None
         self._cancel_timer()
         if self.transport is not None:
             self.transport.abort()
         if sink is not None:
-            sink.upstream_failed(error)
+            sink.upstream_failed(error, retryable=retryable)
 
     def _check_timeout(self) -> None:
         self._timer = None
