@@ -3,8 +3,8 @@
 Why a second data path: aiohttp's per-request machinery (request objects,
 multidicts, middlewares, a client session) costs far more than the JWT check
 itself — measured on a 2-core machine, about 5k req/s against ~30k for a bare
-asyncio Protocol with the llhttp parser.  This package serves the common case
-(plain HTTP/1.1 with keep-alive and pipelining) with raw byte-level header
+asyncio Protocol with the llhttp parser.  This package serves HTTP/1.1
+(keep-alive, pipelining, chunked bodies, upgrades) with raw byte-level header
 rewriting, and reuses :class:`authgate.core.gate.Gate` unchanged, so every
 authentication and authorization rule is identical on both paths.
 
@@ -21,7 +21,8 @@ Entry point (the contract the proxy's engine dispatch wires to)::
     ) -> LeanServer
 
 * ``config`` — the parsed document; ``listen``, ``upstream``, ``limits`` and
-  ``headers.set_forwarded`` are read once at start.
+  ``headers.set_forwarded`` are read once at start (the proxy restarts for
+  changes to those, see ``restart_required_changes``).
 * ``gate_provider`` — called once per request, so a hot reload that swaps the
   Gate takes effect on the next request without dropping connections.
 * ``sock`` — an already bound listening socket (e.g. inherited from the parent
@@ -41,14 +42,20 @@ Entry point (the contract the proxy's engine dispatch wires to)::
   ``duration_seconds``, peer): the proxy feeds its Prometheus metrics and
   JSON access log from it, so both engines report the same series.  The
   token never appears in it.
-* ``discovery`` — returns the discovery document (``Runtime.discovery``); when
-  given, ``GET /apis/auth/discovery`` is answered locally after the Gate
-  allowed it (it is a public path), exactly as the aiohttp path does.
+* ``discovery`` — returns the discovery document (``Runtime.discovery``);
+  ``GET``/``HEAD /apis/auth/discovery`` is then answered by the proxy itself
+  without consulting the Gate, exactly as the aiohttp route does.  When it is
+  not given and ``gate_provider`` is ``RuntimeHolder.gate`` (a bound method),
+  the holder's ``current.discovery()`` is used.
 
 :class:`LeanServer` has ``port``, ``sockets``, ``close()``,
-``async drain(timeout: float) -> None`` (stop accepting, let in-flight
-requests finish, then close idle keep-alive connections) and
-``async wait_closed()``.
+``async drain(grace: float | None = None) -> None`` (stop accepting, close
+idle keep-alive connections, let in-flight requests finish with
+``Connection: close``, 1001 to WebSockets, abort what is left after
+``grace`` seconds, default ``limits.drain_timeout_seconds``) and
+``async wait_closed()``.  Errors (``400``/``431``/``502``/``503``/``504`` and
+every :class:`AuthError`) carry the same JSON bodies and challenges as the
+aiohttp path.
 """
 
 from __future__ import annotations
