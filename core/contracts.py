@@ -12,10 +12,14 @@ PROVIDER_KIND: Final = "OIDCProvider"
 PROVIDER_PLURAL: Final = "oidcproviders"
 
 # Pod / Deployment annotations that opt a workload in to sidecar injection.
-INJECT_ANNOTATION: Final = "authgate.io/inject"  # "true"
-PROVIDER_ANNOTATION: Final = "authgate.io/provider"  # OIDCProvider name in the pod's namespace
-PORT_ANNOTATION: Final = "authgate.io/port"  # name (or number) of the app port the sidecar takes over
-INJECTED_ANNOTATION: Final = "authgate.io/injected"  # set by the webhook; makes injection idempotent
+# "true" opts the pod in.
+INJECT_ANNOTATION: Final = "authgate.io/inject"
+# OIDCProvider name in the pod's namespace.
+PROVIDER_ANNOTATION: Final = "authgate.io/provider"
+# Name (or number) of the app port the sidecar takes over.
+PORT_ANNOTATION: Final = "authgate.io/port"
+# Set by the webhook; makes injection idempotent.
+INJECTED_ANNOTATION: Final = "authgate.io/injected"
 # Namespace label that opts every pod in the namespace in.
 NAMESPACE_INJECTION_LABEL: Final = "authgate.io/injection"  # "enabled"
 
