@@ -164,7 +164,8 @@ def login_command(base_url: str | None, context: str | None, scopes: tuple[str, 
 
 def _status_rows(tokens: TokenSet) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     found = claims(tokens.access_token)
-    groups = found.get("groups") if isinstance(found.get("groups"), list) else []
+    raw_groups = found.get("groups")
+    groups: list[str] = [str(g) for g in raw_groups] if isinstance(raw_groups, list) else []
     left = tokens.seconds_left()
     expires = "unknown"
     if tokens.expires_at is not None and left is not None:
@@ -180,7 +181,7 @@ def _status_rows(tokens: TokenSet) -> tuple[dict[str, Any], list[tuple[str, str]
     rows = [
         ("User", str(data["user"] or "-")),
         ("Subject", str(data["subject"] or "-")),
-        ("Groups", ", ".join(map(str, groups)) or "-"),
+        ("Groups", ", ".join(groups) or "-"),
         ("Scopes", " ".join(data["scopes"]) or "-"),
         ("Issuer", str(data["issuer"] or "-")),
         ("Expires", expires),
