@@ -44,6 +44,7 @@ from authgate.client.errors import (
     Forbidden,
     NotLoggedIn,
     Unauthorized,
+    UsageError,
 )
 from authgate.client.refresh import SDK_REFRESH_MARGIN, Session
 from authgate.client.store import ConfigStore
@@ -51,6 +52,7 @@ from authgate.client.transport import (
     DEFAULT_TIMEOUT,
     async_client,
     env_ca_file,
+    origin,
     sync_client,
     unreachable,
 )
@@ -63,19 +65,34 @@ class _Credentials:
                  config_file: str | os.PathLike[str] | None, ca_file: str | None) -> None:
         self.static_token = access_token
         self.session: Session | None = None
-        cluster_url: str | None = None
+        wanted: str | None = normalize_base_url(base_url) if base_url else None
         cluster_ca: str | None = None
-        if access_token is None or base_url is None:
-            self.session = Session.shared(ConfigStore(config_file), context)
-            login = self.session.login()
-            cluster_url, cluster_ca = login.cluster.base_url, login.cluster.ca_file
-            if access_token is not None:
-                self.session = None  # only the base URL came from the config
-        chosen = base_url or cluster_url
-        if not chosen:
-            raise NotLoggedIn("no base URL", hint="pass base_url= or run: authgate login")
-        self.base_url = normalize_base_url(chosen)
+        if access_token is None or wanted is None:
+            store = ConfigStore(config_file)
+            if wanted is not None and context is None:
+                context = _context_for(store, wanted)
+            session = Session.shared(store, context)
+            login = session.login()
+            if wanted is not None and login.cluster.base_url != wanted:
+                # Never send one platform's token to another.
+                raise UsageError(
+                    f"context {login.context!r} belongs to {login.cluster.base_url}, "
+                    f"not {wanted}", hint="pass the matching context= or access_token=")
+            wanted, cluster_ca = login.cluster.base_url, login.cluster.ca_file
+            if access_token is None:
+                self.session = session
+        assert wanted is not None
+        self.base_url: str = wanted
         self.ca_file = ca_file or env_ca_file() or cluster_ca
+
+    def url(self, path: str) -> str:
+        """``base_url + path``; an absolute URL only when it is on the platform itself."""
+        if path.startswith("/"):
+            return self.base_url + path
+        if origin(path) != origin(self.base_url) or not path.startswith(self.base_url):
+            raise UsageError(f"refusing to send the platform's token to {origin(path)}",
+                             hint="pass a path such as '/apis/...'")
+        return path
 
     def token(self) -> str:
         if self.static_token is not None:
@@ -90,6 +107,20 @@ class _Credentials:
             return None
         token: str = self.session.refresh(stale=rejected_token).tokens.access_token
         return token
+
+
+def _context_for(store: ConfigStore, base_url: str) -> str:
+    """The context logged in to ``base_url`` (the current one first)."""
+    config = store.load()
+    names = sorted(config.contexts, key=lambda name: name != config.current_context)
+    for name in names:
+        entry = config.contexts[name]
+        cluster = config.clusters.get(entry.cluster)
+        if cluster is not None and cluster.base_url == base_url and entry.user in config.users:
+            found: str = name
+            return found
+    raise NotLoggedIn(f"not logged in to {base_url}",
+                      hint=f"run: authgate login --base-url {base_url}, or pass access_token=")
 
 
 def _raise_for_status(response: httpx.Response) -> None:
@@ -147,7 +178,7 @@ class Client:
     def request(self, method: str, path: str, *, headers: Mapping[str, str] | None = None,
                 **kwargs: Any) -> httpx.Response:
         """Send a request; renew and retry once on 401; raise APIError on >= 400."""
-        url = self.base_url + path if path.startswith("/") else path
+        url = self._credentials.url(path)
         token = self.token()
         response = self._send(method, url, _with_auth(headers, token), kwargs)
         if response.status_code == 401:
@@ -220,7 +251,7 @@ class AsyncClient:
                       headers: Mapping[str, str] | None = None,
                       **kwargs: Any) -> httpx.Response:
         """Send a request; renew and retry once on 401; raise APIError on >= 400."""
-        url = self.base_url + path if path.startswith("/") else path
+        url = self._credentials.url(path)
         token = await self.token()
         response = await self._send(method, url, _with_auth(headers, token), kwargs)
         if response.status_code == 401:
