@@ -93,6 +93,8 @@ raw_paths = st.one_of(
 @example("/apis/files/x;jsessionid=1")
 @example("/a%00b")
 @example("/a%5c..%5cb")
+@example("/a%25%33%31")  # found by atheris: → /a%2531, which normalize_path then rejects
+@example("/public/%25%32%65%25%32%65/apis/files/x")  # a split double encoding of ".."
 def test_normalize_is_a_safe_fixed_point(raw: str) -> None:
     try:
         out = normalize_path(raw)

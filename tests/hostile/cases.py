@@ -505,6 +505,12 @@ PATH_CASES: list[Case] = [
         ),
     ),
     Case("path-double-encoding", (400,), path("/public/%252e%252e/apis/files/x")),
+    Case(
+        "path-double-encoding-split",
+        (400,),
+        lambda c: Req(target="/public/%25%32%65%25%32%65/apis/files/x"),
+        why="%25%32%65 decodes once to %2e: a double-decoding upstream sees /public/../apis/files",
+    ),
     Case("path-overlong-utf8-dot", (400,), path("/public/%c0%ae%c0%ae/apis/files/x")),
     Case("path-fullwidth-dot", (400,), path("/public/%ef%bc%8e%ef%bc%8e/apis/files/x")),
     Case(
