@@ -136,11 +136,21 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
         # Proposed field (see docs/proxy.md); absent from the core model for now.
         trust_forwarded=bool(getattr(config.headers, "trust_forwarded", False)),
     )
+    if request.headers.get("Expect", "").lower() == "100-continue" and request.version >= (1, 1):
+        # Only now, with the request allowed, invite the body (RFC 9110 §10.1.1).
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
     session = app[UPSTREAM_SESSION]
     url = upstream_url(config, raw_target)
     if is_websocket_upgrade(request):
         return await proxy_websocket(request, session, url, upstream_headers, app[WEBSOCKETS])
     return await forward(request, session, url, upstream_headers)
+
+
+async def _defer_expect(request: web.Request) -> None:
+    """aiohttp would send ``100 Continue`` before the handler runs; we send it
+    only after the Gate allowed the request, so a refused client never
+    uploads its body."""
+    return None
 
 
 async def _upstream_pool(app: web.Application) -> AsyncIterator[None]:
@@ -163,5 +173,5 @@ def build_app(holder: RuntimeHolder, metrics: Metrics, lifecycle: Lifecycle) -> 
     app.cleanup_ctx.append(_upstream_pool)
     app.on_shutdown.append(_close_websockets)
     app.router.add_route("GET", DISCOVERY_PATH, discovery_handler)
-    app.router.add_route("*", "/{tail:.*}", proxy_handler)
+    app.router.add_route("*", "/{tail:.*}", proxy_handler, expect_handler=_defer_expect)
     return app

@@ -132,15 +132,14 @@ async def _start_lean(
             reason=record.reason,
         )
 
-    def on_ws_upgrade(event: str) -> None:
-        if event == "open":
-            metrics.in_flight.inc()
-        else:
-            metrics.in_flight.dec()
-
     server = await lean.serve_lean(
-        config, holder.gate, on_ws_upgrade=on_ws_upgrade, on_request=on_request
+        config,
+        holder.gate,
+        on_request=on_request,
+        discovery=lambda: holder.current.discovery(),
     )
+    # The lean server counts its own in-flight requests (websockets included).
+    metrics.in_flight.set_function(lambda: float(server.in_flight))
 
     async def stop() -> None:
         await server.drain(config.limits.drain_timeout_seconds)

@@ -17,14 +17,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    stats = {"hang_started": 0, "hang_cancelled": 0}
+    stats: dict[str, int | None] = {"hang_started": 0, "hang_cancelled": 0, "ws_close_code": None}
 
     async def hang(request: web.Request) -> web.Response:
-        stats["hang_started"] += 1
+        stats["hang_started"] += 1  # type: ignore[operator]
         try:
             await asyncio.sleep(3600)
         except asyncio.CancelledError:
-            stats["hang_cancelled"] += 1
+            stats["hang_cancelled"] += 1  # type: ignore[operator]
             raise
         return web.Response(text="unreachable")
 
@@ -41,6 +41,15 @@ def main() -> None:
             },
         )
 
+    async def ws_record(request: web.Request) -> web.WebSocketResponse:
+        # Records the close code the client (through the proxy) sent.
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for _ in ws:
+            pass
+        stats["ws_close_code"] = ws.close_code
+        return ws
+
     async def get_stats(request: web.Request) -> web.Response:
         return web.json_response(stats)
 
@@ -48,6 +57,7 @@ def main() -> None:
     app.router.add_get("/hang", hang)
     app.router.add_get("/stats", get_stats)
     app.router.add_get("/hop", hop)
+    app.router.add_get("/ws-record", ws_record)
 
     async def serve() -> None:
         runner = web.AppRunner(app, access_log=None, handler_cancellation=True)

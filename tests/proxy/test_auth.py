@@ -101,8 +101,8 @@ async def test_path_rule_needs_its_own_scopes(proxy: ProxyProcess, fake_idp: Fak
 
 async def test_two_authorization_headers_are_400(proxy: ProxyProcess, fake_idp: FakeIdP) -> None:
     token = fake_idp.mint()
-    head = request_head("GET", "/apis/things", proxy.port,
-                        [("Authorization", f"Bearer {token}"), ("Authorization", f"Bearer {token}")])  # fmt: skip
+    twice = [("Authorization", f"Bearer {token}")] * 2
+    head = request_head("GET", "/apis/things", proxy.port, twice)
     resp = await raw_request(proxy.port, head)
     assert resp.status == 400
     assert resp.json()["error"] == "invalid_request"

@@ -44,8 +44,8 @@ async def test_quickstart_with_and_without_token(quickstart) -> None:  # type: i
         async with s.get(f"{base}/hello") as r:
             assert r.status == 401
             assert "WWW-Authenticate" in r.headers
-        async with s.get(f"{base}/hello", headers={"Authorization": f"Bearer {minted}",
-                                                   "X-NMP-Principal-Id": "admin"}) as r:  # fmt: skip
+        spoofing = {"Authorization": f"Bearer {minted}", "X-NMP-Principal-Id": "admin"}
+        async with s.get(f"{base}/hello", headers=spoofing) as r:
             assert r.status == 200
             echo = await r.json()
         async with s.get(f"{base}/apis/auth/discovery") as r:

@@ -15,6 +15,10 @@ from proxy_harness import ProxyProcess, deep_merge, metric_value
 
 pytestmark = pytest.mark.integration
 
+OPEN_PATHS = {
+    "authorization": {"public_paths": ["/apis/auth/discovery", "/healthz", "/readyz", "/open/"]}
+}
+
 
 async def _status(url: str) -> int:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as s:
@@ -51,8 +55,7 @@ async def test_valid_change_applies_and_invalid_keeps_old(proxy: ProxyProcess) -
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as s:
         async with s.get(f"{proxy.url}/open/thing") as r:
             assert r.status == 401
-        opened = deep_merge(proxy.document, {"authorization": {
-            "public_paths": ["/apis/auth/discovery", "/healthz", "/readyz", "/open/"]}})  # fmt: skip
+        opened = deep_merge(proxy.document, OPEN_PATHS)
         proxy.write_config(opened)
         await _wait_status(f"{proxy.url}/open/thing", 200)
         await _wait_metric(proxy, "success", 1)
@@ -95,8 +98,7 @@ async def test_configmap_symlink_swap(proxy_factory, tmp_path: Path) -> None:  #
         assert await _status(f"{watched.url}/open/x") == 401
         v2 = mount / "..v2"
         v2.mkdir()
-        doc = deep_merge(proxy.document, {"authorization": {
-            "public_paths": ["/apis/auth/discovery", "/healthz", "/readyz", "/open/"]}})  # fmt: skip
+        doc = deep_merge(proxy.document, OPEN_PATHS)
         (v2 / "config.yaml").write_text(yaml.safe_dump(doc))
         tmp_link = mount / "..data_tmp"
         os.symlink("..v2", tmp_link)

@@ -27,8 +27,11 @@ async def _blocks(total: int, block: int = MIB):  # type: ignore[no-untyped-def]
 
 
 async def test_large_upload_and_download_with_flat_memory(
-    proxy: ProxyProcess, fake_idp: FakeIdP
-) -> None:
+    proxy_factory, fake_idp: FakeIdP
+) -> None:  # type: ignore[no-untyped-def]
+    # A generous read timeout: on a loaded machine the upload alone can take
+    # longer than the suite's default 3 s.
+    proxy = proxy_factory(upstream={"read_timeout_seconds": 120})
     auth = {"Authorization": f"Bearer {fake_idp.mint()}"}
     assert proxy.process is not None
     async with aiohttp.ClientSession(timeout=TIMEOUT) as s:
@@ -100,3 +103,29 @@ async def test_head_and_empty_bodies(proxy: ProxyProcess, fake_idp: FakeIdP) -> 
         async with s.delete(f"{proxy.url}/apis/x", headers=auth) as r:
             assert r.status == 200
             assert (await r.json())["body_bytes"] == 0
+
+
+async def test_expect_continue_only_after_auth(proxy: ProxyProcess, fake_idp: FakeIdP) -> None:
+    import asyncio
+
+    async def interim(token: str | None) -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        auth = f"Authorization: Bearer {token}\r\n" if token else ""
+        writer.write(
+            f"POST /upload HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: 5\r\n"
+            "Expect: 100-continue\r\n\r\n".encode()
+        )
+        await writer.drain()
+        first = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        if first.startswith(b"HTTP/1.1 100"):
+            writer.write(b"hello")
+            await writer.drain()
+            first += await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        writer.close()
+        return first
+
+    refused = await interim(None)
+    assert refused.startswith(b"HTTP/1.1 401")  # answered without inviting the body
+    allowed = await interim(fake_idp.mint())
+    assert allowed.startswith(b"HTTP/1.1 100 Continue")
+    assert b"HTTP/1.1 200" in allowed

@@ -53,3 +53,27 @@ async def test_websocket_needs_read_scope(proxy: ProxyProcess, fake_idp: FakeIdP
         with pytest.raises(aiohttp.WSServerHandshakeError) as info:
             await s.ws_connect(f"{proxy.url}/ws", headers={"Authorization": f"Bearer {token}"})
     assert info.value.status == 403
+
+
+async def test_client_close_code_reaches_upstream(
+    proxy_factory, fake_idp: FakeIdP, misbehaving_upstream: str
+) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+    import json
+    import time
+
+    from proxy_harness import http_get
+
+    proxy = proxy_factory(upstream={"url": misbehaving_upstream})
+    auth = {"Authorization": f"Bearer {fake_idp.mint()}"}
+    async with aiohttp.ClientSession(timeout=TIMEOUT) as s:
+        async with s.ws_connect(f"{proxy.url}/ws-record", headers=auth) as ws:
+            await ws.close(code=4002, message=b"bye")
+    deadline = time.monotonic() + 10
+    code = None
+    while time.monotonic() < deadline:
+        code = json.loads(http_get(f"{misbehaving_upstream}/stats")[1])["ws_close_code"]
+        if code == 4002:
+            break
+        await asyncio.sleep(0.05)
+    assert code == 4002
