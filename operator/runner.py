@@ -123,6 +123,11 @@ async def _main(settings: OperatorSettings, priority: int) -> None:
 
     ops = settings
 
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        # kopf's default login handlers live in its default registry, not in ours.
+        return kopf.login_via_client(**kwargs)
+
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         settings.persistence.finalizer = FINALIZER
