@@ -33,9 +33,15 @@ test-fast: $(STAMP)
 testenv: $(STAMP)
 	bash scripts/testenv/setup.sh
 
+# mypy cannot follow setuptools' package-dir mapping, so lint type-checks a
+# throwaway tree of symlinks that has the import layout (build/typecheck/authgate/...).
+TYPECHECK := build/typecheck/authgate
 lint: $(STAMP)
 	$(BIN)/ruff check authgate core proxy operator client tests bench
-	$(BIN)/mypy authgate core proxy operator client
+	rm -rf build/typecheck && mkdir -p $(TYPECHECK)
+	for f in authgate/*.py; do ln -s "$(CURDIR)/$$f" $(TYPECHECK)/; done
+	for d in core proxy operator client; do ln -s "$(CURDIR)/$$d" $(TYPECHECK)/$$d; done
+	cd build/typecheck && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p authgate
 
 bench: $(STAMP) testenv
 	source "$${XDG_CACHE_HOME:-$$HOME/.cache}/authgate/env.sh" && $(BIN)/python -m bench $(BENCH_ARGS)
