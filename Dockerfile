@@ -47,6 +47,10 @@ LABEL org.opencontainers.image.title="authgate" \
       org.opencontainers.image.source="https://github.com/authgate/authgate" \
       org.opencontainers.image.documentation="https://github.com/authgate/authgate/blob/main/docs/deploy.md"
 COPY --from=builder /opt/venv /opt/venv
+# A passwd/group entry for the nonroot uid: kopf (getpass.getuser()) and other
+# libraries look the running user up and fail on a uid without a name.
+RUN echo 'nonroot:x:65532:65532:authgate:/tmp:/usr/sbin/nologin' >> /etc/passwd && \
+    echo 'nonroot:x:65532:' >> /etc/group
 # Bytecode is compiled at build time, so a read-only root filesystem costs
 # nothing; HOME points at /tmp, the one path a pod is expected to mount
 # writable (an emptyDir) for the CLI's token store.

@@ -232,7 +232,26 @@ class PodRunner:
             + running.logs(container["name"])[-4000:]
         )
 
+    def _check_ports_free(self) -> None:
+        """The sandbox shares the host's network namespace: a declared port already
+        bound on the host would make the pod fail in a confusing way, so say so."""
+        import socket
+
+        spec = self.pod["spec"]
+        for container in [*(spec.get("initContainers") or []), *spec["containers"]]:
+            for port in container.get("ports") or []:
+                with socket.socket() as sock:
+                    try:
+                        sock.bind(("127.0.0.1", int(port["containerPort"])))
+                    except OSError as exc:
+                        raise PodStartError(
+                            f"port {port['containerPort']} of container {container['name']} is "
+                            f"already in use on this host ({exc}); the pod sandbox uses host "
+                            "networking"
+                        ) from None
+
     def start(self, timeout: float = 60.0) -> RunningPod:
+        self._check_ports_free()
         name = f"e2e-{self.pod['metadata']['namespace']}-{self.pod['metadata']['name']}"
         sandbox = DockerContainer(self.sandbox_image)
         sandbox.with_name(f"{name}-sandbox")

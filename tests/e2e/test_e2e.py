@@ -33,6 +33,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from authgate.core.config import HEADER_PRESETS
 from testcontainers.core.container import DockerContainer
 
 from .charts import CHART, Helm
@@ -44,7 +45,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.docker, pytest.mark.k8s, pytest.mark.
 
 RELEASE = "authgate"
 PROVIDER = "keycloak"
-NEMO = ("x-nmp-principal-id", "x-nmp-email", "x-nmp-groups", "x-nmp-scopes")
+# The identity headers of the default (nemo) preset, lower-cased as _echo returns them.
+H = {slot: name.lower() for slot, name in HEADER_PRESETS["nemo"].items()}
 
 
 def _free_port() -> int:
@@ -333,10 +335,10 @@ def test_keycloak_token_reaches_the_app_with_identity(deployment: Deployment) ->
     headers = _echo(response)
     alice = deployment.keycloak.users["alice"]
     claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
-    assert headers["x-nmp-principal-id"] == claims["sub"]
-    assert headers["x-nmp-email"] == alice.email
-    assert {"platform-admins", "developers"} <= set(headers["x-nmp-groups"].split(","))
-    assert {"platform:read", "platform:write"} <= set(headers["x-nmp-scopes"].split())
+    assert headers[H["principal_id"]] == claims["sub"], headers
+    assert headers[H["email"]] == alice.email
+    assert {"platform-admins", "developers"} <= set(headers[H["groups"]].split(","))
+    assert {"platform:read", "platform:write"} <= set(headers[H["scopes"]].split())
     assert "authorization" not in headers  # forward_authorization defaults to false
     seconds = first_ok - deployment.installed_at
     print(f"\n[e2e] helm install -> first authenticated 200: {seconds:.1f}s "
@@ -352,7 +354,7 @@ def test_token_without_the_scope_is_403(deployment: Deployment) -> None:
 
 def test_spoofed_identity_headers_are_stripped(deployment: Deployment) -> None:
     token = deployment.token("carol")
-    spoofed = {name: "admin@evil" for name in NEMO} | {
+    spoofed = {name: "admin@evil" for name in H.values()} | {
         "X-Auth-Request-User": "admin@evil", "X-Auth-Request-Email": "admin@evil",
     }  # fmt: skip
     headers = _echo(httpx.get(
@@ -360,7 +362,7 @@ def test_spoofed_identity_headers_are_stripped(deployment: Deployment) -> None:
         headers={"Authorization": f"Bearer {token}", **spoofed}, timeout=10,
     ))  # fmt: skip
     assert "admin@evil" not in json.dumps(headers)
-    assert headers["x-nmp-email"] == deployment.keycloak.users["carol"].email
+    assert headers[H["email"]] == deployment.keycloak.users["carol"].email
     no_token = httpx.get(f"{deployment.public_url}/public-not", headers=spoofed, timeout=10)
     assert no_token.status_code == 401
 
@@ -423,7 +425,7 @@ def test_cli_in_the_image_logs_in_through_the_sidecar(
     token = out.splitlines()[-1]
     headers = _echo(httpx.get(f"{deployment.public_url}/api/orders",
                               headers={"Authorization": f"Bearer {token}"}, timeout=10))
-    assert headers["x-nmp-email"] == deployment.keycloak.users["alice"].email
+    assert headers[H["email"]] == deployment.keycloak.users["alice"].email
 
 
 def test_discovery_from_the_operator(deployment: Deployment) -> None:
