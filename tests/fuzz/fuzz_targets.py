@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 
 import atheris
 
@@ -122,7 +123,14 @@ def test_one_input(data: bytes) -> None:
 
 
 def main() -> None:
-    atheris.Setup(sys.argv, test_one_input)
+    argv = list(sys.argv)
+    if not any(arg.startswith("-artifact_prefix=") for arg in argv):
+        # keep crash-* files out of the working tree (``make fuzz`` runs at the repo root)
+        artifacts = os.path.join(tempfile.gettempdir(), "authgate-fuzz") + os.sep
+        os.makedirs(artifacts, exist_ok=True)
+        argv.append(f"-artifact_prefix={artifacts}")
+        print(f"fuzz: crash inputs go to {artifacts}", flush=True)
+    atheris.Setup(argv, test_one_input)
     atheris.Fuzz()
 
 
