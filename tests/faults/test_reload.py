@@ -15,7 +15,7 @@ import time
 
 import pytest
 from hostile.rawhttp import request
-from hostile.servers import LocalIdP, RecordingUpstream
+from hostile.servers import LocalIdP, RecordingUpstream, free_port
 
 from .conftest import StartProxy, local_token
 from .load import LoadReport, run_load
@@ -46,7 +46,7 @@ async def test_reload_under_load(
             f"{proxy.url}/apis/things",
             lambda: token,
             concurrency=4,
-            duration=14,
+            duration=20,
             max_requests=50_000,
             pause=0.005,
         )
@@ -74,22 +74,32 @@ async def test_reload_under_load(
     proxy.write_config("listen: [unclosed\n  - : :\n")  # not even YAML
     await _until(lambda: proxy.metric_sum(RELOADS, result="invalid") >= 2)
 
+    # valid, but its issuer is unreachable (what a garbage issuer in a ConfigMap
+    # looks like to the pod): the new keys cannot load, so it is not applied
+    unreachable = copy.deepcopy(valid)
+    unreachable["oidc"]["issuer"] = f"http://127.0.0.1:{free_port()}/realms/garbage"
+    unreachable["authorization"]["public_paths"] = ["/"]
+    proxy.write_config(unreachable)
+    await _until(lambda: proxy.metric_sum(RELOADS, result="keys_unavailable") >= 1, timeout=30)
+
     # the last good config keeps serving
     assert public_status() == 200
     assert request(proxy.port, "GET", "/apis/things", []).status == 401, (
-        "the invalid document (public_paths: [/]) must not have been applied"
+        "neither rejected document (public_paths: [/]) may have been applied"
     )
     await load
     report.print()
     successes = proxy.metric_sum(RELOADS, result="success")
     invalids = proxy.metric_sum(RELOADS, result="invalid")
+    no_keys = proxy.metric_sum(RELOADS, result="keys_unavailable")
     print(
         f"  valid change applied after {took_valid:.1f}s, invalid rejected after "
-        f"{took_invalid:.1f}s; {RELOADS}: success={successes:.0f} invalid={invalids:.0f}"
+        f"{took_invalid:.1f}s; {RELOADS}: success={successes:.0f} invalid={invalids:.0f} "
+        f"keys_unavailable={no_keys:.0f}"
     )
     logs = proxy.logs()
     assert "read_scopes" in logs, "the rejected reload should be logged with its errors"
     assert report.sent > 100
     assert report.failed == 0, report.summary()
-    assert successes >= 1 and invalids >= 2
+    assert successes >= 1 and invalids >= 2 and no_keys >= 1
     assert proxy.proc is not None and proxy.proc.poll() is None
