@@ -104,7 +104,7 @@ install_keycloak() {
       "-Dartifact=org.keycloak:keycloak-quarkus-dist:$KEYCLOAK_VERSION:zip" \
       "-DoutputDirectory=$CACHE/downloads"
   fi
-  rm -rf "$dir.partial" "$dir"
+  rm -rf "$dir.partial"
   mkdir -p "$dir.partial"
   unzip -q "$zip" -d "$dir.partial"
   mv "$dir.partial/keycloak-$KEYCLOAK_VERSION" "$dir.partial/home"
@@ -112,7 +112,10 @@ install_keycloak() {
   "$dir.partial/home/bin/kc.sh" build $KEYCLOAK_BUILD_OPTIONS
   rm -rf "$dir.partial/home/data"
   echo "$KEYCLOAK_BUILD_OPTIONS" > "$dir.partial/home/.authgate-build-options"
+  # Swap in the new build; sessions running from hard-linked copies are unaffected.
+  if [ -e "$dir" ]; then mv "$dir" "$dir.old.$$"; fi
   mv "$dir.partial" "$dir"
+  rm -rf "$dir.old.$$"
 }
 
 # --- Docker base image -------------------------------------------------------

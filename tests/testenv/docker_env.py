@@ -19,6 +19,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 from typing import IO, Any
@@ -125,8 +126,10 @@ class DockerEnv:
         if self._lock is not None:
             self._lock.close()  # releases the flock
             self._lock = None
+        _unmount_below(self.exec_root)  # dockerd leaves netns/default bind-mounted
         shutil.rmtree(self.exec_root, ignore_errors=True)
         if not self.shared_data_root:
+            _unmount_below(self.data_root)
             shutil.rmtree(self.data_root, ignore_errors=True)
 
     def log_files(self) -> list[Path]:
@@ -134,3 +137,15 @@ class DockerEnv:
 
     def docker_cli_env(self) -> dict[str, str]:
         return {**os.environ, **self.environ()}
+
+
+def _unmount_below(root: Path) -> None:
+    """Unmount whatever a dead dockerd left mounted under `root`, deepest first."""
+    prefix = f"{root}/"
+    try:
+        with open("/proc/mounts") as mounts:
+            points = [line.split()[1] for line in mounts if line.split()[1].startswith(prefix)]
+    except OSError:
+        return
+    for point in sorted(points, key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True, timeout=30)

@@ -115,6 +115,8 @@ class KeycloakEnv:
                 f"--https-certificate-key-file={self.key_file}",
                 f"--hostname={self.base_url}",
                 f"--http-management-port={self.management_port}",
+                # No JGroups cluster transport: it would bind and ping a non-loopback address.
+                "--cache=local",
                 "--log-level=info",
             ],
             self.directory / "keycloak.log",
