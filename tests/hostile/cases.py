@@ -344,6 +344,14 @@ def spoof(name: str) -> tuple[str, str]:
     return (name, SPOOF)
 
 
+def _forwarded_is_ours(seen: Seen, req: Req) -> None:
+    """X-Forwarded-* describe the real peer (trust_forwarded is off), in every spelling."""
+    for name in ("X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "Forwarded"):
+        for value in seen.values(name):
+            assert "6.6.6.6" not in value and "evil.example" not in value, (name, value)
+    assert seen.values("X-Forwarded-For") == ["127.0.0.1"], seen.values("X-Forwarded-For")
+
+
 HEADER_CASES: list[Case] = [
     Case(
         "hdr-spoof-exact", (200,), good("h1", spoof(ID), spoof(EMAIL), spoof(GROUPS), spoof(SCOPES))
@@ -381,6 +389,25 @@ HEADER_CASES: list[Case] = [
         lambda c: Req(target="/public/info", headers=(spoof(ID), spoof("x_nmp_scopes"))),
     ),
     Case("hdr-spoof-without-token", (401,), lambda c: Req(headers=(spoof(ID), spoof(SCOPES)))),
+    Case(
+        "hdr-forwarded-spoof",
+        (200,),
+        good(
+            "fwd-user",
+            ("X-Forwarded-For", "6.6.6.6"),
+            ("X-Forwarded-Host", "evil.example"),
+            ("X-Forwarded-Proto", "https"),
+            ("Forwarded", "for=6.6.6.6;host=evil.example"),
+        ),
+        check=_forwarded_is_ours,
+    ),
+    Case(
+        "hdr-forwarded-underscore-spoof",
+        (200,),
+        good("fwd2-user", ("X_Forwarded_For", "6.6.6.6"), ("x_forwarded_host", "evil.example")),
+        check=_forwarded_is_ours,
+        why="CGI/WSGI-style upstreams read X_Forwarded_For as X-Forwarded-For",
+    ),
     Case(
         "hdr-obs-fold-identity",
         (400,),

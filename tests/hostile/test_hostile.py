@@ -73,6 +73,8 @@ def test_hostile_case(hostile_env: HostileEnv, case: Case) -> None:
         assert got.values("Authorization") == [], (
             "Authorization forwarded (forward_authorization=false)"
         )
+        if case.check is not None:
+            case.check(got, req)
         if req.target.startswith("/") and req.raw is None:
             sent_path = req.target.split("?", 1)[0]
             seen_path = got.target.split("?", 1)[0]
