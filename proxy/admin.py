@@ -5,8 +5,8 @@ traffic for ``max_in_flight`` slots and are never exposed through the
 client-facing Service.
 
 * ``/healthz`` — the process is alive and its event loop turns.
-* ``/readyz`` — keys are loaded for every accepted issuer and the process is
-  not draining; it flips to 503 the moment SIGTERM arrives.
+* ``/readyz`` — the client listener is up, keys are loaded for every
+  accepted issuer and the process is not draining; it flips to 503 the moment SIGTERM arrives.
 * ``/metrics`` — the text exposition of the proxy's private registry.
 """
 
@@ -28,8 +28,11 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     app = request.app
-    if app[LIFECYCLE].draining:
+    lifecycle = app[LIFECYCLE]
+    if lifecycle.draining:
         return web.json_response({"ready": False, "reason": "draining"}, status=503)
+    if not lifecycle.serving:
+        return web.json_response({"ready": False, "reason": "starting"}, status=503)
     if not app[RUNTIME].ready:
         return web.json_response({"ready": False, "reason": "keys_not_loaded"}, status=503)
     return web.json_response({"ready": True})

@@ -25,6 +25,7 @@ class Lifecycle:
 
     def __init__(self) -> None:
         self.draining = False
+        self.serving = False  # the client listener is bound and accepting
         self.in_flight = 0
         self.stop_requested = asyncio.Event()
         self._on_drain: list[Callable[[], None]] = []

@@ -184,6 +184,7 @@ async def serve(
             path, environ = config_path, env or {}
             watcher = ConfigWatcher(path, lambda: reload_config(path, holder, metrics, environ))
             watcher.start()
+        lifecycle.serving = True
         listening = Listening(config.listen.host, port, config.admin.host, admin_port, engine)
         log.info("listening", extra={"engine": engine, "host": config.listen.host, "port": port,
                                      "admin_port": admin_port, "pid": os.getpid(),
