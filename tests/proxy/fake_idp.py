@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import ssl
 from pathlib import Path
 
 from aiohttp import web
@@ -18,8 +19,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--jwks", required=True)
+    parser.add_argument("--cert", help="serve HTTPS with this certificate (PEM)")
+    parser.add_argument("--key", help="the certificate's private key (PEM)")
     args = parser.parse_args()
-    issuer = f"http://127.0.0.1:{args.port}"
+    ssl_context = None
+    if args.cert:
+        ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ssl_context.load_cert_chain(args.cert, args.key)
+    scheme = "https" if ssl_context else "http"
+    issuer = f"{scheme}://127.0.0.1:{args.port}"
     stats = {"discovery": 0, "jwks": 0}
 
     async def discovery(request: web.Request) -> web.Response:
@@ -45,7 +53,8 @@ def main() -> None:
     app.router.add_get("/.well-known/openid-configuration", discovery)
     app.router.add_get("/jwks", jwks)
     app.router.add_get("/stats", get_stats)
-    web.run_app(app, host="127.0.0.1", port=args.port, access_log=None, print=None)
+    web.run_app(app, host="127.0.0.1", port=args.port, access_log=None, print=None,
+                ssl_context=ssl_context)  # fmt: skip
 
 
 if __name__ == "__main__":
