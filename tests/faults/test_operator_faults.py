@@ -55,7 +55,9 @@ def op_namespace(kube: Any) -> str:
 
 
 @pytest.fixture
-def operators(kube: Any, tmp_path: Path) -> Iterator[Callable[[str], OperatorProcess]]:
+def operators(
+    kube: Any, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Callable[[str], OperatorProcess]]:
     started: list[OperatorProcess] = []
 
     def start(namespace: str) -> OperatorProcess:
@@ -64,9 +66,11 @@ def operators(kube: Any, tmp_path: Path) -> Iterator[Callable[[str], OperatorPro
         return op.start()
 
     yield start
+    rep = getattr(request.node, "rep_call", None)
     for op in started:
         op.stop()
-        print(f"--- operator log {op.log_file} (tail)\n{op.log()[-3000:]}")
+        if rep is not None and rep.failed:
+            print(f"--- operator log {op.log_file} (tail)\n{op.log()[-3000:]}")
 
 
 def _issuer_in_configmap(providers: Providers, name: str) -> str | None:
