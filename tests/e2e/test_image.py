@@ -12,7 +12,8 @@ import pytest
 
 from .images import BuiltImage
 
-pytestmark = [pytest.mark.e2e, pytest.mark.docker]
+# The first test pays for the image build: minutes on a cold cache.
+pytestmark = [pytest.mark.e2e, pytest.mark.docker, pytest.mark.timeout(900)]
 
 
 def _run(docker_engine: Any, image: str, args: list[str], **kwargs: Any) -> str:
