@@ -9,7 +9,7 @@ Kept in one module so the RBAC the operator needs can be read off one page:
 * ``oidcproviders``: list, get, watch, patch; ``oidcproviders/status``: patch
 * ``events``: create (kopf posts them)
 * ``kopfpeerings`` / ``clusterkopfpeerings``: get, create, list, watch, patch
-* ``mutatingwebhookconfigurations``: get, create, patch (only with ``--register-webhook``)
+* ``mutatingwebhookconfigurations``: create, patch (only with ``--register-webhook``)
 """
 
 from __future__ import annotations
@@ -159,8 +159,5 @@ class Kube:
         except ApiException as exc:
             if exc.status != 409:
                 raise
-            current = await self._call(self.admission.read_mutating_webhook_configuration, name)
-            body = dict(manifest)
-            body["metadata"] = {**manifest["metadata"],
-                                "resourceVersion": current.metadata.resource_version}
-            await self._call(self.admission.replace_mutating_webhook_configuration, name, body)
+            # patch, not replace: the registrar needs only get/create/patch.
+            await self._call(self.admission.patch_mutating_webhook_configuration, name, manifest)
