@@ -82,15 +82,27 @@ class Reconciler:
         return str(pem)
 
     async def reconcile(
-        self, body: Mapping[str, Any], *, raise_errors: bool, retry: int = 0
+        self,
+        body: Mapping[str, Any],
+        *,
+        raise_errors: bool,
+        retry: int = 0,
+        logger: logging.Logger | logging.LoggerAdapter[Any] | None = None,
     ) -> None:
         meta = body["metadata"]
         key = f"{meta['namespace']}/{meta['name']}"
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
-            await self._reconcile(body, raise_errors=raise_errors, retry=retry)
+            await self._reconcile(body, raise_errors=raise_errors, retry=retry, logger=logger)
 
-    async def _reconcile(self, body: Mapping[str, Any], *, raise_errors: bool, retry: int) -> None:
+    async def _reconcile(
+        self,
+        body: Mapping[str, Any],
+        *,
+        raise_errors: bool,
+        retry: int,
+        logger: logging.Logger | logging.LoggerAdapter[Any] | None,
+    ) -> None:
         meta = body["metadata"]
         namespace, name = meta["namespace"], meta["name"]
         spec: Mapping[str, Any] = body.get("spec") or {}
@@ -151,12 +163,15 @@ class Reconciler:
         )
         new_status = build_status(old_status, obs)
         await self._patch_status(namespace, name, new_status)
-        emit_transitions(body, old_status, new_status)
+        changed = emit_transitions(body, old_status, new_status)
         self.index.upsert(entry_from_provider({**body, "status": new_status}, self.settings))
         ready = obs.ready
         self.metrics.reconciles.labels("ready" if ready.ok else "not_ready").inc()
-        log.info(
-            "reconciled %s/%s: Ready=%s reason=%s", namespace, name, ready.ok, ready.reason
+        # Timer re-checks that change nothing log at debug: one line per provider per
+        # interval would drown everything else.
+        (logger or log).log(
+            logging.INFO if raise_errors or changed else logging.DEBUG,
+            "reconciled %s/%s: Ready=%s reason=%s", namespace, name, ready.ok, ready.reason,
         )
         if ready.ok or not raise_errors:
             return
@@ -194,11 +209,11 @@ class Reconciler:
         """Attach the handlers to ``registry``."""
         resource = (GROUP, VERSION, PROVIDER_PLURAL)
 
-        async def on_change(body: kopf.Body, retry: int, **_: Any) -> None:
-            await self.reconcile(body, raise_errors=True, retry=retry)
+        async def on_change(body: kopf.Body, retry: int, logger: Any, **_: Any) -> None:
+            await self.reconcile(body, raise_errors=True, retry=retry, logger=logger)
 
-        async def on_timer(body: kopf.Body, **_: Any) -> None:
-            await self.reconcile(body, raise_errors=False)
+        async def on_timer(body: kopf.Body, logger: Any, **_: Any) -> None:
+            await self.reconcile(body, raise_errors=False, logger=logger)
 
         async def on_delete(body: kopf.Body, **_: Any) -> None:
             await self.cleanup(body)

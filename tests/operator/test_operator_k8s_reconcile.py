@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 from authgate.core.config import parse_config
@@ -80,6 +81,10 @@ def test_provider_lifecycle_against_keycloak(kube: Any, keycloak: Any, namespace
     providers.patch("corp", {"default": False})
     eventually(lambda: op.discovery().status_code == 409, timeout=15,
                what="two providers, no default -> 409")
+
+    metrics = httpx.get(f"{op.base_url}/metrics", timeout=5).text
+    assert 'authgate_operator_reconciles_total{result="ready"}' in metrics
+    assert 'authgate_operator_discovery_requests_total{result="ambiguous"}' in metrics
 
     # Events were posted for the transitions.
     events = client.CoreV1Api(kube.api_client()).list_namespaced_event(

@@ -110,6 +110,16 @@ def test_annotated_pod_gets_the_sidecar(kube: Any, keycloak: Any, namespace: str
         _create(core, namespace, no_port)
     assert "no container port named 'http'" in info.value.body
 
+    # A provider whose IdP is down: the pod is admitted with the sidecar (which fails
+    # closed) and says why in an annotation; refusing would turn an IdP blip into an outage.
+    providers.create("down", {"issuer": "https://127.0.0.1:1/realms/none", "clientId": "cli"})
+    providers.wait_ready("down", "False", "IssuerUnreachable")
+    warned = _create(core, namespace, _pod("warned", {"authgate.io/inject": "true",
+                                                      "authgate.io/provider": "down"}))
+    assert [c["name"] for c in warned["spec"]["initContainers"]] == ["authgate-proxy"]
+    warning = warned["metadata"]["annotations"]["authgate.io/injection-warning"]
+    assert f"OIDCProvider {namespace}/down is not Ready (IssuerUnreachable)" in warning
+
     # kube-system is never touched, whatever the annotations say.
     system = _create(core, "kube-system", _pod(f"sys-{namespace}", {
         "authgate.io/inject": "true", "authgate.io/provider": "corp"}))
