@@ -41,12 +41,15 @@ def main() -> None:
         "/.well-known/openid-configuration": json.dumps(discovery(issuer)).encode(),
         "/jwks": args.jwks.read_bytes(),
     }
+    hits: dict[str, int] = {}  # per path, so a run can show who fetched keys how often
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
-            body = bodies.get(self.path.split("?", 1)[0])
+            path = self.path.split("?", 1)[0]
+            hits[path] = hits.get(path, 0) + 1
+            body = json.dumps(hits).encode() if path == "/stats" else bodies.get(path)
             if body is None:
                 self.send_response(404)
                 body = b"{}"

@@ -30,7 +30,9 @@ Entry point (the contract the proxy's engine dispatch wires to)::
   ``listen.host:listen.port`` itself with ``SO_REUSEPORT``, so N worker
   processes calling ``serve_lean`` share the port and the kernel balances them.
 * ``on_ws_upgrade`` — optional observer called with ``"open"``/``"close"`` when
-  an authenticated upgrade starts/ends (for the in-flight gauge).  Upgrades
+  an authenticated upgrade starts/ends.  ``LeanServer.in_flight`` counts
+  requests being served, open WebSockets included (the proxy's gauge reads
+  it).  Upgrades
   themselves are handled here: after :meth:`Gate.decide` allows the request the
   rewritten head is sent upstream, and on ``101 Switching Protocols`` the raw
   byte streams are spliced both ways (fully transparent: frames, close codes,
@@ -44,9 +46,7 @@ Entry point (the contract the proxy's engine dispatch wires to)::
   token never appears in it.
 * ``discovery`` — returns the discovery document (``Runtime.discovery``);
   ``GET``/``HEAD /apis/auth/discovery`` is then answered by the proxy itself
-  without consulting the Gate, exactly as the aiohttp route does.  When it is
-  not given and ``gate_provider`` is ``RuntimeHolder.gate`` (a bound method),
-  the holder's ``current.discovery()`` is used.
+  without consulting the Gate, exactly as the aiohttp route does.
 
 :class:`LeanServer` has ``port``, ``sockets``, ``close()``,
 ``async drain(grace: float | None = None) -> None`` (stop accepting, close

@@ -95,15 +95,6 @@ class LeanServer:
         self.gate_provider = gate_provider
         self.on_ws_upgrade = on_ws_upgrade
         self.on_request = on_request
-        if discovery is None:
-            # Transitional: the proxy passes ``RuntimeHolder.gate``; its holder
-            # knows the discovery document.  Pass ``discovery=`` explicitly.
-            holder: Any = getattr(gate_provider, "__self__", None)
-            if hasattr(getattr(holder, "current", None), "discovery"):
-
-                def discovery() -> Mapping[str, Any]:
-                    return holder.current.discovery()  # type: ignore[no-any-return]
-
         self.discovery = discovery
         self.realm = REALM
         self.max_header_bytes = config.limits.max_header_bytes
