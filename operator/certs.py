@@ -115,9 +115,11 @@ def generate_serving_cert(
 
 
 def ensure_serving_cert(directory: str | os.PathLike[str], hostnames: list[str]) -> ServingCert:
-    """Use the certificate in ``directory`` if all three files exist, else generate one."""
+    """Use the certificate in ``directory`` if ``tls.crt`` and ``tls.key`` exist (a mounted
+    ``kubernetes.io/tls`` Secret; ``ca.crt`` is optional, ``tls.crt`` stands in for it),
+    else generate one."""
     out = Path(directory)
-    existing = ServingCert(out / "ca.crt", out / "tls.crt", out / "tls.key")
-    if all(p.is_file() for p in (existing.ca_file, existing.cert_file, existing.key_file)):
-        return existing
+    cert, key, ca = out / "tls.crt", out / "tls.key", out / "ca.crt"
+    if cert.is_file() and key.is_file():
+        return ServingCert(ca if ca.is_file() else cert, cert, key)
     return generate_serving_cert(out, hostnames)

@@ -118,7 +118,13 @@ async def _main(settings: OperatorSettings, priority: int) -> None:
     Reconciler(settings, kube, index, metrics).register(registry)
     cert: ServingCert | None = None
     if settings.webhook.port:
-        cert = _serving_cert(settings)
+        try:
+            cert = _serving_cert(settings)
+        except OSError as exc:
+            raise OperatorStartupError(
+                f"webhook certificate: {exc} (mount tls.crt/tls.key into --cert-dir, "
+                "or make it writable so the operator can generate them)"
+            ) from None
         Injector(settings, kube, index, metrics).register(registry)
 
     ops = settings

@@ -25,3 +25,14 @@ def test_existing_cert_is_reused(tmp_path: Path) -> None:
     before = first.cert_file.read_bytes()
     again = ensure_serving_cert(tmp_path, ["127.0.0.1"])
     assert again.cert_file.read_bytes() == before
+
+
+def test_mounted_tls_secret_without_ca_is_used(tmp_path: Path) -> None:
+    made = generate_serving_cert(tmp_path / "made", ["127.0.0.1"])
+    mounted = tmp_path / "mounted"
+    mounted.mkdir()
+    (mounted / "tls.crt").write_bytes(made.cert_file.read_bytes())
+    (mounted / "tls.key").write_bytes(made.key_file.read_bytes())
+    cert = ensure_serving_cert(mounted, ["127.0.0.1"])
+    assert cert.cert_file == mounted / "tls.crt" and cert.ca_file == mounted / "tls.crt"
+    assert not (mounted / "ca.crt").exists()
