@@ -8,6 +8,7 @@ median of its repeats.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import socket
@@ -323,8 +324,17 @@ def _measure(
             stats.processes,
         )
 
+    idp_hits: Any = None
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", stack.services["idp"].port, timeout=2)
+        conn.request("GET", "/stats")
+        idp_hits = json.loads(conn.getresponse().read())
+        conn.close()
+    except (OSError, ValueError):
+        pass
     return {
         "plan": plan.__dict__ | {"only": list(plan.only)},
+        "idp_requests": idp_hits,  # discovery/JWKS fetches of all contenders together
         "machine": {"cpus": os.cpu_count(), "load_avg": os.getloadavg()},
         "tools": tools,
         "reference": REFERENCE if REFERENCE in names else None,
