@@ -27,8 +27,9 @@ Entry point (the contract the proxy's engine dispatch wires to)::
   Gate takes effect on the next request without dropping connections.
 * ``sock`` — an already bound listening socket (e.g. inherited from the parent
   in a multi-worker setup); when ``None`` the server binds
-  ``listen.host:listen.port`` itself with ``SO_REUSEPORT``, so N worker
-  processes calling ``serve_lean`` share the port and the kernel balances them.
+  ``listen.host:listen.port`` itself, with ``SO_REUSEPORT`` when
+  ``server.workers > 1``, so N worker processes calling ``serve_lean`` share
+  the port and the kernel balances them.
 * ``on_ws_upgrade`` — optional observer called with ``"open"``/``"close"`` when
   an authenticated upgrade starts/ends.  ``LeanServer.in_flight`` counts
   requests being served, open WebSockets included (the proxy's gauge reads

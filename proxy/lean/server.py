@@ -61,14 +61,18 @@ class RequestRecord:
     peer: str
 
 
-def bind_reuseport(host: str, port: int, *, backlog: int = 1024) -> socket.socket:
-    """A listening TCP socket with ``SO_REUSEPORT`` (Linux ≥ 3.9 balances
-    accepted connections across every socket bound to the same port)."""
+def bind_reuseport(
+    host: str, port: int, *, reuse_port: bool = True, backlog: int = 1024
+) -> socket.socket:
+    """A listening TCP socket, with ``SO_REUSEPORT`` when ``reuse_port`` (Linux
+    ≥ 3.9 balances accepted connections across every socket bound to the same
+    port).  Only multi-worker setups ask for it: with one worker a second
+    process on the same port must fail with ``EADDRINUSE``, not share traffic."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if hasattr(socket, "SO_REUSEPORT"):
+        if reuse_port and hasattr(socket, "SO_REUSEPORT"):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
         sock.listen(backlog)
@@ -206,6 +210,8 @@ async def serve_lean(
         discovery=discovery,
     )
     if sock is None:
-        sock = bind_reuseport(config.listen.host, config.listen.port)
+        sock = bind_reuseport(
+            config.listen.host, config.listen.port, reuse_port=config.server.workers > 1
+        )
     await server.start(sock)
     return server
