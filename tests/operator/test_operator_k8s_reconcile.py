@@ -127,6 +127,7 @@ def test_bad_inputs_end_as_ready_false_with_a_precise_reason(
     # Without the CA bundle, Keycloak's certificate is not trusted.
     noca = providers.wait_ready("noca", "False", "IssuerUnreachable")
     assert "certificate" in noca["message"].lower()
+    print(kube.kubectl("get", "oidcproviders", "-n", namespace).stdout)
     # Rendering does not depend on the IdP: the unreachable one still has its ConfigMap.
     assert providers.condition("unreachable", "ConfigRendered")["status"] == "True"
     assert providers.configmap("unreachable") is not None
