@@ -37,7 +37,7 @@ def proxy_command(config_path: str, log_level: str) -> None:
     from .runner import run
 
     try:
-        code = run(config, config_path=config_path, env=env)
+        code = run(config, config_path=config_path, env=env, log_level=log_level)
     except OSError as exc:  # e.g. the listen or admin port is taken
         click.echo(f"authgate proxy: cannot start: {exc.strerror or exc}", err=True)
         sys.exit(1)

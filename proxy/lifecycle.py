@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable
 
 __all__ = ["Lifecycle"]
 
@@ -28,10 +27,6 @@ class Lifecycle:
         self.serving = False  # the client listener is bound and accepting
         self.in_flight = 0
         self.stop_requested = asyncio.Event()
-        self._on_drain: list[Callable[[], None]] = []
-
-    def on_drain(self, callback: Callable[[], None]) -> None:
-        self._on_drain.append(callback)
 
     def begin_drain(self, signame: str = "SIGTERM") -> None:
         """Readiness fails immediately; the runner then performs the drain."""
@@ -39,8 +34,6 @@ class Lifecycle:
             return
         self.draining = True
         log.info("draining", extra={"signal": signame, "in_flight": self.in_flight})
-        for callback in self._on_drain:
-            callback()
         self.stop_requested.set()
 
     def install_signal_handlers(self) -> None:

@@ -160,10 +160,8 @@ async def serve(
 ) -> None:
     """Run one proxy process until SIGTERM/SIGINT, then drain and return."""
     lifecycle = lifecycle or Lifecycle()
-    holders: list[RuntimeHolder] = []
-    metrics = Metrics(key_source=lambda: holders[0] if holders else None)
-    holder = RuntimeHolder(await build_runtime(config))
-    holders.append(holder)
+    holder = RuntimeHolder(await build_runtime(config, start_keys=False))
+    metrics = Metrics(key_source=lambda: holder)
     if install_signals:
         lifecycle.install_signal_handlers()
 
@@ -175,6 +173,8 @@ async def serve(
                                  reuse_port=config.server.workers > 1)  # fmt: skip
         await admin_site.start()
         admin_port = _bound_port(admin_runner.addresses, config.admin.port)
+        # Liveness answers from here on; readiness waits for the keys and the listener.
+        await holder.current.keyset.start()
         engine = choose_engine(config)
         if engine == "lean":
             port, stop = await _start_lean(config, holder, metrics)
@@ -213,13 +213,19 @@ def run_coroutine(coro: Coroutine[Any, Any, None]) -> None:
     uvloop.run(coro)
 
 
-def _worker(config_path: str, env: dict[str, str]) -> None:
-    setup_logging()
+def _worker(config_path: str, env: dict[str, str], log_level: str) -> None:
+    setup_logging(log_level)
     config = load_config(config_path, env)
     run_coroutine(serve(config, config_path=config_path, env=env))
 
 
-def run(config: ProxyConfig, *, config_path: str | None, env: Mapping[str, str]) -> int:
+def run(
+    config: ProxyConfig,
+    *,
+    config_path: str | None,
+    env: Mapping[str, str],
+    log_level: str = "INFO",
+) -> int:
     """Serve in this process, or supervise ``server.workers`` processes."""
     workers = config.server.workers
     if workers <= 1 or config_path is None:
@@ -227,7 +233,9 @@ def run(config: ProxyConfig, *, config_path: str | None, env: Mapping[str, str])
         return 0
     ctx = multiprocessing.get_context("spawn")
     procs = [
-        ctx.Process(target=_worker, args=(config_path, dict(env)), name=f"authgate-worker-{i}")
+        ctx.Process(
+            target=_worker, args=(config_path, dict(env), log_level), name=f"authgate-worker-{i}"
+        )
         for i in range(workers)
     ]
     for proc in procs:

@@ -48,7 +48,7 @@ class KeySet:
     primary: str | None
 
     @classmethod
-    async def open(cls, config: ProxyConfig) -> KeySet:
+    async def open(cls, config: ProxyConfig, *, start: bool = True) -> KeySet:
         identity = _key_identity(config)
         issuers: tuple[str, ...] = identity[0]
         if not issuers:
@@ -64,7 +64,14 @@ class KeySet:
             for iss in issuers
         }
         keyset = cls(identity, caches, fetcher, issuers[0])
-        for issuer, cache in caches.items():
+        if start:
+            await keyset.start()
+        return keyset
+
+    async def start(self) -> None:
+        """Load every issuer's keys once (failures are logged; each cache
+        keeps retrying in the background) and start the refresh tasks."""
+        for issuer, cache in self.caches.items():
             try:
                 await cache.start()
             except Exception as exc:  # the cache keeps retrying in the background
@@ -72,7 +79,6 @@ class KeySet:
                     "initial key load failed",
                     extra={"issuer": issuer, "error": f"{type(exc).__name__}: {exc}"},
                 )
-        return keyset
 
     @property
     def ready(self) -> bool:
@@ -122,12 +128,15 @@ class Runtime:
         return doc
 
 
-async def build_runtime(config: ProxyConfig, previous: Runtime | None = None) -> Runtime:
-    """A new runtime for ``config``, reusing ``previous``'s keys when possible."""
+async def build_runtime(
+    config: ProxyConfig, previous: Runtime | None = None, *, start_keys: bool = True
+) -> Runtime:
+    """A new runtime for ``config``, reusing ``previous``'s keys when possible.
+    With ``start_keys=False`` the caller starts ``runtime.keyset`` itself."""
     if previous is not None and previous.keyset.identity == _key_identity(config):
         keyset = previous.keyset
     else:
-        keyset = await KeySet.open(config)
+        keyset = await KeySet.open(config, start=start_keys)
     gate = Gate.from_config(config, keyset.caches)
     return Runtime(config=config, gate=gate, keyset=keyset)
 
