@@ -285,7 +285,9 @@ def test_install_upgrade_uninstall(helm_kube: Helm, kube: Any) -> None:
     _adopt_existing(kube, release, namespace)
     helm_kube.run("install", release, str(CHART), "--namespace", namespace, "--create-namespace",
                   "--set", "provider.enabled=true",
-                  "--set", "provider.spec.issuer=https://idp.example.com/realms/platform",
+                  # A loopback issuer: an operator started later in the session must
+                  # never be sent to a real host by a leftover provider.
+                  "--set", "provider.spec.issuer=https://127.0.0.1:9/realms/platform",
                   "--set", "provider.spec.clientId=authgate-cli",
                   "--timeout", "120s")  # fmt: skip
     try:
@@ -320,3 +322,4 @@ def test_install_upgrade_uninstall(helm_kube: Helm, kube: Any) -> None:
     for name in CRD_NAMES:  # crds.keep: the CRDs and the providers stay
         kube.kubectl("get", f"crd/{name}")
     kube.kubectl("get", "-n", namespace, "oidcprovider/default")
+    kube.kubectl("delete", "-n", namespace, "oidcprovider/default", "--wait=false")

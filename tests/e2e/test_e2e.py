@@ -211,10 +211,13 @@ def deployment(
                          f"meta.helm.sh/release-name={RELEASE}",
                          f"meta.helm.sh/release-namespace={system_ns}")  # fmt: skip
 
+    # The operator watches only the app namespace (operator.watchNamespaces: a Role
+    # there), so it never touches objects other tests leave in the shared cluster.
+    kube.kubectl("create", "namespace", app_ns)
     installed_at = time.monotonic()
     helm.run("install", RELEASE, str(CHART), "--namespace", system_ns, "--create-namespace",
              "--set", f"image.repository={repository}", "--set", f"image.tag={tag}",
-             "--set", "image.pullPolicy=Never",
+             "--set", "image.pullPolicy=Never", "--set", f"operator.watchNamespaces={{{app_ns}}}",
              # The chart's Service-based webhook is unreachable without cluster networking;
              # the out-of-cluster operator registers a URL webhook instead (see module doc).
              "--set", "webhook.enabled=false",
@@ -229,7 +232,8 @@ def deployment(
         sidecar_image = next(a.split("=", 1)[1] for a in chart_args if a.startswith(
             "--sidecar-image="))  # fmt: skip
         assert sidecar_image == authgate_image.tag
-        peering = next(a for a in chart_args if a.startswith("--peering="))
+        scope = [a for a in chart_args if a.startswith(("--peering=", "--namespace="))]
+        assert f"--namespace={app_ns}" in scope and "--all-namespaces" not in chart_args
 
         kube.kubectl("apply", "-f", "-", input=REGISTRAR_RBAC.format(
             account=RELEASE, namespace=system_ns))  # fmt: skip
@@ -237,7 +241,7 @@ def deployment(
         discovery_port, webhook_port = _free_port(), _free_port()
         operator = DockerContainer(authgate_image.tag, env={"KUBECONFIG": "/var/run/kube/config"})
         operator.with_command([
-            "operator", "--all-namespaces", peering,
+            "operator", *scope,
             "--discovery-address=127.0.0.1", f"--discovery-port={discovery_port}",
             "--webhook-address=127.0.0.1", f"--webhook-port={webhook_port}",
             "--webhook-host=127.0.0.1", "--register-webhook",
@@ -264,7 +268,6 @@ def deployment(
             "get", "mutatingwebhookconfiguration/authgate-sidecar-injector",
             check=False).returncode == 0, timeout=60)  # fmt: skip
 
-        kube.kubectl("create", "namespace", app_ns)
         kube.kubectl("apply", "-f", "-", input=yaml.safe_dump(
             _provider(keycloak, app_ns, ["platform:read"])))  # fmt: skip
         kube.kubectl("wait", "--for=condition=Ready", "--timeout=90s",
@@ -357,9 +360,12 @@ def test_keycloak_token_reaches_the_app_with_identity(deployment: Deployment) ->
 
 
 def test_token_without_the_scope_is_403(deployment: Deployment) -> None:
-    token = deployment.token("bob", scope="openid")
+    # An API scope, but not the one a GET needs. (A token carrying no API scope at
+    # all, only openid/profile/email, is unrestricted: the NeMo Platform rule in
+    # authgate.core.rules.)
+    token = deployment.token("bob", scope="openid platform:write")
     scopes = _claims(token).get("scope", "").split()
-    assert "platform:read" not in scopes, scopes  # the token really lacks the read scope
+    assert "platform:read" not in scopes and "platform:write" in scopes, scopes
     response = httpx.get(f"{deployment.public_url}/api/orders",
                          headers={"Authorization": f"Bearer {token}"}, timeout=10)  # fmt: skip
     assert response.status_code == 403, (scopes, response.text)
