@@ -10,9 +10,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.keycloak]
 
 
 @pytest.fixture
-def keycloak_proxy(keycloak, demo_upstream, tmp_path):  # type: ignore[no-untyped-def]
+def keycloak_proxy(keycloak, demo_upstream, engine, tmp_path):  # type: ignore[no-untyped-def]
     document = deep_merge(
-        base_document(keycloak.issuer, demo_upstream, "aiohttp"),
+        base_document(keycloak.issuer, demo_upstream, engine),
         {"oidc": {"client_id": keycloak.cli_client_id, "audience": [keycloak.audience]},
          "keys": {"ca_file": str(keycloak.ca_file)}},
     )  # fmt: skip
@@ -43,7 +43,29 @@ async def test_keycloak_password_grant_token(keycloak, keycloak_proxy: ProxyProc
         async with s.get(f"{keycloak_proxy.url}/apis/auth/discovery") as r:
             doc = await r.json()
     seen = {k.lower(): v for k, v in echo["headers"]}
+    assert seen["x-nmp-principal-id"]  # Keycloak's subject (a UUID)
     assert seen["x-nmp-principal-email"] == user.email
     assert "platform-admins" in seen["x-nmp-principal-groups"].split(",")
     assert doc["oidc"]["issuer"] == keycloak.issuer
     assert doc["oidc"]["token_endpoint"].startswith(keycloak.base_url)
+
+
+async def test_keycloak_user_without_groups_and_bad_tokens(  # type: ignore[no-untyped-def]
+    keycloak, keycloak_proxy: ProxyProcess
+) -> None:
+    carol = keycloak.password_token("carol", scope="openid platform:read")
+    token = carol["access_token"]
+    tampered = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as s:
+        async with s.get(f"{keycloak_proxy.url}/apis/kc",
+                         headers={"Authorization": f"Bearer {token}"}) as r:  # fmt: skip
+            assert r.status == 200
+            echo = await r.json()
+        async with s.get(f"{keycloak_proxy.url}/apis/kc",
+                         headers={"Authorization": f"Bearer {tampered}"}) as r:  # fmt: skip
+            assert r.status == 401
+            assert 'error="invalid_token"' in r.headers["WWW-Authenticate"]
+    seen = {k.lower(): v for k, v in echo["headers"]}
+    assert seen["x-nmp-principal-email"] == keycloak.users["carol"].email
+    assert seen.get("x-nmp-principal-groups", "") == ""
+    assert token not in keycloak_proxy.log() and tampered not in keycloak_proxy.log()
