@@ -296,6 +296,10 @@ def deployment(
                 (e2e_logs / f"{name}.log").write_text(running.logs(name))
             running.stop()
         if operator is not None:
+            # Delete the provider while the operator still runs, so its finalizer goes
+            # and nothing is left for operators of later tests to reconcile.
+            kube.kubectl("delete", "-n", app_ns, f"oidcprovider/{PROVIDER}", "--timeout=30s",
+                         "--ignore-not-found", check=False)  # fmt: skip
             out, err = operator.get_logs()
             (e2e_logs / "operator.log").write_bytes(out + err)
             operator.stop()
