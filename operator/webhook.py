@@ -68,6 +68,11 @@ def webhook_configuration(
         "operator": "NotIn",
         "values": list(hook.excluded_namespaces),
     }
+    scope: list[dict[str, Any]] = [not_excluded]
+    if settings.namespaces and not settings.all_namespaces:
+        # A namespaced operator injects only where it reconciles providers.
+        scope.append({"key": "kubernetes.io/metadata.name", "operator": "In",
+                      "values": list(settings.namespaces)})  # fmt: skip
     annotations = "object.metadata.annotations"
     annotated = (
         f"has(object.metadata.annotations) && '{INJECT_ANNOTATION}' in {annotations} && "
@@ -101,7 +106,7 @@ def webhook_configuration(
             {
                 "name": "annotated.inject.authgate.io",
                 **copy.deepcopy(common),
-                "namespaceSelector": {"matchExpressions": [not_excluded]},
+                "namespaceSelector": {"matchExpressions": copy.deepcopy(scope)},
                 "matchConditions": [{"name": "opted-in-by-annotation", "expression": annotated}],
             },
             {
@@ -109,7 +114,7 @@ def webhook_configuration(
                 **copy.deepcopy(common),
                 "namespaceSelector": {"matchExpressions": [
                     {"key": NAMESPACE_INJECTION_LABEL, "operator": "In", "values": ["enabled"]},
-                    not_excluded,
+                    *copy.deepcopy(scope),
                 ]},
                 "matchConditions": [{"name": "not-opted-out", "expression": not_opted_out}],
             },

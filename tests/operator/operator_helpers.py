@@ -158,10 +158,13 @@ class Providers:
         return None
 
     def wait_ready(self, name: str, status: str = "True", reason: str | None = None,
-                   timeout: float = 60) -> dict[str, Any]:
+                   timeout: float = 60, generation: int = 1) -> dict[str, Any]:
+        """Wait for Ready=status (and reason) observed at ``generation`` or later."""
         def check() -> dict[str, Any] | None:
             cond = self.condition(name)
-            if cond and cond["status"] == status and (reason is None or cond["reason"] == reason):
+            if (cond and cond["status"] == status
+                    and (reason is None or cond["reason"] == reason)
+                    and cond.get("observedGeneration", 0) >= generation):
                 return cond
             return None
         return eventually(check, timeout=timeout,

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import signal
+import ssl
 from typing import Any
 
+import httpx
 import pytest
 from kubernetes import client
 from operator_helpers import Providers, eventually, keycloak_spec
@@ -38,7 +42,7 @@ def test_restart_mid_work_converges(kube: Any, keycloak: Any, namespace: str,
         return bool(cm) and cm["metadata"]["annotations"]["authgate.io/config-hash"] != old_hash
 
     eventually(changed, timeout=60, what="update made while down applied")
-    assert providers.wait_ready("change")["observedGeneration"] == 2
+    assert providers.wait_ready("change", generation=2)["observedGeneration"] == 2
     eventually(lambda: providers.get("remove") is None and providers.configmap("remove") is None,
                timeout=60, what="deletion made while down completed")
     assert providers.condition("keep")["status"] == "True"
@@ -56,6 +60,10 @@ def test_two_replicas_share_the_work(kube: Any, keycloak: Any, namespace: str,
         return len(peering.get("status") or {}) == 2
 
     eventually(two_peers, timeout=60, what="both replicas in the KopfPeering")
+    # kopf says so when the lower-priority replica stands by.
+    eventually(lambda: any("Pausing operations in favour of" in op.log_file.read_text()
+                           for op in (first, second)),
+               timeout=60, what="one replica paused")
     providers = Providers(kube, namespace)
     providers.create("corp", keycloak_spec(keycloak))
     providers.wait_ready("corp")
@@ -74,10 +82,29 @@ def test_two_replicas_share_the_work(kube: Any, keycloak: Any, namespace: str,
     assert len(active) == 1, [op.log_file for op in active]
     standby = second if active[0] is first else first
 
+    # The standby serves the webhook too: an AdmissionReview straight to its port.
+    pod = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": "direct", "namespace": namespace,
+                        "annotations": {"authgate.io/inject": "true",
+                                        "authgate.io/provider": "corp"}},
+           "spec": {"containers": [{"name": "app", "image": "app:1",
+                                    "ports": [{"name": "http", "containerPort": 8000}]}]}}
+    review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+        "uid": "u-1", "kind": {"group": "", "version": "v1", "kind": "Pod"},
+        "resource": {"group": "", "version": "v1", "resource": "pods"},
+        "operation": "CREATE", "namespace": namespace, "userInfo": {"username": "test"},
+        "object": pod}}
+    context = ssl.create_default_context(cafile=str(standby.cert_dir / "ca.crt"))
+    answer = httpx.post(f"https://127.0.0.1:{standby.webhook_port}/inject", json=review,
+                        verify=context, timeout=10).json()["response"]
+    assert answer["allowed"] is True and answer["patchType"] == "JSONPatch"
+    ops = json.loads(base64.b64decode(answer["patch"]))
+    assert any(op["path"] == "/spec/initContainers" for op in ops), ops
+
     # The active one goes away; the standby takes over and reconciles a change.
     active[0].stop()
     providers.patch("corp", {"scopePrefix": "api://takeover/"})
     eventually(lambda: standby.discovery().json()["oidc"]["scope_prefix"] == "api://takeover/",
                timeout=90, what="standby took over")
-    assert providers.wait_ready("corp")["observedGeneration"] == 2
+    assert providers.wait_ready("corp", generation=2)["observedGeneration"] == 2
     assert f"reconciled {namespace}/corp" in standby.log_file.read_text()

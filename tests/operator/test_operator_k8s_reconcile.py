@@ -67,7 +67,7 @@ def test_provider_lifecycle_against_keycloak(kube: Any, keycloak: Any, namespace
 
     cm = eventually(updated, timeout=30, what="ConfigMap updated")
     assert parse_config(yaml.safe_load(cm["data"]["config.yaml"])).oidc.audience == ("api://other",)
-    assert providers.wait_ready("corp")["observedGeneration"] == 2
+    assert providers.wait_ready("corp", generation=2)["observedGeneration"] == 2
     eventually(lambda: op.discovery().json()["oidc"]["scope_prefix"] == "api://nmp/",
                timeout=15, what="discovery shows the new scope prefix")
 
@@ -142,5 +142,5 @@ def test_bad_inputs_end_as_ready_false_with_a_precise_reason(
     fake_idp.jwks = {"keys": [{**jwk, "kid": "k1", "use": "sig", "alg": "ES256"}]}
     assert providers.wait_ready("nokeys", "True")["reason"] == "Ready"
     providers.patch("mismatch", {"issuer": keycloak.issuer})
-    providers.wait_ready("mismatch", "True")
+    providers.wait_ready("mismatch", "True", generation=2)
     assert op.alive(), "the operator must never crash on bad input"

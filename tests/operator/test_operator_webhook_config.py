@@ -37,3 +37,13 @@ def test_events_are_warnings_when_a_condition_turns_false() -> None:
     assert (kind, reason) == ("Warning", "IssuerUnreachable")
     assert message == "Ready is False: connect refused"
     assert event_for("Ready", {"status": "True", "reason": "Ready"})[0] == "Normal"
+
+
+def test_a_namespaced_operator_injects_only_its_namespaces() -> None:
+    conf = webhook_configuration(OperatorSettings(namespaces=("team",)), {"url": "https://x/i"})
+    for hook in conf["webhooks"]:
+        assert {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["team"]} in (
+            hook["namespaceSelector"]["matchExpressions"])
+    wide = webhook_configuration(OperatorSettings(all_namespaces=True), {"url": "https://x/i"})
+    exprs = wide["webhooks"][0]["namespaceSelector"]["matchExpressions"]
+    assert [e["operator"] for e in exprs] == ["NotIn"]
