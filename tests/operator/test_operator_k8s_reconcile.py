@@ -87,10 +87,13 @@ def test_provider_lifecycle_against_keycloak(kube: Any, keycloak: Any, namespace
     assert 'authgate_operator_discovery_requests_total{result="ambiguous"}' in metrics
 
     # Events were posted for the transitions.
-    events = client.CoreV1Api(kube.api_client()).list_namespaced_event(
-        namespace, field_selector="involvedObject.name=corp").items
-    assert any(e.reason == "Ready" and e.type == "Normal" for e in events), [
-        (e.type, e.reason) for e in events]
+    def ready_event() -> bool:
+        events = client.CoreV1Api(kube.api_client()).list_namespaced_event(
+            namespace, field_selector="involvedObject.name=corp").items
+        return any(e.reason == "Ready" and e.type == "Normal"
+                   and e.message.startswith("Ready is True") for e in events)
+
+    eventually(ready_event, timeout=15, what="a Normal 'Ready' Event for corp")
 
     # Delete: the ConfigMap goes too (explicitly; the test API server has no GC).
     providers.delete("corp")
