@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +42,9 @@ from .status import READY, condition
 __all__ = ["DiscoveryServer", "ProviderEntry", "ProviderIndex", "entry_from_provider"]
 
 log = logging.getLogger("authgate.operator.discovery")
+
+#: Lists OIDCProvider objects of some namespaces (all when empty): ``Kube.list_providers``.
+Lister = Callable[[tuple[str, ...]], Awaitable[list[dict[str, Any]]]]
 
 
 def _discovery_document(config: ProxyConfig, metadata: ProviderMetadata | None) -> dict[str, Any]:
@@ -147,7 +150,7 @@ class DiscoveryServer:
         settings: OperatorSettings,
         index: ProviderIndex,
         metrics: OperatorMetrics,
-        lister: Any,  # async (namespaces) -> list of provider objects; Kube.list_providers
+        lister: Lister,
     ) -> None:
         self.settings = settings
         self.index = index

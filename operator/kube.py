@@ -102,6 +102,21 @@ class Kube:
             raise
         return dict(obj)
 
+    async def patch_provider_status(
+        self, namespace: str, name: str, status: Mapping[str, Any]
+    ) -> bool:
+        """Merge-patch ``status`` (the status subresource); False if the provider is gone."""
+        try:
+            await self._call(
+                self.custom.patch_namespaced_custom_object_status,
+                GROUP, VERSION, namespace, PROVIDER_PLURAL, name, {"status": dict(status)},
+            )  # fmt: skip
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
     async def list_providers(self, namespaces: tuple[str, ...]) -> list[dict[str, Any]]:
         """Providers of ``namespaces`` (all namespaces when empty)."""
         if not namespaces:

@@ -182,13 +182,8 @@ class Reconciler:
 
     async def _patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
         try:
-            await self.kube._call(
-                self.kube.custom.patch_namespaced_custom_object_status,
-                GROUP, VERSION, namespace, PROVIDER_PLURAL, name, {"status": dict(status)},
-            )  # fmt: skip
+            await self.kube.patch_provider_status(namespace, name, status)
         except ApiException as exc:
-            if exc.status == 404:  # deleted meanwhile
-                return
             raise kopf.TemporaryError(f"status update failed: HTTP {exc.status}", delay=5) from None
 
     async def cleanup(self, body: Mapping[str, Any]) -> None:

@@ -14,6 +14,7 @@ the only reconciler.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import secrets
@@ -91,8 +92,6 @@ async def _register_webhook(settings: OperatorSettings, kube: Kube, cert: Servin
         with contextlib.suppress(OSError):
             await writer.wait_closed()
         break
-    import base64
-
     client_config = {
         "url": f"https://{host}:{hook.port}/{HANDLER_ID}",
         "caBundle": base64.b64encode(cert.ca_pem).decode("ascii"),
