@@ -44,8 +44,8 @@ LABEL org.opencontainers.image.title="authgate" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.licenses="Apache-2.0" \
-      org.opencontainers.image.source="https://github.com/authgate/authgate" \
-      org.opencontainers.image.documentation="https://github.com/authgate/authgate/blob/main/docs/deploy.md"
+      org.opencontainers.image.vendor="authgate" \
+      org.opencontainers.image.documentation="docs/deploy.md in the source repository"
 COPY --from=builder /opt/venv /opt/venv
 # A passwd/group entry for the nonroot uid: kopf (getpass.getuser()) and other
 # libraries look the running user up and fail on a uid without a name.

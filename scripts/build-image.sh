@@ -5,7 +5,7 @@
 #
 # --offline fills build/wheelhouse/ on this host first (the authgate wheel plus
 # manylinux cp311 wheels of every runtime dependency), so the Dockerfile installs
-# with `pip --no-index` and the container build needs no network at all. Use it
+# with `pip --no-index` and the build runs with `--network none`. Use it
 # where containers cannot reach PyPI (air-gapped CI, this project's test sandbox).
 # Without it the wheelhouse is removed and the build installs from PyPI.
 set -euo pipefail
@@ -39,5 +39,7 @@ fi
 
 args=(--tag "$TAG" --build-arg "REVISION=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)")
 [ -n "$BASE" ] && args+=(--build-arg "BASE_IMAGE=$BASE")
+# Offline means hermetic: the build gets no network at all.
+[ "$OFFLINE" = 1 ] && args+=(--network none)
 docker build "${args[@]}" "$@" .
 docker image inspect --format '{{.Size}}' "$TAG" | awk -v t="$TAG" '{printf "%s: %.1f MiB\n", t, $1/1048576}'
