@@ -95,6 +95,11 @@ def test_provider_lifecycle_against_keycloak(kube: Any, keycloak: Any, namespace
 
     eventually(ready_event, timeout=15, what="a Normal 'Ready' Event for corp")
 
+    # A ConfigMap deleted by hand comes back with the next re-check.
+    providers.core.delete_namespaced_config_map("authgate-second", namespace)
+    eventually(lambda: providers.configmap("second") is not None, timeout=30,
+               what="ConfigMap restored by the re-check timer")
+
     # Delete: the ConfigMap goes too (explicitly; the test API server has no GC).
     providers.delete("corp")
     providers.delete("second")
