@@ -5,10 +5,12 @@ the test runs it here, from nothing but the stored spec:
 
 * one *sandbox* container owns the network namespace (the pause container);
   every container of the pod joins it (``network_mode=container:<sandbox>``),
-  so they share one loopback, exactly like a pod. The sandbox itself sits in
-  the host's namespace (``hostNetwork``), because the IdP and the API server
-  the sidecar talks to listen on the host's loopback, and the engine has no
-  routed bridge (``--iptables=false``);
+  so they share one loopback, exactly like a pod. By default the namespace is
+  private (only ``lo``, as the engine has no routed bridge): the sandbox runs
+  :mod:`.relay`, which forwards the pod's declared ports out to host loopback
+  ports (like ``kubectl port-forward``) and the listed *egress* ports (the IdP
+  on the host's loopback) in. ``network="host"`` puts the sandbox in the host's
+  namespace instead (``hostNetwork``);
 * containers get exactly the spec's image, command + args (Kubernetes
   semantics: ``command`` replaces the entrypoint, ``args`` the image's CMD),
   env (``value`` and the ``fieldRef`` the downward API offers), security
@@ -29,13 +31,25 @@ import os
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from testcontainers.core.container import DockerContainer
+
+from .relay import HostRelays
+
+RELAY_SCRIPT = Path(__file__).with_name("relay.py")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 class PodStartError(Exception):
@@ -89,6 +103,12 @@ class RunningPod:
     sandbox: DockerContainer
     containers: dict[str, DockerContainer] = field(default_factory=dict)
     config_maps: dict[str, ConfigMapVolume] = field(default_factory=dict)
+    #: container port -> host loopback port that reaches it
+    ports: dict[int, int] = field(default_factory=dict)
+    relays: list[HostRelays] = field(default_factory=list)
+
+    def url(self, container_port: int) -> str:
+        return f"http://127.0.0.1:{self.ports[container_port]}"
 
     def container_id(self, name: str) -> str:
         return str(self.containers[name].get_wrapped_container().id)
@@ -112,6 +132,8 @@ class RunningPod:
             self.sandbox.stop(force=True, delete_volume=True)
         except Exception:
             pass
+        for relays in self.relays:
+            relays.stop()
 
 
 def _env(container: Mapping[str, Any], pod: Mapping[str, Any]) -> dict[str, str]:
@@ -138,11 +160,13 @@ def _port_number(container: Mapping[str, Any], port: Any) -> int:
     raise PodStartError(f"container {container['name']}: probe port {port!r} not declared")
 
 
-def _probe_ok(container: Mapping[str, Any], probe: Mapping[str, Any]) -> bool:
+def _probe_ok(
+    container: Mapping[str, Any], probe: Mapping[str, Any], ports: Mapping[int, int]
+) -> bool:
     action = probe.get("httpGet")
     if action is None:
         raise PodStartError(f"container {container['name']}: only httpGet probes are played")
-    port = _port_number(container, action["port"])
+    port = ports[_port_number(container, action["port"])]
     url = f"http://127.0.0.1:{port}{action.get('path', '/')}"
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
@@ -160,11 +184,68 @@ class PodRunner:
         workdir: Path,
         volume_data: Callable[[str], Mapping[str, str]],
         sandbox_image: str,
+        network: str = "private",
+        egress_ports: Sequence[int] = (),
     ) -> None:
         self.pod = pod
         self.workdir = workdir
         self.volume_data = volume_data
         self.sandbox_image = sandbox_image
+        self.network = network
+        self.egress_ports = list(egress_ports)
+
+    def _declared_ports(self) -> list[int]:
+        spec = self.pod["spec"]
+        return [
+            int(port["containerPort"])
+            for container in [*(spec.get("initContainers") or []), *spec["containers"]]
+            for port in container.get("ports") or []
+        ]
+
+    def _start_sandbox(self, name: str) -> RunningPod:
+        """The pause container; in a private namespace it also runs the relays."""
+        sandbox = DockerContainer(self.sandbox_image)
+        sandbox.with_name(f"{name}-sandbox")
+        if self.network == "host":
+            sandbox.with_kwargs(network_mode="host", labels={"authgate.e2e/pod": name},
+                                entrypoint=["python3", "-c", "import signal; signal.pause()"])
+            sandbox.start()
+            return RunningPod(name=name, sandbox=sandbox,
+                              ports={p: p for p in self._declared_ports()})  # fmt: skip
+        relay_dir = self.workdir / "relay"
+        relay_dir.mkdir(parents=True, exist_ok=True)
+        relay_dir.chmod(0o777)  # sockets are made by root (host) and uid 65532 (sandbox)
+        (relay_dir / "relay.py").write_bytes(RELAY_SCRIPT.read_bytes())
+        (relay_dir / "relay.py").chmod(0o644)
+        egress = HostRelays(
+            [f"unix:{relay_dir}/egress-{p}.sock=tcp:{p}" for p in self.egress_ports]
+        )
+        inside = [f"tcp:{p}=unix:/relay/egress-{p}.sock" for p in self.egress_ports]
+        inside += [f"unix:/relay/ingress-{p}.sock=tcp:{p}" for p in self._declared_ports()]
+        sandbox.with_kwargs(network_mode="none", labels={"authgate.e2e/pod": name},
+                            entrypoint=["python3", "/relay/relay.py", *inside], read_only=True)
+        sandbox.with_volume_mapping(relay_dir, "/relay", "rw")
+        running = RunningPod(name=name, sandbox=sandbox, relays=[egress])
+        try:
+            egress.start()
+            sandbox.start()
+            deadline = time.monotonic() + 30
+            while not all((relay_dir / f"ingress-{p}.sock").exists()
+                          for p in self._declared_ports()):  # fmt: skip
+                if time.monotonic() > deadline:
+                    out, err = sandbox.get_logs()
+                    raise PodStartError(f"sandbox relays did not start:\n{(out + err).decode()}")
+                time.sleep(0.1)
+            ports = {p: _free_port() for p in self._declared_ports()}
+            ingress = HostRelays([f"tcp:{h}=unix:{relay_dir}/ingress-{p}.sock"
+                                  for p, h in ports.items()])  # fmt: skip
+            running.relays.append(ingress)
+            ingress.start()
+            running.ports = ports
+        except BaseException:
+            running.stop()
+            raise
+        return running
 
     def _mount_volumes(
         self, container: Mapping[str, Any], running: RunningPod, docker: DockerContainer
@@ -224,7 +305,7 @@ class PodRunner:
                     f"container {container['name']} exited ({state.get('ExitCode')}):\n"
                     + running.logs(container["name"])[-4000:]
                 )
-            if probe is None or _probe_ok(container, probe):
+            if probe is None or _probe_ok(container, probe, running.ports):
                 return
             time.sleep(0.25)
         raise PodStartError(
@@ -251,17 +332,10 @@ class PodRunner:
                         ) from None
 
     def start(self, timeout: float = 60.0) -> RunningPod:
-        self._check_ports_free()
+        if self.network == "host":
+            self._check_ports_free()
         name = f"e2e-{self.pod['metadata']['namespace']}-{self.pod['metadata']['name']}"
-        sandbox = DockerContainer(self.sandbox_image)
-        sandbox.with_name(f"{name}-sandbox")
-        sandbox.with_kwargs(
-            network_mode="host",
-            entrypoint=["python3", "-c", "import signal; signal.pause()"],
-            labels={"authgate.e2e/pod": name},
-        )
-        sandbox.start()
-        running = RunningPod(name=name, sandbox=sandbox)
+        running = self._start_sandbox(name)
         try:
             spec = self.pod["spec"]
             for init in spec.get("initContainers") or []:

@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -281,14 +282,15 @@ def deployment(
         assert json.loads(created.stdout)["metadata"]["name"] == "echo"
         pod = _kube_json(kube, "-n", app_ns, "pod/echo")  # the stored, mutated pod
         runner = PodRunner(pod, workdir / "pod", _config_map_data(kube, app_ns),
-                           sandbox_image=authgate_image.tag)  # fmt: skip
+                           sandbox_image=authgate_image.tag,
+                           egress_ports=[urlsplit(keycloak.issuer).port])  # fmt: skip
         running = runner.start(timeout=90)
         sidecar = pod["spec"]["initContainers"][0]
         public_port = next(p["containerPort"] for p in sidecar["ports"] if p["name"] == "http")
         yield Deployment(
             kube=kube, keycloak=keycloak, app_namespace=app_ns, operator=operator,
             discovery_url=discovery_url, pod=pod, running=running,
-            public_url=f"http://127.0.0.1:{public_port}", installed_at=installed_at, helm=helm,
+            public_url=running.url(public_port), installed_at=installed_at, helm=helm,
         )  # fmt: skip
     finally:
         if running is not None:
