@@ -117,7 +117,12 @@ def build_authgate_image(
     import time
 
     started = time.monotonic()
-    files = [f for f in context_files(REPO) if f not in ("Dockerfile", ".dockerignore")]
+    # A wheelhouse left in the clone by scripts/build-image.sh is not ours: the
+    # test makes its own from exactly these sources.
+    files = [
+        f for f in context_files(REPO)
+        if f not in ("Dockerfile", ".dockerignore") and not f.startswith("build/")
+    ]
     key = context_hash(REPO, [*files, "Dockerfile", ".dockerignore"], base_image)
     tag = f"{repository}:ctx-{key}"
     existing = _find(client, tag)
