@@ -60,10 +60,14 @@ def test_two_replicas_share_the_work(kube: Any, keycloak: Any, namespace: str,
         return len(peering.get("status") or {}) == 2
 
     eventually(two_peers, timeout=60, what="both replicas in the KopfPeering")
-    # kopf says so when the lower-priority replica stands by.
-    eventually(lambda: any("Pausing operations in favour of" in op.log_file.read_text()
-                           for op in (first, second)),
-               timeout=60, what="one replica paused")
+    # kopf starts every peered replica paused and logs when one resumes or pauses again:
+    # wait until exactly one replica's latest word is "Resuming".
+    def active_by_log(op: Any) -> bool:
+        text = op.log_file.read_text()
+        return text.rfind("Resuming operations") > text.rfind("Pausing operations")
+
+    eventually(lambda: sum(active_by_log(op) for op in (first, second)) == 1,
+               timeout=60, what="exactly one active replica")
     providers = Providers(kube, namespace)
     providers.create("corp", keycloak_spec(keycloak))
     providers.wait_ready("corp")
