@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -122,6 +123,8 @@ def test_bad_inputs_end_as_ready_false_with_a_precise_reason(
     providers.create("badspec", {**keycloak_spec(keycloak), "authorization": {"rules": [
         {"pathPrefix": "/a/", "readScopes": ["x"]}, {"pathPrefix": "/a/", "readScopes": ["y"]}]}})
     providers.create("noca", {"issuer": keycloak.issuer, "clientId": "cli"})
+    providers.create("cmca", {"issuer": keycloak.issuer, "clientId": "cli",
+                              "caConfigMap": {"name": "idp-ca"}})
 
     assert "127.0.0.1" in providers.wait_ready("unreachable", "False",
                                                "IssuerUnreachable")["message"]
@@ -136,6 +139,14 @@ def test_bad_inputs_end_as_ready_false_with_a_precise_reason(
     noca = providers.wait_ready("noca", "False", "IssuerUnreachable")
     assert "certificate" in noca["message"].lower()
     print(kube.kubectl("get", "oidcproviders", "-n", namespace).stdout)
+    # The CA bundle from a ConfigMap: missing -> a precise reason; created -> Ready.
+    missing = providers.wait_ready("cmca", "False", "CABundleNotFound")
+    assert f"ConfigMap {namespace}/idp-ca not found" in missing["message"]
+    providers.core.create_namespaced_config_map(namespace, {
+        "metadata": {"name": "idp-ca"}, "data": {"ca.crt": Path(keycloak.ca_file).read_text()}})
+    providers.wait_ready("cmca", "True")
+    assert providers.configmap("cmca")["data"]["ca.crt"].startswith("-----BEGIN CERTIFICATE")
+
     # Rendering does not depend on the IdP: the unreachable one still has its ConfigMap.
     assert providers.condition("unreachable", "ConfigRendered")["status"] == "True"
     assert providers.configmap("unreachable") is not None
