@@ -6,6 +6,12 @@ no parsing rules.  The access log carries the principal, method, normalised
 path, status, outcome and duration — never the token, the ``Authorization``
 or ``Cookie`` values, nor the query string (which may hold
 ``access_token``).
+
+aiohttp's own loggers (``aiohttp.server``, ``aiohttp.access``,
+``aiohttp.web``) may quote raw request lines — a rejected ``Authorization``
+header included — in their arguments or exception text.
+:class:`AiohttpRedactionFilter` reduces each of their records to the fixed
+message template and the exception *type*, so no request value is printed.
 """
 
 from __future__ import annotations
@@ -20,7 +26,15 @@ from aiohttp.web import BaseRequest, StreamResponse
 
 from .state import OUTCOME, PRINCIPAL, REASON
 
-__all__ = ["ACCESS_LOGGER", "JsonAccessLogger", "JsonFormatter", "log_access", "setup_logging"]
+__all__ = [
+    "ACCESS_LOGGER",
+    "AiohttpRedactionFilter",
+    "JsonAccessLogger",
+    "JsonFormatter",
+    "install_aiohttp_redaction",
+    "log_access",
+    "setup_logging",
+]
 
 ACCESS_LOGGER = logging.getLogger("authgate.access")
 
@@ -46,6 +60,40 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, separators=(",", ":"))
 
 
+AIOHTTP_LOGGERS = ("aiohttp.server", "aiohttp.access", "aiohttp.web")
+
+
+class AiohttpRedactionFilter(logging.Filter):
+    """Strip everything request-derived from an aiohttp log record.
+
+    Keeps the unformatted message template (aiohttp's own constant text);
+    drops the ``%`` arguments and the traceback, whose text may quote the raw
+    request, keeping only the exception type as ``exc_type``.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[0] is not None:
+            record.exc_type = record.exc_info[0].__name__
+        if not isinstance(record.msg, str):  # an object's str() may carry request text
+            record.msg = type(record.msg).__name__
+        record.args = None
+        record.exc_info = None
+        record.exc_text = None
+        record.stack_info = None
+        return True
+
+
+_REDACTION = AiohttpRedactionFilter()
+
+
+def install_aiohttp_redaction() -> None:
+    """Attach the redaction filter to aiohttp's loggers (idempotent)."""
+    for name in AIOHTTP_LOGGERS:
+        logger = logging.getLogger(name)
+        if _REDACTION not in logger.filters:
+            logger.addFilter(_REDACTION)
+
+
 def setup_logging(level: str = "INFO") -> None:
     """Route every logger to stderr as JSON (idempotent)."""
     root = logging.getLogger()
@@ -55,6 +103,7 @@ def setup_logging(level: str = "INFO") -> None:
     root.setLevel(level)
     # aiohttp's own access logger is replaced by ours; keep its noise out.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    install_aiohttp_redaction()
 
 
 def log_access(

@@ -27,11 +27,18 @@ from typing import Any
 from aiohttp import web
 from authgate.core.config import ProxyConfig, load_config
 
-from .accesslog import ACCESS_LOGGER, JsonAccessLogger, log_access, setup_logging
+from .accesslog import (
+    ACCESS_LOGGER,
+    JsonAccessLogger,
+    install_aiohttp_redaction,
+    log_access,
+    setup_logging,
+)
 from .admin import build_admin_app
 from .app import build_app
 from .lifecycle import Lifecycle
 from .metrics import Metrics
+from .protocol import ProxyAppRunner
 from .reload import ConfigWatcher, reload_config
 from .runtime import RuntimeHolder, build_runtime
 
@@ -82,7 +89,9 @@ async def _start_aiohttp(
     config: ProxyConfig, holder: RuntimeHolder, metrics: Metrics, lifecycle: Lifecycle
 ) -> tuple[int, Callable[[], Awaitable[None]]]:
     limits = config.limits
-    runner = web.AppRunner(
+    install_aiohttp_redaction()
+    # ProxyAppRunner: aiohttp's own error answers (parse errors) never echo the request.
+    runner = ProxyAppRunner(
         build_app(holder, metrics, lifecycle),
         handler_cancellation=True,  # a client that goes away cancels the upstream request
         access_log=ACCESS_LOGGER,
