@@ -16,12 +16,22 @@ upstream's parser.  The policy:
    they are equivalent by §6.2.2.2 and every upstream decodes them; other hex
    is upper-cased (§6.2.2.1).  Escapes that would change the structure are
    rejected: ``%2F`` (``/``), ``%5C`` (``\\``), ``%3B`` (``;``), ``%00`` to ``%1F``,
-   ``%7F``, and double encoding (``%25`` followed by two hex digits).  Escaped
-   bytes >= 0x80 must form valid UTF-8, which rules out overlong forms such as
+   ``%7F``, and double encoding (step 3).  Escaped bytes >= 0x80 must form
+   valid UTF-8, which rules out overlong forms such as
    ``%C0%AE`` (an old way of spelling ``.``), and must not be a Unicode
    compatibility look-alike of ``/ \\ . ; %`` (``%EF%BC%8E`` is a fullwidth
    ``.`` that NFKC-normalising servers turn into a real one).
-3. On that decoded form, dot-segment removal (RFC 3986 §5.2.4) must be the
+3. Double encoding is judged on the decoded form, not on the raw bytes: if
+   an encoded ``%`` (``%25``) is followed *after step 2* by two hex digits, the
+   path is rejected.  Checking only the raw bytes (``%25`` + two raw hex
+   digits) misses split spellings: ``%25%32%65`` fully decodes once to
+   ``%2e`` and twice to ``.``, so ``/public/%25%32%65%25%32%65/apis/files``
+   is ``/public/../apis/files`` to a double-decoding upstream; step 2 turns
+   it into ``/public/%252e%252e/apis/files``, which this check refuses.
+   Because the check runs on exactly the string we return, the returned form
+   never contains ``%25`` + hex, and a second :func:`normalize_path` call
+   returns it unchanged: the normal form is a fixed point.
+4. On that decoded form, dot-segment removal (RFC 3986 §5.2.4) must be the
    identity and there must be no empty segment (``//``).  A path that
    contains ``.``/``..`` segments (plain or as ``%2e``) or ``//`` is *rejected*
    rather than rewritten: a client that sends it is either broken or probing.
@@ -55,6 +65,9 @@ _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 _HEX = frozenset("0123456789abcdefABCDEF")
 _STRUCTURAL = frozenset("/\\.;%")
 _FORBIDDEN_ESCAPES = {0x2F: "%2F", 0x5C: "%5C", 0x3B: "%3B"}
+# In the decoded form every '%' starts an upper-case escape, so "%25" is an
+# encoded '%'; followed by two hex digits it is a second layer of encoding.
+_DOUBLE_ENCODED = re.compile(r"%25[0-9A-Fa-f]{2}")
 
 
 def _bad(description: str) -> InvalidRequest:
@@ -98,8 +111,6 @@ def _decode_escapes(path: str) -> str:
             raise _bad("the path contains an encoded control character")
         if byte in _FORBIDDEN_ESCAPES:
             raise _bad(f"the path contains {_FORBIDDEN_ESCAPES[byte]}, which is ambiguous")
-        if byte == 0x25 and len(path) >= i + 5 and set(path[i + 3 : i + 5]) <= _HEX:
-            raise _bad("the path is percent-encoded twice")
         if byte >= 0x80:
             j = i
             raw = bytearray()
@@ -140,6 +151,8 @@ def normalize_path(raw_path: str) -> str:
                 raise _bad("the path contains ';' (path parameters are not accepted)")
             raise _bad("the path contains a character that must be percent-encoded")
     decoded = _decode_escapes(raw_path) if "%" in raw_path else raw_path
+    if _DOUBLE_ENCODED.search(decoded):
+        raise _bad("the path is percent-encoded twice")
     if "//" in decoded:
         raise _bad("the path contains an empty segment ('//')")
     if remove_dot_segments(decoded) != decoded:

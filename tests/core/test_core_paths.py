@@ -99,3 +99,45 @@ def test_long_paths_are_linear(tail: str) -> None:
         normalize_path("/" + "a" * 5000 + tail)
     with pytest.raises(InvalidRequest):
         normalize_path("/" + "a/" * 5000 + tail)
+
+
+# Double encoding is judged on the decoded form: a '%25' that is followed, once
+# the unreserved escapes are decoded, by two hex digits is refused however the
+# hex digits were spelled (raw, escaped, or a mix).
+DOUBLE_ENCODED = [
+    "/a%252e",  # %25 + raw hex
+    "/a%25%33%31",  # %25 + escaped hex ('3', '1'): found by atheris
+    "/public/%25%32%65%25%32%65/apis/files/x",  # split double encoding of '..'
+    "/a%25%32e",  # mixed: escaped '2', raw 'e'
+    "/a%252%65",  # mixed: raw '2', escaped 'e'
+    "/a%25%41%42",  # escaped letters 'A', 'B'
+    "/a%25%61%62",  # escaped lower-case letters 'a', 'b'
+]
+
+
+@pytest.mark.parametrize("raw", DOUBLE_ENCODED)
+def test_double_encoding_rejected_after_decoding(raw: str) -> None:
+    with pytest.raises(InvalidRequest, match="percent-encoded twice") as info:
+        normalize_path(raw)
+    assert info.value.reason == "invalid_path"
+
+
+@pytest.mark.parametrize(
+    ("raw", "normal"),
+    [
+        ("/a%25", "/a%25"),  # a lone encoded '%' is data
+        ("/a%25zz", "/a%25zz"),  # not followed by hex
+        ("/a%25%41", "/a%25A"),  # one hex digit only
+        ("/a%25%7E", "/a%25~"),
+        ("/a%25%C3%A9", "/a%25%C3%A9"),
+        ("/a%25g1", "/a%25g1"),
+    ],
+)
+def test_encoded_percent_not_followed_by_hex_is_kept(raw: str, normal: str) -> None:
+    assert normalize_path(raw) == normal
+
+
+@pytest.mark.parametrize("raw", [raw for raw, _ in ACCEPTED] + ["/a%25", "/a%25%41", "/a%25zz"])
+def test_normal_form_is_a_fixed_point(raw: str) -> None:
+    out = normalize_path(raw)
+    assert normalize_path(out) == out
