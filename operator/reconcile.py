@@ -12,8 +12,18 @@ resume and the periodic timer; it never lets an exception escape as a crash:
   every ``recheck_interval_seconds`` as well, so an IdP that comes back flips
   ``Ready`` to True without anyone touching the resource.
 
-The ConfigMap is written even when the IdP is down (the proxy fetches keys on
-its own and fails closed until it can), so the two conditions are independent.
+**Last good config.** The ConfigMap is what running pods use, so a spec is
+checked against its IdP *before* it replaces a config that once passed those
+checks.  A spec update that fails them (issuer changed to garbage, a mismatch,
+no signing keys, a missing CA bundle) or does not render leaves the ConfigMap
+as it is: ``Ready=False`` with the precise reason, and ``ConfigRendered=True``
+with reason ``LastGoodConfigKept`` naming the generation the ConfigMap holds.
+Only a spec that passes replaces it.  A provider that has never passed the
+checks still gets its ConfigMap (marked unverified), so pods can start and
+fail closed until the IdP answers; an IdP outage under an unchanged spec keeps
+(and restores, if edited by hand) the same config.  Which generation passed is
+recorded on the ConfigMap itself (:func:`~authgate.operator.render.verified_generation`),
+so the rule holds across operator restarts.
 
 Deletion removes the ConfigMap explicitly; the ownerReference is also set, so
 a cluster's garbage collector would do the same.
@@ -36,7 +46,16 @@ from .events import emit_transitions
 from .idp import IdPCheckFailed, check_idp, endpoints_of
 from .kube import ApiException, Kube
 from .metrics import OperatorMetrics
-from .render import CA_FILE_NAME, RenderError, configmap_manifest, configmap_name, render
+from .render import (
+    CA_FILE_NAME,
+    CONFIG_HASH_ANNOTATION,
+    Rendered,
+    RenderError,
+    configmap_manifest,
+    configmap_name,
+    render,
+    verified_generation,
+)
 from .settings import OperatorSettings
 from .status import Check, Observation, build_status
 
@@ -116,23 +135,16 @@ class Reconciler:
         except _CAProblem as exc:
             ca_problem = exc
 
-        # 1. Render and write the ConfigMap.
-        rendered = None
+        # 1. Render (pure: nothing is written before the IdP has been checked).
+        rendered: Rendered | None = None
+        config_check: Check | None = None
         if ca_problem is not None:
             config_check = Check(False, ca_problem.reason, ca_problem.message)
         else:
             try:
                 rendered = render(spec, self.settings, ca_pem)
-                await self.kube.apply_configmap(configmap_manifest(body, rendered, API_VERSION))
-                config_check = Check(
-                    True, "Rendered",
-                    f"ConfigMap {configmap_name(name)} written (sha256 {rendered.hash[:12]})",
-                )  # fmt: skip
             except RenderError as exc:
                 config_check = Check(False, "InvalidSpec", "; ".join(exc.errors))
-            except ApiException as exc:
-                config_check = Check(False, "ConfigMapWriteFailed",
-                                     f"HTTP {exc.status}: {exc.reason}")  # fmt: skip
 
         # 2. Check the IdP (discovery + JWKS).
         metadata = None
@@ -152,14 +164,24 @@ class Reconciler:
                 )
             self.metrics.idp_check_seconds.observe(time.perf_counter() - started)
 
+        # 3. Write the ConfigMap, or keep the last one that passed the IdP checks.
+        config_hash: str | None = None
+        if rendered is not None:
+            config_check, config_hash = await self._apply_config(
+                body, rendered, verified=discovery_check.ok
+            )
+        else:
+            assert config_check is not None
+            config_check = await self._note_kept_config(body, config_check)
+
         obs = Observation(
             generation=generation,
             discovery=discovery_check,
             config=config_check,
             endpoints=endpoints_of(spec, metadata),
             signing_keys=keys,
-            config_map=configmap_name(name) if rendered is not None else None,
-            config_hash=rendered.hash if rendered is not None else None,
+            config_map=configmap_name(name) if config_hash is not None else None,
+            config_hash=config_hash,
         )
         new_status = build_status(old_status, obs)
         await self._patch_status(namespace, name, new_status)
@@ -172,13 +194,71 @@ class Reconciler:
         (logger or log).log(
             logging.INFO if raise_errors or changed else logging.DEBUG,
             "reconciled %s/%s: Ready=%s reason=%s", namespace, name, ready.ok, ready.reason,
-        )
+        )  # fmt: skip
         if ready.ok or not raise_errors:
             return
         if not config_check.ok and config_check.reason == "InvalidSpec":
             raise kopf.PermanentError(f"{ready.reason}: {ready.message}")
         raise kopf.TemporaryError(f"{ready.reason}: {ready.message}",
                                   delay=self.settings.backoff(retry))  # fmt: skip
+
+    async def _apply_config(
+        self, body: Mapping[str, Any], rendered: Rendered, *, verified: bool
+    ) -> tuple[Check, str | None]:
+        """Write ``rendered`` unless it would replace a last good config with an unverified
+        one; returns the ``ConfigRendered`` check and the hash of what the ConfigMap holds."""
+        meta = body["metadata"]
+        cm_name = configmap_name(meta["name"])
+        generation = int(meta.get("generation") or 0)
+        written = f"ConfigMap {cm_name} written (sha256 {rendered.hash[:12]})"
+        try:
+            if verified:
+                await self._write(body, rendered, generation)
+                message = f"{written}; generation {generation} passed the IdP checks"
+                return Check(True, "Rendered", message), rendered.hash
+            existing = await self.kube.read_configmap(meta["namespace"], cm_name)
+            kept = verified_generation(existing, str(meta.get("uid") or ""))
+            if existing is None or kept is None:
+                # Nothing good to keep: pods can start with this config and fail closed.
+                await self._write(body, rendered, None)
+                message = f"{written}; not yet verified against the IdP"
+                return Check(True, "Rendered", message), rendered.hash
+            if kept == generation:
+                # The verified spec itself; only the IdP fails now.  Restore hand edits.
+                if (existing.get("data") or {}) != rendered.data:
+                    await self._write(body, rendered, kept)
+                message = f"{written}; generation {kept} passed the IdP checks earlier"
+                return Check(True, "Rendered", message), rendered.hash
+        except ApiException as exc:
+            return Check(False, "ConfigMapWriteFailed", f"HTTP {exc.status}: {exc.reason}"), None
+        annotations = (existing.get("metadata") or {}).get("annotations") or {}
+        kept_hash = annotations.get(CONFIG_HASH_ANNOTATION)
+        message = (
+            f"ConfigMap {cm_name} keeps the config of generation {kept} "
+            f"(sha256 {str(kept_hash)[:12]}), the last that passed the IdP checks; "
+            f"generation {generation} replaces it once it passes them"
+        )
+        return Check(True, "LastGoodConfigKept", message), kept_hash
+
+    async def _write(
+        self, body: Mapping[str, Any], rendered: Rendered, verified: int | None
+    ) -> None:
+        manifest = configmap_manifest(body, rendered, API_VERSION, verified_generation=verified)
+        await self.kube.apply_configmap(manifest)
+
+    async def _note_kept_config(self, body: Mapping[str, Any], check: Check) -> Check:
+        """``check`` (a spec that does not render) plus which config the pods keep, if any."""
+        meta = body["metadata"]
+        cm_name = configmap_name(meta["name"])
+        try:
+            existing = await self.kube.read_configmap(meta["namespace"], cm_name)
+        except ApiException:
+            return check
+        kept = verified_generation(existing, str(meta.get("uid") or ""))
+        if kept is None:
+            return check
+        note = f"ConfigMap {cm_name} keeps the config of generation {kept}, the last good one"
+        return Check(check.ok, check.reason, f"{check.message} ({note})")
 
     async def _patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
         try:

@@ -11,6 +11,13 @@ The ConfigMap carries an ownerReference to its provider *and* is deleted
 explicitly on provider deletion: a cluster without a garbage collector (such as
 a bare API server in tests) must not leak it.  A content hash annotation lets
 anyone see at a glance whether two replicas or two pods run the same config.
+
+A second annotation, ``authgate.io/verified-generation``, records which
+generation of the provider's spec the data came from *and passed the IdP
+checks* (empty: written before any generation passed them).  It lives on the
+ConfigMap rather than in the operator's memory so the "last good config" rule
+(see :mod:`authgate.operator.reconcile`) survives operator restarts and
+fail-overs between replicas.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ __all__ = [
     "CONFIG_HASH_ANNOTATION",
     "MANAGED_BY_LABEL",
     "OWNER_LABEL",
+    "VERIFIED_GENERATION_ANNOTATION",
     "RenderError",
     "Rendered",
     "config_hash",
@@ -43,9 +51,11 @@ __all__ = [
     "dump_yaml",
     "render",
     "render_document",
+    "verified_generation",
 ]
 
 CONFIG_HASH_ANNOTATION = "authgate.io/config-hash"
+VERIFIED_GENERATION_ANNOTATION = "authgate.io/verified-generation"
 OWNER_LABEL = "authgate.io/oidcprovider"
 MANAGED_BY_LABEL = ("app.kubernetes.io/managed-by", "authgate-operator")
 CA_FILE_NAME = "ca.crt"
@@ -135,7 +145,7 @@ def _spec_path(config_path: str) -> str:
         section, name = spec_field.config
         prefix = f"{section}.{name}" if section else name
         if config_path == prefix or config_path.startswith((prefix + ".", prefix + "[")):
-            rest = config_path[len(prefix):]
+            rest = config_path[len(prefix):]  # fmt: skip
             rest = re.sub(r"(?<=\.)([a-z0-9_]+)", lambda m: camel(m.group(1)), rest)
             return "spec." + ".".join(spec_field.spec) + rest
     return config_path
@@ -169,10 +179,20 @@ def _translate(error: str) -> str:
 
 
 def configmap_manifest(
-    provider: Mapping[str, Any], rendered: Rendered, api_version: str = API_VERSION
+    provider: Mapping[str, Any],
+    rendered: Rendered,
+    api_version: str = API_VERSION,
+    *,
+    verified_generation: int | None = None,
 ) -> dict[str, Any]:
-    """The ConfigMap for ``provider`` (a full object with metadata.name/namespace/uid)."""
+    """The ConfigMap for ``provider`` (a full object with metadata.name/namespace/uid).
+
+    ``verified_generation``: the provider generation whose spec ``rendered`` came
+    from and which passed the IdP checks; ``None`` when it has not (yet).  The
+    annotation is always present, so a patch never leaves a stale value behind.
+    """
     meta = provider["metadata"]
+    verified = "" if verified_generation is None else str(verified_generation)
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -180,7 +200,10 @@ def configmap_manifest(
             "name": configmap_name(meta["name"]),
             "namespace": meta["namespace"],
             "labels": {OWNER_LABEL: meta["name"], MANAGED_BY_LABEL[0]: MANAGED_BY_LABEL[1]},
-            "annotations": {CONFIG_HASH_ANNOTATION: rendered.hash},
+            "annotations": {
+                CONFIG_HASH_ANNOTATION: rendered.hash,
+                VERIFIED_GENERATION_ANNOTATION: verified,
+            },
             "ownerReferences": [
                 {
                     "apiVersion": api_version,
@@ -196,3 +219,20 @@ def configmap_manifest(
         },
         "data": dict(rendered.data),
     }
+
+
+def verified_generation(configmap: Mapping[str, Any] | None, owner_uid: str) -> int | None:
+    """The generation ``configmap`` holds a verified config of, or ``None``.
+
+    ``None`` as well when the ConfigMap is missing, was written before any
+    generation passed the IdP checks, or belongs to another object of the same
+    name (a provider deleted and re-created: its generations start again at 1).
+    """
+    if not configmap:
+        return None
+    meta = configmap.get("metadata") or {}
+    owners = meta.get("ownerReferences") or meta.get("owner_references") or []
+    if not any(o.get("uid") == owner_uid for o in owners):
+        return None
+    value = (meta.get("annotations") or {}).get(VERIFIED_GENERATION_ANNOTATION) or ""
+    return int(value) if value.isdigit() else None
