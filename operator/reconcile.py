@@ -227,7 +227,10 @@ class Reconciler:
                 # The verified spec itself; only the IdP fails now.  Restore hand edits.
                 if (existing.get("data") or {}) != rendered.data:
                     await self._write(body, rendered, kept)
-                message = f"{written}; generation {kept} passed the IdP checks earlier"
+                message = (
+                    f"ConfigMap {cm_name} holds generation {kept}'s config "
+                    f"(sha256 {rendered.hash[:12]}), which passed the IdP checks"
+                )
                 return Check(True, "Rendered", message), rendered.hash
         except ApiException as exc:
             return Check(False, "ConfigMapWriteFailed", f"HTTP {exc.status}: {exc.reason}"), None

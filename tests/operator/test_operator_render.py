@@ -7,9 +7,11 @@ import yaml
 from authgate.core.config import parse_config
 from authgate.operator.render import (
     CONFIG_HASH_ANNOTATION,
+    VERIFIED_GENERATION_ANNOTATION,
     RenderError,
     configmap_manifest,
     render,
+    verified_generation,
 )
 from authgate.operator.settings import OperatorSettings
 
@@ -86,3 +88,16 @@ def test_configmap_has_owner_reference_and_hash() -> None:
         "OIDCProvider", "corp", "u-1", True)
     assert meta["annotations"][CONFIG_HASH_ANNOTATION] == rendered.hash
     assert cm["data"] == rendered.data
+
+
+def test_verified_generation_round_trips_through_the_configmap() -> None:
+    rendered = render(SPEC, SETTINGS, None)
+    unverified = configmap_manifest(PROVIDER, rendered)
+    # always present, so a patch over a verified ConfigMap cannot leave a stale value
+    assert unverified["metadata"]["annotations"][VERIFIED_GENERATION_ANNOTATION] == ""
+    assert verified_generation(unverified, "u-1") is None
+    verified = configmap_manifest(PROVIDER, rendered, verified_generation=7)
+    assert verified_generation(verified, "u-1") == 7
+    # another object of the same name (deleted and re-created): nothing to keep
+    assert verified_generation(verified, "u-2") is None
+    assert verified_generation(None, "u-1") is None
