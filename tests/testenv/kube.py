@@ -68,6 +68,11 @@ class KubeEnv:
         self.apiserver: ManagedProcess | None = None
         self.version = ""
 
+    @property
+    def ca_file(self) -> Path:
+        """The CA that signed the API server's certificate (and the admin client cert)."""
+        return self.ca.cert_file
+
     # -- lifecycle -------------------------------------------------------
     def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
