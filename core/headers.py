@@ -9,7 +9,10 @@ The upstream trusts the identity headers, so the only safe order is
    and Python servers) also treat ``_`` like ``-``: oauth2-proxy was bypassed
    with ``X_Auth_Request_Email`` (CVE-2025-64484).  Names are therefore
    compared after lower-casing and mapping ``_`` to ``-``.  The same applies
-   to ``headers.strip``.
+   to ``headers.strip``.  The header names of *every* preset (``X-NMP-*``
+   and ``X-Auth-Request-*``) are stripped whichever preset is configured: an
+   app may read either family (or move between them), and a client has no
+   business sending any of them.
 2. *Drop* hop-by-hop headers (RFC 9110 §7.6.1): ``Connection``,
    ``Proxy-Connection``, ``Keep-Alive``, ``TE``, ``Trailer``,
    ``Transfer-Encoding``, ``Upgrade``, plus ``Proxy-Authorization``/
@@ -17,7 +20,16 @@ The upstream trusts the identity headers, so the only safe order is
    except ``Host`` and ``Content-Length``, which a client must not be able to
    remove that way.  ``Authorization`` is dropped unless
    ``headers.forward_authorization``.
-3. *Inject* the principal's headers **after** filtering, so ``Connection:
+3. With ``headers.set_forwarded`` (the default) the HTTP layer sets
+   ``X-Forwarded-For``/``-Proto``/``-Host`` from what it saw, so the
+   client's ``X-Forwarded-For``, ``X-Forwarded-Proto``, ``X-Forwarded-Host``
+   and ``Forwarded`` are dropped here in every spelling: an upstream that
+   folds ``_`` into ``-`` would otherwise read ``X_Forwarded_For: 6.6.6.6``
+   as the client address.  (Should a ``trust_forwarded`` option ever be
+   added, the trusted values must be read from the raw request, as the lean
+   engine does, not from this filtered list.)  With ``set_forwarded`` off,
+   they pass through unchanged.
+4. *Inject* the principal's headers **after** filtering, so ``Connection:
    x-nmp-principal-id`` can never remove a header authgate sets.  Groups are
    joined with ``,`` (a ``,`` or ``%`` inside a group name is percent-encoded
    so the list stays unambiguous), scopes with a space.  Values never contain
@@ -30,10 +42,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .config import HeaderConfig
+from .config import HEADER_PRESETS, HeaderConfig
 from .principal import Principal
 
-__all__ = ["HOP_BY_HOP", "HeaderPlan", "canonical_name", "safe_value"]
+__all__ = [
+    "FORWARDED",
+    "HOP_BY_HOP",
+    "PRESET_IDENTITY",
+    "HeaderPlan",
+    "canonical_name",
+    "safe_value",
+]
 
 HOP_BY_HOP: tuple[str, ...] = (
     "connection",
@@ -45,6 +64,17 @@ HOP_BY_HOP: tuple[str, ...] = (
     "upgrade",
     "proxy-authorization",
     "proxy-authenticate",
+)
+#: Client fields replaced by the HTTP layer when ``headers.set_forwarded`` (lower-case).
+FORWARDED: tuple[str, ...] = (
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "forwarded",
+)
+#: Every preset's identity header names, always stripped (canonical spelling).
+PRESET_IDENTITY: frozenset[str] = frozenset(
+    name.lower() for preset in HEADER_PRESETS.values() for name in preset.values()
 )
 _NEVER_CONNECTION_DROPPED = frozenset({"host", "content-length"})
 _CONTROL = {i: None for i in (*range(0x20), 0x7F)}
@@ -101,7 +131,10 @@ class HeaderPlan:
         }
         identity = tuple(names.values())
         drop = {canonical_name(n) for n in (*identity, *config.strip)}
+        drop.update(PRESET_IDENTITY)
         drop.update(HOP_BY_HOP)
+        if config.set_forwarded:
+            drop.update(FORWARDED)
         if not config.forward_authorization:
             drop.add("authorization")
         plan = cls(
@@ -121,8 +154,9 @@ class HeaderPlan:
         return canonical_name(name) in self._identity_keys
 
     def filter_request(self, headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-        """The client's headers minus identity, hop-by-hop, ``Connection``-listed
-        and (unless forwarded) ``Authorization`` headers; order and spelling kept."""
+        """The client's headers minus identity (every preset's), hop-by-hop,
+        ``Connection``-listed, (unless forwarded) ``Authorization`` and (with
+        ``set_forwarded``) forwarding headers; order and spelling kept."""
         items = headers if isinstance(headers, list | tuple) else list(headers)
         drop = self._drop
         listed: set[str] | None = None

@@ -107,3 +107,66 @@ def test_hostile_claim_values_are_made_safe() -> None:
     for value in out.values():
         assert not any(ord(c) < 0x20 or ord(c) == 0x7F for c in value)
     assert safe_value("\tx\x7f") == "x"
+
+
+FORWARDED_SPOOFS = [
+    "X-Forwarded-For",
+    "x-forwarded-for",
+    "X_Forwarded_For",
+    "x_forwarded-for",
+    "X-FORWARDED_PROTO",
+    "x_forwarded_host",
+    "X-Forwarded-Host",
+    "Forwarded",
+    "FORWARDED",
+]
+
+
+@pytest.mark.parametrize("name", FORWARDED_SPOOFS)
+def test_forwarded_spellings_dropped_when_set_forwarded(name: str) -> None:
+    # the HTTP layer sets X-Forwarded-* itself; a client's (any spelling) must not survive
+    sent = [(name, "6.6.6.6"), ("Accept", "*/*")]
+    assert PLAN.filter_request(sent) == [("Accept", "*/*")]
+    assert PLAN.scan(sent) == ([("Accept", "*/*")], [])
+
+
+def test_forwarded_passes_when_set_forwarded_is_off() -> None:
+    plan = HeaderPlan.compile(HeaderConfig(set_forwarded=False))
+    sent = [("X-Forwarded-For", "10.0.0.1"), ("Forwarded", "for=10.0.0.1")]
+    assert plan.filter_request(sent) == sent
+
+
+def test_forwarded_lookalikes_kept() -> None:
+    sent = [("X-Forwarded-Port", "443"), ("X-Forwarded-Forx", "1"), ("Forwarded-For", "1")]
+    assert PLAN.filter_request(sent) == sent
+
+
+@pytest.mark.parametrize("preset", ["nemo", "authgate"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "X-NMP-Principal-Id",
+        "x_nmp_scopes",
+        "X-NMP-Principal-Groups",
+        "X-Auth-Request-User",
+        "X_Auth_Request_Email",
+        "x-auth-request-groups",
+        "X-AUTH-REQUEST-SCOPES",
+    ],
+)
+def test_every_preset_family_stripped(preset: str, name: str) -> None:
+    # under the nemo preset an app reading X-Auth-Request-User must not see a
+    # client's value either (and vice versa)
+    plan = HeaderPlan.compile(HeaderConfig(preset=preset))
+    out = plan.upstream_headers([(name, "mallory"), ("Accept", "*/*")], ALICE)
+    assert ("Accept", "*/*") in out
+    assert all(v != "mallory" for _, v in out)
+    kept, _ = plan.scan([(name, "mallory")])
+    assert kept == []
+
+
+def test_overridden_names_and_both_presets_stripped() -> None:
+    plan = HeaderPlan.compile(HeaderConfig(principal_id="X-User"))
+    sent = [("x_user", "m"), ("X-NMP-Principal-Id", "m"), ("X-Auth-Request-User", "m")]
+    assert plan.filter_request(sent) == []
+    assert plan.inject(ALICE)[0] == ("X-User", "alice")
