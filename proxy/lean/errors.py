@@ -38,7 +38,7 @@ class LeanHTTPError(Exception):
 
 
 def bad_request(description: str = "malformed HTTP request") -> LeanHTTPError:
-    return LeanHTTPError(400, "bad_request", description, "invalid_request")
+    return LeanHTTPError(400, "malformed_request", description, "invalid_request")
 
 
 def headers_too_large() -> LeanHTTPError:
