@@ -1,8 +1,9 @@
 """Operator faults against the real API server, Keycloak and operator process.
 
-* **Killed mid-reconcile.** Providers are created and the operator is
-  SIGKILLed while it reconciles them; a new operator converges every one
-  (``Ready=True``, a ConfigMap with the right issuer).
+* **Killed mid-reconcile.** Six providers are created and the operator is
+  SIGKILLed while it reconciles them; six more are created while it is down;
+  a new operator converges all twelve (``Ready=True``, a ConfigMap with the
+  right issuer).
 * **API server restart.** The kube-apiserver is restarted under a running
   operator; its watches recover: a provider created afterwards is reconciled
   without restarting the operator.
@@ -85,12 +86,15 @@ def test_operator_killed_mid_reconcile_converges(
 ) -> None:
     providers = Providers(kube, op_namespace)
     op = operators(op_namespace)
-    names = [f"p{i}" for i in range(6)]
-    for name in names:
+    names = [f"p{i}" for i in range(12)]
+    for name in names[:6]:
         providers.create(name, keycloak_spec(keycloak))
-    time.sleep(0.3)  # the operator is now in the middle of reconciling them
+    # SIGKILL while the operator works through the first six; the other six
+    # arrive while no operator runs
     op.stop(sig=signal.SIGKILL)
     done_before = sum(1 for n in names if (providers.condition(n) or {}).get("status") == "True")
+    for name in names[6:]:
+        providers.create(name, keycloak_spec(keycloak))
 
     t0 = time.monotonic()
     operators(op_namespace)
