@@ -61,7 +61,7 @@ def variant(draw: st.DrawFn, names: tuple[str, ...]) -> str:
 identity_variant = variant((*PLAN.identity_names, "X-Internal-Secret"))
 header_value = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=40)
 benign_name = st.from_regex(r"\A[A-Za-z][A-Za-z0-9]{0,12}(-[A-Za-z0-9]{1,8})?\Z").filter(
-    lambda n: canon(n) not in IDENTITY | HOP | {"authorization", "connection"}
+    lambda n: canon(n) not in IDENTITY | HOP | {"authorization", "connection", "forwarded"}
 )
 hostile_headers = st.lists(
     st.tuples(st.one_of(identity_variant, benign_name), header_value), max_size=20
