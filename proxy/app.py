@@ -133,8 +133,6 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
         decision.upstream_headers,
         request,
         set_forwarded=config.headers.set_forwarded,
-        # Proposed field (see docs/proxy.md); absent from the core model for now.
-        trust_forwarded=bool(getattr(config.headers, "trust_forwarded", False)),
     )
     if request.headers.get("Expect", "").lower() == "100-continue" and request.version >= (1, 1):
         # Only now, with the request allowed, invite the body (RFC 9110 §10.1.1).

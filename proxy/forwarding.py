@@ -51,7 +51,6 @@ __all__ = [
 #: we answer ``Expect: 100-continue`` ourselves, and the client library sets
 #: framing itself.
 _REQUEST_DROP = frozenset({"expect", "transfer-encoding", "content-length"})
-_FORWARDED = frozenset({"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded"})
 _HOP = frozenset(name.lower() for name in HOP_BY_HOP)
 _CHUNK = 64 * 1024
 #: Bodies up to this size (with a Content-Length) are relayed in one write.
@@ -93,35 +92,24 @@ def forwarded_headers(
     request: web.BaseRequest,
     *,
     set_forwarded: bool,
-    trust_forwarded: bool,
 ) -> CIMultiDict[str]:
     """The upstream request headers: the gate's list minus framing fields,
-    plus ``X-Forwarded-*`` (de-facto standard; RFC 7239 ``Forwarded`` is
-    dropped unless trusted, as we do not rewrite it)."""
+    plus ``X-Forwarded-*`` (de-facto standard) describing the peer we saw.
+
+    When ``set_forwarded`` is on, the core has already dropped every client
+    spelling of ``X-Forwarded-*`` and RFC 7239 ``Forwarded``, so nothing a
+    client sent can extend or replace the chain."""
     out: CIMultiDict[str] = CIMultiDict()
-    prior: dict[str, list[str]] = {}
     for name, value in headers:
-        lower = name.lower()
-        if lower in _REQUEST_DROP:
-            continue
-        if set_forwarded and lower in _FORWARDED:
-            prior.setdefault(lower, []).append(value)
-            if trust_forwarded and lower == "forwarded":
-                out.add(name, value)
+        if name.lower() in _REQUEST_DROP:
             continue
         out.add(name, value)
     if request.content_length is not None and request.content_length > 0:
         out["Content-Length"] = str(request.content_length)
     if set_forwarded:
-        peer = request.remote or ""
-        chain = prior.get("x-forwarded-for") if trust_forwarded else None
-        out["X-Forwarded-For"] = ", ".join([*chain, peer]) if chain else peer
-        proto = prior.get("x-forwarded-proto") if trust_forwarded else None
-        out["X-Forwarded-Proto"] = proto[0] if proto else request.scheme
-        host = prior.get("x-forwarded-host") if trust_forwarded else None
-        if host:
-            out["X-Forwarded-Host"] = host[0]
-        elif request.host:
+        out["X-Forwarded-For"] = request.remote or ""
+        out["X-Forwarded-Proto"] = request.scheme
+        if request.host:
             out["X-Forwarded-Host"] = request.host
     return out
 

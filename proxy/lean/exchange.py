@@ -245,25 +245,15 @@ class Exchange:
         extra: list[tuple[bytes, bytes]] = []
         server = self.conn.server
         if server.set_forwarded:
-            # As the aiohttp path: the client's X-Forwarded-* are replaced by
-            # what we saw, unless the (proposed) ``trust_forwarded`` is set.
+            # As the aiohttp path: X-Forwarded-* describe the peer we saw (the
+            # core has dropped every client spelling of them).
             xff = self.conn.peer_host
             proto = b"http"
             host = b""
-            trust = server.trust_forwarded
             for name, value in self.headers:
-                size = len(name)
-                if size == 4 and name.lower() == b"host":
-                    if not host:
-                        host = value
-                elif trust and size >= 15 and name[:12].lower() == b"x-forwarded-":
-                    low = name.lower()
-                    if low == b"x-forwarded-for":
-                        xff = value + b", " + xff
-                    elif low == b"x-forwarded-proto":
-                        proto = value
-                    elif low == b"x-forwarded-host":
-                        host = value
+                if len(name) == 4 and name.lower() == b"host":
+                    host = value
+                    break
             extra.append((b"X-Forwarded-For", xff))
             extra.append((b"X-Forwarded-Proto", proto))
             if host:

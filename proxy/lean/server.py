@@ -105,8 +105,6 @@ class LeanServer:
         self.max_in_flight = config.limits.max_in_flight
         self.drain_timeout = config.limits.drain_timeout_seconds
         self.set_forwarded = config.headers.set_forwarded
-        # Proposed field shared with the aiohttp path; absent from the core model for now.
-        self.trust_forwarded = bool(getattr(config.headers, "trust_forwarded", False))
         up = urlsplit(config.upstream.url)
         self.pool = UpstreamPool(
             up.hostname or "127.0.0.1",
