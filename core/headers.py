@@ -52,6 +52,7 @@ __all__ = [
     "HeaderPlan",
     "canonical_name",
     "safe_value",
+    "websocket_requested",
 ]
 
 HOP_BY_HOP: tuple[str, ...] = (
@@ -93,6 +94,29 @@ def canonical_name(name: str) -> str:
         if len(_CANONICAL) < 4096:
             _CANONICAL[name] = found
     return found
+
+
+def websocket_requested(method: str, headers: Iterable[tuple[str, str]]) -> bool:
+    """Whether a request asks for the one upgrade authgate tunnels (RFC 6455 §4.1):
+    ``GET``, ``Connection`` listing ``upgrade`` and ``Upgrade`` naming
+    ``websocket``.  Every other upgrade (``h2c``, TLS, …) is dropped with the
+    hop-by-hop fields and the request is answered as plain HTTP/1.1
+    (RFC 9110 §7.8; RFC 9113 §3.1 retired h2c), so nothing can be spliced
+    past the Gate."""
+    if method != "GET":
+        return False
+    upgrade = connection = False
+    for name, value in headers:
+        lower = name.lower()
+        if lower == "upgrade":
+            upgrade = upgrade or any(
+                token.strip().lower() == "websocket" for token in value.split(",")
+            )
+        elif lower == "connection":
+            connection = connection or any(
+                token.strip().lower() == "upgrade" for token in value.split(",")
+            )
+    return upgrade and connection
 
 
 def safe_value(value: str) -> str:
