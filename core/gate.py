@@ -31,6 +31,7 @@ the header filter.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote
@@ -45,7 +46,7 @@ from .principal import Principal
 from .rules import Authorizer
 from .verify import TokenVerifier
 
-__all__ = ["AUTHORIZATION_SLACK", "Decision", "Gate", "bearer_token"]
+__all__ = ["AUTHORIZATION_SLACK", "Decision", "Gate", "bearer_token", "check_host"]
 
 #: Bytes allowed over ``tokens.max_token_bytes`` in the whole ``Authorization``
 #: value: the ``Bearer`` scheme word, its space and stray whitespace.
@@ -76,6 +77,27 @@ def bearer_token(value: str) -> str:
     if not token or " " in token:
         raise InvalidToken("the bearer token is empty or malformed", reason="malformed_token")
     return token
+
+
+#: ``Host = uri-host [ ":" port ]`` (RFC 9110 §7.2, RFC 3986 §3.2.2): an IP
+#: literal in brackets, or reg-name / IPv4 characters; no space, ``/``, ``@``.
+_HOST = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?")
+
+
+def check_host(headers: Sequence[tuple[str, str]], *, required: bool) -> None:
+    """RFC 9112 §3.2: more than one ``Host``, an invalid value, or none on an
+    HTTP/1.1 request is answered 400 — never forwarded, never copied into
+    ``X-Forwarded-Host`` (host confusion: the app would build URLs from it)."""
+    seen = 0
+    for name, value in headers:
+        if len(name) == 4 and name.lower() == "host":
+            seen += 1
+            if seen > 1:
+                raise InvalidRequest("more than one Host header", reason="duplicate_host")
+            if _HOST.fullmatch(value.strip(" \t")) is None:
+                raise InvalidRequest("the Host header is not a valid host", reason="invalid_host")
+    if required and not seen:
+        raise InvalidRequest("an HTTP/1.1 request needs a Host header", reason="missing_host")
 
 
 def _query_has_token(query: str) -> bool:
@@ -127,15 +149,24 @@ class Gate:
         )
 
     async def decide(
-        self, method: str, raw_target: str, headers: Sequence[tuple[str, str]]
+        self,
+        method: str,
+        raw_target: str,
+        headers: Sequence[tuple[str, str]],
+        *,
+        require_host: bool = False,
     ) -> Decision:
-        """Decide one request; raise :class:`~authgate.core.errors.AuthError` to refuse it."""
+        """Decide one request; raise :class:`~authgate.core.errors.AuthError` to refuse it.
+
+        ``require_host`` is set by the engines for HTTP/1.1 requests, which
+        must carry exactly one ``Host`` (RFC 9112 §3.2)."""
         if raw_target[:1] != "/":
             # Absolute-form and asterisk-form are for proxies and OPTIONS * (RFC 9112
             # §3.2.2-4); a reverse proxy in front of one app accepts origin-form only.
             raise InvalidRequest(
                 "only origin-form request targets are accepted", reason="bad_request_target"
             )
+        check_host(headers, required=require_host)
         raw_path, _, query = raw_target.partition("?")
         path = normalize_path(raw_path)
 

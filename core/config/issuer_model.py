@@ -29,6 +29,7 @@ __all__ = [
 def _doc(default: Any, doc: str, **bounds: Any) -> Any:
     return setting(default, doc, **bounds)
 
+
 #: Kinds of issuer entry: how an entry's verified claims become a principal
 #: (see :mod:`authgate.core.issuers`, which holds one claim mapper per kind).
 ISSUER_KINDS: tuple[str, ...] = ("oidc", "kubernetes")

@@ -147,7 +147,9 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
     loop = asyncio.get_running_loop()
     started = loop.time()
     try:
-        decision = await runtime.gate.decide(request.method, raw_target, headers)
+        decision = await runtime.gate.decide(
+            request.method, raw_target, headers, require_host=request.version >= (1, 1)
+        )
     except AuthError as exc:
         request[AUTH_SECONDS] = loop.time() - started
         request[OUTCOME] = Outcome.DENIED

@@ -198,7 +198,9 @@ class Exchange(ResponseRelay):
             return
         headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in self.headers]
         try:
-            decision = await runtime.gate.decide(self.method, target, headers)
+            decision = await runtime.gate.decide(
+                self.method, target, headers, require_host=not self.http10
+            )
         except AuthError as exc:
             self.auth_seconds = server.loop.time() - t0
             self.outcome, self.reason, self.status = Outcome.DENIED, exc.reason, exc.status
