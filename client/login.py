@@ -16,7 +16,6 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from authgate.client import quickstart
 from authgate.client.clock import (
     human_duration,
     offset_from_date_header,
@@ -28,6 +27,7 @@ from authgate.client.discovery import Discovery, fetch_discovery, normalize_base
 from authgate.client.errors import UsageError, command
 from authgate.client.output import Console
 from authgate.client.password_grant import MFA_WARNING, password_login
+from authgate.client.quickstart import mint as mint_quickstart_token
 from authgate.client.scopes import requested_scopes
 from authgate.client.store import ClientConfig, Cluster, ConfigStore, Context
 from authgate.client.tokens import TokenSet, identity
@@ -124,7 +124,7 @@ def _run_flow(request: LoginRequest, discovery: Discovery, ca_file: str | None,
     if request.unsigned_token:
         if not request.email:
             raise UsageError("--unsigned-token needs --email")
-        return quickstart.mint(request.email)
+        return mint_quickstart_token(request.email)
     token_endpoint, client_id = discovery.token_endpoint, discovery.client_id
     if not token_endpoint or not client_id:
         raise UsageError("the discovery document names no token endpoint and client")

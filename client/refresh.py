@@ -25,10 +25,10 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from authgate.client import quickstart
 from authgate.client.discovery import fetch_discovery
 from authgate.client.errors import NotLoggedIn, SessionExpired, command
 from authgate.client.oauth import OAuthError, rejected, token_request
+from authgate.client.quickstart import mint as mint_quickstart_token
 from authgate.client.store import ClientConfig, Cluster, ConfigStore
 from authgate.client.tokens import TokenSet
 from authgate.client.transport import sync_client
@@ -76,7 +76,7 @@ def renew(login: Login) -> TokenSet:
         if not current.email:
             raise SessionExpired("this quickstart login has no email to re-mint from",
                                  hint=again)
-        return quickstart.mint(current.email)
+        return mint_quickstart_token(current.email)
     if not current.refresh_token:
         raise SessionExpired(
             f"the login of context {login.context!r} has no refresh token and cannot be renewed",
