@@ -4,6 +4,7 @@ no-scope behaviour, public paths."""
 from __future__ import annotations
 
 import pytest
+
 from authgate.core.config import AuthorizationConfig, PathRule
 from authgate.core.errors import Forbidden, InsufficientScope
 from authgate.core.principal import Principal

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from authgate.operator.settings import OperatorSettings, WebhookSettings
 from authgate.operator.webhook import webhook_configuration
 
@@ -66,7 +67,9 @@ def _compare(value: Any, schema: dict[str, Any], path: str, problems: list[str])
             _compare(item, props[key], f"{path}.{key}", problems)
     for key in props:
         if key not in value and not (path == "values" and key in HELM_BUILTINS):
-            problems.append(f"{path}.{key}: in values.schema.json but has no default in values.yaml")
+            problems.append(
+                f"{path}.{key}: in values.schema.json but has no default in values.yaml"
+            )
 
 
 def test_every_value_is_in_the_schema_and_every_schema_field_has_a_value() -> None:
