@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 
 from aiohttp import web
+
 from authgate.core.errors import AuthError
 
 __all__ = ["REALM", "auth_error_response", "error_response"]

@@ -29,15 +29,16 @@ from collections.abc import AsyncIterator, Iterable
 
 import aiohttp
 from aiohttp import web
-from authgate.core.config import ProxyConfig, UpstreamConfig
-from authgate.core.headers import HOP_BY_HOP
 from multidict import CIMultiDict
 from yarl import URL
+
+from authgate.core.config import ProxyConfig, UpstreamConfig
+from authgate.core.headers import HOP_BY_HOP
 
 from .responses import error_response
 from .state import UPSTREAM_SECONDS
 
-log = logging.getLogger("authgate.proxy.forwarding")
+log = logging.getLogger("authgate.proxy.aiohttp.forwarding")
 
 __all__ = [
     "create_upstream_session",
