@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+
 from authgate.core.config import ProxyConfig, load_config
 
 from .accesslog import install_aiohttp_redaction, setup_logging

@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from weakref import WeakSet
 
 from aiohttp import web
+
 from authgate.core.errors import AuthError, HeadersTooLarge, Overloaded
 from authgate.core.upstream import UpstreamTarget
 

@@ -29,12 +29,13 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 
 import aiohttp
 from aiohttp import web
+from multidict import CIMultiDict
+from yarl import URL
+
 from authgate.core.config import UpstreamConfig
 from authgate.core.errors import BadGateway, GatewayError, GatewayTimeout, upstream_refused
 from authgate.core.headers import HOP_BY_HOP
 from authgate.core.upstream import UpstreamTarget
-from multidict import CIMultiDict
-from yarl import URL
 
 from ..edge import error_answer
 from ..upstream_tls import upstream_ssl_context

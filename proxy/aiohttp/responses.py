@@ -16,6 +16,7 @@ through untouched.
 from __future__ import annotations
 
 from aiohttp import hdrs, web
+
 from authgate.core.errors import InvalidRequest
 from authgate.core.paths import normalize_path
 

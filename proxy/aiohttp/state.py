@@ -10,6 +10,7 @@ from weakref import WeakSet
 
 import aiohttp
 from aiohttp import web
+
 from authgate.core.principal import Principal
 from authgate.core.upstream import UpstreamTarget
 

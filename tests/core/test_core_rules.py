@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+
 from authgate.core.config import AuthorizationConfig, PathRule
 from authgate.core.errors import Forbidden, InsufficientScope
 from authgate.core.principal import Principal
