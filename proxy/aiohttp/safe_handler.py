@@ -27,6 +27,7 @@ from http import HTTPStatus
 from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMethod, HttpProcessingError
 from aiohttp.web_protocol import RequestHandler
+
 from authgate.core.errors import (
     GatewayError,
     GatewayTimeout,

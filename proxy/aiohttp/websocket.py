@@ -19,10 +19,11 @@ from weakref import WeakSet
 
 import aiohttp
 from aiohttp import WSCloseCode, WSMsgType, web
-from authgate.core.errors import BadGateway, GatewayTimeout, upstream_refused
-from authgate.core.headers import websocket_requested
 from multidict import CIMultiDict
 from yarl import URL
+
+from authgate.core.errors import BadGateway, GatewayTimeout, upstream_refused
+from authgate.core.headers import websocket_requested
 
 from ..edge import error_answer
 from .responses import render

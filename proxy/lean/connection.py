@@ -23,6 +23,7 @@ from collections import deque
 from typing import TYPE_CHECKING, cast
 
 import httptools
+
 from authgate.core.errors import GatewayError, HeadersTooLarge, MalformedRequest
 
 from ..records import Outcome, RequestRecord

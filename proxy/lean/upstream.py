@@ -22,6 +22,7 @@ import ssl
 from typing import Protocol, cast
 
 import httptools
+
 from authgate.core.errors import BadGateway, GatewayError, GatewayTimeout, upstream_refused
 from authgate.core.upstream import UpstreamTarget
 
