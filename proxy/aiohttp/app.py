@@ -173,7 +173,13 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
     url = upstream_url(app[UPSTREAM_TARGET], raw_target)
     if is_websocket_upgrade(request):
         return await proxy_websocket(request, session, url, upstream_headers, app[WEBSOCKETS])
-    return await forward(request, session, url, upstream_headers, decision.response_headers)
+    response = await forward(request, session, url, upstream_headers, decision.response_headers)
+    if "Upgrade" in request.headers:
+        # An upgrade we did not tunnel: aiohttp's parser has stopped reading HTTP on
+        # this connection (the bytes after the head are not requests), so close
+        # it after the answer, as the lean engine does.
+        response.force_close()
+    return response
 
 
 async def _defer_expect(request: web.Request) -> None:
