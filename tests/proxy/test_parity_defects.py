@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from proxy_harness import FakeIdP, raw_request
+
+from .proxy_harness import FakeIdP, raw_request
 
 ProxyFactory = Callable[..., Any]
 
