@@ -252,7 +252,7 @@ class ProxyError(RuntimeError):
 class ProxyProcess:
     """``python -m authgate proxy --config FILE`` as a child process.
 
-    It writes the config document (``<name>.yaml``; rewrites are atomic renames,
+    It writes the config document (:attr:`config_path`; rewrites are atomic renames,
     as a ConfigMap update is), captures stdout and stderr in ``<name>.log`` (so
     tests can assert a token never appears there), waits for ``/readyz`` and
     exposes what fault tests measure: pid, open descriptors, RSS, metrics, signals.
@@ -268,7 +268,9 @@ class ProxyProcess:
 
     @property
     def config_path(self) -> Path:
-        return self.workdir / f"{self.name}.yaml"
+        """``config.yaml`` for the default name (tests rebuild it as a ConfigMap volume),
+        ``<name>.yaml`` otherwise, so several proxies can share a workdir."""
+        return self.workdir / ("config.yaml" if self.name == "proxy" else f"{self.name}.yaml")
 
     @property
     def url(self) -> str:

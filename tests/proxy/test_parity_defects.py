@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+
 from .proxy_harness import FakeIdP, raw_request
 
 ProxyFactory = Callable[..., Any]
