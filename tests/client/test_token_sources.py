@@ -14,10 +14,12 @@ from typing import Any
 
 import pytest
 import yaml
+
 from authgate.client.errors import CredentialSourceError, ExitCode
 from authgate.client.sdk import Client
 from authgate.client.sources import TokenFile, env_source
-from client_harness import PYTHON, Cli, ServerProcess, assert_clean_failure, free_port
+
+from .client_harness import PYTHON, Cli, ServerProcess, assert_clean_failure, free_port
 
 
 def jwt_like(**claims: Any) -> str:

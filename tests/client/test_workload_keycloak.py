@@ -15,9 +15,11 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+
 from authgate.client.errors import ExitCode, Unauthorized
 from authgate.client.sdk import Client
-from client_harness import (
+
+from .client_harness import (
     PYTHON,
     Cli,
     ServerProcess,

@@ -4,6 +4,7 @@ errors come back under spec paths."""
 from __future__ import annotations
 
 import pytest
+
 from authgate.operator.render import RenderError, render
 from authgate.operator.settings import OperatorSettings
 

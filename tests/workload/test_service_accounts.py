@@ -249,14 +249,12 @@ def test_zy_throughput_figure(
     with a service-account token next to an IdP token, in one run (wrk, 5 s each;
     printed, never asserted on: speed belongs to `make bench`)."""
     import shutil
-    import sys
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     from bench.load import saturate, write_lua
 
     wrk = shutil.which("wrk")
     if wrk is None:
-        from testenv.components import in_ci
+        from tests.testenv.components import in_ci
 
         reason = "wrk is not installed (scripts/testenv/setup.sh installs it)"
         pytest.fail(reason) if in_ci() else pytest.skip(reason)
