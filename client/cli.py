@@ -19,7 +19,6 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import click
@@ -27,7 +26,6 @@ import yaml
 
 from authgate.client.client_credentials import CLIENT_ID_ENV, CLIENT_SECRET_ENV, env_secret
 from authgate.client.clock import human_duration, offset_from_iat, skew_warning
-from authgate.client.discovery import fetch_discovery
 from authgate.client.errors import (
     ClientError,
     ExitCode,
@@ -40,10 +38,11 @@ from authgate.client.login import LoginRequest, describe, login
 from authgate.client.output import FORMATS, Console, emit, key_value_table, table
 from authgate.client.refresh import CLI_REFRESH_MARGIN, Session, resolve
 from authgate.client.revoke import revoke
-from authgate.client.sources import Source, TokenFile, check_token, env_base_url, env_source
+from authgate.client.sources import Source, env_base_url
+from authgate.client.status import auth_disabled, env_login, status_rows
 from authgate.client.store import ConfigStore
-from authgate.client.tokens import TokenSet, claims, header, identity
-from authgate.client.transport import CA_FILE_ENV, sync_client
+from authgate.client.tokens import claims, header, identity
+from authgate.client.transport import CA_FILE_ENV
 
 DEBUG_ENV = "AUTHGATE_DEBUG"
 
@@ -199,66 +198,9 @@ def login_command(base_url: str | None, context: str | None, scopes: tuple[str, 
     emit(result.summary(), output, describe(result))
 
 
-def _status_rows(tokens: TokenSet) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-    found = claims(tokens.access_token)
-    raw_groups = found.get("groups")
-    groups: list[str] = [str(g) for g in raw_groups] if isinstance(raw_groups, list) else []
-    left = tokens.seconds_left()
-    expires = "unknown"
-    if tokens.expires_at is not None and left is not None:
-        stamp = datetime.fromtimestamp(tokens.expires_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        expires = f"{stamp} ({'in ' + human_duration(left) if left > 0 else 'expired'})"
-    data: dict[str, Any] = {
-        "user": identity(tokens), "subject": found.get("sub"), "groups": groups,
-        "scopes": (tokens.scope or str(found.get("scope") or "")).split(),
-        "issuer": found.get("iss"), "expires_at": tokens.expires_at,
-        "expires_in_seconds": None if left is None else int(left),
-        "refresh_token": tokens.refresh_token is not None, "grant": tokens.grant,
-    }
-    rows = [
-        ("User", str(data["user"] or "-")),
-        ("Subject", str(data["subject"] or "-")),
-        ("Groups", ", ".join(groups) or "-"),
-        ("Scopes", " ".join(data["scopes"]) or "-"),
-        ("Issuer", str(data["issuer"] or "-")),
-        ("Expires", expires),
-        ("Refresh token", "present" if tokens.refresh_token else "none"),
-        ("Login method", tokens.grant),
-    ]
-    return data, rows
-
-
 token_option = click.option(
     "--token", "token", default=None,
     help="Use this token instead of AUTHGATE_TOKEN, AUTHGATE_TOKEN_FILE or the stored login.")
-
-
-def _env_login(token: str | None) -> tuple[Source, TokenSet] | None:
-    """The explicit or environment token source, when one is set (see client.sources)."""
-    found = ((Source("argument"), check_token(token, "--token")) if token is not None
-             else env_source())  # fmt: skip
-    if found is None:
-        return None
-    source, value = found
-    access = value.read() if isinstance(value, TokenFile) else value
-    exp = claims(access).get("exp")
-    expires_at = float(exp) if isinstance(exp, int | float) else None
-    return source, TokenSet(access_token=access, expires_at=expires_at, grant="static")
-
-
-def _auth_disabled(store: ConfigStore, context: str | None) -> str | None:
-    """The platform of ``context`` when it says auth is off (checked live), else None."""
-    config = store.load()
-    entry = config.contexts.get(context or config.current_context or "")
-    cluster = config.clusters.get(entry.cluster) if entry else None
-    if cluster is None:
-        return None
-    try:
-        with sync_client(cluster.ca_file) as http:
-            discovery = fetch_discovery(http, cluster.base_url)
-    except ClientError:
-        return None
-    return None if discovery.auth_enabled else cluster.base_url
 
 
 @auth_group.command("status")
@@ -269,10 +211,10 @@ def status_command(context: str | None, token: str | None, output: str) -> None:
     """Who you are logged in as, with which scopes, until when, and which
     credential source is in use (the token itself is never shown)."""
     store = _store()
-    env_login = _env_login(token)
-    if env_login is not None:
-        source, tokens = env_login
-        data, rows = _status_rows(tokens)
+    from_env = env_login(token)
+    if from_env is not None:
+        source, tokens = from_env
+        data, rows = status_rows(tokens)
         platform = env_base_url() or "-"
         data = {"credential_source": source.kind, "credential_detail": source.detail,
                 "base_url": env_base_url(), **data}
@@ -282,14 +224,14 @@ def status_command(context: str | None, token: str | None, output: str) -> None:
     try:
         current = resolve(store.load(), context, store.path)
     except NotLoggedIn:
-        disabled = _auth_disabled(store, context)
+        disabled = auth_disabled(store, context)
         if disabled is None:
             raise
         emit({"base_url": disabled, "auth_enabled": False}, output,
              f"Authentication is disabled on {disabled}: requests need no token, "
              "so there is nothing to log in to.")
         return
-    data, rows = _status_rows(current.tokens)
+    data, rows = status_rows(current.tokens)
     source = Source("login", current.context)
     data = {"context": current.context, "base_url": current.cluster.base_url,
             "credential_source": source.kind, **data, "config_file": str(store.path)}
@@ -312,9 +254,9 @@ def token_command(context: str | None, token: str | None, decode: bool) -> None:
 
     Use it with curl:  curl -H "Authorization: Bearer $(authgate token)" URL
     """
-    env_login = _env_login(token)
-    if env_login is not None:
-        access = env_login[1].access_token
+    from_env = env_login(token)
+    if from_env is not None:
+        access = from_env[1].access_token
     else:
         access = Session.shared(_store(), context).token(CLI_REFRESH_MARGIN).tokens.access_token
     if decode:

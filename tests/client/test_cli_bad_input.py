@@ -44,8 +44,17 @@ def test_not_authgate(cli: Cli, server: object, phrase: str) -> None:
 def test_malformed_discovery(cli: Cli) -> None:
     with CannedServer.json({"auth_enabled": True, "oidc": {"issuer": "https://idp"}}) as site:
         result = cli.run("login", "--base-url", site.url)
-    assert_clean_failure(result, 5, "malformed discovery document",
-                         "oidc.token_endpoint: missing", "oidc.client_id: missing")
+    assert_clean_failure(result, 5, "malformed discovery document", "oidc.client_id: missing")
+
+
+def test_platform_that_cannot_reach_its_idp(cli: Cli) -> None:
+    """A proxy restarted while its IdP is down serves no token_endpoint (issue 13)."""
+    document = {"auth_enabled": True, "oidc": {"issuer": "https://idp", "client_id": "cli",
+                                               "token_endpoint": None}}  # fmt: skip
+    with CannedServer.json(document) as site:
+        result = cli.run("login", "--base-url", site.url)
+    assert_clean_failure(result, 6, "cannot currently reach its identity provider")
+    assert "malformed" not in result.stderr
 
 
 def test_nothing_listening(cli: Cli) -> None:

@@ -87,10 +87,13 @@ class KeycloakEnv:
         self.ca_file = ca.cert_file
         self.cert_file, self.key_file = ca.issue(["127.0.0.1", "localhost"], "keycloak")
         self.web_client_secret = realm.web_client_secret()
+        self.ci_client_id = realm.CI_CLIENT_ID  # client credentials (workload identity)
+        self.ci_client_secret = realm.web_client_secret()
         self.users: dict[str, KeycloakUser] = dict(realm.USERS)
         self._admin_password = secrets.token_urlsafe(18)
         self.process: ManagedProcess | None = None
-        self._http = httpx.Client(verify=self.ssl_context(), timeout=30)
+        # Generous: realm creation takes over 30 s on a loaded 2-core machine.
+        self._http = httpx.Client(verify=self.ssl_context(), timeout=120)
 
     def ssl_context(self) -> ssl.SSLContext:
         """A client TLS context trusting only the test CA (pass as httpx `verify=`)."""
@@ -178,7 +181,8 @@ class KeycloakEnv:
         found = self._http.get(f"{self.base_url}/admin/realms/{realm.REALM}", headers=headers)
         if found.status_code == 200:
             return
-        self.admin("POST", "", json=realm.realm_representation(self.web_client_secret))
+        self.admin("POST", "", json=realm.realm_representation(
+            self.web_client_secret, self.ci_client_secret))
         base = f"/{realm.REALM}"
         for name in realm.SCOPES:
             scope = realm.client_scope_representation(name)
@@ -186,12 +190,21 @@ class KeycloakEnv:
         scope_ids = {
             s["name"]: s["id"] for s in self.admin("GET", f"{base}/client-scopes").json()
         }
-        for client_id in (self.cli_client_id, self.web_client_id):
+        for client_id in (self.cli_client_id, self.web_client_id, self.ci_client_id):
             internal = self._client_uuid(client_id)
             for name in realm.SCOPES:
                 self.admin(
                     "PUT", f"{base}/clients/{internal}/optional-client-scopes/{scope_ids[name]}"
                 )
+
+    def rotate_client_secret(self, client_id: str) -> str:
+        """Regenerate a confidential client's secret (the old one stops working at once)."""
+        internal = self._client_uuid(client_id)
+        answer = self.admin("POST", f"/{realm.REALM}/clients/{internal}/client-secret").json()
+        secret = str(answer["value"])
+        if client_id == self.ci_client_id:
+            self.ci_client_secret = secret
+        return secret
 
     def _client_uuid(self, client_id: str) -> str:
         found = self.admin("GET", f"/{realm.REALM}/clients", params={"clientId": client_id})

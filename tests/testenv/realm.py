@@ -79,7 +79,7 @@ def web_client_secret() -> str:
     return secrets.token_urlsafe(24)
 
 
-def realm_representation(web_secret: str) -> dict[str, Any]:
+def realm_representation(web_secret: str, ci_secret: str = "") -> dict[str, Any]:
     """The RealmRepresentation POSTed to `/admin/realms` (no clientScopes: see module doc)."""
     groups = sorted({g for user in USERS.values() for g in user.groups})
     return {
@@ -133,8 +133,38 @@ def realm_representation(web_secret: str) -> dict[str, Any]:
                 "attributes": {"post.logout.redirect.uris": "+"},
                 "protocolMappers": _mappers(),
             },
+            *(workload_clients(ci_secret) if ci_secret else []),
         ],
     }
+
+
+# -- workload identity (issue 13): a confidential client for client credentials ----------
+CI_CLIENT_ID = "authgate-ci"
+#: Short-lived tokens, so the tests see the CLI/SDK request a new one before expiry.
+CI_TOKEN_LIFESPAN = 20
+
+
+def workload_clients(ci_secret: str) -> list[dict[str, Any]]:
+    """A CI pipeline's client: client credentials only (a service account), the API
+    audience and the platform scopes (as optional client scopes, added by the fixture)."""
+    return [
+        {
+            "clientId": CI_CLIENT_ID,
+            "name": "authgate CI pipeline",
+            "enabled": True,
+            "publicClient": False,
+            "clientAuthenticatorType": "client-secret",
+            "secret": ci_secret,
+            "standardFlowEnabled": False,
+            "directAccessGrantsEnabled": False,
+            "serviceAccountsEnabled": True,
+            "attributes": {"access.token.lifespan": str(CI_TOKEN_LIFESPAN)},
+            "protocolMappers": _mappers(),
+        }
+    ]
+
+
+# -- end of workload identity -------------------------------------------------------------
 
 
 def client_scope_representation(name: str) -> dict[str, Any]:

@@ -242,6 +242,38 @@ def test_discovery_needs_the_sidecar_token(cluster: Cluster, start_proxy: ProxyS
     assert reason(response) == (401, "keys_unavailable")
 
 
+def test_zy_throughput_figure(
+    cluster: Cluster, idp: FakeIdP, lean: ProxyProcess, tmp_path: Path
+) -> None:
+    """The figure for the closing note: requests per second through the lean engine
+    with a service-account token next to an IdP token, in one run (wrk, 5 s each;
+    printed, never asserted on: speed belongs to `make bench`)."""
+    import shutil
+
+    from bench.load import saturate, write_lua
+
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        from tests.testenv.components import in_ci
+
+        reason = "wrk is not installed (scripts/testenv/setup.sh installs it)"
+        pytest.fail(reason) if in_ci() else pytest.skip(reason)
+    lua = write_lua(tmp_path)
+    figures = {}
+    for name, token in (("service-account", cluster.token("jobs", "runner", pod=True)),
+                        ("idp", idp.mint())):  # fmt: skip
+        assert call(lean, token).status_code == 200
+        file = tmp_path / f"{name}.txt"
+        file.write_text(token + "\n")
+        result = saturate(wrk, f"{lean.url}/api/orders", lua=lua, tokens=file, seconds=5,
+                          connections=32)  # fmt: skip
+        assert result.errors == 0
+        figures[name] = result.rps
+    print(f"\nWORKLOAD-RPS lean engine, cached verification, 32 connections, 5 s each: "
+          f"service-account {figures['service-account']:.0f} req/s, "
+          f"idp {figures['idp']:.0f} req/s")
+
+
 def test_zz_key_rotation_without_sidecar_restart(
     cluster: Cluster, lean: ProxyProcess, sidecar_token: Path
 ) -> None:
