@@ -12,6 +12,8 @@ aiohttp's own loggers (``aiohttp.server``, ``aiohttp.access``,
 header included — in their arguments or exception text.
 :class:`AiohttpRedactionFilter` reduces each of their records to the fixed
 message template and the exception *type*, so no request value is printed.
+This module imports no aiohttp (the filter works on logger names); the
+aiohttp engine's ``access_log_class`` lives in :mod:`authgate.proxy.aiohttp_access`.
 """
 
 from __future__ import annotations
@@ -21,15 +23,9 @@ import logging
 import sys
 from typing import Any
 
-from aiohttp.abc import AbstractAccessLogger
-from aiohttp.web import BaseRequest, StreamResponse
-
-from .state import OUTCOME, PRINCIPAL, REASON
-
 __all__ = [
     "ACCESS_LOGGER",
     "AiohttpRedactionFilter",
-    "JsonAccessLogger",
     "JsonFormatter",
     "install_aiohttp_redaction",
     "log_access",
@@ -132,22 +128,3 @@ def log_access(
             "peer": peer,
         },
     )
-
-
-class JsonAccessLogger(AbstractAccessLogger):
-    """aiohttp ``access_log_class`` writing through :func:`log_access`."""
-
-    def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
-        principal = request.get(PRINCIPAL)
-        log_access(
-            method=request.method,
-            path=request.path,  # path only: the query may carry access_token
-            status=response.status,
-            duration=time,
-            outcome=request.get(OUTCOME, "unknown"),
-            principal=principal.subject if principal is not None else None,
-            peer=request.remote,
-            reason=request.get(REASON),
-        )
-
-
