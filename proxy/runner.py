@@ -2,7 +2,7 @@
 
 :func:`serve` is one proxy process: the admin listener first (so liveness
 answers while keys load), then the client listener on the configured engine
-— aiohttp (:mod:`authgate.proxy.app`) or the lean path
+— aiohttp (:mod:`authgate.proxy.aiohttp.app`) or the lean path
 (:mod:`authgate.proxy.lean`, ``auto`` falls back to aiohttp when it is not
 importable) — then the config watcher.  It returns after a SIGTERM/SIGINT
 drain (see :mod:`authgate.proxy.lifecycle`).
@@ -90,9 +90,9 @@ async def _start_aiohttp(
     from aiohttp import web
 
     from .accesslog import ACCESS_LOGGER, install_aiohttp_redaction
-    from .aiohttp_access import JsonAccessLogger
-    from .app import build_app
-    from .protocol import ProxyAppRunner
+    from .aiohttp.access_log import JsonAccessLogger
+    from .aiohttp.app import build_app
+    from .aiohttp.safe_handler import ProxyAppRunner
 
     limits = config.limits
     install_aiohttp_redaction()
@@ -248,7 +248,7 @@ def _preload(config: ProxyConfig) -> None:
     if choose_engine(config) == "lean":
         importlib.import_module("authgate.proxy.lean.server")
     else:
-        for name in ("aiohttp.web", "authgate.proxy.app", "authgate.proxy.protocol"):
+        for name in ("authgate.proxy.aiohttp.app", "authgate.proxy.aiohttp.safe_handler"):
             importlib.import_module(name)
     try:
         importlib.import_module("uvloop")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
 
-from .accesslog import log_access
+from ..accesslog import log_access
 from .state import OUTCOME, PRINCIPAL, REASON
 
 __all__ = ["JsonAccessLogger"]
