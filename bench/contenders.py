@@ -239,7 +239,9 @@ def authgate(
     config = workdir / f"{name}.yaml"
     config.write_text(yaml.safe_dump(document))
     argv = [
-        sys.executable,
+        # AUTHGATE_BENCH_PYTHON: another interpreter (or wrapper) to compare a
+        # different build of authgate against the same stack.
+        os.environ.get("AUTHGATE_BENCH_PYTHON", sys.executable),
         "-m",
         "authgate",
         "proxy",
