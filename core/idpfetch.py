@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Self
 from urllib.parse import urlsplit
@@ -153,10 +154,20 @@ class DocumentFetcher:
         )
 
     async def __call__(self, url: str) -> FetchResult:
+        return await self.fetch(url)
+
+    async def fetch(self, url: str, headers: Mapping[str, str] | None = None) -> FetchResult:
+        """GET ``url``; ``headers`` are added to the request (e.g. a bearer
+        token for a non-anonymous issuer); CR/LF in them is refused."""
+        extra = ""
+        for name, value in (headers or {}).items():
+            if any(c in name + value for c in "\r\n\0") or not name.isascii():
+                raise FetchError(f"GET {url}: invalid request header {name!r}")
+            extra += f"{name}: {value}\r\n"
         try:
             target = _target(url)
             async with asyncio.timeout(self.policy.timeout_seconds):
-                return await self._exchange(target)
+                return await self._exchange(target, extra)
         except _Refused as exc:
             raise FetchError(f"GET {url}: {exc}") from None
         except TimeoutError:
@@ -170,7 +181,7 @@ class DocumentFetcher:
         except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
             raise FetchError(f"GET {url}: {type(exc).__name__}: {exc}") from None
 
-    async def _exchange(self, target: _Target) -> FetchResult:
+    async def _exchange(self, target: _Target, extra_headers: str = "") -> FetchResult:
         tls = target.scheme == "https"
         if tls and self._tls is None:
             self._tls = tls_context(self.policy)
@@ -186,10 +197,12 @@ class DocumentFetcher:
                 (
                     f"GET {target.request_target} HTTP/1.1\r\n"
                     f"Host: {target.host_header}\r\n"
-                    "Accept: application/json\r\n"
+                    # RFC 7517 §8.5: the apiserver serves its JWKS only as jwk-set+json.
+                    "Accept: application/json, application/jwk-set+json\r\n"
                     f"User-Agent: {self.policy.user_agent}\r\n"
+                    f"{extra_headers}"
                     "Connection: close\r\n\r\n"
-                ).encode("ascii")
+                ).encode("latin-1")
             )
             await writer.drain()
             for _ in range(_MAX_INTERIM + 1):

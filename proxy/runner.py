@@ -2,10 +2,9 @@
 
 :func:`serve` is one proxy process: the admin listener first (so liveness
 answers while keys load), then the client listener on the configured engine
-— aiohttp (:mod:`authgate.proxy.aiohttp.app`) or the lean path
-(:mod:`authgate.proxy.lean`, ``auto`` falls back to aiohttp when it is not
-importable) — then the config watcher.  It returns after a SIGTERM/SIGINT
-drain (see :mod:`authgate.proxy.lifecycle`).
+— the lean engine (:mod:`authgate.proxy.lean`, also for ``auto``) or the
+aiohttp engine (:mod:`authgate.proxy.aiohttp.app`) — then the config
+watcher.  It returns after a SIGTERM/SIGINT drain (see :mod:`authgate.proxy.lifecycle`).
 
 aiohttp is imported only when the aiohttp engine is chosen: the admin
 listener (:mod:`authgate.proxy.admin`) and the IdP fetcher
@@ -31,10 +30,10 @@ from typing import Any, TypeVar
 
 from authgate.core.config import ProxyConfig
 
-from .accesslog import log_access
 from .admin import AdminServer, process_handlers, readiness, start_admin
 from .lifecycle import Lifecycle
 from .metrics import Metrics
+from .records import RequestObserver
 from .reload import ConfigWatcher, reload_config
 from .runtime import RuntimeHolder, build_runtime
 
@@ -56,24 +55,10 @@ class Listening:
     engine: str
 
 
-def _lean_module() -> Any | None:
-    try:
-        module = importlib.import_module("authgate.proxy.lean.server")
-    except ImportError:
-        return None
-    return module if hasattr(module, "serve_lean") else None
-
-
 def choose_engine(config: ProxyConfig) -> str:
-    """``aiohttp`` or ``lean``; ``auto`` prefers lean when it is importable."""
-    engine = config.server.engine
-    if engine == "aiohttp":
-        return "aiohttp"
-    if _lean_module() is not None:
-        return "lean"
-    if engine == "lean":
-        raise RuntimeError("server.engine is 'lean' but authgate.proxy.lean is not available")
-    return "aiohttp"
+    """``aiohttp`` when asked for; otherwise (``lean`` or ``auto``) the lean engine.
+    httptools is a hard dependency, so there is nothing to fall back from."""
+    return "aiohttp" if config.server.engine == "aiohttp" else "lean"
 
 
 def _bound_port(addresses: list[Any], fallback: int) -> int:
@@ -89,8 +74,7 @@ async def _start_aiohttp(
     # Imported here: only the aiohttp engine pays for aiohttp.
     from aiohttp import web
 
-    from .accesslog import ACCESS_LOGGER, install_aiohttp_redaction
-    from .aiohttp.access_log import JsonAccessLogger
+    from .accesslog import install_aiohttp_redaction
     from .aiohttp.app import build_app
     from .aiohttp.safe_handler import ProxyAppRunner
 
@@ -100,8 +84,7 @@ async def _start_aiohttp(
     runner = ProxyAppRunner(
         build_app(holder, metrics, lifecycle),
         handler_cancellation=True,  # a client that goes away cancels the upstream request
-        access_log=ACCESS_LOGGER,
-        access_log_class=JsonAccessLogger,
+        access_log=None,  # the app's guard reports every request (records.RequestObserver)
         max_line_size=limits.max_header_bytes,
         max_field_size=limits.max_header_bytes,
         shutdown_timeout=limits.drain_timeout_seconds,
@@ -125,34 +108,9 @@ async def _start_aiohttp(
 async def _start_lean(
     config: ProxyConfig, holder: RuntimeHolder, metrics: Metrics
 ) -> tuple[int, Callable[[], Awaitable[None]]]:
-    lean = _lean_module()
-    assert lean is not None
+    from .lean.server import serve_lean  # httptools/uvloop only for this engine
 
-    def on_request(record: Any) -> None:
-        metrics.observe_request(
-            outcome=record.outcome,
-            status=record.status,
-            reason=record.reason,
-            auth_seconds=record.auth_seconds,
-            upstream_seconds=record.upstream_seconds,
-        )
-        log_access(
-            method=record.method,
-            path=record.path,
-            status=record.status,
-            duration=record.duration_seconds,
-            outcome=record.outcome,
-            principal=record.principal,
-            peer=record.peer,
-            reason=record.reason,
-        )
-
-    server = await lean.serve_lean(
-        config,
-        holder.gate,
-        on_request=on_request,
-        discovery=lambda: holder.current.discovery(),
-    )
+    server = await serve_lean(config, lambda: holder.current, on_request=RequestObserver(metrics))
     # The lean server counts its own in-flight requests (websockets included).
     metrics.in_flight.set_function(lambda: float(server.in_flight))
 

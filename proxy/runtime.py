@@ -1,8 +1,10 @@
 """The live decision state, swapped atomically on reload.
 
 A :class:`Runtime` bundles everything one request needs to be decided and
-routed — the parsed config, the core :class:`~authgate.core.gate.Gate` and the
-key caches behind it — as one immutable value.  The :class:`RuntimeHolder`
+routed — the parsed config, the core :class:`~authgate.core.gate.Gate` (with
+the registered credential sources), the key caches behind it and the
+``/apis/auth/`` :class:`~authgate.proxy.routes.Router` — as one immutable
+value.  The :class:`RuntimeHolder`
 keeps the current one; a request reads ``holder.current`` once and uses that
 snapshot to the end, so a hot reload never mixes two configurations in one
 request and never drops a connection.  ``holder.gate`` is the
@@ -17,53 +19,79 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from authgate.core.config import ProxyConfig
+from authgate.core.credentials import CredentialSourceFactory
 from authgate.core.discovery import discovery_document
 from authgate.core.gate import Gate
 from authgate.core.keys import KeyCache
 from authgate.core.oidc import ProviderMetadata
 
+from .extensions import CREDENTIAL_SOURCES, ENDPOINTS
 from .fetcher import IdPFetcher
+from .routes import EndpointFactory, Router
 
 __all__ = ["KeySet", "Runtime", "RuntimeHolder", "build_runtime", "restart_required_changes"]
 
 log = logging.getLogger("authgate.proxy.runtime")
 
 
+def _key_sources(config: ProxyConfig) -> tuple[tuple[Any, ...], ...]:
+    """Per accepted issuer: (iss, jwks_uri, metadata_url, ca_file, token_file)."""
+    if not config.auth_enabled:
+        return ()
+    sources: list[tuple[str, str | None, str | None, str | None, str | None]] = [
+        (iss, config.oidc.jwks_uri if iss == config.oidc.issuer else None, None,
+                None, None) for iss in config.oidc.issuers]  # fmt: skip
+    known = set(config.oidc.issuers)
+    for entry in config.issuers:
+        if entry.issuer in known:
+            continue
+        known.add(entry.issuer)
+        metadata_url = (
+            entry.effective_discovery_url if entry.kind == "kubernetes" else (entry.discovery_url)
+        )
+        sources.append((entry.issuer, entry.effective_jwks_uri, metadata_url,
+                        entry.effective_ca_file, entry.effective_token_file))  # fmt: skip
+    return tuple(sources)
+
+
 def _key_identity(config: ProxyConfig) -> tuple[Any, ...]:
-    issuers = config.oidc.issuers if config.auth_enabled else ()
-    return (issuers, config.oidc.jwks_uri, config.keys)
+    return (_key_sources(config), config.keys)
 
 
 @dataclass
 class KeySet:
-    """One key cache per accepted issuer, sharing one IdP session."""
+    """One key cache per accepted issuer; issuers reached with the same CA and
+    credentials share one HTTP session."""
 
     identity: tuple[Any, ...]
     caches: dict[str, KeyCache]
-    fetcher: IdPFetcher | None
+    fetchers: list[IdPFetcher]
     primary: str | None
 
     @classmethod
     async def open(cls, config: ProxyConfig, *, start: bool = True) -> KeySet:
         identity = _key_identity(config)
-        issuers: tuple[str, ...] = identity[0]
-        if not issuers:
-            return cls(identity, {}, None, None)
-        fetcher = IdPFetcher.create(config.keys)
-        caches = {
-            iss: KeyCache(
-                iss,
-                fetcher,
-                config.keys,
-                jwks_uri=config.oidc.jwks_uri if iss == config.oidc.issuer else None,
+        sources: tuple[tuple[Any, ...], ...] = identity[0]
+        if not sources:
+            return cls(identity, {}, [], None)
+        fetchers: dict[tuple[str | None, str | None], IdPFetcher] = {}
+        caches: dict[str, KeyCache] = {}
+        for iss, jwks_uri, metadata_url, ca_file, token_file in sources:
+            fetcher = fetchers.get((ca_file, token_file))
+            if fetcher is None:
+                fetcher = fetchers[(ca_file, token_file)] = IdPFetcher.create(
+                    config.keys, ca_file=ca_file, token_file=token_file
+                )
+            caches[iss] = KeyCache(
+                iss, fetcher, config.keys, jwks_uri=jwks_uri, metadata_url=metadata_url
             )
-            for iss in issuers
-        }
-        keyset = cls(identity, caches, fetcher, issuers[0])
+        primary = config.oidc.issuer or (config.oidc.issuers or (None,))[0]
+        keyset = cls(identity, caches, list(fetchers.values()), primary)
         if start:
             await keyset.start()
         return keyset
@@ -86,7 +114,7 @@ class KeySet:
 
     @property
     def metadata(self) -> ProviderMetadata | None:
-        if self.primary is None:
+        if self.primary is None or self.primary not in self.caches:
             return None
         return self.caches[self.primary].metadata
 
@@ -99,17 +127,18 @@ class KeySet:
     async def close(self) -> None:
         for cache in self.caches.values():
             await cache.close()
-        if self.fetcher is not None:
-            await self.fetcher.close()
+        for fetcher in self.fetchers:
+            await fetcher.close()
 
 
 @dataclass(frozen=True)
 class Runtime:
-    """An immutable snapshot: config + gate + keys."""
+    """An immutable snapshot: config + gate + keys + router."""
 
     config: ProxyConfig
     gate: Gate
     keyset: KeySet
+    router: Router = field(default_factory=lambda: Router(()))
     _discovery: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -129,16 +158,24 @@ class Runtime:
 
 
 async def build_runtime(
-    config: ProxyConfig, previous: Runtime | None = None, *, start_keys: bool = True
+    config: ProxyConfig,
+    previous: Runtime | None = None,
+    *,
+    start_keys: bool = True,
+    endpoints: Sequence[EndpointFactory] = ENDPOINTS,
+    sources: Sequence[CredentialSourceFactory] = CREDENTIAL_SOURCES,
 ) -> Runtime:
     """A new runtime for ``config``, reusing ``previous``'s keys when possible.
-    With ``start_keys=False`` the caller starts ``runtime.keyset`` itself."""
+    With ``start_keys=False`` the caller starts ``runtime.keyset`` itself.
+    ``endpoints`` and ``sources`` default to the registered extensions
+    (:mod:`authgate.proxy.extensions`)."""
     if previous is not None and previous.keyset.identity == _key_identity(config):
         keyset = previous.keyset
     else:
         keyset = await KeySet.open(config, start=start_keys)
-    gate = Gate.from_config(config, keyset.caches)
-    return Runtime(config=config, gate=gate, keyset=keyset)
+    gate = Gate.from_config(config, keyset.caches, sources)
+    router = Router.build(config, endpoints)
+    return Runtime(config=config, gate=gate, keyset=keyset, router=router)
 
 
 def restart_required_changes(old: ProxyConfig, new: ProxyConfig) -> list[str]:
@@ -147,13 +184,9 @@ def restart_required_changes(old: ProxyConfig, new: ProxyConfig) -> list[str]:
     for name in ("server", "listen", "admin"):
         if getattr(old, name) != getattr(new, name):
             changed.append(name)
-    ou, nu = old.upstream, new.upstream
-    if (ou.connect_timeout_seconds, ou.read_timeout_seconds, ou.max_connections) != (
-        nu.connect_timeout_seconds,
-        nu.read_timeout_seconds,
-        nu.max_connections,
-    ):
-        changed.append("upstream (timeouts / pool)")
+    if old.upstream != new.upstream:
+        # Both engines parse it once into an UpstreamTarget and pool connections to it.
+        changed.append("upstream")
     return changed
 
 

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+
 from authgate.core.idpfetch import DocumentFetcher, FetchPolicy
 from authgate.core.oidc import MAX_DOCUMENT_BYTES, FetchError
 
