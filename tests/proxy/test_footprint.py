@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from proxy_harness import PYTHON, FakeIdP, ProxyProcess, ServerProcess, http_get, wait_for
+
+from .proxy_harness import PYTHON, FakeIdP, ProxyProcess, ServerProcess, http_get, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +51,7 @@ def _request(url: str, token: str | None = None) -> int:
 def test_only_the_aiohttp_engine_loads_aiohttp(
     engine: str, fake_idp: FakeIdP, demo_upstream: str, tmp_path: Path
 ) -> None:
-    from proxy_harness import base_document
+    from .proxy_harness import base_document
 
     proxy = ProxyProcess(base_document(fake_idp.issuer, demo_upstream, engine), tmp_path)
     proxy.write_config(proxy.document)
