@@ -1,7 +1,11 @@
 # One image for every authgate process: `authgate proxy`, `authgate operator`
 # and the CLI (`authgate login`, ...). Two stages: the builder installs the
-# wheel and its dependencies into a virtualenv; the final stage copies only that
-# venv onto a fresh base, so compilers, pip caches and sources never ship.
+# wheel and its dependencies into a virtualenv, then assembles a minimal root
+# filesystem in /rootfs: the interpreter, the parts of the standard library a
+# server uses, exactly the shared libraries that the interpreter and the
+# wheels' extension modules link (found with ldd), the CA bundle, /bin/sh and
+# id, and the venv. The final stage is that tree on `scratch`: no apt/dpkg
+# state, no docs, man pages or locales, no compilers, no package manager.
 #
 # BASE_IMAGE must provide python3 (>= 3.11) with the venv module. The default is
 # the official slim image; the tests pass a locally debootstrapped Debian image
@@ -35,8 +39,9 @@ RUN set -eu; \
     /opt/venv/bin/python -m compileall -q -j 0 /opt/venv/lib >/dev/null; \
     /opt/venv/bin/authgate --help >/dev/null; \
     /opt/venv/bin/python -c 'import kopf, kubernetes.client, aiohttp, authgate.operator.runner, authgate.proxy.runner, authgate.client.cli'
+RUN sh /src/scripts/image-rootfs.sh /rootfs
 
-FROM ${BASE_IMAGE}
+FROM scratch
 ARG VERSION=0.1.0
 ARG REVISION=unknown
 LABEL org.opencontainers.image.title="authgate" \
@@ -46,17 +51,16 @@ LABEL org.opencontainers.image.title="authgate" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.vendor="authgate" \
       org.opencontainers.image.documentation="docs/deploy.md in the source repository"
-COPY --from=builder /opt/venv /opt/venv
-# A passwd/group entry for the nonroot uid: kopf (getpass.getuser()) and other
-# libraries look the running user up and fail on a uid without a name.
-RUN echo 'nonroot:x:65532:65532:authgate:/tmp:/usr/sbin/nologin' >> /etc/passwd && \
-    echo 'nonroot:x:65532:' >> /etc/group
+# The whole runtime: interpreter, libraries, venv, /etc/passwd with the
+# nonroot user (kopf's getpass.getuser() looks the running uid up).
+COPY --from=builder /rootfs /
 # Bytecode is compiled at build time, so a read-only root filesystem costs
 # nothing; HOME points at /tmp, the one path a pod is expected to mount
 # writable (an emptyDir) for the CLI's token store.
-ENV PATH=/opt/venv/bin:$PATH \
+ENV PATH=/opt/venv/bin:/usr/bin:/bin \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
+    LANG=C.UTF-8 \
     HOME=/tmp
 # 65532 is the conventional "nonroot" uid/gid (distroless); numeric so that
 # Kubernetes' runAsNonRoot can verify it without an /etc/passwd entry.

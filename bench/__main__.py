@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from .contenders import BenchError, find_tool
-from .report import markdown, targets, targets_markdown
+from .report import absolute_targets, cost_markdown, markdown, targets, targets_markdown
 from .runner import Plan, run
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -63,16 +63,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-setup", action="store_true", help="do not run bench/setup.sh for missing tools"
     )
+    parser.add_argument(
+        "--mixed-seconds", type=float, help="length of the mixed run before the last memory reading"
+    )
+    parser.add_argument(
+        "--image",
+        default=os.environ.get("AUTHGATE_BENCH_IMAGE"),
+        help="image tag whose size is reported (docker image inspect; DOCKER_HOST is honoured)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="where the table and JSON go")
     args = parser.parse_args(argv)
 
     if args.smoke:
-        plan = Plan(seconds=1, repeats=1, unique_tokens=300, smoke=True)
+        plan = Plan(seconds=1, repeats=1, unique_tokens=300, smoke=True, mixed_seconds=1)
     elif args.quick:
-        plan = Plan(seconds=2, repeats=2, unique_tokens=12000)
+        plan = Plan(seconds=2, repeats=2, unique_tokens=12000, mixed_seconds=10)
     else:
         plan = Plan()
-    overrides = {"workers": args.workers, "only": tuple(filter(None, args.only.split(",")))}
+    overrides: dict[str, object] = {
+        "workers": args.workers,
+        "only": tuple(filter(None, args.only.split(","))),
+        "image": args.image,
+    }
+    if args.mixed_seconds is not None:
+        overrides["mixed_seconds"] = args.mixed_seconds
     if args.seconds:
         overrides["seconds"] = args.seconds
     if args.repeats:
@@ -112,8 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     result["elapsed_seconds"] = round(time.time() - started, 1)
     result["command"] = "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:])
     table = markdown(result)
-    goals = targets_markdown(targets(result, plan.workers))
-    text = f"{table}\nTargets (issue 7):\n\n{goals}"
+    cost = cost_markdown(result)
+    goals = targets_markdown(targets(result, plan.workers), absolute_targets(result))
+    text = f"{table}\n{cost}\nTargets (issues 7 and 16):\n\n{goals}"
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started))
     for name in (stamp, "latest"):

@@ -82,6 +82,9 @@ class Service:
     env: dict[str, str] | None = None
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path = field(init=False)
+    #: Seconds from ``Popen`` to the first 200 on the ready path (for authgate
+    #: ``/readyz``: listener up and keys loaded), polled every 5 ms.
+    start_seconds: float | None = None
 
     def __post_init__(self) -> None:
         self.log_path = self.workdir / f"{self.name}.log"
@@ -95,14 +98,16 @@ class Service:
                 env={**os.environ, **(self.env or {})},
                 start_new_session=True,
             )
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        deadline = started + timeout
         port = self.ready_port or self.port
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise BenchError(f"{self.name} exited ({self.proc.returncode}):\n{self.log()}")
             if http_status(port, self.ready_path) == 200:
+                self.start_seconds = time.monotonic() - started
                 return self
-            time.sleep(0.1)
+            time.sleep(0.005)
         raise BenchError(f"{self.name} not ready on port {port} after {timeout}s:\n{self.log()}")
 
     def log(self) -> str:
@@ -234,7 +239,9 @@ def authgate(
     config = workdir / f"{name}.yaml"
     config.write_text(yaml.safe_dump(document))
     argv = [
-        sys.executable,
+        # AUTHGATE_BENCH_PYTHON: another interpreter (or wrapper) to compare a
+        # different build of authgate against the same stack.
+        os.environ.get("AUTHGATE_BENCH_PYTHON", sys.executable),
         "-m",
         "authgate",
         "proxy",

@@ -1,8 +1,9 @@
 """Load generators: wrk for saturation, oha (or our own) for fixed rates, a WebSocket pump.
 
 * **Saturation** — ``wrk`` with a Lua script that sets ``Authorization``:
-  one token for every request (repeated case) or the next of a file of
-  distinct tokens on every request (unique case, which defeats any cache).
+  one token for every request (repeated case), the next of a file of
+  distinct tokens on every request (unique case, which defeats any cache), or
+  a new token on every tenth request and the repeated one otherwise (mixed).
   The script prints wrk's own summary as JSON from ``done()``.
 * **Fixed rate** — ``oha -q RATE --latency-correction``: each latency is
   measured from the request's *intended* send time, so a stall is counted
@@ -28,19 +29,22 @@ __all__ = ["LatencyResult", "LoadResult", "fixed_rate", "saturate", "websocket_r
 LUA = r"""
 local tokens = {}
 local idx = 0
-local unique = false
+local mode = "repeat"
+local n = 0
 init = function(args)
   if args[1] == nil then return end
+  mode = args[2] or "repeat"
   for line in io.lines(args[1]) do
     if #line > 0 then tokens[#tokens + 1] = line end
-    if args[2] ~= "unique" then break end
+    if mode == "repeat" then break end
   end
-  unique = args[2] == "unique"
   idx = math.random(#tokens)
   wrk.headers["Authorization"] = "Bearer " .. tokens[1]
 end
 request = function()
-  if unique then
+  n = n + 1
+  -- unique: a new token every request; mixed: every 10th request (the rest repeat one)
+  if mode == "unique" or (mode == "mixed" and n % 10 == 0) then
     idx = idx % #tokens + 1
     return wrk.format(nil, nil, {["Authorization"] = "Bearer " .. tokens[idx]})
   end
@@ -92,6 +96,7 @@ def saturate(
     lua: Path,
     tokens: Path | None,
     unique: bool = False,
+    mixed: bool = False,
     seconds: float,
     connections: int = 64,
     threads: int = 1,
@@ -109,7 +114,7 @@ def saturate(
         url,
     ]
     if tokens is not None:
-        argv += ["--", str(tokens), "unique" if unique else "repeat"]
+        argv += ["--", str(tokens), "unique" if unique else "mixed" if mixed else "repeat"]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, check=False)
     match = re.search(r"WRKJSON (\{.*\})", out.stdout)
     if match is None:

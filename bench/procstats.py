@@ -6,6 +6,12 @@ tree rooted at the process we started.  CPU is ``utime + stime``
 (proc(5)); memory is the resident set (``VmRSS``) summed over the tree, and
 its anonymous part (``RssAnon``: heap and stacks, i.e. what is not shared
 file-backed code such as libpython or the Go binary's text).
+
+RSS summed over several processes counts every shared page once per process,
+so for a multi-process contender (authgate's forked workers, nginx's master
+and workers) it overstates what the node pays.  ``Pss`` from
+``/proc/PID/smaps_rollup`` divides each shared page among the processes
+mapping it; summed over the tree it is the tree's real share of memory.
 """
 
 from __future__ import annotations
@@ -49,12 +55,14 @@ class TreeStats:
     rss_bytes: int
     anon_bytes: int
     processes: int
+    pss_bytes: int = 0
 
 
 def tree_stats(root: int) -> TreeStats:
     cpu = 0.0
     rss = 0
     anon = 0
+    pss = 0
     count = 0
     for pid in tree_pids(root):
         try:
@@ -68,5 +76,17 @@ def tree_stats(root: int) -> TreeStats:
                 rss += int(line.split()[1]) * 1024
             elif line.startswith("RssAnon:"):
                 anon += int(line.split()[1]) * 1024
+        pss += _pss(pid)
         count += 1
-    return TreeStats(cpu, rss, anon, count)
+    return TreeStats(cpu, rss, anon, count, pss)
+
+
+def _pss(pid: int) -> int:
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:  # not readable (another user's process) or gone
+        return 0
+    for line in rollup.splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) * 1024
+    return 0

@@ -25,7 +25,7 @@ from . import contenders as c
 from .load import LatencyResult, fixed_rate, median, saturate, websocket_rate, write_lua
 from .tokens import load_keys, mint_tokens
 
-__all__ = ["Plan", "run"]
+__all__ = ["Plan", "image_size", "run"]
 
 REFERENCE = "oauth2-proxy"
 LOAD_FRACTIONS = (0.25, 0.5, 0.75)
@@ -43,6 +43,10 @@ class Plan:
     large: bool = True
     smoke: bool = False
     only: tuple[str, ...] = ()
+    #: The mixed run after which memory is read again (issue 16: 60 s).
+    mixed_seconds: float = 60.0
+    #: The image whose size is reported (``docker image inspect``), if any.
+    image: str | None = None
 
 
 @dataclass
@@ -59,6 +63,12 @@ class Figures:
     anon_bytes: int = 0
     idle_rss_bytes: int = 0
     processes: int = 0
+    idle_pss_bytes: int = 0
+    pss_bytes: int = 0
+    unique_rss_bytes: int | None = None
+    unique_pss_bytes: int | None = None
+    mixed_rps: float | None = None
+    start_seconds: float | None = None
 
     def summary(self) -> dict[str, Any]:
         lat = {}
@@ -80,6 +90,15 @@ class Figures:
             "anon_mib": self.anon_bytes / 2**20,
             "idle_rss_mib": self.idle_rss_bytes / 2**20,
             "processes": self.processes,
+            # Cost per pod (issue 16): PSS divides shared pages among the tree's processes.
+            "pss_mib": self.pss_bytes / 2**20,
+            "idle_pss_mib": self.idle_pss_bytes / 2**20,
+            "unique_rss_mib": _mib(self.unique_rss_bytes),
+            "unique_pss_mib": _mib(self.unique_pss_bytes),
+            "mixed_rps": self.mixed_rps,
+            "start_seconds": self.start_seconds,
+            # vCPU busy at 1,000 req/s = CPU seconds per request x 1,000.
+            "vcpu_per_1k_rps": (median(self.cpu_per_10k) / 10 if self.cpu_per_10k else None),
             "ws_msgs_per_s": median(self.ws) if self.ws else None,
             "errors": self.errors,
             "latency": lat,
@@ -92,13 +111,31 @@ class Figures:
         }
 
 
+def image_size(tag: str | None) -> dict[str, Any] | None:
+    """``docker image inspect``'s size of ``tag`` (the engine ``DOCKER_HOST`` names)."""
+    if not tag:
+        return None
+    try:
+        out = subprocess.run(
+            ["docker", "image", "inspect", "--format", "{{.Size}}", tag],
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return {"tag": tag, "mib": None, "error": "docker not available"}
+    if out.returncode != 0:
+        return {"tag": tag, "mib": None, "error": out.stderr.strip()[-200:]}
+    return {"tag": tag, "mib": int(out.stdout.strip()) / 2**20}
+
+
+def _mib(value: int | None) -> float | None:
+    return None if value is None else value / 2**20
+
+
 def _log(msg: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def _start_stack(
-    plan: Plan, workdir: Path, tools: dict[str, str | None], stack: c.Stack
-) -> str:
+def _start_stack(plan: Plan, workdir: Path, tools: dict[str, str | None], stack: c.Stack) -> str:
     """Start every service into ``stack`` (stopped by the caller, even on failure)."""
     keys = load_keys()
     jwks = workdir / "jwks.json"
@@ -131,11 +168,7 @@ def _start_stack(
     wanted = _wanted(plan, tools)
     if "nginx" in wanted:
         stack.add(c.nginx_passthrough(workdir, nginx, c.free_port(), up_port))
-    for name, engine, workers in (
-        ("authgate-aiohttp", "aiohttp", 1),
-        ("authgate-lean", "lean", 1),
-        (f"authgate-lean-x{plan.workers}", "lean", plan.workers),
-    ):
+    for name, engine, workers in _authgate_contenders(plan):
         if name in wanted:
             stack.add(
                 c.authgate(
@@ -175,13 +208,22 @@ def _start_ws(service: c.Service) -> None:
     raise c.BenchError(f"wsecho did not start:\n{service.log()}")
 
 
+def _authgate_contenders(plan: Plan) -> list[tuple[str, str, int]]:
+    """``(name, engine, workers)`` of every authgate contender."""
+    return [
+        ("authgate-aiohttp", "aiohttp", 1),
+        ("authgate-lean", "lean", 1),
+        (f"authgate-lean-x{plan.workers}", "lean", plan.workers),
+    ]
+
+
 def _wanted(plan: Plan, tools: dict[str, str | None]) -> list[str]:
+    # The order is the table's; a new contender adds its name here and its
+    # start in _start_stack.
     names = [
         "direct",
         "nginx",
-        "authgate-aiohttp",
-        "authgate-lean",
-        f"authgate-lean-x{plan.workers}",
+        *(name for name, _, _ in _authgate_contenders(plan)),
         REFERENCE,
     ]
     if tools.get("oauth2-proxy") is None:
@@ -230,9 +272,11 @@ def _measure(
     figures = {n: Figures(n) for n in names}
     secs = plan.seconds
     for name in names:  # memory before any load: interpreter/binary + libraries + config
-        figures[name].idle_rss_bytes = stack.services[
-            "upstream" if name == "direct" else name
-        ].stats().rss_bytes
+        service = stack.services["upstream" if name == "direct" else name]
+        idle = service.stats()
+        figures[name].idle_rss_bytes = idle.rss_bytes
+        figures[name].idle_pss_bytes = idle.pss_bytes
+        figures[name].start_seconds = service.start_seconds
 
     def url(name: str, path: str) -> str:
         return f"http://127.0.0.1:{_port(stack, name)}{path}"
@@ -278,6 +322,10 @@ def _measure(
         figures[name].errors += res.errors
 
     rounds("unique tokens", unique, auth_names)
+    for name in auth_names:  # a full token cache: what the cache budget costs
+        after = stack.services[name].stats()
+        figures[name].unique_rss_bytes = after.rss_bytes
+        figures[name].unique_pss_bytes = after.pss_bytes
 
     if plan.large:
 
@@ -315,7 +363,19 @@ def _measure(
 
         rounds("websocket", ws, names)
 
-    for name in names:
+    if plan.mixed_seconds > 0:
+        # One long run per contender (not repeated): 90 % one token, 10 % fresh
+        # ones, so the token cache churns the way a busy pod's does.
+        for name in names:
+            _log(f"mixed {plan.mixed_seconds:.0f}s {name}")
+            res = saturate(
+                wrk, url(name, "/small"), lua=lua, tokens=token_file, mixed=True,
+                seconds=plan.mixed_seconds,
+            )  # fmt: skip
+            figures[name].mixed_rps = res.rps
+            figures[name].errors += res.errors
+
+    for name in names:  # after every run (the mixed one last): memory as the pod runs
         stats = stack.services["upstream" if name == "direct" else name].stats()
         fig = figures[name]
         fig.rss_bytes, fig.anon_bytes, fig.processes = (
@@ -323,6 +383,7 @@ def _measure(
             stats.anon_bytes,
             stats.processes,
         )
+        fig.pss_bytes = stats.pss_bytes
 
     idp_hits: Any = None
     try:
@@ -339,5 +400,6 @@ def _measure(
         "tools": tools,
         "reference": REFERENCE if REFERENCE in names else None,
         "rates": rates,
+        "image": image_size(plan.image),
         "contenders": {n: figures[n].summary() for n in names},
     }

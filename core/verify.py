@@ -32,9 +32,11 @@ nothing expensive is done, before it has passed the cheap structural checks.
    string or array), with ``oidc.scope_prefix`` stripped.
 
 Verified tokens are cached by the SHA-256 of the token (the token itself is
-never stored, logged or echoed), bounded by ``tokens.cache_size`` and by each
-token's ``exp``; a hit is re-validated against the current key set, so a key
-removed from the JWKS, or keys gone stale, invalidate cached tokens at once.
+never stored, logged or echoed), bounded by ``tokens.cache_size`` entries, by
+``tokens.cache_max_bytes`` of (estimated) memory and by each token's ``exp``;
+a hit is re-validated against the current key set, so a key removed from the
+JWKS, or keys gone stale, invalidate cached tokens at once
+(:mod:`~authgate.core.tokencache`).
 """
 
 from __future__ import annotations
@@ -47,7 +49,6 @@ import math
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from jwt.algorithms import Algorithm, get_default_algorithms
@@ -62,6 +63,7 @@ from .principal import Principal
 __all__ = ["QUICKSTART_ISSUER", "TokenVerifier", "decode_segment", "parse_json_object"]
 
 from .quickstart import QUICKSTART_ISSUER
+from .tokencache import ENTRY_OVERHEAD_BYTES, Cached, TokenCache, cost
 
 MAX_KID_LENGTH = 256
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
@@ -127,16 +129,6 @@ def _number(claims: dict[str, Any], name: str) -> float | None:
     return float(value)
 
 
-@dataclass(slots=True)
-class _Cached:
-    principal: Principal
-    valid_until: float
-    not_before: float
-    cache: KeyCache | None
-    kid: str
-    thumbprint: str
-
-
 class TokenVerifier:
     """Verifies bearer tokens against the configured issuers' key caches.
 
@@ -158,20 +150,24 @@ class TokenVerifier:
         self._algorithms = frozenset(a for a in tokens.algorithms if a in _ALGORITHMS)
         self._leeway = tokens.leeway_seconds
         self._max_bytes = tokens.max_token_bytes
-        self._cache_size = tokens.cache_size
         self._subject_claim = tokens.subject_claim
         self._email_claim = tokens.email_claim
         self._groups_claim = tokens.groups_claim
         self._issuers = compile_issuers(config)
         self._prefix = config.oidc.scope_prefix
         self._quickstart = config.quickstart.enabled
-        self._cache: dict[bytes, _Cached] = {}
+        self._cache = TokenCache(tokens.cache_size, tokens.cache_max_bytes)
         self.cache_hits = 0
         self.cache_misses = 0
 
     @property
     def cache_entries(self) -> int:
-        return len(self._cache)
+        return self._cache.entries
+
+    @property
+    def cache_bytes(self) -> int:
+        """The estimated memory held by the cache's entries."""
+        return self._cache.bytes
 
     async def verify(self, token: str) -> Principal:
         """The principal of a valid token; otherwise :class:`InvalidToken`
@@ -185,13 +181,13 @@ class TokenVerifier:
             if self._still_valid(hit, now):
                 self.cache_hits += 1
                 return hit.principal
-            del self._cache[digest]
+            self._cache.discard(digest)
         self.cache_misses += 1
         entry = await self._verify_uncached(token, now)
-        self._remember(digest, entry, now)
+        self._cache.put(digest, entry)
         return entry.principal
 
-    def _still_valid(self, hit: _Cached, now: float) -> bool:
+    def _still_valid(self, hit: Cached, now: float) -> bool:
         if now >= hit.valid_until or now < hit.not_before:
             return False
         if hit.cache is None:
@@ -199,23 +195,12 @@ class TokenVerifier:
         key = hit.cache.current(hit.kid)
         return key is not None and key.thumbprint == hit.thumbprint
 
-    def _remember(self, digest: bytes, entry: _Cached, now: float) -> None:
-        if self._cache_size <= 0:
-            return
-        cache = self._cache
-        if len(cache) >= self._cache_size:
-            # Oldest first (insertion order), O(1) per insert even under a flood
-            # of distinct valid tokens; expired entries also go on lookup.
-            while len(cache) >= self._cache_size:
-                del cache[next(iter(cache))]
-        cache[digest] = entry
-
     def clear_cache(self) -> None:
         self._cache.clear()
 
     # -- the uncached path ---------------------------------------------------
 
-    async def _verify_uncached(self, token: str, now: float) -> _Cached:
+    async def _verify_uncached(self, token: str, now: float) -> Cached:
         if not token.isascii():
             raise _malformed("the token contains non-ASCII characters")
         parts = token.split(".")
@@ -319,7 +304,7 @@ class TokenVerifier:
         now: float,
         cache: KeyCache,
         key: VerificationKey,
-    ) -> _Cached:
+    ) -> Cached:
         valid_until, not_before = self._times(claims, now, require_exp=True)
         aud = claims.get("aud")
         if aud is None:
@@ -329,21 +314,28 @@ class TokenVerifier:
             raise InvalidToken("the token is meant for another audience", reason="bad_audience")
         identity = entry.map_claims(claims)
         exp = claims.get("exp")
+        share = self._cache.share
+        issuer, c1 = share(entry.issuer)
+        audience, c2 = share(audience)
+        groups, c3 = share(identity.groups)
+        scopes, c4 = share(identity.scopes)
         principal = Principal(
             subject=identity.subject,
             email=identity.email,
-            groups=identity.groups,
-            scopes=identity.scopes,
-            issuer=entry.issuer,
+            groups=groups,
+            scopes=scopes,
+            issuer=issuer,
             audience=audience,
             expires_at=float(exp) if isinstance(exp, int | float) else None,
             kind=entry.kind,
             source=entry.name,
             attributes=identity.attributes,
         )
-        return _Cached(principal, valid_until, not_before, cache, key.kid, key.thumbprint)
+        size = ENTRY_OVERHEAD_BYTES + cost(identity.subject) + cost(identity.email)
+        size += c1 + c2 + c3 + c4
+        return Cached(principal, valid_until, not_before, cache, key.kid, key.thumbprint, size)
 
-    def _quickstart_principal(self, claims: dict[str, Any], now: float) -> _Cached:
+    def _quickstart_principal(self, claims: dict[str, Any], now: float) -> Cached:
         valid_until, not_before = self._times(claims, now, require_exp=False)
         email = claims.get(self._email_claim)
         if email is not None and not isinstance(email, str):
@@ -366,4 +358,7 @@ class TokenVerifier:
             expires_at=float(exp) if isinstance(exp, int | float) else None,
             quickstart=True,
         )
-        return _Cached(principal, valid_until, not_before, None, "", "")
+        size = ENTRY_OVERHEAD_BYTES + sum(
+            cost(v) for v in (subject, email, groups, principal.scopes, principal.audience)
+        )
+        return Cached(principal, valid_until, not_before, None, "", "", size)

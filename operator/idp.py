@@ -3,9 +3,10 @@
 The operator asks the same questions as the proxy will (the core's
 :func:`~authgate.core.oidc.fetch_provider_metadata` and
 :func:`~authgate.core.oidc.parse_jwks`, OpenID Connect Discovery 1.0 §4 and
-RFC 7517), through an aiohttp fetcher of its own that trusts the provider's CA
-bundle.  Every failure becomes an :class:`IdPCheckFailed` with a CamelCase
-``reason`` for the status condition and a message a person can act on:
+RFC 7517), through the core's document fetcher (:mod:`authgate.core.idpfetch`,
+the proxy's too) trusting the provider's CA bundle.  Every failure becomes an
+:class:`IdPCheckFailed` with a CamelCase ``reason`` for the status condition and a
+message a person can act on:
 
 ``IssuerUnreachable``  network error, TLS error or timeout on the discovery document
 ``DiscoveryFailed``    discovery answered non-200, non-JSON, or without ``jwks_uri``
@@ -24,8 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
-
+from authgate.core.idpfetch import DocumentFetcher, FetchPolicy
 from authgate.core.oidc import (
     DiscoveryError,
     FetchError,
@@ -38,8 +38,6 @@ from authgate.core.oidc import (
 )
 
 __all__ = ["IdPCheck", "IdPCheckFailed", "IdPFetcher", "check_idp", "endpoints_of"]
-
-_MAX_BODY = 1 << 20
 
 
 class IdPCheckFailed(Exception):
@@ -59,41 +57,20 @@ class IdPCheck:
     signing_keys: int
 
 
-class IdPFetcher:
-    """A :data:`authgate.core.oidc.Fetcher` over aiohttp: no redirects, bounded body,
-    one timeout for the whole request, the provider's CA bundle trusted."""
+class IdPFetcher(DocumentFetcher):
+    """The core's :class:`~authgate.core.idpfetch.DocumentFetcher` (the one
+    fetch policy the proxy uses too: no redirects, bounded body, one timeout for
+    the whole request) trusting the provider's CA bundle."""
 
     def __init__(self, timeout_seconds: float, ca_pem: str | None = None) -> None:
+        policy = FetchPolicy(
+            timeout_seconds=timeout_seconds, ca_pem=ca_pem or None, user_agent="authgate-operator"
+        )
         try:
-            context = ssl.create_default_context()
-            if ca_pem:
-                context.load_verify_locations(cadata=ca_pem)
-        except (ssl.SSLError, ValueError) as exc:
+            super().__init__(policy)
+        except (ssl.SSLError, ValueError, OSError) as exc:
             message = f"the CA bundle cannot be loaded: {exc}"
             raise IdPCheckFailed("InvalidCABundle", message) from None
-        self._session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=timeout_seconds),
-            connector=aiohttp.TCPConnector(ssl=context, limit=4),
-            headers={"Accept": "application/json", "User-Agent": "authgate-operator"},
-        )
-
-    async def __call__(self, url: str) -> FetchResult:
-        try:
-            async with self._session.get(url, allow_redirects=False) as rsp:
-                body = await rsp.content.read(_MAX_BODY + 1)
-                return FetchResult(status=rsp.status, body=body)
-        except (aiohttp.ClientError, TimeoutError, ssl.SSLError, OSError) as exc:
-            detail = str(exc) or type(exc).__name__
-            raise FetchError(f"GET {url}: {detail}") from None
-
-    async def close(self) -> None:
-        await self._session.close()
-
-    async def __aenter__(self) -> IdPFetcher:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
 
 async def _discover(issuer: str, fetch: IdPFetcher) -> ProviderMetadata:

@@ -12,6 +12,8 @@ aiohttp's own loggers (``aiohttp.server``, ``aiohttp.access``,
 header included — in their arguments or exception text.
 :class:`AiohttpRedactionFilter` reduces each of their records to the fixed
 message template and the exception *type*, so no request value is printed.
+This module imports no aiohttp (the filter works on logger names); the
+aiohttp engine's ``access_log_class`` lives in :mod:`authgate.proxy.aiohttp.access_log`.
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
-"""The HTTP fetcher the core's key cache uses to reach the identity provider.
+"""The fetcher the proxy's key caches use to reach the identity provider.
 
 The core stays framework-free and takes ``Fetcher = Callable[[str],
-Awaitable[FetchResult]]``; this module supplies one backed by an aiohttp
-``ClientSession`` with per-request timeouts, a bounded body size and the
-configured extra CA bundle (``keys.ca_file``, or an issuer entry's own, such
-as the cluster CA).  Redirects are not followed: an issuer's discovery
-document and JWKS are fetched exactly where configured.
+Awaitable[FetchResult]]``; the fetch policy itself (TLS verification with the
+configured extra CA — ``keys.ca_file``, or an issuer entry's own, such as the
+cluster CA — ``keys.fetch_timeout_seconds`` for the whole exchange, the 1 MiB
+body bound, no redirects) is the core's
+:class:`~authgate.core.idpfetch.DocumentFetcher`, the same one the operator
+uses.  It runs on plain asyncio, so a lean sidecar never imports aiohttp.
 
 An issuer entry may also name a ``token_file``: its content is sent as
 ``Authorization: Bearer`` on every fetch (a cluster whose service-account
@@ -18,35 +19,22 @@ JWKS URL is read from disk (a key set mounted from a Secret or ConfigMap).
 from __future__ import annotations
 
 import asyncio
-import ssl
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import aiohttp
-
 from authgate.core.config import KeyConfig
-from authgate.core.oidc import FetchError, FetchResult
+from authgate.core.idpfetch import DocumentFetcher, FetchPolicy
+from authgate.core.oidc import MAX_DOCUMENT_BYTES, FetchError, FetchResult
 
-__all__ = ["MAX_DOCUMENT_BYTES", "IdPFetcher"]
-
-#: Discovery documents and JWKS are small; refuse anything bigger.
-MAX_DOCUMENT_BYTES = 1024 * 1024
+__all__ = ["IdPFetcher"]
 
 
-def _ssl_context(ca_file: str | None) -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    if ca_file:
-        context.load_verify_locations(cafile=ca_file)
-    return context
+class IdPFetcher(DocumentFetcher):
+    """The core's fetcher configured from the ``keys`` section (and an issuer entry)."""
 
-
-@dataclass
-class IdPFetcher:
-    """Owns one ``ClientSession``; call it as the core's ``Fetcher``."""
-
-    session: aiohttp.ClientSession
-    token_file: str | None = None
+    def __init__(self, policy: FetchPolicy, token_file: str | None = None) -> None:
+        super().__init__(policy)
+        self.token_file = token_file
 
     @classmethod
     def create(
@@ -58,19 +46,12 @@ class IdPFetcher:
     ) -> IdPFetcher:
         """A fetcher trusting ``ca_file`` (default ``keys.ca_file``) and sending
         the token in ``token_file``, if any."""
-        timeout = aiohttp.ClientTimeout(total=settings.fetch_timeout_seconds)
-        context = _ssl_context(ca_file or settings.ca_file)
-        connector = aiohttp.TCPConnector(ssl=context, limit=8)
-        session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=timeout,
-            # RFC 7517 §8.5: the apiserver serves its JWKS only as application/jwk-set+json.
-            headers={
-                "Accept": "application/json, application/jwk-set+json",
-                "User-Agent": "authgate-proxy",
-            },
+        policy = FetchPolicy(
+            timeout_seconds=settings.fetch_timeout_seconds,
+            ca_file=ca_file or settings.ca_file,
+            user_agent="authgate-proxy",
         )
-        return cls(session, token_file)
+        return cls(policy, token_file)
 
     def _headers(self) -> dict[str, str]:
         if not self.token_file:
@@ -86,18 +67,7 @@ class IdPFetcher:
     async def __call__(self, url: str) -> FetchResult:
         if url.startswith("file://"):
             return await asyncio.to_thread(_read_file, url)
-        headers = self._headers()
-        try:
-            async with self.session.get(url, allow_redirects=False, headers=headers) as resp:
-                body = await resp.content.read(MAX_DOCUMENT_BYTES + 1)
-                if len(body) > MAX_DOCUMENT_BYTES:
-                    raise FetchError(f"{url}: response larger than {MAX_DOCUMENT_BYTES} bytes")
-                return FetchResult(status=resp.status, body=body)
-        except (aiohttp.ClientError, TimeoutError, ssl.SSLError) as exc:
-            raise FetchError(f"{url}: {type(exc).__name__}: {exc}") from None
-
-    async def close(self) -> None:
-        await self.session.close()
+        return await self.fetch(url, self._headers())
 
 
 def _read_file(url: str) -> FetchResult:

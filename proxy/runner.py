@@ -6,35 +6,38 @@ answers while keys load), then the client listener on the configured engine
 aiohttp engine (:mod:`authgate.proxy.aiohttp.app`) — then the config
 watcher.  It returns after a SIGTERM/SIGINT drain (see :mod:`authgate.proxy.lifecycle`).
 
+aiohttp is imported only when the aiohttp engine is chosen: the admin
+listener (:mod:`authgate.proxy.admin`) and the IdP fetcher
+(:mod:`authgate.core.idpfetch`) are plain asyncio, so a lean sidecar never
+loads it (~13 MiB per pod, see docs/performance.md).
+
 :func:`run` adds process management: uvloop when available, and for
-``server.workers > 1`` that many worker processes binding the same port with
-``SO_REUSEPORT`` so the kernel spreads connections across them.
+``server.workers > 1`` the fork-after-import supervisor of
+:mod:`authgate.proxy.workers` (workers bind the same port with
+``SO_REUSEPORT``; the supervisor answers the admin port for all of them).
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
-import multiprocessing
 import os
-import signal
+import socket
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from aiohttp import web
+from authgate.core.config import ProxyConfig
 
-from authgate.core.config import ProxyConfig, load_config
-
-from .accesslog import install_aiohttp_redaction, setup_logging
-from .admin import build_admin_app
-from .aiohttp.app import build_app
-from .aiohttp.safe_handler import ProxyAppRunner
+from .admin import AdminServer, process_handlers, readiness, start_admin
 from .lifecycle import Lifecycle
 from .metrics import Metrics
 from .records import RequestObserver
 from .reload import ConfigWatcher, reload_config
 from .runtime import RuntimeHolder, build_runtime
+
+_T = TypeVar("_T")
 
 __all__ = ["Listening", "choose_engine", "run", "run_coroutine", "serve"]
 
@@ -68,6 +71,13 @@ def _bound_port(addresses: list[Any], fallback: int) -> int:
 async def _start_aiohttp(
     config: ProxyConfig, holder: RuntimeHolder, metrics: Metrics, lifecycle: Lifecycle
 ) -> tuple[int, Callable[[], Awaitable[None]]]:
+    # Imported here: only the aiohttp engine pays for aiohttp.
+    from aiohttp import web
+
+    from .accesslog import install_aiohttp_redaction
+    from .aiohttp.app import build_app
+    from .aiohttp.safe_handler import ProxyAppRunner
+
     limits = config.limits
     install_aiohttp_redaction()
     # ProxyAppRunner: aiohttp's own error answers (parse errors) never echo the request.
@@ -120,22 +130,34 @@ async def serve(
     on_listening: Callable[[Listening], None] | None = None,
     install_signals: bool = True,
     lifecycle: Lifecycle | None = None,
+    control: socket.socket | None = None,
 ) -> None:
-    """Run one proxy process until SIGTERM/SIGINT, then drain and return."""
+    """Run one proxy process until SIGTERM/SIGINT, then drain and return.
+
+    ``control`` is given to a worker of several: it then opens no admin
+    listener and answers the supervisor's readiness/metrics queries on that
+    socket instead (:mod:`authgate.proxy.workers`)."""
     lifecycle = lifecycle or Lifecycle()
     holder = RuntimeHolder(await build_runtime(config, start_keys=False))
     metrics = Metrics(key_source=lambda: holder)
     if install_signals:
         lifecycle.install_signal_handlers()
 
-    admin_runner = web.AppRunner(build_admin_app(holder, metrics, lifecycle), access_log=None)
-    await admin_runner.setup()
+    admin: AdminServer | None = None
+    control_task: asyncio.Task[None] | None = None
     watcher: ConfigWatcher | None = None
     try:
-        admin_site = web.TCPSite(admin_runner, config.admin.host, config.admin.port,
-                                 reuse_port=config.server.workers > 1)  # fmt: skip
-        await admin_site.start()
-        admin_port = _bound_port(admin_runner.addresses, config.admin.port)
+        if control is None:
+            routes = process_handlers(holder, metrics, lifecycle)
+            admin = await start_admin(config.admin.host, config.admin.port, routes)
+            admin_port = admin.port
+        else:
+            from .workers import serve_control
+
+            admin_port = config.admin.port
+            control_task = asyncio.get_running_loop().create_task(
+                serve_control(control, lambda: readiness(lifecycle, holder), metrics.exposition)
+            )
         # Liveness answers from here on; readiness waits for the keys and the listener.
         await holder.current.keyset.start()
         engine = choose_engine(config)
@@ -163,23 +185,33 @@ async def serve(
         if watcher is not None:
             await watcher.stop()
         await holder.close()
-        await admin_runner.cleanup()
+        if control_task is not None:
+            control_task.cancel()
+        if admin is not None:
+            await admin.close()
 
 
-def run_coroutine(coro: Coroutine[Any, Any, None]) -> None:
+def run_coroutine(coro: Coroutine[Any, Any, _T]) -> _T:
     """Run on uvloop when it is installed, else on the default loop."""
     try:
         import uvloop
     except ImportError:
-        asyncio.run(coro)
-        return
-    uvloop.run(coro)
+        return asyncio.run(coro)
+    return uvloop.run(coro)
 
 
-def _worker(config_path: str, env: dict[str, str], log_level: str) -> None:
-    setup_logging(log_level)
-    config = load_config(config_path, env)
-    run_coroutine(serve(config, config_path=config_path, env=env))
+def _preload(config: ProxyConfig) -> None:
+    """Import, before forking, everything a worker would import on its own."""
+    importlib.import_module("authgate.proxy.workers")
+    if choose_engine(config) == "lean":
+        importlib.import_module("authgate.proxy.lean.server")
+    else:
+        for name in ("authgate.proxy.aiohttp.app", "authgate.proxy.aiohttp.safe_handler"):
+            importlib.import_module(name)
+    try:
+        importlib.import_module("uvloop")
+    except ImportError:
+        pass
 
 
 def run(
@@ -189,29 +221,23 @@ def run(
     env: Mapping[str, str],
     log_level: str = "INFO",
 ) -> int:
-    """Serve in this process, or supervise ``server.workers`` processes."""
+    """Serve in this process, or supervise ``server.workers`` forked workers."""
     workers = config.server.workers
     if workers <= 1 or config_path is None:
         run_coroutine(serve(config, config_path=config_path, env=env))
         return 0
-    ctx = multiprocessing.get_context("spawn")
-    procs = [
-        ctx.Process(
-            target=_worker, args=(config_path, dict(env), log_level), name=f"authgate-worker-{i}"
-        )
-        for i in range(workers)
-    ]
-    for proc in procs:
-        proc.start()
-    log.info("workers started", extra={"workers": workers, "pids": [p.pid for p in procs]})
+    from .workers import supervise
 
-    def forward(signum: int, _frame: object) -> None:
-        for proc in procs:
-            if proc.is_alive() and proc.pid is not None:
-                os.kill(proc.pid, signum)
+    def child(index: int, control: socket.socket) -> int:
+        run_coroutine(serve(config, config_path=config_path, env=env, control=control))
+        return 0
 
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    for proc in procs:
-        proc.join()
-    return max((p.exitcode or 0) for p in procs)
+    return supervise(
+        workers,
+        admin_host=config.admin.host,
+        admin_port=config.admin.port,
+        drain_seconds=config.limits.drain_timeout_seconds,
+        preload=lambda: _preload(config),
+        child=child,
+        run=run_coroutine,
+    )

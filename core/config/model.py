@@ -215,6 +215,13 @@ class TokenConfig:
         minimum=0,
         maximum=1_000_000,
     )
+    cache_max_bytes: int = _doc(
+        4 << 20,
+        "memory budget of the verified-token cache in bytes (estimated per entry; "
+        "oldest entries go first); see docs/performance.md",
+        minimum=0,
+        maximum=1 << 30,
+    )
 
 
 @dataclass(frozen=True, slots=True)

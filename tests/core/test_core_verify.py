@@ -92,6 +92,36 @@ async def test_cache_bounded(idp: FakeIdP, keys: Keys) -> None:
     assert verifier.cache_entries <= 5
 
 
+async def test_cache_bounded_by_memory_and_shares_common_values(idp: FakeIdP, keys: Keys) -> None:
+    from authgate.core.tokencache import ENTRY_OVERHEAD_BYTES
+
+    budget = 4 * (ENTRY_OVERHEAD_BYTES + 120)  # room for about four short entries
+    verifier = await make_verifier(idp, tokens__cache_max_bytes=budget)
+    tokens = [sign(keys.ec, claims(sub=f"u{i}"), alg="ES256", kid="ec1") for i in range(12)]
+    principals = [await verifier.verify(t) for t in tokens]
+    assert 2 <= verifier.cache_entries <= 4
+    assert 0 < verifier.cache_bytes <= budget
+    # The newest entries are kept (oldest first out): the last token is a hit.
+    hits = verifier.cache_hits
+    await verifier.verify(tokens[-1])
+    assert verifier.cache_hits == hits + 1
+    await verifier.verify(tokens[0])
+    assert verifier.cache_hits == hits + 1  # evicted long ago: verified again
+    # Values every token carries are stored once, not per entry.
+    first, last = principals[0], principals[-1]
+    assert first.issuer is last.issuer and first.groups is last.groups
+    assert first.scopes is last.scopes and first.audience is last.audience
+    assert first.subject != last.subject
+
+
+async def test_cache_budget_zero_disables_caching(idp: FakeIdP, keys: Keys) -> None:
+    verifier = await make_verifier(idp, tokens__cache_max_bytes=0)
+    token = sign(keys.rsa, claims())
+    await verifier.verify(token)
+    await verifier.verify(token)
+    assert (verifier.cache_entries, verifier.cache_hits) == (0, 0)
+
+
 async def test_scope_forms_and_prefix(idp: FakeIdP, keys: Keys) -> None:
     verifier = await make_verifier(idp, oidc__scope_prefix="api://nmp/")
     p = await verifier.verify(sign(keys.rsa, claims(scope=None, scp="api://nmp/files:read x")))
