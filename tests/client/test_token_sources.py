@@ -18,8 +18,9 @@ import yaml
 from authgate.client.errors import CredentialSourceError, ExitCode
 from authgate.client.sdk import Client
 from authgate.client.sources import TokenFile, env_source
+from tests.support.ports import free_port
 
-from .client_harness import PYTHON, Cli, ServerProcess, assert_clean_failure, free_port
+from .client_harness import PYTHON, Cli, ServerProcess, assert_clean_failure
 
 
 def jwt_like(**claims: Any) -> str:

@@ -18,13 +18,13 @@ import yaml
 
 from authgate.client.errors import ExitCode, Unauthorized
 from authgate.client.sdk import Client
+from tests.support.ports import free_port
 
 from .client_harness import (
     PYTHON,
     Cli,
     ServerProcess,
     assert_clean_failure,
-    free_port,
     proxy_document,
 )
 
