@@ -30,6 +30,7 @@ __all__ = [
     "HEADER_PRESETS",
     "AdminConfig",
     "AuthorizationConfig",
+    "GatewayConfig",
     "HeaderConfig",
     "KeyConfig",
     "LimitsConfig",
@@ -262,6 +263,25 @@ class ProxyConfig:
     quickstart: QuickstartConfig = field(
         default_factory=QuickstartConfig, metadata={"doc": "local demo mode"}
     )
+    gateway: GatewayConfig = field(
+        default_factory=lambda: GatewayConfig(),
+        metadata={"doc": "gateway mode: auth_request / forward-auth / ext_authz checks"},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    """Gateway mode: answer an ingress's authorization callouts instead of (or
+    besides) proxying.  The check endpoints read the original method and URI
+    from headers, so they trust only peers in ``server.trusted_proxies``."""
+
+    enabled: bool = _doc(False, "serve /apis/auth/check, /apis/auth/forward-auth, ext_authz")
+    proxy_upstream: bool = _doc(True, "false: only /apis/auth/ is served, other paths get 404")
+    envoy_path_prefix: str = _doc(
+        "/apis/auth/ext-authz", "Envoy ext_authz http_service path_prefix (normalised, no '/')"
+    )
+    cache_size: int = _doc(0, "decision-cache entries (0 = off); never shared across tokens")
+    cache_ttl_seconds: float = _doc(10.0, "a cached decision lives at most this long (and <= exp)")
 
 
 def parse_config(document: Mapping[str, Any], env: Mapping[str, str] | None = None) -> ProxyConfig:

@@ -133,3 +133,10 @@ class Gate:
         self.authorizer.authorize(principal, method, path)
         upstream.extend(self.plan.inject(principal))
         return Decision(principal, path, False, upstream)
+
+
+def query_has_token(query: str) -> bool:
+    """True when the query string carries an ``access_token`` parameter (in
+    any spelling): the gateway checks and the decision cache refuse it the
+    same way :meth:`Gate.decide` does."""
+    return _query_has_token(query)

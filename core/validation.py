@@ -326,6 +326,8 @@ def _check_meaning(cfg: ProxyConfig, errors: ErrorList) -> None:
     chk(lim.max_in_flight >= 1, "limits.max_in_flight", "must be at least 1")
     chk(lim.drain_timeout_seconds >= 0, "limits.drain_timeout_seconds", "must not be negative")
 
+    _check_gateway(cfg, errors)
+
     if cfg.quickstart.enabled and not cfg.quickstart.allow_non_loopback:
         chk(
             is_loopback_host(cfg.listen.host),
@@ -333,6 +335,20 @@ def _check_meaning(cfg: ProxyConfig, errors: ErrorList) -> None:
             f"quickstart mode listens on loopback only, got {cfg.listen.host!r} "
             "(set quickstart.allow_non_loopback: true to force)",
         )
+
+
+def _check_gateway(cfg: ProxyConfig, errors: ErrorList) -> None:
+    gw = cfg.gateway
+    prefix = gw.envoy_path_prefix
+    if prefix.startswith("/apis/auth/") and not prefix.endswith("/"):
+        _check_path(prefix, "gateway.envoy_path_prefix", errors)
+    else:
+        errors.check(False, "gateway.envoy_path_prefix",
+                     "must start with /apis/auth/ and not end with '/'")  # fmt: skip
+    errors.check(0 <= gw.cache_size <= 1_000_000, "gateway.cache_size", "must be in [0, 1000000]")
+    errors.check(
+        0 < gw.cache_ttl_seconds <= 3600, "gateway.cache_ttl_seconds", "must be in (0, 3600]"
+    )
 
 
 def _check_oidc(cfg: ProxyConfig, errors: ErrorList) -> None:

@@ -125,10 +125,10 @@ SPEC_FIELDS: tuple[SpecField, ...] = (
 )  # fmt: skip
 
 #: Config fields the OIDCProvider does not set: they belong to the pod the sidecar
-#: runs in (listeners, upstream, limits) or are derived (``keys.ca_file`` from the CA bundle).
+#: runs in (listeners, upstream, limits, gateway mode) or are derived (``keys.ca_file`` from the CA bundle).
 DEPLOYMENT_OWNED: frozenset[tuple[str, str]] = frozenset(
     {(section, f.name) for section in ("server", "listen", "admin", "upstream", "limits",
-                                       "quickstart")
+                                       "quickstart", "gateway")
      for f in dataclasses.fields(field_types(cfg.ProxyConfig)[section])}
     | {("keys", "ca_file")}
 )  # fmt: skip
