@@ -1,7 +1,8 @@
-"""The answers of gateway mode, framework-free: both engines render these.
+"""The decisions of gateway mode, framework-free: the shared router renders them.
 
-:class:`Gatekeeper` answers two kinds of question with a
-:class:`GatewayAnswer` (status, headers, body):
+:class:`Gatekeeper` answers two kinds of question with a :class:`Verdict`
+(who, and which identity headers to hand back) or raises the
+:class:`~authgate.core.errors.AuthError` the sidecar would raise:
 
 * :meth:`Gatekeeper.authenticate` — ``/apis/auth/authenticate``, NeMo
   Platform's gateway callout and the "who am I" of platform services and web
@@ -18,55 +19,37 @@
   200 with identity headers, 401/403 with a challenge, 400 for a path trick —
   is the sidecar's.
 
-Every answer carries ``Cache-Control: no-store``: an identity answer must
+Every answer must carry ``Cache-Control: no-store``: an identity answer must
 never be stored by a shared cache between the gateway and authgate.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .config import GatewayConfig
-from .decision_cache import DecisionCache, cache_key, forbids_caching
+from .decision_cache import CacheKey, DecisionCache, cache_key, forbids_caching
 from .errors import AuthError, Forbidden, InvalidRequest, MissingToken
 from .gate import Gate, bearer_token, query_has_token
-from .gateway import Flavour, principal_document, read_original
+from .gateway import Flavour, read_original
 from .headers import canonical_name
 from .paths import normalize_path
 from .principal import Principal
 
-__all__ = ["REALM", "Gatekeeper", "GatewayAnswer"]
-
-#: The RFC 6750 realm of every challenge (the engines use the same).
-REALM = "authgate"
-_NO_STORE = ("Cache-Control", "no-store")
-_JSON = ("Content-Type", "application/json")
+__all__ = ["Gatekeeper", "Verdict"]
 
 
-@dataclass(slots=True)
-class GatewayAnswer:
-    """What an engine writes back: ``headers`` include Content-Type when there
-    is a body; ``outcome``/``reason``/``principal`` feed the access log and
-    metrics."""
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """An allow: ``principal`` is ``None`` for a public path (then
+    ``identity`` is empty); ``identity`` holds the configured identity headers
+    the gateway must copy upstream; ``cached`` tells whether the decision
+    cache answered."""
 
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes = b""
-    outcome: str = "allowed"
-    reason: str | None = None
-    principal: Principal | None = field(default=None, repr=False)
-
-
-def error_answer(error: AuthError) -> GatewayAnswer:
-    """The sidecar's denial for ``error``: status, challenge, short JSON body."""
-    headers = [_JSON, _NO_STORE]
-    challenge = error.www_authenticate(REALM)
-    if challenge is not None:
-        headers.append(("WWW-Authenticate", challenge))
-    body = json.dumps(error.body(), separators=(",", ":")).encode()
-    return GatewayAnswer(error.status, headers, body, "denied", error.reason)
+    principal: Principal | None
+    identity: tuple[tuple[str, str], ...]
+    cached: bool = False
 
 
 def _authorizations(headers: Sequence[tuple[str, str]]) -> list[str]:
@@ -74,7 +57,7 @@ def _authorizations(headers: Sequence[tuple[str, str]]) -> list[str]:
 
 
 class Gatekeeper:
-    """Gateway-mode answers for one :class:`Gate` (one config generation)."""
+    """Gateway-mode decisions for one :class:`Gate` (one config generation)."""
 
     def __init__(self, gate: Gate, config: GatewayConfig) -> None:
         self.gate = gate
@@ -83,20 +66,8 @@ class Gatekeeper:
 
     # -- /apis/auth/authenticate ----------------------------------------------
 
-    async def authenticate(
-        self, raw_target: str, headers: Sequence[tuple[str, str]]
-    ) -> GatewayAnswer:
-        """Verify the caller's credential; answer its identity (see module docstring)."""
-        try:
-            principal = await self._verify_only(raw_target, headers)
-        except AuthError as exc:
-            return error_answer(exc)
-        plan = self.gate.plan
-        out = [_JSON, _NO_STORE, *plan.inject(principal)]
-        body = json.dumps(principal_document(principal), separators=(",", ":")).encode()
-        return GatewayAnswer(200, out, body, "allowed", None, principal)
-
-    async def _verify_only(self, raw_target: str, headers: Sequence[tuple[str, str]]) -> Principal:
+    async def authenticate(self, raw_target: str, headers: Sequence[tuple[str, str]]) -> Verdict:
+        """Verify the caller's credential (no path rule: the question is *who*)."""
         _, _, query = raw_target.partition("?")
         authorizations = _authorizations(headers)
         if len(authorizations) > 1:
@@ -110,7 +81,8 @@ class Gatekeeper:
             )
         if not authorizations:
             raise MissingToken()
-        return await self.gate.verifier.verify(bearer_token(authorizations[0]))
+        principal = await self.gate.verifier.verify(bearer_token(authorizations[0]))
+        return Verdict(principal, tuple(self.gate.plan.inject(principal)))
 
     # -- auth_request / forward-auth / ext_authz --------------------------------
 
@@ -122,35 +94,30 @@ class Gatekeeper:
         headers: Sequence[tuple[str, str]],
         *,
         trusted_peer: bool,
-    ) -> GatewayAnswer:
-        """Decide the original request a trusted gateway asks about."""
-        try:
-            if not trusted_peer:
-                raise Forbidden(
-                    "check requests are answered for trusted gateways only "
-                    "(server.trusted_proxies)",
-                    reason="untrusted_gateway",
-                )
-            original = read_original(
-                flavour, method, raw_target, headers, envoy_prefix=self.config.envoy_path_prefix
+    ) -> Verdict:
+        """Decide the original request a trusted gateway asks about; raise the
+        sidecar's :class:`~authgate.core.errors.AuthError` to deny."""
+        if not trusted_peer:
+            raise Forbidden(
+                "check requests are answered for trusted gateways only (server.trusted_proxies)",
+                reason="untrusted_gateway",
             )
-            cached = await self._cached(original.method, original.target, headers)
-            if cached is not None:
-                return cached
-            decision = await self.gate.decide(original.method, original.target, headers)
-        except AuthError as exc:
-            return error_answer(exc)
+        original = read_original(
+            flavour, method, raw_target, headers, envoy_prefix=self.config.envoy_path_prefix
+        )
+        cached = await self._cached(original.method, original.target, headers)
+        if cached is not None:
+            return cached
+        decision = await self.gate.decide(original.method, original.target, headers)
         if decision.principal is None:
-            return GatewayAnswer(200, [_NO_STORE], b"", "public")
-        identity = self.gate.plan.inject(decision.principal)
+            return Verdict(None, ())
+        identity = tuple(self.gate.plan.inject(decision.principal))
         key = self._key(original.method, decision.path, headers)
         if key is not None:
             self.cache.put(key, decision.principal, identity)
-        return GatewayAnswer(200, [_NO_STORE, *identity], b"", "allowed", None, decision.principal)
+        return Verdict(decision.principal, identity)
 
-    def _key(
-        self, method: str, path: str, headers: Sequence[tuple[str, str]]
-    ) -> tuple[bytes, str, str, str] | None:
+    def _key(self, method: str, path: str, headers: Sequence[tuple[str, str]]) -> CacheKey | None:
         if not self.cache.enabled or forbids_caching(headers):
             return None
         authorizations = _authorizations(headers)
@@ -161,8 +128,8 @@ class Gatekeeper:
 
     async def _cached(
         self, method: str, target: str, headers: Sequence[tuple[str, str]]
-    ) -> GatewayAnswer | None:
-        """A cached allow answer, served only when everything :meth:`Gate.decide`
+    ) -> Verdict | None:
+        """A cached allow, served only when everything :meth:`Gate.decide`
         checks before the rules would pass and the verifier returns the very
         principal the answer was rendered for."""
         if not self.cache.enabled:
@@ -171,6 +138,8 @@ class Gatekeeper:
         if query and query_has_token(query):
             return None
         path = normalize_path(raw_path)
+        if self.gate.authorizer.is_public(path):
+            return None
         key = self._key(method, path, headers)
         if key is None:
             return None
@@ -179,8 +148,8 @@ class Gatekeeper:
             return None
         try:
             principal = await self.gate.verifier.verify(bearer_token(_authorizations(headers)[0]))
-        except AuthError:
-            return None  # let the full decision produce the exact error
+        except AuthError:  # let the full decision produce the exact answer
+            return None
         if principal is not entry.principal:
             return None
-        return GatewayAnswer(200, [_NO_STORE, *entry.headers], b"", "allowed", None, principal)
+        return Verdict(principal, entry.headers, cached=True)

@@ -5,14 +5,15 @@ decision cache's rules (per credential, bounded by exp, no-store)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable
 from typing import Any
 
 import pytest
 from authgate.core.decision_cache import DecisionCache, cache_key, forbids_caching
-from authgate.core.errors import InvalidRequest
+from authgate.core.errors import AuthError, InvalidRequest
 from authgate.core.gate import Gate
-from authgate.core.gatekeeper import Gatekeeper
-from authgate.core.gateway import Flavour, read_original
+from authgate.core.gatekeeper import Gatekeeper, Verdict
+from authgate.core.gateway import Flavour, principal_document, read_original
 from authgate.core.keys import KeyCache
 from authgate.core.principal import Principal
 from core_helpers import FAST_KEYS, ISSUER, Clock, FakeIdP, Keys, claims, make_config, sign
@@ -134,15 +135,23 @@ def test_underscore_spelling_counts_as_the_same_header() -> None:
 # -- the check answers ---------------------------------------------------------------
 
 
+async def outcome(keeper: Gatekeeper, call: Awaitable[Verdict]) -> tuple[int, Verdict | AuthError]:
+    """(200, verdict) for an allow, (status, error) for a denial."""
+    try:
+        verdict = await call
+    except AuthError as exc:
+        return exc.status, exc
+    return 200, verdict
+
+
 async def test_check_untrusted_peer_is_refused(idp: FakeIdP, keys: Keys) -> None:
     keeper = await make_keeper(idp)
     token = sign(keys.rsa, claims())
-    answer = await keeper.check(
+    status, err = await outcome(keeper, keeper.check(
         FWD, "GET", "/c", [*fwd(), ("Authorization", f"Bearer {token}")], trusted_peer=False
-    )
-    assert (answer.status, answer.reason) == (403, "untrusted_gateway")
-    assert dict(answer.headers)["WWW-Authenticate"].startswith('Bearer realm="authgate"')
-    assert "X-NMP-Principal-Id" not in dict(answer.headers)
+    ))  # fmt: skip
+    assert status == 403 and isinstance(err, AuthError) and err.reason == "untrusted_gateway"
+    assert err.www_authenticate("authgate") is not None
 
 
 async def test_check_verdicts_are_the_gates(idp: FakeIdP, keys: Keys) -> None:
@@ -151,9 +160,8 @@ async def test_check_verdicts_are_the_gates(idp: FakeIdP, keys: Keys) -> None:
     auth = ("Authorization", f"Bearer {sign(keys.rsa, claims())}")
 
     async def status(uri: str, *extra: tuple[str, str], method: str = "GET") -> int:
-        answer = await keeper.check(FWD, "GET", "/c", [*fwd(uri, method), *extra],
-                                    trusted_peer=True)  # fmt: skip
-        return answer.status
+        call = keeper.check(FWD, "GET", "/c", [*fwd(uri, method), *extra], trusted_peer=True)
+        return (await outcome(keeper, call))[0]
 
     assert await status("/apis/x") == 401
     assert await status("/apis/x", auth) == 200
@@ -163,32 +171,38 @@ async def test_check_verdicts_are_the_gates(idp: FakeIdP, keys: Keys) -> None:
     assert await status("/apis/%2e%2e/admin", auth) == 400
     assert await status("/apis/x?access_token=abc", auth) == 400
     ok = await keeper.check(FWD, "GET", "/c", [*fwd(), auth], trusted_peer=True)
-    assert ok.headers[0] == ("Cache-Control", "no-store")
-    assert dict(ok.headers)["X-NMP-Principal-Id"] == "user-1"
+    assert dict(ok.identity)["X-NMP-Principal-Id"] == "user-1"
+    public = await keeper.check(FWD, "GET", "/c", [*fwd("/healthz"), auth], trusted_peer=True)
+    assert public.principal is None and public.identity == ()
 
 
 async def test_authenticate_answers_identity(idp: FakeIdP, keys: Keys) -> None:
     keeper = await make_keeper(idp, authorization__rules=[
         {"path_prefix": "/apis/auth", "read_scopes": ["nothing-has-this"]}])  # fmt: skip
     token = sign(keys.rsa, claims(scope="openid other:thing"))
-    answer = await keeper.authenticate("/apis/auth/authenticate",
-                                       [("authorization", f"bearer {token}")])  # fmt: skip
-    assert answer.status == 200
-    headers = dict(answer.headers)
+    verdict = await keeper.authenticate("/apis/auth/authenticate",
+                                        [("authorization", f"bearer {token}")])  # fmt: skip
+    headers = dict(verdict.identity)
     assert headers["X-NMP-Principal-Email"] == "alice@example.com"
     assert headers["X-NMP-Scopes"] == "openid other:thing"
-    body = json.loads(answer.body)
+    assert verdict.principal is not None
+    body = principal_document(verdict.principal)
     assert body["id"] == "user-1" and body["groups"] == ["developers", "platform-admins"]
     assert body["issuer"] == ISSUER and isinstance(body["expires_at"], int)
-    assert token not in answer.body.decode()
+    assert token not in json.dumps(body)
 
-    missing = await keeper.authenticate("/apis/auth/authenticate", [])
-    assert missing.status == 401 and dict(missing.headers)["WWW-Authenticate"] == (
-        'Bearer realm="authgate"'
-    )
-    bad = await keeper.authenticate("/apis/auth/authenticate", [("Authorization", "Bearer x.y.z")])
-    assert bad.status == 401 and 'error="invalid_token"' in dict(bad.headers)["WWW-Authenticate"]
-    assert (await keeper.authenticate("/a?access_token=1", [])).status == 400
+    async def refused(target: str, headers: list[tuple[str, str]]) -> AuthError:
+        with pytest.raises(AuthError) as info:
+            await keeper.authenticate(target, headers)
+        return info.value
+
+    missing = await refused("/apis/auth/authenticate", [])
+    assert missing.status == 401 and missing.www_authenticate("r") == 'Bearer realm="r"'
+    bad = await refused("/apis/auth/authenticate", [("Authorization", "Bearer x.y.z")])
+    assert bad.status == 401 and bad.error == "invalid_token"
+    assert (await refused("/a?access_token=1", [])).status == 400
+    twice = [("Authorization", f"Bearer {token}")] * 2
+    assert (await refused("/a", twice)).reason == "duplicate_authorization"
 
 
 # -- the decision cache ---------------------------------------------------------------
@@ -234,26 +248,27 @@ async def test_cached_allow_is_per_credential_and_revalidated(idp: FakeIdP, keys
 
     first = await keeper.check(FWD, "GET", "/c", [*fwd(), alice], trusted_peer=True)
     again = await keeper.check(FWD, "GET", "/c", [*fwd(), alice], trusted_peer=True)
-    assert first.status == again.status == 200 and keeper.cache.hits == 1
-    assert first.headers == again.headers
+    assert not first.cached and again.cached and keeper.cache.hits == 1
+    assert first.identity == again.identity and first.principal is again.principal
 
-    other = await keeper.check(FWD, "GET", "/c", [*fwd(), bob], trusted_peer=True)
-    assert other.status == 403 and keeper.cache.hits == 1  # bob never sees alice's entry
+    other = await outcome(keeper, keeper.check(FWD, "GET", "/c", [*fwd(), bob], trusted_peer=True))
+    assert other[0] == 403 and keeper.cache.hits == 1  # bob never sees alice's entry
 
     fresh = await keeper.check(FWD, "GET", "/c", [*fwd(), alice, ("Cache-Control", "no-store")],
                                trusted_peer=True)  # fmt: skip
-    assert fresh.status == 200 and keeper.cache.hits == 1
+    assert not fresh.cached and keeper.cache.hits == 1
 
     # The signing key leaves the JWKS: the cached allow must not be served.
     idp.jwks = keys.jwks()
     idp.jwks["keys"] = [k for k in idp.jwks["keys"] if k["kid"] != "rsa1"]
     await keeper.gate.verifier._keys[ISSUER].refresh()
-    gone = await keeper.check(FWD, "GET", "/c", [*fwd(), alice], trusted_peer=True)
-    assert gone.status == 401 and dict(gone.headers).get("X-NMP-Principal-Id") is None
+    gone = await outcome(keeper, keeper.check(FWD, "GET", "/c", [*fwd(), alice], trusted_peer=True))
+    assert gone[0] == 401
 
     # A path trick is refused before any cache lookup.
-    trick = await keeper.check(FWD, "GET", "/c", [*fwd("/apis/./x"), alice], trusted_peer=True)
-    assert trick.status == 400
+    trick = await outcome(keeper, keeper.check(FWD, "GET", "/c", [*fwd("/apis/./x"), alice],
+                                               trusted_peer=True))  # fmt: skip
+    assert trick[0] == 400
 
 
 def test_gateway_config_is_validated() -> None:
@@ -268,6 +283,6 @@ def test_gateway_config_is_validated() -> None:
     text = str(info.value)
     for field in ("envoy_path_prefix", "cache_size", "cache_ttl_seconds"):
         assert f"gateway.{field}" in text
-    with pytest.raises(ConfigError, match="normal form|not a safe path"):
+    with pytest.raises(ConfigError, match=r"normal form|not a safe path"):
         make_config(gateway__envoy_path_prefix="/apis/auth/./x")
     assert make_config().gateway.enabled is False
