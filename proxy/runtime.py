@@ -23,6 +23,7 @@ from typing import Any
 from authgate.core.config import ProxyConfig
 from authgate.core.discovery import discovery_document
 from authgate.core.gate import Gate
+from authgate.core.gatekeeper import Gatekeeper
 from authgate.core.keys import KeyCache
 from authgate.core.oidc import ProviderMetadata
 
@@ -105,11 +106,13 @@ class KeySet:
 
 @dataclass(frozen=True)
 class Runtime:
-    """An immutable snapshot: config + gate + keys."""
+    """An immutable snapshot: config + gate + keys (+ the gateway-mode
+    decisions over that gate, whose decision cache dies with the snapshot)."""
 
     config: ProxyConfig
     gate: Gate
     keyset: KeySet
+    gatekeeper: Gatekeeper
     _discovery: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -138,7 +141,8 @@ async def build_runtime(
     else:
         keyset = await KeySet.open(config, start=start_keys)
     gate = Gate.from_config(config, keyset.caches)
-    return Runtime(config=config, gate=gate, keyset=keyset)
+    gatekeeper = Gatekeeper(gate, config.gateway)
+    return Runtime(config=config, gate=gate, keyset=keyset, gatekeeper=gatekeeper)
 
 
 def restart_required_changes(old: ProxyConfig, new: ProxyConfig) -> list[str]:
