@@ -122,7 +122,8 @@ def _error(exc: AuthError, endpoint: str) -> GatewayResponse:
 def _allow(verdict: Verdict, body: bytes = b"", *extra: tuple[str, str]) -> GatewayResponse:
     subject = verdict.principal.subject if verdict.principal is not None else None
     outcome = "allowed" if verdict.principal is not None else "public"
-    return GatewayResponse(200, (*extra, _NO_STORE, *verdict.identity), body, outcome, None, subject)
+    headers = (*extra, _NO_STORE, *verdict.identity)
+    return GatewayResponse(200, headers, body, outcome, None, subject)
 
 
 async def gateway_answer(

@@ -47,6 +47,7 @@ def unavailable(reason: str) -> NoReturn:
         pytest.fail(f"CI=true and a test-environment component is missing: {reason}", False)
     pytest.skip(reason)
 
+
 GATEWAY_MODE: dict[str, Any] = {
     "server": {"trusted_proxies": ["127.0.0.1/32"]},
     "gateway": {"enabled": True, "proxy_upstream": False},

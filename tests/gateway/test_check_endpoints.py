@@ -152,8 +152,8 @@ def test_missing_or_malformed_descriptions_are_refused(
     gateway_env: GatewayEnv, path: str, described: dict[str, str], expected: int
 ) -> None:
     """nginx's check answers 403 (``auth_request`` only passes 401/403 on)."""
-    status, headers, body = call(gateway_env, "GET", path,
-                                 {"Authorization": f"Bearer {token(gateway_env)}", **described})  # fmt: skip
+    auth = {"Authorization": f"Bearer {token(gateway_env)}"}
+    status, headers, body = call(gateway_env, "GET", path, {**auth, **described})
     assert status == expected
     assert json.loads(body)["reason"] == "invalid_gateway_request"
     assert "x-nmp-principal-id" not in headers
