@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from authgate.core.config import ProxyConfig
 from authgate.core.errors import AuthError
@@ -42,7 +43,9 @@ __all__ = [
     "AUTHENTICATE_PATH",
     "CHECK_PATH",
     "FORWARD_AUTH_PATH",
+    "EdgeAnswer",
     "GatewayResponse",
+    "edge_answerer",
     "gateway_answer",
     "gateway_endpoint",
 ]
@@ -155,3 +158,31 @@ async def gateway_answer(
     except AuthError as exc:
         return _error(exc, endpoint)
     return _allow(verdict)
+
+
+#: What an engine calls for every request before deciding it itself:
+#: ``await edge(method, raw_target, headers, peer)`` → an answer, or ``None``.
+EdgeAnswer = Callable[
+    [str, str, Sequence[tuple[str, str]], str], Awaitable["GatewayResponse | None"]
+]
+
+
+def edge_answerer(current: Callable[[], Any]) -> EdgeAnswer:
+    """The engines' single entry to gateway mode, bound to the live runtime
+    (``current()`` returns the :class:`~authgate.proxy.runtime.Runtime`, read
+    once per request so a hot reload never mixes configurations)."""
+
+    async def answer(
+        method: str, raw_target: str, headers: Sequence[tuple[str, str]], peer: str
+    ) -> GatewayResponse | None:
+        runtime = current()
+        config = runtime.config
+        endpoint = gateway_endpoint(config, raw_target)
+        if endpoint is None:
+            return None
+        return await gateway_answer(
+            runtime.gatekeeper, endpoint, method, raw_target, headers, peer,
+            config.server.trusted_proxies,
+        )  # fmt: skip
+
+    return answer

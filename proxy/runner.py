@@ -37,6 +37,7 @@ from .accesslog import (
 from .admin import build_admin_app
 from .aiohttp.app import build_app
 from .aiohttp.safe_handler import ProxyAppRunner
+from .gateway_routes import edge_answerer
 from .lifecycle import Lifecycle
 from .metrics import Metrics
 from .reload import ConfigWatcher, reload_config
@@ -146,6 +147,7 @@ async def _start_lean(
         holder.gate,
         on_request=on_request,
         discovery=lambda: holder.current.discovery(),
+        edge=edge_answerer(lambda: holder.current),
     )
     # The lean server counts its own in-flight requests (websockets included).
     metrics.in_flight.set_function(lambda: float(server.in_flight))

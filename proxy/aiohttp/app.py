@@ -24,6 +24,7 @@ from aiohttp import web
 from authgate.core.contracts import DISCOVERY_PATH
 from authgate.core.errors import AuthError, InvalidRequest
 
+from ..gateway_routes import EdgeAnswer, GatewayResponse, edge_answerer
 from ..lifecycle import Lifecycle
 from ..metrics import Metrics
 from ..runtime import RuntimeHolder
@@ -42,6 +43,9 @@ from .state import (
     WEBSOCKETS,
 )
 from .websocket import close_all, is_websocket_upgrade, proxy_websocket
+
+#: The shared runtime's gateway-mode answerer (proxy/gateway_routes.py).
+EDGE: web.AppKey[EdgeAnswer] = web.AppKey("gateway_edge")
 
 __all__ = ["build_app", "guard", "proxy_handler"]
 
@@ -107,6 +111,17 @@ async def discovery_handler(request: web.Request) -> web.Response:
     )
 
 
+def _edge_response(edge: GatewayResponse) -> web.Response:
+    """Write a shared-runtime answer as it is (status, headers, body)."""
+    response = web.Response(status=edge.status, body=edge.body)
+    for name, value in edge.headers:
+        if name.lower() == "content-type":
+            response.content_type = value
+        else:
+            response.headers.add(name, value)
+    return response
+
+
 async def proxy_handler(request: web.Request) -> web.StreamResponse:
     """Decide once, then answer, relay a websocket, or forward."""
     app = request.app
@@ -114,6 +129,12 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
     config = runtime.config
     raw_target = request.raw_path
     headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers]
+    edge = await app[EDGE](request.method, raw_target, headers, request.remote or "")
+    if edge is not None:  # a gateway-mode endpoint (proxy/gateway_routes.py)
+        request[OUTCOME] = edge.outcome
+        if edge.reason is not None:
+            request[REASON] = edge.reason
+        return _edge_response(edge)
     started = time.perf_counter()
     try:
         if not raw_target.startswith("/"):
@@ -165,6 +186,7 @@ async def _close_websockets(app: web.Application) -> None:
 def build_app(holder: RuntimeHolder, metrics: Metrics, lifecycle: Lifecycle) -> web.Application:
     app = web.Application(middlewares=[guard], client_max_size=0)
     app[RUNTIME] = holder
+    app[EDGE] = edge_answerer(lambda: holder.current)
     app[METRICS] = metrics
     app[LIFECYCLE] = lifecycle
     app[WEBSOCKETS] = WeakSet()

@@ -30,7 +30,7 @@ from authgate.core.contracts import DISCOVERY_PATH
 from authgate.core.errors import AuthError, InvalidRequest
 
 from .errors import LeanHTTPError, auth_error_response, error_response, overloaded
-from .rewrite import request_head, response_head
+from .rewrite import request_head, response_head, status_line
 from .tunnel import CLOSE_GOING_AWAY, FrameTracker
 from .upstream import BODY_CHUNKED, BODY_EOF, UpstreamConnection
 
@@ -168,6 +168,13 @@ class Exchange:
         ):
             self._answer_discovery()  # public, served by the proxy itself
             return
+        if server.edge is not None:
+            headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in self.headers]
+            peer = self.conn.peer_host.decode("ascii", "replace")
+            edge = await server.edge(self.method, target, headers, peer)
+            if edge is not None:  # a gateway-mode endpoint (proxy/gateway_routes.py)
+                self._answer_edge(edge.status, edge.headers, edge.body, edge.outcome, edge.reason)
+                return
         gate = server.gate_provider()
         try:
             if not target.startswith("/"):
@@ -308,6 +315,26 @@ class Exchange:
             self.outcome = "rejected"
         self._drop_body()
         self.conn.write(error_response(exc, close=self._closing()))
+
+    def _answer_edge(
+        self,
+        status: int,
+        headers: tuple[tuple[str, str], ...],
+        body: bytes,
+        outcome: str,
+        reason: str | None,
+    ) -> None:
+        """Write a shared-runtime answer as it is (framing added here)."""
+        self.status, self.outcome, self.reason = status, outcome, reason
+        self.path = self.url.decode("latin-1").split("?", 1)[0]
+        self._drop_body()
+        close = self._closing()
+        head = [status_line(status)]
+        head += [f"{n}: {v}\r\n".encode("latin-1") for n, v in headers]
+        head.append(b"Content-Length: %d\r\n" % len(body))
+        if close:
+            head.append(b"Connection: close\r\n")
+        self.conn.write(b"".join(head) + _CRLF + (b"" if self.method == "HEAD" else body))
 
     def _answer_discovery(self) -> None:
         server = self.conn.server

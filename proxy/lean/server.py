@@ -31,6 +31,7 @@ from .upstream import UpstreamPool
 if TYPE_CHECKING:  # pragma: no cover
     from authgate.core.gate import Gate
 
+    from ..gateway_routes import EdgeAnswer
     from .exchange import Exchange
 
 __all__ = ["LeanServer", "RequestRecord", "UpgradeHook", "bind_reuseport", "serve_lean"]
@@ -94,8 +95,10 @@ class LeanServer:
         on_ws_upgrade: UpgradeHook | None = None,
         on_request: Callable[[RequestRecord], None] | None = None,
         discovery: Callable[[], Mapping[str, Any]] | None = None,
+        edge: EdgeAnswer | None = None,
     ) -> None:
         self.loop = asyncio.get_running_loop()
+        self.edge = edge
         self.gate_provider = gate_provider
         self.on_ws_upgrade = on_ws_upgrade
         self.on_request = on_request
@@ -198,14 +201,17 @@ async def serve_lean(
     on_ws_upgrade: UpgradeHook | None = None,
     on_request: Callable[[RequestRecord], None] | None = None,
     discovery: Callable[[], Mapping[str, Any]] | None = None,
+    edge: EdgeAnswer | None = None,
 ) -> LeanServer:
-    """Start serving ``config.listen`` (or ``sock``) on the running loop."""
+    """Start serving ``config.listen`` (or ``sock``) on the running loop.
+    ``edge`` answers the gateway-mode endpoints (proxy/gateway_routes.py)."""
     server = LeanServer(
         config,
         gate_provider,
         on_ws_upgrade=on_ws_upgrade,
         on_request=on_request,
         discovery=discovery,
+        edge=edge,
     )
     if sock is None:
         sock = bind_reuseport(
