@@ -82,8 +82,17 @@ def _nginx_auth_request(
       proxy_set_header Content-Length "";
       proxy_set_header X-Original-Method $request_method;
       proxy_set_header X-Original-URI $request_uri;
+      proxy_set_header Upgrade "";
       proxy_set_header Connection "";
       proxy_http_version 1.1;
+    }}
+    location /ws {{
+      auth_request /_authgate;
+      proxy_pass http://up;
+      proxy_http_version 1.1;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection "upgrade";
+      proxy_read_timeout 300s;
     }}
     location / {{
       auth_request /_authgate;
