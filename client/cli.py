@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 import click
 import yaml
+
 from authgate.client.client_credentials import CLIENT_ID_ENV, CLIENT_SECRET_ENV, env_secret
 from authgate.client.clock import human_duration, offset_from_iat, skew_warning
 from authgate.client.discovery import fetch_discovery

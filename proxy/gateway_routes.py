@@ -1,7 +1,8 @@
 """Gateway-mode endpoints under ``/apis/auth/``, for the shared router.
 
-Both engines hand these requests to the router, which calls
-:func:`gateway_answer`; the decision is the core's
+:func:`gateway_endpoints` registers them in the shared router
+(:data:`authgate.proxy.extensions.ENDPOINTS`), so neither engine has gateway
+code; each handler calls :func:`gateway_answer`; the decision is the core's
 (:class:`~authgate.core.gatekeeper.Gatekeeper`), the rendering is here, once:
 
 ==================================  ============================================
@@ -29,25 +30,30 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING
 
 from authgate.core.config import ProxyConfig
 from authgate.core.errors import AuthError
 from authgate.core.gatekeeper import Gatekeeper, Verdict
 from authgate.core.gateway import Flavour, principal_document
 
+from .edge import EdgeRequest, EdgeResponse
+from .routes import EDGE_PREFIX, Endpoint, Handler
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .runtime import Runtime
+
 __all__ = [
     "AUTHENTICATE_PATH",
     "CHECK_PATH",
     "FORWARD_AUTH_PATH",
-    "EdgeAnswer",
     "GatewayResponse",
-    "edge_answerer",
     "gateway_answer",
     "gateway_endpoint",
+    "gateway_endpoints",
 ]
 
 AUTHENTICATE_PATH = "/apis/auth/authenticate"
@@ -160,29 +166,34 @@ async def gateway_answer(
     return _allow(verdict)
 
 
-#: What an engine calls for every request before deciding it itself:
-#: ``await edge(method, raw_target, headers, peer)`` → an answer, or ``None``.
-EdgeAnswer = Callable[
-    [str, str, Sequence[tuple[str, str]], str], Awaitable["GatewayResponse | None"]
-]
+def _handler(endpoint: str) -> Handler:
+    """The router handler for one gateway endpoint name."""
 
-
-def edge_answerer(current: Callable[[], Any]) -> EdgeAnswer:
-    """The engines' single entry to gateway mode, bound to the live runtime
-    (``current()`` returns the :class:`~authgate.proxy.runtime.Runtime`, read
-    once per request so a hot reload never mixes configurations)."""
-
-    async def answer(
-        method: str, raw_target: str, headers: Sequence[tuple[str, str]], peer: str
-    ) -> GatewayResponse | None:
-        runtime = current()
-        config = runtime.config
-        endpoint = gateway_endpoint(config, raw_target)
-        if endpoint is None:
-            return None
-        return await gateway_answer(
-            runtime.gatekeeper, endpoint, method, raw_target, headers, peer,
-            config.server.trusted_proxies,
+    async def handle(request: EdgeRequest, runtime: Runtime) -> EdgeResponse:
+        answer = await gateway_answer(
+            runtime.gatekeeper, endpoint, request.method, request.raw_target,
+            request.headers, request.peer, runtime.config.server.trusted_proxies,
         )  # fmt: skip
+        return EdgeResponse(answer.status, answer.headers, answer.body)
 
-    return answer
+    return handle
+
+
+def gateway_endpoints(config: ProxyConfig) -> Iterable[Endpoint]:
+    """The gateway-mode endpoints for the shared router (proxy/extensions.py).
+
+    Every method is accepted (a check carries the original request's method);
+    the Gate is not run by the router, because the gatekeeper decides on the
+    *original* request the gateway describes, not on this one.
+    """
+    any_method: frozenset[str] = frozenset()
+    yield Endpoint(AUTHENTICATE_PATH, any_method, _handler("authenticate"))
+    gateway = config.gateway
+    if gateway.enabled:
+        for path, flavour in _FLAVOURS.items():
+            yield Endpoint(path, any_method, _handler(flavour.value))
+        yield Endpoint(
+            gateway.envoy_path_prefix, any_method, _handler(Flavour.ENVOY.value), match="prefix"
+        )
+    if not gateway.proxy_upstream:
+        yield Endpoint(EDGE_PREFIX, any_method, _handler("not_found"), match="fallback")

@@ -1,8 +1,10 @@
 """The live decision state, swapped atomically on reload.
 
 A :class:`Runtime` bundles everything one request needs to be decided and
-routed — the parsed config, the core :class:`~authgate.core.gate.Gate` and the
-key caches behind it — as one immutable value.  The :class:`RuntimeHolder`
+routed — the parsed config, the core :class:`~authgate.core.gate.Gate` (with
+the registered credential sources), the key caches behind it and the
+``/apis/auth/`` :class:`~authgate.proxy.routes.Router` — as one immutable
+value.  The :class:`RuntimeHolder`
 keeps the current one; a request reads ``holder.current`` once and uses that
 snapshot to the end, so a hot reload never mixes two configurations in one
 request and never drops a connection.  ``holder.gate`` is the
@@ -17,17 +19,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from authgate.core.config import ProxyConfig
+from authgate.core.credentials import CredentialSourceFactory
 from authgate.core.discovery import discovery_document
 from authgate.core.gate import Gate
 from authgate.core.gatekeeper import Gatekeeper
 from authgate.core.keys import KeyCache
 from authgate.core.oidc import ProviderMetadata
 
+from .extensions import CREDENTIAL_SOURCES, ENDPOINTS
 from .fetcher import IdPFetcher
+from .routes import EndpointFactory, Router
 
 __all__ = ["KeySet", "Runtime", "RuntimeHolder", "build_runtime", "restart_required_changes"]
 
@@ -128,13 +134,14 @@ class KeySet:
 
 @dataclass(frozen=True)
 class Runtime:
-    """An immutable snapshot: config + gate + keys (+ the gateway-mode
+    """An immutable snapshot: config + gate + keys + router (+ the gateway-mode
     decisions over that gate, whose decision cache dies with the snapshot)."""
 
     config: ProxyConfig
     gate: Gate
     keyset: KeySet
     gatekeeper: Gatekeeper
+    router: Router = field(default_factory=lambda: Router(()))
     _discovery: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -154,17 +161,27 @@ class Runtime:
 
 
 async def build_runtime(
-    config: ProxyConfig, previous: Runtime | None = None, *, start_keys: bool = True
+    config: ProxyConfig,
+    previous: Runtime | None = None,
+    *,
+    start_keys: bool = True,
+    endpoints: Sequence[EndpointFactory] = ENDPOINTS,
+    sources: Sequence[CredentialSourceFactory] = CREDENTIAL_SOURCES,
 ) -> Runtime:
     """A new runtime for ``config``, reusing ``previous``'s keys when possible.
-    With ``start_keys=False`` the caller starts ``runtime.keyset`` itself."""
+    With ``start_keys=False`` the caller starts ``runtime.keyset`` itself.
+    ``endpoints`` and ``sources`` default to the registered extensions
+    (:mod:`authgate.proxy.extensions`)."""
     if previous is not None and previous.keyset.identity == _key_identity(config):
         keyset = previous.keyset
     else:
         keyset = await KeySet.open(config, start=start_keys)
-    gate = Gate.from_config(config, keyset.caches)
+    gate = Gate.from_config(config, keyset.caches, sources)
     gatekeeper = Gatekeeper(gate, config.gateway)
-    return Runtime(config=config, gate=gate, keyset=keyset, gatekeeper=gatekeeper)
+    router = Router.build(config, endpoints)
+    return Runtime(
+        config=config, gate=gate, keyset=keyset, gatekeeper=gatekeeper, router=router
+    )
 
 
 def restart_required_changes(old: ProxyConfig, new: ProxyConfig) -> list[str]:
@@ -173,13 +190,9 @@ def restart_required_changes(old: ProxyConfig, new: ProxyConfig) -> list[str]:
     for name in ("server", "listen", "admin"):
         if getattr(old, name) != getattr(new, name):
             changed.append(name)
-    ou, nu = old.upstream, new.upstream
-    if (ou.connect_timeout_seconds, ou.read_timeout_seconds, ou.max_connections) != (
-        nu.connect_timeout_seconds,
-        nu.read_timeout_seconds,
-        nu.max_connections,
-    ):
-        changed.append("upstream (timeouts / pool)")
+    if old.upstream != new.upstream:
+        # Both engines parse it once into an UpstreamTarget and pool connections to it.
+        changed.append("upstream")
     return changed
 
 

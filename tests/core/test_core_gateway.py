@@ -9,6 +9,7 @@ from collections.abc import Awaitable
 from typing import Any
 
 import pytest
+
 from authgate.core.decision_cache import DecisionCache, cache_key, forbids_caching
 from authgate.core.errors import AuthError, InvalidRequest
 from authgate.core.gate import Gate
@@ -16,7 +17,8 @@ from authgate.core.gatekeeper import Gatekeeper, Verdict
 from authgate.core.gateway import Flavour, principal_document, read_original
 from authgate.core.keys import KeyCache
 from authgate.core.principal import Principal
-from core_helpers import FAST_KEYS, ISSUER, Clock, FakeIdP, Keys, claims, make_config, sign
+
+from .core_helpers import FAST_KEYS, ISSUER, Clock, FakeIdP, Keys, claims, make_config, sign
 
 NGINX, FWD, ENVOY = Flavour.NGINX, Flavour.FORWARD_AUTH, Flavour.ENVOY
 PREFIX = "/apis/auth/ext-authz"

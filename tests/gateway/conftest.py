@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
-from hostile.proxyproc import ProxyProcess, base_config, deep_merge
-from hostile.servers import KeyPair, LocalIdP, RecordingUpstream, ServerThread, free_port
-from testenv.components import in_ci
-from testenv.errors import ComponentMissing
-from testenv.process import ManagedProcess
+
+from tests.hostile.proxyproc import ProxyProcess, base_config, deep_merge
+from tests.hostile.servers import KeyPair, LocalIdP, RecordingUpstream, ServerThread, free_port
+from tests.testenv.components import in_ci
+from tests.testenv.errors import ComponentMissing
+from tests.testenv.process import ManagedProcess
 
 from . import gateways
 

@@ -22,8 +22,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from testenv.errors import ComponentMissing
-from testenv.process import ManagedProcess
+from tests.testenv.errors import ComponentMissing
+from tests.testenv.process import ManagedProcess
 
 #: Every identity header name of both presets: stripped from client requests.
 IDENTITY_NAMES = (

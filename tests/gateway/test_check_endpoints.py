@@ -24,7 +24,8 @@ import json
 from typing import Any
 
 import pytest
-from hostile import forge
+
+from tests.hostile import forge
 
 from .conftest import GatewayEnv
 

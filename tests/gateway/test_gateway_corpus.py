@@ -29,11 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from hostile.cases import ALL_CASES, IDENTITY, SPOOF, Case, Ctx, Req
-from hostile.forge import attacker_rsa
-from hostile.proxyproc import ProxyProcess, base_config, deep_merge
-from hostile.rawhttp import build_request, send_raw
-from hostile.servers import Canary, LocalIdP, RecordingUpstream, ServerThread
+
+from tests.hostile.cases import ALL_CASES, IDENTITY, SPOOF, Case, Ctx, Req
+from tests.hostile.forge import attacker_rsa
+from tests.hostile.proxyproc import ProxyProcess, base_config, deep_merge
+from tests.hostile.rawhttp import build_request, send_raw
+from tests.hostile.servers import Canary, LocalIdP, RecordingUpstream, ServerThread
 
 from .conftest import ENGINES, GATEWAY_MODE
 

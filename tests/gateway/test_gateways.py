@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 import websockets
-from hostile import forge
-from hostile.rawhttp import RawResponse, request
-from hostile.servers import Seen
+
+from tests.hostile import forge
+from tests.hostile.rawhttp import RawResponse, request
+from tests.hostile.servers import Seen
 
 from .conftest import GatewayEnv
 
