@@ -19,8 +19,9 @@ from typing import Any, NoReturn
 
 import pytest
 
-from tests.hostile.proxyproc import ProxyProcess, base_config, deep_merge
-from tests.hostile.servers import KeyPair, LocalIdP, RecordingUpstream, ServerThread, free_port
+from tests.hostile.servers import KeyPair, LocalIdP, RecordingUpstream, ServerThread
+from tests.proxy.proxy_harness import ProxyProcess, base_config, deep_merge
+from tests.support.ports import free_port
 from tests.testenv.components import in_ci
 from tests.testenv.errors import ComponentMissing
 from tests.testenv.process import ManagedProcess
