@@ -1,6 +1,8 @@
 """The ``/apis/auth/`` router: endpoints the proxy answers itself, on both engines.
 
-An :class:`Endpoint` is an exact path under :data:`EDGE_PREFIX`, its methods,
+An :class:`Endpoint` is a path under :data:`EDGE_PREFIX` (exact by default;
+``match="prefix"`` for Envoy ext_authz, ``match="fallback"`` for a gateway
+that proxies nothing), its methods (empty: any),
 a handler ``async (EdgeRequest, Runtime) -> EdgeResponse``, whether the Gate
 must authenticate the request first (``authenticate``), and how much body it
 reads (``max_body_bytes``).  Both engines call :meth:`Router.match` on every
