@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from . import contenders as c
+from .gateway import GATEWAY_CONTENDER, start_gateway_contenders
 from .load import LatencyResult, fixed_rate, median, saturate, websocket_rate, write_lua
 from .tokens import load_keys, mint_tokens
 
@@ -168,6 +169,8 @@ def _start_stack(plan: Plan, workdir: Path, tools: dict[str, str | None], stack:
     wanted = _wanted(plan, tools)
     if "nginx" in wanted:
         stack.add(c.nginx_passthrough(workdir, nginx, c.free_port(), up_port))
+    if GATEWAY_CONTENDER in wanted:
+        start_gateway_contenders(stack, workdir, nginx, up_port, issuer)
     for name, engine, workers in _authgate_contenders(plan):
         if name in wanted:
             stack.add(
@@ -223,6 +226,7 @@ def _wanted(plan: Plan, tools: dict[str, str | None]) -> list[str]:
     names = [
         "direct",
         "nginx",
+        GATEWAY_CONTENDER,
         *(name for name, _, _ in _authgate_contenders(plan)),
         REFERENCE,
     ]

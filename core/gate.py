@@ -218,3 +218,10 @@ class Gate:
             upstream = credential.rewrite(upstream)
         upstream.extend(self.plan.inject(principal))
         return Decision(principal, path, False, upstream, credential.response_headers)
+
+
+def query_has_token(query: str) -> bool:
+    """True when the query string carries an ``access_token`` parameter (in
+    any spelling): the gateway checks and the decision cache refuse it the
+    same way :meth:`Gate.decide` does."""
+    return _query_has_token(query)

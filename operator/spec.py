@@ -121,7 +121,7 @@ SPEC_FIELDS: tuple[SpecField, ...] = (
 DEPLOYMENT_OWNED: frozenset[tuple[str, str]] = frozenset(
     {
         (section, name)
-        for section in ("server", "listen", "admin", "upstream", "limits", "quickstart")
+        for section in ("server", "listen", "admin", "upstream", "limits", "quickstart", "gateway")
         for name in settings(_section(section))
     }
     | {("keys", "ca_file")}

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 from authgate.core.credentials import CredentialSourceFactory
 
+from .gateway_routes import gateway_endpoints
 from .routes import EndpointFactory, discovery_endpoints
 
 __all__ = ["CREDENTIAL_SOURCES", "ENDPOINTS"]
 
-ENDPOINTS: tuple[EndpointFactory, ...] = (discovery_endpoints,)
+ENDPOINTS: tuple[EndpointFactory, ...] = (discovery_endpoints, gateway_endpoints)
 
 CREDENTIAL_SOURCES: tuple[CredentialSourceFactory, ...] = ()

@@ -1,6 +1,8 @@
 """The ``/apis/auth/`` router: endpoints the proxy answers itself, on both engines.
 
-An :class:`Endpoint` is an exact path under :data:`EDGE_PREFIX`, its methods,
+An :class:`Endpoint` is a path under :data:`EDGE_PREFIX` (exact by default;
+``match="prefix"`` for Envoy ext_authz, ``match="fallback"`` for a gateway
+that proxies nothing), its methods (empty: any),
 a handler ``async (EdgeRequest, Runtime) -> EdgeResponse``, whether the Gate
 must authenticate the request first (``authenticate``), and how much body it
 reads (``max_body_bytes``).  Both engines call :meth:`Router.match` on every
@@ -58,16 +60,23 @@ class Endpoint:
     """One path the proxy serves itself."""
 
     path: str  # exact normalised path, under EDGE_PREFIX
-    methods: frozenset[str]
+    methods: frozenset[str]  # empty: any method (a gateway check carries the original's)
     handler: Handler
     #: Run ``Gate.decide`` first; a refusal is answered, ``request.principal`` is set.
     authenticate: bool = False
     #: Body bytes read for the handler; a longer body is answered 413.
     max_body_bytes: int = 0
+    #: ``"exact"`` (the normalised path), ``"prefix"`` (the *raw* path starts
+    #: with ``path + "/"``: Envoy ext_authz appends the original path, which
+    #: must reach the handler untouched) or ``"fallback"`` (every target no
+    #: other endpoint matches: a dedicated gateway proxies nothing).
+    match: str = "exact"
 
     def __post_init__(self) -> None:
         if not self.path.startswith(EDGE_PREFIX):
             raise ValueError(f"endpoint {self.path!r} is not under {EDGE_PREFIX}")
+        if self.match not in ("exact", "prefix", "fallback"):
+            raise ValueError(f"endpoint {self.path!r}: unknown match {self.match!r}")
 
 
 #: Builds the endpoints for one config (an empty iterable when disabled).
@@ -77,22 +86,32 @@ EndpointFactory = Callable[[ProxyConfig], Iterable[Endpoint]]
 class Router:
     """Exact-path lookup of :class:`Endpoint` values."""
 
-    __slots__ = ("_by_path",)
+    __slots__ = ("_by_path", "_fallback", "_prefixes")
 
     def __init__(self, endpoints: Iterable[Endpoint]) -> None:
         by_path: dict[str, Endpoint] = {}
+        prefixes: dict[str, Endpoint] = {}
+        fallback: Endpoint | None = None
         for endpoint in endpoints:
-            if endpoint.path in by_path:
+            if endpoint.match == "fallback":
+                if fallback is not None:
+                    raise ValueError("two fallback endpoints")
+                fallback = endpoint
+                continue
+            table = by_path if endpoint.match == "exact" else prefixes
+            if endpoint.path in table:
                 raise ValueError(f"two endpoints for {endpoint.path}")
-            by_path[endpoint.path] = endpoint
+            table[endpoint.path] = endpoint
         self._by_path = by_path
+        self._prefixes = tuple((p + "/", e) for p, e in prefixes.items())
+        self._fallback = fallback
 
     @classmethod
     def build(cls, config: ProxyConfig, factories: Iterable[EndpointFactory]) -> Router:
         return cls(endpoint for make in factories for endpoint in make(config))
 
     def __len__(self) -> int:
-        return len(self._by_path)
+        return len(self._by_path) + len(self._prefixes) + (self._fallback is not None)
 
     def match(self, raw_target: str) -> Endpoint | None:
         """The endpoint for a request target, or ``None`` to proxy it.
@@ -101,15 +120,18 @@ class Router:
         is one dict lookup; only targets with ``%`` are normalised here.
         """
         by_path = self._by_path
-        if not by_path:
+        if not by_path and not self._prefixes and self._fallback is None:
             return None
-        path = raw_target.partition("?")[0]
+        raw_path = path = raw_target.partition("?")[0]
+        for prefix, endpoint in self._prefixes:
+            if raw_path.startswith(prefix):
+                return endpoint
         if "%" in path:
             try:
                 path = normalize_path(path)
             except InvalidRequest:
-                return None  # the Gate refuses it with 400
-        return by_path.get(path)
+                return self._fallback  # None: the Gate refuses it with 400
+        return by_path.get(path, self._fallback)
 
     @staticmethod
     def method_not_allowed(endpoint: Endpoint) -> EdgeResponse:
@@ -170,7 +192,7 @@ async def serve_endpoint(
     ``request`` comes without body and principal; ``read_body`` is called
     only once the request is allowed (so a refused client never uploads).
     """
-    if request.method not in endpoint.methods:
+    if endpoint.methods and request.method not in endpoint.methods:
         return EdgeResult(
             Router.method_not_allowed(endpoint), Outcome.REJECTED, "method_not_allowed"
         )

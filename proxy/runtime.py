@@ -27,6 +27,7 @@ from authgate.core.config import ProxyConfig
 from authgate.core.credentials import CredentialSourceFactory
 from authgate.core.discovery import discovery_document
 from authgate.core.gate import Gate
+from authgate.core.gatekeeper import Gatekeeper
 from authgate.core.keys import KeyCache
 from authgate.core.oidc import ProviderMetadata
 
@@ -133,11 +134,13 @@ class KeySet:
 
 @dataclass(frozen=True)
 class Runtime:
-    """An immutable snapshot: config + gate + keys + router."""
+    """An immutable snapshot: config + gate + keys + router (+ the gateway-mode
+    decisions over that gate, whose decision cache dies with the snapshot)."""
 
     config: ProxyConfig
     gate: Gate
     keyset: KeySet
+    gatekeeper: Gatekeeper
     router: Router = field(default_factory=lambda: Router(()))
     _discovery: dict[str, Any] = field(default_factory=dict, compare=False)
 
@@ -174,8 +177,11 @@ async def build_runtime(
     else:
         keyset = await KeySet.open(config, start=start_keys)
     gate = Gate.from_config(config, keyset.caches, sources)
+    gatekeeper = Gatekeeper(gate, config.gateway)
     router = Router.build(config, endpoints)
-    return Runtime(config=config, gate=gate, keyset=keyset, router=router)
+    return Runtime(
+        config=config, gate=gate, keyset=keyset, gatekeeper=gatekeeper, router=router
+    )
 
 
 def restart_required_changes(old: ProxyConfig, new: ProxyConfig) -> list[str]:

@@ -36,6 +36,7 @@ __all__ = [
     "OIDC_SCOPES",
     "AdminConfig",
     "AuthorizationConfig",
+    "GatewayConfig",
     "HeaderConfig",
     "KeyConfig",
     "LimitsConfig",
@@ -106,6 +107,9 @@ class ServerConfig:
     )
     workers: int = _doc(
         1, "processes sharing the listen port with SO_REUSEPORT", minimum=1, maximum=256
+    )
+    trusted_proxies: tuple[str, ...] = _doc(
+        (), "CIDRs of gateways/proxies whose forwarded headers are trusted; empty trusts none"
     )
 
 
@@ -373,3 +377,24 @@ class ProxyConfig:
         "more issuers whose tokens are accepted next to the IdP, each with its own "
         "keys, audience and claim mapping (e.g. the cluster's service-account issuer)",
     )
+    gateway: GatewayConfig = field(
+        default_factory=lambda: GatewayConfig(),
+        metadata={"doc": "gateway mode: auth_request / forward-auth / ext_authz checks"},
+    )
+
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    """Gateway mode: answer an ingress's authorization callouts instead of (or
+    besides) proxying.  The check endpoints read the original method and URI
+    from headers, so they trust only peers in ``server.trusted_proxies``."""
+
+    enabled: bool = _doc(False, "serve /apis/auth/check, /apis/auth/forward-auth, ext_authz")
+    proxy_upstream: bool = _doc(True, "false: only /apis/auth/ is served, other paths get 404")
+    envoy_path_prefix: str = _doc(
+        "/apis/auth/ext-authz", "Envoy ext_authz http_service path_prefix (normalised, no '/')"
+    )
+    cache_size: int = _doc(0, "decision-cache entries (0 = off); never shared across tokens")
+    cache_ttl_seconds: float = _doc(10.0, "a cached decision lives at most this long (and <= exp)")
+

