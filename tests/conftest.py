@@ -22,6 +22,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))  # `import testenv` however pytest is invoked
 
 from testenv import (
+    ClusterEnv,
     ComponentFailed,
     ComponentMissing,
     DockerEnv,
@@ -41,6 +42,7 @@ FIXTURE_MARKERS = {
     "docker_engine": "docker",
     "helm_bin": "helm",
     "oauth2_proxy_bin": "integration",
+    "cluster": "cluster",
 }
 
 
@@ -158,3 +160,14 @@ def oauth2_proxy_bin() -> Path:
         return binary("AUTHGATE_OAUTH2_PROXY", "oauth2-proxy")
     except ComponentMissing as exc:
         unavailable(str(exc))
+
+
+@pytest.fixture(scope="session")
+def cluster(testenv_dir: Path, test_ca: TestCA) -> Iterator[ClusterEnv]:
+    """The one-node cluster (control plane + kubelet node), once per session."""
+    env = _start(lambda: ClusterEnv(testenv_dir / "cluster", test_ca))
+    print(f"\n[cluster] started in {env.started_seconds:.1f}s")
+    try:
+        yield env
+    finally:
+        env.stop()
