@@ -273,9 +273,7 @@ class DiscoveryServer:
         for obj in objects:
             entry = entry_from_provider(obj, self.settings)
             if not entry.ready and self._read_configmap is not None:
-                meta = obj.get("metadata") or {}
-                cm = await self._read_configmap(str(meta.get("namespace", "")),
-                                                configmap_name(str(meta.get("name", ""))))  # fmt: skip
+                cm = await self._read_configmap(entry.namespace, configmap_name(entry.name))
                 entry = served_entry(obj, cm, self.settings) or entry
             entries.append(entry)
         self.index.replace_all(entries)

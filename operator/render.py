@@ -46,9 +46,9 @@ from .settings import OperatorSettings
 __all__ = [
     "CA_FILE_NAME",
     "CONFIG_HASH_ANNOTATION",
+    "ENDPOINTS_ANNOTATION",
     "MANAGED_BY_LABEL",
     "OWNER_LABEL",
-    "ENDPOINTS_ANNOTATION",
     "VERIFIED_GENERATION_ANNOTATION",
     "RenderError",
     "Rendered",

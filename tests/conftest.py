@@ -79,6 +79,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Tests that start their own cluster in a child session run before this session
+    # starts its cluster: one cluster per machine at a time (testenv/cluster.py).
+    items.sort(key=lambda item: 0 if item.get_closest_marker("cluster_child") else 1)
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
         for fixture, marker in FIXTURE_MARKERS.items():

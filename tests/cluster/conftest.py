@@ -25,9 +25,9 @@ from .workloads import (
     RELEASE,
     SYSTEM_NAMESPACE,
     Cluster,
-    apply,
     app_deployment,
     app_service,
+    apply,
     provider_manifest,
     wait_for,
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -112,3 +113,48 @@ def test_discovery_through_the_sidecar_and_the_operator_service(installed: Clust
     via_operator = installed.get("/apis/auth/discovery", base=f"http://{operator_ip}").json()
     assert via_operator["oidc"]["issuer"] == installed.keycloak.issuer
     assert via_operator["oidc"]["client_id"] == installed.keycloak.cli_client_id
+
+
+def test_cli_in_a_pod_logs_in_through_the_sidecar(installed: Cluster) -> None:
+    """`authgate login` + `authgate token` from the image, in a pod: the CLI finds the IdP
+    through the discovery document the sidecar serves, by the Service's DNS name."""
+    import yaml
+
+    from .workloads import APP_NAMESPACE, wait_for
+
+    cluster = installed.cluster
+    ca = Path(installed.keycloak.ca_file).read_text()
+    script = ('printf %s "$PASSWORD" | authgate login --base-url "$URL" --username alice '
+              '--password-stdin --ca-file /ca/ca.crt >/dev/null && authgate token')  # fmt: skip
+    manifests = [
+        {"apiVersion": "v1", "kind": "ConfigMap",
+         "metadata": {"name": "cli-ca", "namespace": APP_NAMESPACE}, "data": {"ca.crt": ca}},
+        {"apiVersion": "v1", "kind": "Pod",
+         "metadata": {"name": "cli", "namespace": APP_NAMESPACE},
+         "spec": {"restartPolicy": "Never", "containers": [{
+             "name": "cli", "image": installed.authgate.tag, "command": ["sh", "-c", script],
+             "env": [{"name": "URL", "value": f"http://echo.{APP_NAMESPACE}.svc"},
+                     {"name": "PASSWORD",
+                      "value": installed.keycloak.users["alice"].password}],
+             "securityContext": {"runAsUser": 65532, "readOnlyRootFilesystem": True,
+                                 "allowPrivilegeEscalation": False,
+                                 "capabilities": {"drop": ["ALL"]}},
+             "volumeMounts": [{"name": "ca", "mountPath": "/ca"},
+                              {"name": "tmp", "mountPath": "/tmp"}]}],
+             "volumes": [{"name": "ca", "configMap": {"name": "cli-ca"}},
+                         {"name": "tmp", "emptyDir": {}}]}},
+    ]  # fmt: skip
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(manifests))
+    try:
+        phase = wait_for("the CLI pod to finish", lambda: installed.json(
+            "-n", APP_NAMESPACE, "pod/cli")["status"].get("phase") in ("Succeeded", "Failed")
+            and installed.json("-n", APP_NAMESPACE, "pod/cli")["status"]["phase"],
+            timeout=180)  # fmt: skip
+        logs = cluster.kubectl("logs", "-n", APP_NAMESPACE, "pod/cli").stdout
+        assert phase == "Succeeded", logs
+        token = logs.strip().splitlines()[-1]
+        headers = _echo(installed.get("/api/orders", token))
+        assert headers[H["email"]] == installed.keycloak.users["alice"].email
+    finally:
+        cluster.kubectl("delete", "-n", APP_NAMESPACE, "pod/cli", "configmap/cli-ca",
+                        "--wait=false", check=False)  # fmt: skip

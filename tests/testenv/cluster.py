@@ -49,8 +49,9 @@ class ClusterControlPlane(KubeEnv):
     service_cluster_ip_range = cfg.SERVICE_CIDR
 
     def serving_names(self) -> list[str]:
+        service = "kubernetes.default.svc"
         return [cfg.GATEWAY, cfg.KUBERNETES_SERVICE_IP, "kubernetes", "kubernetes.default",
-                "kubernetes.default.svc", f"kubernetes.default.svc.{cfg.CLUSTER_DOMAIN}"]  # fmt: skip
+                service, f"{service}.{cfg.CLUSTER_DOMAIN}"]  # fmt: skip
 
     def apiserver_args(self) -> list[str]:
         kubelet_cert, kubelet_key = self.ca.issue(

@@ -87,7 +87,8 @@ class KeycloakEnv:
         self.base_url = f"https://{host}:{self.port}"
         self.issuer = f"{self.base_url}/realms/{realm.REALM}"
         self.ca_file = ca.cert_file
-        self.cert_file, self.key_file = ca.issue(sorted({host, "127.0.0.1", "localhost"}), "keycloak")
+        names = sorted({host, "127.0.0.1", "localhost"})
+        self.cert_file, self.key_file = ca.issue(names, "keycloak")
         self.web_client_secret = realm.web_client_secret()
         self.users: dict[str, KeycloakUser] = dict(realm.USERS)
         self._admin_password = secrets.token_urlsafe(18)
