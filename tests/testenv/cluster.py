@@ -115,6 +115,7 @@ class ClusterEnv:
         self.node_name = cfg.NODE_NAME
         self.gateway = cfg.GATEWAY
         self._lock: TextIO | None = None
+        self._ip_forward = ""
 
     # -- what tests use ----------------------------------------------------------------------
     def kubectl(self, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
@@ -160,10 +161,11 @@ class ClusterEnv:
         self._clean_previous_session()
         self.directory.mkdir(parents=True, exist_ok=True)
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._ip_forward = cleanup.ip_forward()
         self._record_session()
         try:
+            cleanup.install_forward_guard(forwarding_was_on=self._ip_forward == "1")
             cleanup.create_bridge(f"{cfg.GATEWAY}/24")
-            cleanup.install_forward_guard()
         except OSError as exc:
             raise ComponentFailed(f"cluster network: {exc}", "") from None
         self.kube.start()
@@ -187,19 +189,21 @@ class ClusterEnv:
         for name in ("containerd", "coredns", "kube-proxy"):
             if name in self.processes:
                 self.processes[name].stop(timeout=20)
-        self._remove_host_state([self.directory, self.containerd_root], self.leftover_needles())
+        self._remove_host_state([self.directory, self.containerd_root], self.leftover_needles(),
+                                self._ip_forward)  # fmt: skip
         self.kube.stop()
         (self.state_home / "last-session.json").unlink(missing_ok=True)
         self._release_lock()
 
-    def _remove_host_state(self, roots: list[Path], needles: list[str]) -> None:
+    def _remove_host_state(self, roots: list[Path], needles: list[str], forward: str) -> None:
         cleanup.kill_processes_mentioning(needles)  # shims outlive containerd
         cleanup.unmount_all(roots)
         cleanup.remove_kube_cgroups()
         subprocess.run([str(self.bins["kube-proxy"]), "--cleanup"], capture_output=True,
                        timeout=60)  # fmt: skip
-        cleanup.remove_forward_guard()
         cleanup.delete_bridge()
+        cleanup.set_ip_forward(forward)
+        cleanup.remove_forward_guard()
 
     # -- locking and crash recovery ----------------------------------------------------------
     def _acquire_lock(self) -> None:
@@ -226,7 +230,8 @@ class ClusterEnv:
             self._lock = None
 
     def _record_session(self) -> None:
-        record = {"directory": str(self.directory), "needles": self.leftover_needles()}
+        record = {"directory": str(self.directory), "needles": self.leftover_needles(),
+                  "ip_forward": self._ip_forward}  # fmt: skip
         (self.state_home / "last-session.json").write_text(json.dumps(record))
 
     def _clean_previous_session(self) -> None:
@@ -235,8 +240,8 @@ class ClusterEnv:
         if not path.is_file():
             return
         record = json.loads(path.read_text())
-        self._remove_host_state([Path(record["directory"]), self.containerd_root],
-                                list(record["needles"]))  # fmt: skip
+        roots = [Path(record["directory"]), self.containerd_root]
+        self._remove_host_state(roots, list(record["needles"]), str(record.get("ip_forward", "")))
         path.unlink(missing_ok=True)
 
     # -- components --------------------------------------------------------------------------
@@ -277,7 +282,6 @@ class ClusterEnv:
             f"--service-account-private-key-file={self.kube.sa_key}",
             f"--root-ca-file={self.ca.cert_file}", "--use-service-account-credentials=true",
             f"--service-cluster-ip-range={cfg.SERVICE_CIDR}", "--allocate-node-cidrs=false",
-            "--controllers=*,-csrsigning,-csrapproving,-nodeipam,-cloud-node-lifecycle",
             "--leader-elect=false", "--concurrent-deployment-syncs=2", "--v=1",
         ])  # fmt: skip
         scheduler = self._client_kubeconfig("scheduler", "system:kube-scheduler", [])

@@ -145,13 +145,33 @@ def _iptables(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["iptables", "-w", "5", *args], capture_output=True, text=True)
 
 
-def install_forward_guard() -> None:
-    """FORWARD: traffic may cross the bridge only between its own ports, so no pod
-    packet is routed off the machine and none from outside reaches a pod."""
+IP_FORWARD = Path("/proc/sys/net/ipv4/ip_forward")
+
+
+def ip_forward() -> str:
+    return IP_FORWARD.read_text().strip()
+
+
+def set_ip_forward(value: str) -> None:
+    """The CNI bridge plugin (``isGateway``) switches global forwarding on; teardown puts
+    back what was there."""
+    if value in ("0", "1") and ip_forward() != value:
+        IP_FORWARD.write_text(value + "\n")
+
+
+def install_forward_guard(forwarding_was_on: bool) -> None:
+    """FORWARD: only packets between the bridge's own ports (pod -> Service -> pod) are
+    forwarded, so no pod packet is routed off the machine and none from outside reaches a
+    pod. If this host forwarded nothing before, nothing else is forwarded now either (the
+    bridge plugin's global ``ip_forward=1`` must not open other interfaces)."""
     remove_forward_guard()
     _iptables("-N", GUARD_CHAIN)
-    _iptables("-A", GUARD_CHAIN, "-i", BRIDGE, "!", "-o", BRIDGE, "-j", "DROP")
-    _iptables("-A", GUARD_CHAIN, "-o", BRIDGE, "!", "-i", BRIDGE, "-j", "DROP")
+    _iptables("-A", GUARD_CHAIN, "-i", BRIDGE, "-o", BRIDGE, "-j", "RETURN")
+    if forwarding_was_on:
+        _iptables("-A", GUARD_CHAIN, "-i", BRIDGE, "-j", "DROP")
+        _iptables("-A", GUARD_CHAIN, "-o", BRIDGE, "-j", "DROP")
+    else:
+        _iptables("-A", GUARD_CHAIN, "-j", "DROP")
     result = _iptables("-I", "FORWARD", "1", "-j", GUARD_CHAIN)
     if result.returncode != 0:
         raise OSError(f"iptables: {result.stderr.strip()}")
