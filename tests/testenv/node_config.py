@@ -187,7 +187,6 @@ def corefile(kubeconfig: Path, health_port: int, ready_port: int) -> str:
         fallthrough in-addr.arpa ip6.arpa
     }}
     cache 5
-    loop
 }}
 """
 
