@@ -201,6 +201,7 @@ class ClusterEnv:
         cleanup.remove_kube_cgroups()
         subprocess.run([str(self.bins["kube-proxy"]), "--cleanup"], capture_output=True,
                        timeout=60)  # fmt: skip
+        cleanup.remove_kube_chains()
         cleanup.delete_bridge()
         cleanup.set_ip_forward(forward)
         cleanup.remove_forward_guard()

@@ -184,6 +184,23 @@ def remove_forward_guard() -> None:
     _iptables("-X", GUARD_CHAIN)
 
 
+def remove_kube_chains() -> None:
+    """What ``kube-proxy --cleanup`` leaves: the kubelet's ``KUBE-FIREWALL`` (and any
+    other ``KUBE-*`` chain): drop the jumps to it from the built-in chains, then it."""
+    for entry in cluster_chains():
+        table, chain = entry.split("/", 1)
+        if GUARD_CHAIN in chain:
+            continue
+        for line in _iptables("-t", table, "-S").stdout.splitlines():
+            if line.startswith("-A ") and f"-j {chain}" in line.split(" -m comment")[0] + " ":
+                _iptables("-t", table, "-D", *line[3:].split())
+        _iptables("-t", table, "-F", chain)
+    for entry in cluster_chains():
+        table, chain = entry.split("/", 1)
+        if GUARD_CHAIN not in chain:
+            _iptables("-t", table, "-X", chain)
+
+
 def cluster_chains() -> list[str]:
     """iptables chains of kube-proxy, the kubelet or our guard still present."""
     found = []
