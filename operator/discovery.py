@@ -15,37 +15,55 @@ Which provider answers (documented in docs/operator.md):
 * several and no single default: 409 with an explanation (guessing would hand
   clients the wrong IdP).
 
+**What the sidecars accept.**  While a provider's newest spec fails its IdP
+checks (or does not render), its ConfigMap keeps the last good config and the
+sidecars keep enforcing it (:mod:`authgate.operator.reconcile`).  Discovery
+then describes that kept config, read back from the ConfigMap
+(:func:`served_entry`), not the failing spec: a CLI sent to log in at the new
+issuer would get tokens no sidecar accepts.  Only providers that are not Ready
+are looked up this way, so a healthy fleet costs no extra API calls.
+
 The document's shape is the core's :func:`authgate.core.discovery.discovery_document`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from authgate.core.config import ProxyConfig, parse_config
-from authgate.core.contracts import DISCOVERY_PATH
+from authgate.core.contracts import CONFIG_FILE_NAME, DISCOVERY_PATH
 from authgate.core.errors import ConfigError
 from authgate.core.oidc import ProviderMetadata
 
 from .metrics import OperatorMetrics
-from .render import render_document
+from .render import configmap_name, render_document, stored_endpoints, verified_generation
 from .settings import OperatorSettings
 from .status import READY, condition
 
-__all__ = ["DiscoveryServer", "ProviderEntry", "ProviderIndex", "entry_from_provider"]
+__all__ = [
+    "DiscoveryServer",
+    "ProviderEntry",
+    "ProviderIndex",
+    "entry_from_provider",
+    "served_entry",
+]
 
 log = logging.getLogger("authgate.operator.discovery")
 
 #: Lists OIDCProvider objects of some namespaces (all when empty): ``Kube.list_providers``.
 Lister = Callable[[tuple[str, ...]], Awaitable[list[dict[str, Any]]]]
+#: Reads one ConfigMap (``None`` if absent): ``Kube.read_configmap``.
+ConfigMapReader = Callable[[str, str], Awaitable[dict[str, Any] | None]]
 
 
 def _discovery_document(config: ProxyConfig, metadata: ProviderMetadata | None) -> dict[str, Any]:
@@ -83,17 +101,7 @@ def entry_from_provider(obj: Mapping[str, Any], settings: OperatorSettings) -> P
     except ConfigError:
         document = None
     else:
-        ep = status.get("endpoints") or {}
-        metadata = None
-        if ep.get("issuer") and ep.get("jwksUri"):
-            metadata = ProviderMetadata(
-                issuer=ep["issuer"],
-                jwks_uri=ep["jwksUri"],
-                token_endpoint=ep.get("tokenEndpoint"),
-                device_authorization_endpoint=ep.get("deviceAuthorizationEndpoint"),
-                authorization_endpoint=ep.get("authorizationEndpoint"),
-            )
-        document = _discovery_document(config, metadata)
+        document = _discovery_document(config, _metadata(status.get("endpoints") or {}))
     return ProviderEntry(
         namespace=str(meta.get("namespace", "")),
         name=str(meta.get("name", "")),
@@ -102,6 +110,39 @@ def entry_from_provider(obj: Mapping[str, Any], settings: OperatorSettings) -> P
         reason=str(ready.get("reason") or "Pending"),
         document=document,
     )
+
+
+def _metadata(endpoints: Mapping[str, str]) -> ProviderMetadata | None:
+    if not (endpoints.get("issuer") and endpoints.get("jwksUri")):
+        return None
+    return ProviderMetadata(
+        issuer=endpoints["issuer"],
+        jwks_uri=endpoints["jwksUri"],
+        token_endpoint=endpoints.get("tokenEndpoint"),
+        device_authorization_endpoint=endpoints.get("deviceAuthorizationEndpoint"),
+        authorization_endpoint=endpoints.get("authorizationEndpoint"),
+    )
+
+
+def served_entry(
+    obj: Mapping[str, Any], configmap: Mapping[str, Any] | None, settings: OperatorSettings
+) -> ProviderEntry | None:
+    """The entry for the config the sidecars mount, when ``configmap`` keeps the verified
+    config of an *older* generation than ``obj``'s spec; ``None`` otherwise (the spec is
+    what is served, or nothing was ever verified)."""
+    meta = obj.get("metadata") or {}
+    kept = verified_generation(configmap, str(meta.get("uid") or ""))
+    if configmap is None or kept is None or kept == int(meta.get("generation") or 0):
+        return None
+    text = (configmap.get("data") or {}).get(CONFIG_FILE_NAME)
+    try:
+        config = parse_config(yaml.safe_load(text or ""))
+    except (ConfigError, yaml.YAMLError) as exc:
+        log.warning("kept ConfigMap of %s/%s does not parse: %s", meta.get("namespace"),
+                    meta.get("name"), exc)  # fmt: skip
+        return None
+    document = _discovery_document(config, _metadata(stored_endpoints(configmap)))
+    return dataclasses.replace(entry_from_provider(obj, settings), document=document)
 
 
 class ProviderIndex:
@@ -152,11 +193,13 @@ class DiscoveryServer:
         index: ProviderIndex,
         metrics: OperatorMetrics,
         lister: Lister,
+        read_configmap: ConfigMapReader | None = None,
     ) -> None:
         self.settings = settings
         self.index = index
         self.metrics = metrics
         self._list = lister
+        self._read_configmap = read_configmap
         self._runner: web.AppRunner | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -227,7 +270,14 @@ class DiscoveryServer:
     async def refresh_once(self) -> None:
         namespaces = () if self.settings.all_namespaces else self.settings.namespaces
         objects = await self._list(namespaces)
-        self.index.replace_all(entry_from_provider(o, self.settings) for o in objects)
+        entries = []
+        for obj in objects:
+            entry = entry_from_provider(obj, self.settings)
+            if not entry.ready and self._read_configmap is not None:
+                cm = await self._read_configmap(entry.namespace, configmap_name(entry.name))
+                entry = served_entry(obj, cm, self.settings) or entry
+            entries.append(entry)
+        self.index.replace_all(entries)
 
     async def _refresh_loop(self) -> None:
         while True:

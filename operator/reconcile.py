@@ -42,7 +42,7 @@ import kopf
 from authgate.core.contracts import API_VERSION, GROUP, PROVIDER_PLURAL
 
 from .crd import VERSION
-from .discovery import ProviderIndex, entry_from_provider
+from .discovery import ProviderIndex, entry_from_provider, served_entry
 from .events import emit_transitions
 from .idp import IdPCheckFailed, check_idp, endpoints_of
 from .kube import ApiException, Kube
@@ -55,6 +55,7 @@ from .render import (
     configmap_manifest,
     configmap_name,
     render,
+    stored_endpoints,
     verified_generation,
 )
 from .settings import OperatorSettings
@@ -169,7 +170,7 @@ class Reconciler:
         config_hash: str | None = None
         if rendered is not None:
             config_check, config_hash = await self._apply_config(
-                body, rendered, verified=discovery_check.ok
+                body, rendered, verified=discovery_check.ok, endpoints=endpoints_of(spec, metadata)
             )
         else:
             assert config_check is not None
@@ -187,8 +188,11 @@ class Reconciler:
         new_status = build_status(old_status, obs)
         await self._patch_status(namespace, name, new_status)
         changed = emit_transitions(body, old_status, new_status)
-        self.index.upsert(entry_from_provider({**body, "status": new_status}, self.settings))
         ready = obs.ready
+        entry = entry_from_provider({**body, "status": new_status}, self.settings)
+        if not ready.ok:  # discovery serves what the sidecars keep, not the failing spec
+            entry = await self._served_entry({**body, "status": new_status}) or entry
+        self.index.upsert(entry)
         self.metrics.reconciles.labels("ready" if ready.ok else "not_ready").inc()
         # Timer re-checks that change nothing log at debug: one line per provider per
         # interval would drown everything else.
@@ -203,8 +207,21 @@ class Reconciler:
         raise kopf.TemporaryError(f"{ready.reason}: {ready.message}",
                                   delay=self.settings.backoff(retry))  # fmt: skip
 
+    async def _served_entry(self, body: Mapping[str, Any]) -> Any:
+        meta = body["metadata"]
+        try:
+            cm = await self.kube.read_configmap(meta["namespace"], configmap_name(meta["name"]))
+        except ApiException:
+            return None
+        return served_entry(body, cm, self.settings)
+
     async def _apply_config(
-        self, body: Mapping[str, Any], rendered: Rendered, *, verified: bool
+        self,
+        body: Mapping[str, Any],
+        rendered: Rendered,
+        *,
+        verified: bool,
+        endpoints: Mapping[str, str],
     ) -> tuple[Check, str | None]:
         """Write ``rendered`` unless it would replace a last good config with an unverified
         one; returns the ``ConfigRendered`` check and the hash of what the ConfigMap holds."""
@@ -214,7 +231,7 @@ class Reconciler:
         written = f"ConfigMap {cm_name} written (sha256 {rendered.hash[:12]})"
         try:
             if verified:
-                await self._write(body, rendered, generation)
+                await self._write(body, rendered, generation, endpoints)
                 message = f"{written}; generation {generation} passed the IdP checks"
                 return Check(True, "Rendered", message), rendered.hash
             existing = await self.kube.read_configmap(meta["namespace"], cm_name)
@@ -227,7 +244,7 @@ class Reconciler:
             if kept == generation:
                 # The verified spec itself; only the IdP fails now.  Restore hand edits.
                 if (existing.get("data") or {}) != rendered.data:
-                    await self._write(body, rendered, kept)
+                    await self._write(body, rendered, kept, stored_endpoints(existing))
                 message = (
                     f"ConfigMap {cm_name} holds generation {kept}'s config "
                     f"(sha256 {rendered.hash[:12]}), which passed the IdP checks"
@@ -245,9 +262,14 @@ class Reconciler:
         return Check(True, "LastGoodConfigKept", message), kept_hash
 
     async def _write(
-        self, body: Mapping[str, Any], rendered: Rendered, verified: int | None
+        self,
+        body: Mapping[str, Any],
+        rendered: Rendered,
+        verified: int | None,
+        endpoints: Mapping[str, str] | None = None,
     ) -> None:
-        manifest = configmap_manifest(body, rendered, API_VERSION, verified_generation=verified)
+        manifest = configmap_manifest(body, rendered, API_VERSION, verified_generation=verified,
+                                      endpoints=endpoints)  # fmt: skip
         await self.kube.apply_configmap(manifest)
 
     async def _note_kept_config(self, body: Mapping[str, Any], check: Check) -> Check:

@@ -18,6 +18,12 @@ checks* (empty: written before any generation passed them).  It lives on the
 ConfigMap rather than in the operator's memory so the "last good config" rule
 (see :mod:`authgate.operator.reconcile`) survives operator restarts and
 fail-overs between replicas.
+
+A third, ``authgate.io/idp-endpoints``, records the IdP endpoints the verified
+config was checked against (JSON, as in ``status.endpoints``).  With it the
+ConfigMap alone describes what the sidecars accept, so discovery can serve
+exactly that while a newer spec fails its checks
+(:func:`authgate.operator.discovery.served_entry`).
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from .spec import SPEC_FIELDS, camel
 __all__ = [
     "CA_FILE_NAME",
     "CONFIG_HASH_ANNOTATION",
+    "ENDPOINTS_ANNOTATION",
     "MANAGED_BY_LABEL",
     "OWNER_LABEL",
     "VERIFIED_GENERATION_ANNOTATION",
@@ -52,11 +59,13 @@ __all__ = [
     "dump_yaml",
     "render",
     "render_document",
+    "stored_endpoints",
     "verified_generation",
 ]
 
 CONFIG_HASH_ANNOTATION = "authgate.io/config-hash"
 VERIFIED_GENERATION_ANNOTATION = "authgate.io/verified-generation"
+ENDPOINTS_ANNOTATION = "authgate.io/idp-endpoints"
 OWNER_LABEL = "authgate.io/oidcprovider"
 MANAGED_BY_LABEL = ("app.kubernetes.io/managed-by", "authgate-operator")
 CA_FILE_NAME = "ca.crt"
@@ -185,15 +194,18 @@ def configmap_manifest(
     api_version: str = API_VERSION,
     *,
     verified_generation: int | None = None,
+    endpoints: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The ConfigMap for ``provider`` (a full object with metadata.name/namespace/uid).
 
     ``verified_generation``: the provider generation whose spec ``rendered`` came
-    from and which passed the IdP checks; ``None`` when it has not (yet).  The
-    annotation is always present, so a patch never leaves a stale value behind.
+    from and which passed the IdP checks; ``None`` when it has not (yet).
+    ``endpoints``: the IdP endpoints that check found (``status.endpoints`` shape).
+    Both annotations are always present, so a patch never leaves a stale value behind.
     """
     meta = provider["metadata"]
     verified = "" if verified_generation is None else str(verified_generation)
+    known = json.dumps(dict(endpoints), sort_keys=True) if endpoints else ""
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -204,6 +216,7 @@ def configmap_manifest(
             "annotations": {
                 CONFIG_HASH_ANNOTATION: rendered.hash,
                 VERIFIED_GENERATION_ANNOTATION: verified,
+                ENDPOINTS_ANNOTATION: known,
             },
             "ownerReferences": [
                 {
@@ -237,3 +250,13 @@ def verified_generation(configmap: Mapping[str, Any] | None, owner_uid: str) -> 
         return None
     value = (meta.get("annotations") or {}).get(VERIFIED_GENERATION_ANNOTATION) or ""
     return int(value) if value.isdigit() else None
+
+
+def stored_endpoints(configmap: Mapping[str, Any] | None) -> dict[str, str]:
+    """The IdP endpoints recorded on ``configmap`` (``{}`` if none or unreadable)."""
+    annotations = ((configmap or {}).get("metadata") or {}).get("annotations") or {}
+    try:
+        value = json.loads(annotations.get(ENDPOINTS_ANNOTATION) or "{}")
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}

@@ -157,7 +157,7 @@ async def _main(settings: OperatorSettings, priority: int) -> None:
             )
             settings.admission.managed = None  # we register our own, with deliberate selectors
 
-    discovery = DiscoveryServer(settings, index, metrics, kube.list_providers)
+    discovery = DiscoveryServer(settings, index, metrics, kube.list_providers, kube.read_configmap)
     await discovery.start()
     tasks: list[asyncio.Task[None]] = []
     if cert is not None and settings.webhook.register:

@@ -1,35 +1,5 @@
 #!/usr/bin/env bash
-# Build kube-apiserver from the Go module proxy.
-#
-# `go install k8s.io/kubernetes/cmd/kube-apiserver@vX` fails because
-# k8s.io/kubernetes's go.mod replaces its staging modules (k8s.io/api, ...)
-# with relative paths (kubernetes/kubernetes#79384). A scratch wrapper module
-# re-points each `k8s.io/<staging> v0.0.0` requirement at the published
-# `v0.<minor>.<patch>` tag. Do NOT `go mod tidy`: it would re-resolve the graph.
-#
-# Usage: build-kube-apiserver.sh <version, e.g. v1.37.2> <output dir>
+# Build kube-apiserver (kept for the cache layout and older callers):
+# see build-kubernetes.sh.  Usage: build-kube-apiserver.sh <version> <output dir>
 set -euo pipefail
-version="$1" out="$2"
-minor_patch="${version#v1.}"                       # 37.2
-staging_version="v0.${minor_patch}"                # v0.37.2
-major="1" minor="${minor_patch%%.*}"
-work="$(mktemp -d "${TMPDIR:-/tmp}/authgate-kube-build.XXXXXX")"
-trap 'rm -rf "$work"' EXIT
-cd "$work"
-export GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0 GOWORK=off
-go mod init authgate.local/kube-apiserver-build >/dev/null 2>&1
-gomod="$(go mod download -json "k8s.io/kubernetes@${version}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')"
-# every `k8s.io/xxx v0.0.0` requirement in the tag's go.mod is a staging module
-grep -E '^\s*k8s\.io/[^ ]+ v0\.0\.0$' "$gomod" | awk '{print $1}' | sort -u | while read -r mod; do
-  echo "replace ${mod} => ${mod} ${staging_version}"
-done >> go.mod
-echo "wrapper go.mod: $(grep -c '^replace' go.mod) staging replaces -> ${staging_version}"
-go get "k8s.io/kubernetes/cmd/kube-apiserver@${version}"
-pkgs=k8s.io/component-base/version
-ldflags="-s -w -X ${pkgs}.gitVersion=${version} -X ${pkgs}.gitMajor=${major} -X ${pkgs}.gitMinor=${minor}"
-ldflags+=" -X ${pkgs}.gitTreeState=clean -X ${pkgs}.buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-ldflags+=" -X k8s.io/client-go/pkg/version.gitVersion=${version} -X k8s.io/client-go/pkg/version.gitMajor=${major} -X k8s.io/client-go/pkg/version.gitMinor=${minor}"
-mkdir -p "$out"
-go build -trimpath -ldflags "$ldflags" -o "$out/kube-apiserver.partial" k8s.io/kubernetes/cmd/kube-apiserver
-mv "$out/kube-apiserver.partial" "$out/kube-apiserver"
-"$out/kube-apiserver" --version
+exec bash "$(dirname "$0")/build-kubernetes.sh" "$1" "$2" kube-apiserver

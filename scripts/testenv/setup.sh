@@ -16,6 +16,11 @@ K8S_VERSION="${AUTHGATE_K8S_VERSION:-v1.37.2}"
 ETCD_VERSION="${AUTHGATE_ETCD_VERSION:-v3.6.16}"
 HELM_VERSION="${AUTHGATE_HELM_VERSION:-v3.22.0}"
 OAUTH2_PROXY_VERSION="${AUTHGATE_OAUTH2_PROXY_VERSION:-v7.15.6}"
+CRICTL_VERSION="${AUTHGATE_CRICTL_VERSION:-v1.34.0}"
+COREDNS_VERSION="${AUTHGATE_COREDNS_VERSION:-v1.15.0}"
+# The one-node cluster's commands, built together from the apiserver's wrapper module.
+KUBE_NODE_CMDS=(kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
+PAUSE_IMAGE="authgate.local/pause:1"
 KEYCLOAK_VERSION="${AUTHGATE_KEYCLOAK_VERSION:-26.7.3}"
 KEYCLOAK_BUILD_OPTIONS="--db=dev-file --health-enabled=true"
 BASE_SUITE="bookworm"
@@ -62,6 +67,14 @@ apt_packages() {
   command -v unzip >/dev/null || missing+=(unzip)
   command -v mvn >/dev/null || missing+=(maven)
   command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+  # The one-node cluster: CRI runtime, OCI runtime, CNI plugins, kube-proxy's iptables,
+  # and gcc + the static libc for the pause binary.
+  command -v containerd >/dev/null || missing+=(containerd)
+  command -v runc >/dev/null || missing+=(runc)
+  [ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
+  command -v iptables >/dev/null || missing+=(iptables)
+  command -v gcc >/dev/null || missing+=(gcc)
+  [ -f /usr/lib/x86_64-linux-gnu/libc.a ] || [ -f /usr/lib/libc.a ] || missing+=(libc6-dev)
   command -v go >/dev/null || { echo "Go toolchain not found on PATH" >&2; return 1; }
   if ((${#missing[@]})); then
     echo "installing: ${missing[*]}"
@@ -80,6 +93,30 @@ build_kube_apiserver() {
   [ -x "$CACHE/kube-apiserver-$K8S_VERSION/kube-apiserver" ] || \
     bash "$HERE/build-kube-apiserver.sh" "$K8S_VERSION" "$CACHE/kube-apiserver-$K8S_VERSION"
 }
+# The rest of the one-node cluster, in ONE go build (after kube-apiserver, whose build
+# warmed the Go build cache: this is mostly linking). kube-apiserver keeps its own
+# directory so an existing cache stays valid.
+build_kube_node() {
+  local out="$CACHE/kubernetes-$K8S_VERSION" cmd missing=0
+  for cmd in "${KUBE_NODE_CMDS[@]}"; do [ -x "$out/$cmd" ] || missing=1; done
+  [ "$missing" = 0 ] || bash "$HERE/build-kubernetes.sh" "$K8S_VERSION" "$out" "${KUBE_NODE_CMDS[@]}"
+}
+build_crictl() {
+  local out="$CACHE/crictl-$CRICTL_VERSION"
+  [ -x "$out/crictl" ] || bash "$HERE/build-go-install.sh" sigs.k8s.io/cri-tools/cmd/crictl \
+    "$CRICTL_VERSION" "$out" "-X sigs.k8s.io/cri-tools/pkg/version.Version=$CRICTL_VERSION"
+}
+build_coredns() {
+  local out="$CACHE/coredns-$COREDNS_VERSION"
+  [ -x "$out/coredns" ] || bash "$HERE/build-go-install.sh" github.com/coredns/coredns \
+    "$COREDNS_VERSION" "$out"
+}
+build_pause_image() {
+  local tar="$CACHE/pause-image/pause-$(sha256sum "$HERE/pause/pause.c" | cut -c1-12).tar"
+  [ -f "$tar" ] || bash "$HERE/build-pause-image.sh" "$PAUSE_IMAGE" "$tar"
+  PAUSE_TAR="$tar"
+}
+
 build_helm() {
   local out="$CACHE/helm-$HELM_VERSION" pkg="helm.sh/helm/${HELM_VERSION%%.*}"
   [ -x "$out/helm" ] || bash "$HERE/build-go-install.sh" "$pkg/cmd/helm" "$HELM_VERSION" "$out" \
@@ -154,6 +191,11 @@ else
   ln -sfn "$CACHE/etcd-$ETCD_VERSION/etcd" "$ASSETS/etcd"
   ln -sfn "$CACHE/kube-apiserver-$K8S_VERSION/kube-apiserver" "$ASSETS/kube-apiserver"
 fi
+phase kubernetes-node "$LOGS/kubernetes-node-$K8S_VERSION.log" build_kube_node
+phase crictl "$LOGS/crictl-$CRICTL_VERSION.log" build_crictl
+phase coredns "$LOGS/coredns-$COREDNS_VERSION.log" build_coredns
+PAUSE_TAR=""
+phase pause-image "$LOGS/pause-image.log" build_pause_image
 phase helm "$LOGS/helm-$HELM_VERSION.log" build_helm
 phase oauth2-proxy "$LOGS/oauth2-proxy-$OAUTH2_PROXY_VERSION.log" build_oauth2_proxy
 failed=0
@@ -162,7 +204,8 @@ for entry in "${BG_PIDS[@]}"; do
 done
 [ "$failed" = 0 ] || exit 1
 
-KUBECTL="$(command -v kubectl)"
+# kubectl at the server's version (the machine's Debian kubectl is v1.32).
+KUBECTL="$CACHE/kubernetes-$K8S_VERSION/kubectl"
 cat > "$CACHE/env.sh.partial" <<ENV
 # Written by scripts/testenv/setup.sh ($(date -u +%Y-%m-%dT%H:%M:%SZ)); source it before pytest.
 export KUBEBUILDER_ASSETS="$ASSETS"
@@ -172,6 +215,13 @@ export AUTHGATE_OAUTH2_PROXY="$CACHE/oauth2-proxy-$OAUTH2_PROXY_VERSION/oauth2-p
 export AUTHGATE_KEYCLOAK_HOME="$CACHE/keycloak-$KEYCLOAK_VERSION/home"
 export AUTHGATE_DOCKERD="$(command -v dockerd)"
 export AUTHGATE_BASE_IMAGE_TAR="$CACHE/base-image-$BASE_SUITE/rootfs.tar"
+export AUTHGATE_KUBE_NODE_BIN="$CACHE/kubernetes-$K8S_VERSION"
+export AUTHGATE_CRICTL="$CACHE/crictl-$CRICTL_VERSION/crictl"
+export AUTHGATE_COREDNS="$CACHE/coredns-$COREDNS_VERSION/coredns"
+export AUTHGATE_PAUSE_IMAGE_TAR="$PAUSE_TAR"
+export AUTHGATE_PAUSE_IMAGE="$PAUSE_IMAGE"
+export AUTHGATE_CONTAINERD="$(command -v containerd)"
+export AUTHGATE_CNI_BIN_DIR="/usr/lib/cni"
 ENV
 mv "$CACHE/env.sh.partial" "$CACHE/env.sh"
 
@@ -186,6 +236,13 @@ printf '  %-16s %s  (%s)\n' \
   oauth2-proxy "$AUTHGATE_OAUTH2_PROXY" "$("$AUTHGATE_OAUTH2_PROXY" --version 2>&1 | head -n1)" \
   keycloak "$AUTHGATE_KEYCLOAK_HOME" "$(cat "$AUTHGATE_KEYCLOAK_HOME/version.txt")" \
   dockerd "$AUTHGATE_DOCKERD" "$("$AUTHGATE_DOCKERD" --version)" \
-  base-image "$AUTHGATE_BASE_IMAGE_TAR" "$(du -h "$AUTHGATE_BASE_IMAGE_TAR" | cut -f1)"
+  base-image "$AUTHGATE_BASE_IMAGE_TAR" "$(du -h "$AUTHGATE_BASE_IMAGE_TAR" | cut -f1)" \
+  kubelet "$AUTHGATE_KUBE_NODE_BIN/kubelet" "$("$AUTHGATE_KUBE_NODE_BIN/kubelet" --version)" \
+  kube-proxy "$AUTHGATE_KUBE_NODE_BIN/kube-proxy" "$("$AUTHGATE_KUBE_NODE_BIN/kube-proxy" --version)" \
+  crictl "$AUTHGATE_CRICTL" "$("$AUTHGATE_CRICTL" --version)" \
+  coredns "$AUTHGATE_COREDNS" "$("$AUTHGATE_COREDNS" -version | head -n1)" \
+  containerd "$AUTHGATE_CONTAINERD" "$("$AUTHGATE_CONTAINERD" --version)" \
+  runc "$(command -v runc)" "$(runc --version | head -n1)" \
+  pause-image "$AUTHGATE_PAUSE_IMAGE_TAR" "$AUTHGATE_PAUSE_IMAGE"
 echo "testenv: env file $CACHE/env.sh"
 echo "testenv: total $(( $(date +%s) - total_start ))s"

@@ -97,3 +97,62 @@ async def _health_ready_metrics(server: Any) -> None:
     async with aiohttp.ClientSession() as s, s.get(server.url + "/metrics") as rsp:
         text = await rsp.text()
     assert 'authgate_operator_discovery_requests_total{result="disabled"} 1.0' in text
+
+
+async def test_a_failing_spec_is_not_served_while_the_sidecars_keep_the_last_good_one(
+    unused_tcp_port: int,
+) -> None:
+    """Generation 2 names a new issuer and fails its IdP checks: the ConfigMap (and so
+    every sidecar) keeps generation 1, and discovery describes generation 1."""
+    from authgate.operator.render import configmap_manifest, render
+
+    settings = OperatorSettings(namespaces=("ns",))
+    good = _provider("a", "cli-a", default=True)
+    good["metadata"] |= {"uid": "u-a", "generation": 1}
+    configmaps: dict[tuple[str, str], dict] = {}
+    configmaps[("ns", "authgate-a")] = configmap_manifest(
+        good, render(good["spec"], settings, None), verified_generation=1,
+        endpoints=good["status"]["endpoints"])
+    failing = _provider("a", "cli-new", default=True, ready=False)
+    failing["metadata"] |= {"uid": "u-a", "generation": 2}
+    failing["spec"]["issuer"] = "https://elsewhere.example.com/new"
+    failing["status"]["endpoints"] = {"issuer": "https://elsewhere.example.com/new"}
+    objects = [failing]
+
+    async def lister(namespaces: tuple[str, ...]) -> list[dict]:
+        return list(objects)
+
+    async def read(namespace: str, name: str) -> dict | None:
+        return configmaps.get((namespace, name))
+
+    settings = OperatorSettings(namespaces=("ns",), discovery_address="127.0.0.1",
+                                discovery_port=unused_tcp_port)
+    srv = DiscoveryServer(settings, ProviderIndex(), OperatorMetrics(), lister, read)
+    await srv.start()
+    try:
+        url = f"http://127.0.0.1:{unused_tcp_port}/apis/auth/discovery"
+        await srv.refresh_once()
+        status, doc = await _get(url)
+        assert status == 200
+        assert doc["oidc"]["issuer"] == "https://idp.example.com/a"
+        assert doc["oidc"]["client_id"] == "cli-a"
+        assert doc["oidc"]["token_endpoint"] == "https://idp.example.com/a/token"
+
+        # Generation 2 passes after all: the ConfigMap holds it, discovery follows.
+        passed = _provider("a", "cli-new", default=True)
+        passed["metadata"] |= {"uid": "u-a", "generation": 2}
+        passed["spec"]["issuer"] = "https://elsewhere.example.com/new"
+        configmaps[("ns", "authgate-a")] = configmap_manifest(
+            passed, render(passed["spec"], settings, None), verified_generation=2)
+        objects[0] = passed
+        await srv.refresh_once()
+        assert (await _get(url))[1]["oidc"]["client_id"] == "cli-new"
+
+        # Never verified (no kept config): the spec is all there is to describe.
+        fresh = _provider("a", "cli-fresh", default=True, ready=False)
+        fresh["metadata"] |= {"uid": "u-b", "generation": 1}
+        objects[0] = fresh
+        await srv.refresh_once()
+        assert (await _get(url))[1]["oidc"]["client_id"] == "cli-fresh"
+    finally:
+        await srv.stop()

@@ -46,7 +46,11 @@ def test_failed_update_keeps_last_good_configmap(
     assert rendered is not None
     assert (rendered["status"], rendered["reason"]) == ("True", "LastGoodConfigKept")
     assert "generation 1" in rendered["message"] and "generation 2" in rendered["message"]
+    # Discovery describes what the sidecars accept (generation 1), not the failing spec.
+    served = good_discovery = op.discovery().json()
+    assert served["oidc"]["issuer"] == keycloak.issuer, served
     time.sleep(4)  # > one --recheck-interval (3 s): the timer must not overwrite it either
+    assert op.discovery().json() == good_discovery  # also after re-lists and timer runs
     kept = providers.configmap("corp")
     assert kept is not None and kept["data"] == good["data"]
     assert providers.get("corp")["status"]["configHash"] == (  # type: ignore[index]
@@ -58,6 +62,7 @@ def test_failed_update_keeps_last_good_configmap(
     invalid = providers.wait_ready("corp", "False", "InvalidSpec", generation=3)
     assert "keeps the config of generation 1" in invalid["message"]
     assert providers.configmap("corp")["data"] == good["data"]  # type: ignore[index]
+    assert op.discovery().json() == good_discovery  # a spec that does not render: the same
 
     # Generation 4: a spec that passes replaces it.
     providers.patch("corp", {"authorization": None, "audience": ["api://other"]})

@@ -7,6 +7,7 @@ contract the rest of the suite codes against is `docs/testenv-api.md`.
 """
 
 from .ca import TestCA
+from .cluster import ClusterEnv
 from .docker_env import DockerEnv
 from .errors import ComponentFailed, ComponentMissing, TestEnvError
 from .keycloak import KeycloakEnv
@@ -14,6 +15,7 @@ from .kube import KubeEnv
 from .realm import KeycloakUser
 
 __all__ = [
+    "ClusterEnv",
     "ComponentFailed",
     "ComponentMissing",
     "DockerEnv",

@@ -76,16 +76,20 @@ class KeycloakEnv:
     audience = realm.AUDIENCE
     realm_name = realm.REALM
 
-    def __init__(self, directory: Path, ca: TestCA) -> None:
+    def __init__(self, directory: Path, ca: TestCA, host: str = "127.0.0.1") -> None:
+        """``host``: the one address Keycloak binds and names itself by (the one-node
+        cluster's pods cannot reach loopback, so its Keycloak sits on the cluster bridge)."""
         self.directory = directory
+        self.host = host
         self.source_home = keycloak_home()
         self.home = directory / "keycloak-home"
         self.port = free_port()
         self.management_port = free_port()
-        self.base_url = f"https://127.0.0.1:{self.port}"
+        self.base_url = f"https://{host}:{self.port}"
         self.issuer = f"{self.base_url}/realms/{realm.REALM}"
         self.ca_file = ca.cert_file
-        self.cert_file, self.key_file = ca.issue(["127.0.0.1", "localhost"], "keycloak")
+        names = sorted({host, "127.0.0.1", "localhost"})
+        self.cert_file, self.key_file = ca.issue(names, "keycloak")
         self.web_client_secret = realm.web_client_secret()
         self.ci_client_id = realm.CI_CLIENT_ID  # client credentials (workload identity)
         self.ci_client_secret = realm.web_client_secret()
@@ -119,7 +123,7 @@ class KeycloakEnv:
                 "start",
                 "--optimized",
                 "--http-enabled=false",
-                "--http-host=127.0.0.1",
+                f"--http-host={self.host}",
                 f"--https-port={self.port}",
                 f"--https-certificate-file={self.cert_file}",
                 f"--https-certificate-key-file={self.key_file}",
@@ -149,7 +153,7 @@ class KeycloakEnv:
         return [self.directory / "keycloak.log"]
 
     def _ready(self) -> bool:
-        url = f"https://127.0.0.1:{self.management_port}/health/ready"
+        url = f"https://{self.host}:{self.management_port}/health/ready"
         return self._http.get(url).status_code == 200
 
     # -- admin REST API --------------------------------------------------

@@ -52,6 +52,10 @@ def _service_account_keys(directory: Path, stem: str = "sa") -> tuple[Path, Path
 class KubeEnv:
     """A running etcd + kube-apiserver pair with an admin kubeconfig."""
 
+    #: Where the API server listens (the one-node cluster moves it onto its bridge).
+    host = "127.0.0.1"
+    service_cluster_ip_range = SERVICE_CLUSTER_IP_RANGE
+
     def __init__(self, directory: Path, ca: TestCA) -> None:
         self.directory = directory
         self.ca = ca
@@ -63,7 +67,7 @@ class KubeEnv:
         except TestEnvError:
             self.kubectl_bin = None  # .kubectl() raises; the API client still works
         self.port = free_port()
-        self.server = f"https://127.0.0.1:{self.port}"
+        self.server = f"https://{self.host}:{self.port}"
         self.kubeconfig = directory / "kubeconfig"
         self.etcd: ManagedProcess | None = None
         self.apiserver: ManagedProcess | None = None
@@ -129,8 +133,7 @@ class KubeEnv:
             self.sa_signing_key, sa_pub = _service_account_keys(certs)
             self.sa_public_keys = [sa_pub]
         serving_cert, serving_key = self.ca.issue(
-            ["127.0.0.1", "localhost", "kubernetes", "kubernetes.default", "10.0.0.1"],
-            common_name="kube-apiserver",
+            ["127.0.0.1", "localhost", *self.serving_names()], common_name="kube-apiserver"
         )
         self.client_cert, self.client_key = self.ca.issue(
             [], common_name="authgate-admin", organizations=["system:masters"], client=True
@@ -142,20 +145,18 @@ class KubeEnv:
                 f"--etcd-servers={self.etcd_url}",
                 f"--cert-dir={certs}",
                 f"--secure-port={self.port}",
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
+                f"--bind-address={self.host}",
+                f"--advertise-address={self.host}",
                 f"--tls-cert-file={serving_cert}",
                 f"--tls-private-key-file={serving_key}",
                 f"--client-ca-file={self.ca.cert_file}",
-                f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
-                "--authorization-mode=RBAC",
-                "--disable-admission-plugins=ServiceAccount",
+                f"--service-cluster-ip-range={self.service_cluster_ip_range}",
                 f"--service-account-issuer={self.server}",
                 *(f"--service-account-key-file={pub}" for pub in self.sa_public_keys),
                 f"--service-account-signing-key-file={self.sa_signing_key}",
                 "--allow-privileged=true",
-                "--endpoint-reconciler-type=none",
                 "--v=1",
+                *self.apiserver_args(),
             ],
             self.directory / "kube-apiserver.log",
         )
@@ -172,6 +173,19 @@ class KubeEnv:
         self._start_apiserver()
         self.apiserver_wait_ready()
         return self.sa_signing_key
+
+    def serving_names(self) -> list[str]:
+        """Extra SANs of the API server's certificate."""
+        return ["kubernetes", "kubernetes.default", "10.0.0.1"]
+
+    def apiserver_args(self) -> list[str]:
+        """The envtest-style flags: no ServiceAccount admission (no token controller runs)
+        and no endpoint reconciler (the `kubernetes` Service cannot point at loopback)."""
+        return [
+            "--authorization-mode=RBAC",
+            "--disable-admission-plugins=ServiceAccount",
+            "--endpoint-reconciler-type=none",
+        ]
 
     def apiserver_wait_ready(self, timeout: float = 180.0) -> None:
         assert self.apiserver is not None
