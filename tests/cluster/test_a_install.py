@@ -47,7 +47,8 @@ def test_crds_established_and_operator_ready_through_its_probes(installed: Clust
 
 
 def test_peering_elects_one_active_replica(installed: Cluster) -> None:
-    peering = installed.json("-n", SYSTEM_NAMESPACE, f"kopfpeering/{RELEASE}")
+    # The chart watches all namespaces by default, so kopf peers cluster-wide.
+    peering = installed.json(f"clusterkopfpeering/{RELEASE}")
     assert len(peering.get("status") or {}) == 2, peering.get("status")
 
     def active() -> list[str]:
