@@ -28,13 +28,14 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from ..support.ports import free_port
 from . import node_cleanup as cleanup
 from . import node_config as cfg
 from .ca import TestCA
 from .components import cache_dir, executable, setting
 from .errors import ComponentFailed, ComponentMissing, TestEnvError
 from .kube import KubeEnv
-from .process import ManagedProcess, free_port
+from .process import ManagedProcess
 
 LOCK_TIMEOUT = float(os.environ.get("AUTHGATE_CLUSTER_LOCK_TIMEOUT", "1200"))
 #: The kubelet's pod re-sync period (bounds ConfigMap-volume propagation; docs/testenv.md).
