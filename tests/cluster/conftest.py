@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e.charts import CHART, Helm
-from e2e.images import BuiltImage, ImageBuildError, build_authgate_image, build_demo_image
 
+from tests.e2e.charts import CHART, Helm
+from tests.e2e.images import BuiltImage, ImageBuildError, build_authgate_image, build_demo_image
 from tests.testenv import ClusterEnv, KeycloakEnv, TestCA
 from tests.testenv.errors import ComponentFailed
 

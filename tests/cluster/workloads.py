@@ -12,9 +12,9 @@ from typing import Any, TypeVar
 
 import httpx
 import yaml
-from e2e.charts import Helm
-from e2e.images import BuiltImage
 
+from tests.e2e.charts import Helm
+from tests.e2e.images import BuiltImage
 from tests.testenv import ClusterEnv
 
 T = TypeVar("T")
