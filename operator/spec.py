@@ -109,6 +109,7 @@ SPEC_FIELDS: tuple[SpecField, ...] = (
     SpecField(("tuning", "leewaySeconds"), ("tokens", "leeway_seconds")),
     SpecField(("tuning", "maxTokenBytes"), ("tokens", "max_token_bytes")),
     SpecField(("tuning", "tokenCacheSize"), ("tokens", "cache_size")),
+    SpecField(("tuning", "tokenCacheMaxBytes"), ("tokens", "cache_max_bytes")),
     SpecField(("tuning", "keyRefreshIntervalSeconds"), ("keys", "refresh_interval_seconds")),
     SpecField(("tuning", "keyRefreshJitter"), ("keys", "refresh_jitter")),
     SpecField(("tuning", "unknownKidCooldownSeconds"), ("keys", "unknown_kid_cooldown_seconds")),
