@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import ssl
 import stat
@@ -78,7 +79,8 @@ def test_device_flow_completed_in_keycloak_while_cli_waits(cli: Cli, platform: A
     assert status.returncode == 0, status.stderr
     assert "alice@example.com" in status.stdout
     assert "developers, platform-admins" in status.stdout
-    assert "platform:read" in status.stdout and "Refresh token:  present" in status.stdout
+    assert "platform:read" in status.stdout
+    assert re.search(r"^Refresh token:\s+present$", status.stdout, re.M), status.stdout
     assert cli.user()["access_token"] not in status.stdout  # tokens only via `token`
 
     data = json.loads(cli.run("status", "-o", "json").stdout)
