@@ -111,12 +111,19 @@ class SafeRequestHandler(RequestHandler):
             request.setdefault(REASON, reason)
             if not request.get(RECORDED, False):
                 # Our middleware never ran for this request: report it here.
-                observer = _observer(request)
+                observer = _observer(request) or self._server_observer()
                 if observer is not None:
                     observer(_record(request, error, reason))
         response = render(error_answer(error))
         response.force_close()
         return response
+
+    def _server_observer(self) -> RequestObserver | None:
+        """The observer of the application this connection serves: a request the
+        parser rejected was never routed, so ``request.app`` is not available."""
+        manager = getattr(self, "_manager", None)
+        app = getattr(manager, "app", None)
+        return app.get(OBSERVER) if isinstance(app, web.Application) else None
 
 
 def _observer(request: web.Request) -> RequestObserver | None:
@@ -144,6 +151,10 @@ def _record(request: web.Request, error: GatewayError, reason: str) -> RequestRe
 class SafeServer(web.Server):
     """``web.Server`` building :class:`SafeRequestHandler` connections."""
 
+    #: The application served, so a connection can report requests that never
+    #: reached it (set by :class:`ProxyAppRunner`).
+    app: web.Application | None = None
+
     def __call__(self) -> RequestHandler:
         return SafeRequestHandler(self, loop=self._loop, **self._kwargs)
 
@@ -155,10 +166,12 @@ class ProxyAppRunner(web.AppRunner):
         # aiohttp runs the startup signals and freezes the app; we keep its
         # handler, request factory and handler arguments, only the protocol changes.
         plain = await super()._make_server()
-        return SafeServer(
+        server = SafeServer(
             plain.request_handler,
             request_factory=plain.request_factory,
             handler_cancellation=plain.handler_cancellation,
             loop=asyncio.get_running_loop(),
             **plain._kwargs,
         )
+        server.app = self.app
+        return server
