@@ -28,6 +28,8 @@ from authgate.core import config as cfg
 from authgate.core.contracts import GROUP, PROVIDER_KIND, PROVIDER_PLURAL
 from authgate.core.validation import field_types
 
+from .accesskeys.policy import SPEC_SCHEMA as ACCESS_KEYS_SCHEMA
+
 __all__ = [
     "CRD_NAME",
     "DEPLOYMENT_OWNED",
@@ -167,6 +169,7 @@ _OPERATOR_FIELDS: dict[str, dict[str, Any]] = {
                     "description": "Key of the PEM bundle inside the ConfigMap."},
         },
     },
+    "accessKeys": ACCESS_KEYS_SCHEMA,
 }  # fmt: skip
 
 

@@ -151,8 +151,10 @@ class DiscoveryServer:
         index: ProviderIndex,
         metrics: OperatorMetrics,
         lister: Lister,
+        extensions: tuple[Callable[[web.Application], None], ...] = (),
     ) -> None:
         self.settings = settings
+        self._extensions = extensions  # more routes on this server (the access-key API)
         self.index = index
         self.metrics = metrics
         self._list = lister
@@ -165,6 +167,8 @@ class DiscoveryServer:
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/readyz", self.readyz)
         app.router.add_get("/metrics", self.metrics_handler)
+        for extend in self._extensions:
+            extend(app)
         return app
 
     async def discovery(self, request: web.Request) -> web.Response:

@@ -23,6 +23,8 @@ from typing import Any
 
 import kopf
 
+from .accesskeys.api import AccessKeyApi
+from .accesskeys.service import AccessKeyService
 from .certs import ServingCert, ensure_serving_cert
 from .crd import CRD_NAME
 from .discovery import DiscoveryServer, ProviderIndex
@@ -157,7 +159,10 @@ async def _main(settings: OperatorSettings, priority: int) -> None:
             )
             settings.admission.managed = None  # we register our own, with deliberate selectors
 
-    discovery = DiscoveryServer(settings, index, metrics, kube.list_providers)
+    access_keys = AccessKeyService(settings, kube)
+    discovery = DiscoveryServer(settings, index, metrics, kube.list_providers,
+                                (AccessKeyApi(access_keys).register,))  # fmt: skip
+    await access_keys.start()
     await discovery.start()
     tasks: list[asyncio.Task[None]] = []
     if cert is not None and settings.webhook.register:
@@ -176,6 +181,7 @@ async def _main(settings: OperatorSettings, priority: int) -> None:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await discovery.stop()
+        await access_keys.stop()
 
 
 def run(settings: OperatorSettings, *, verbose: bool = False, priority: int | None = None) -> None:
