@@ -329,3 +329,6 @@ def config_get_contexts(output: str) -> None:
                   [["*" if r["current"] else "", str(r["name"]), str(r["base_url"] or "-"),
                     str(r["user"] or "-")] for r in rows])
     emit({"contexts": rows}, output, human)
+
+
+import authgate.client.access_keys  # noqa: E402,F401  (registers `access-keys` on auth_group)
