@@ -87,7 +87,8 @@ class Actions:
                                "only members of this provider's access-key admin groups may "
                                "create keys bound to a service account")  # fmt: skip
             ns, name = request.service_account
-            principal, email, groups = f"system:serviceaccount:{ns}:{name}", None, ()
+            groups: tuple[str, ...] = ()
+            principal, email = f"system:serviceaccount:{ns}:{name}", None
             bound: str | None = f"{ns}/{name}"
         else:
             principal, email, groups, bound = caller.subject, caller.email, caller.groups, None

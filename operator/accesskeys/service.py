@@ -175,8 +175,8 @@ class AccessKeyService:
                          str(meta.get("uid")), spec, policy_of(spec),
                          bool(spec.get("default", False)))  # fmt: skip
             providers[p.key] = p
-        records = [r for r in map(AccessKeyRecord.from_object, await self.store.list(namespaces))
-                   if r is not None]  # fmt: skip
+        objects = await self.store.list_all(namespaces)
+        records = [r for r in map(AccessKeyRecord.from_object, objects) if r is not None]
         self.index.replace_all(records, started)
         self.providers = providers
         for key in list(self._verifiers):

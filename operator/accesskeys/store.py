@@ -48,7 +48,7 @@ class AccessKeyStore:
     async def _call(self, fn: Any, *args: Any) -> Any:
         return await asyncio.to_thread(fn, *args, _request_timeout=15)
 
-    async def list(self, namespaces: tuple[str, ...]) -> list[dict[str, Any]]:
+    async def list_all(self, namespaces: tuple[str, ...]) -> list[dict[str, Any]]:
         try:
             return await self._list(namespaces)
         except ApiException as exc:
