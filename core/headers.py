@@ -32,7 +32,9 @@ The upstream trusts the identity headers, so the only safe order is
 4. *Inject* the principal's headers **after** filtering, so ``Connection:
    x-nmp-principal-id`` can never remove a header authgate sets.  Groups are
    joined with ``,`` (a ``,`` or ``%`` inside a group name is percent-encoded
-   so the list stays unambiguous), scopes with a space.  Values never contain
+   so the list stays unambiguous), scopes with a space.  Verified principal
+   attributes (the calling pod's name and uid, from a service-account token)
+   go into their own slots.  Values never contain
    control characters: CR, LF, NUL and the rest of C0/DEL are removed, so a
    hostile claim cannot split or smuggle headers.
 """
@@ -42,7 +44,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .config import HEADER_PRESETS, HeaderConfig
+from .config import ATTRIBUTE_SLOTS, HEADER_PRESETS, IDENTITY_SLOTS, HeaderConfig
 from .principal import Principal
 
 __all__ = [
@@ -117,6 +119,8 @@ class HeaderPlan:
     groups: str
     scopes: str
     identity_names: tuple[str, ...]
+    #: attribute name -> header name, for Principal.attributes (pod_name, pod_uid)
+    attribute_names: tuple[tuple[str, str], ...]
     forward_authorization: bool
     _drop: frozenset[str]
     _identity_keys: frozenset[str]
@@ -126,9 +130,7 @@ class HeaderPlan:
 
     @classmethod
     def compile(cls, config: HeaderConfig) -> HeaderPlan:
-        names = {
-            slot: config.name_for(slot) for slot in ("principal_id", "email", "groups", "scopes")
-        }
+        names = {slot: config.name_for(slot) for slot in IDENTITY_SLOTS}
         identity = tuple(names.values())
         drop = {canonical_name(n) for n in (*identity, *config.strip)}
         drop.update(PRESET_IDENTITY)
@@ -143,6 +145,7 @@ class HeaderPlan:
             groups=names["groups"],
             scopes=names["scopes"],
             identity_names=identity,
+            attribute_names=tuple((slot, names[slot]) for slot in ATTRIBUTE_SLOTS),
             forward_authorization=config.forward_authorization,
             _drop=frozenset(drop),
             _identity_keys=frozenset(canonical_name(n) for n in identity),
@@ -208,6 +211,11 @@ class HeaderPlan:
             out.append((self.groups, ",".join(_group(g) for g in principal.groups)))
         if principal.scopes:
             out.append((self.scopes, safe_value(" ".join(principal.scopes))))
+        if principal.attributes:
+            for slot, header in self.attribute_names:
+                value = principal.attribute(slot)
+                if value:
+                    out.append((header, safe_value(value)))
         if len(cache) >= _INJECT_CACHE_SIZE:
             cache.clear()
         cache[id(principal)] = (principal, out)

@@ -124,10 +124,14 @@ def _optional_url(meta: dict[str, Any], name: str) -> str | None:
     return value
 
 
-async def fetch_provider_metadata(issuer: str, fetch: Fetcher) -> ProviderMetadata:
-    """Discover ``issuer``'s metadata; raise :class:`DiscoveryError` (or the
+async def fetch_provider_metadata(
+    issuer: str, fetch: Fetcher, *, url: str | None = None
+) -> ProviderMetadata:
+    """Discover ``issuer``'s metadata (from ``url``, default the issuer's
+    well-known URL: a cluster's service-account issuer publishes it on the
+    apiserver, whatever its issuer URL); raise :class:`DiscoveryError` (or the
     fetcher's :class:`FetchError`) when it cannot be trusted or used."""
-    url = well_known_url(issuer)
+    url = url or well_known_url(issuer)
     result = await fetch(url)
     if result.status != 200:
         raise DiscoveryError(f"GET {url} answered HTTP {result.status}")

@@ -28,12 +28,14 @@ from urllib.parse import urlsplit
 from .config import (
     ASYMMETRIC_ALGORITHMS,
     HEADER_PRESETS,
+    IDENTITY_SLOTS,
     AuthorizationConfig,
     HeaderConfig,
     ProxyConfig,
 )
 from .contracts import API_VERSION, CONFIG_KIND
 from .errors import ConfigError
+from .validation_issuers import check_issuers
 
 __all__ = ["ErrorList", "field_types", "is_loopback_host", "to_document", "validate_document"]
 
@@ -320,6 +322,7 @@ def _check_meaning(cfg: ProxyConfig, errors: ErrorList) -> None:
 
     _check_headers(cfg.headers, errors)
     _check_authorization(cfg.authorization, errors)
+    check_issuers(cfg, errors)
 
     lim = cfg.limits
     chk(lim.max_header_bytes >= 1024, "limits.max_header_bytes", "must be at least 1024")
@@ -399,7 +402,7 @@ def _check_headers(hdr: HeaderConfig, errors: ErrorList) -> None:
                  f"must be one of {', '.join(HEADER_PRESETS)}"
                  + did_you_mean(hdr.preset, HEADER_PRESETS))  # fmt: skip
     seen: dict[str, str] = {}
-    for slot in ("principal_id", "email", "groups", "scopes"):
+    for slot in IDENTITY_SLOTS:
         path = f"headers.{slot}"
         override = getattr(hdr, slot)
         if override is not None:

@@ -96,6 +96,8 @@ SPEC_FIELDS: tuple[SpecField, ...] = (
     SpecField(("headers", "email"), ("headers", "email"), _HEADER),
     SpecField(("headers", "groups"), ("headers", "groups"), _HEADER),
     SpecField(("headers", "scopes"), ("headers", "scopes"), _HEADER),
+    SpecField(("headers", "podName"), ("headers", "pod_name"), _HEADER),
+    SpecField(("headers", "podUid"), ("headers", "pod_uid"), _HEADER),
     SpecField(("headers", "strip"), ("headers", "strip"),
               {"maxItems": 32, "items": {"type": "string", **_HEADER}}),
     SpecField(("headers", "forwardAuthorization"), ("headers", "forward_authorization")),
@@ -105,6 +107,11 @@ SPEC_FIELDS: tuple[SpecField, ...] = (
     SpecField(("authorization", "readScopes"), ("authorization", "read_scopes"), _SCOPE_LIST),
     SpecField(("authorization", "writeScopes"), ("authorization", "write_scopes"), _SCOPE_LIST),
     SpecField(("authorization", "rules"), ("authorization", "rules"), {"maxItems": 128}),
+    SpecField(("issuers",), ("", "issuers"), {"maxItems": 16},
+              description="More issuers accepted next to the IdP, each with its own keys, "
+                          "audience and claim mapping. `kind: kubernetes` accepts the "
+                          "cluster's projected service-account tokens for the service "
+                          "accounts listed in `kubernetes.allowedServiceAccounts`."),
     SpecField(("tuning", "algorithms"), ("tokens", "algorithms"),
               {"maxItems": len(cfg.ASYMMETRIC_ALGORITHMS), "minItems": 1,
                "items": {"type": "string", "enum": list(cfg.ASYMMETRIC_ALGORITHMS)}}),
@@ -218,7 +225,8 @@ def _object_schema(cls: type) -> dict[str, Any]:
         prop = _type_schema(hints[f.name])
         if prop["type"] == "array":
             prop["maxItems"] = 64
-            prop["items"].setdefault("minLength", 1)
+            if prop["items"].get("type") == "string":
+                prop["items"].setdefault("minLength", 1)
         prop["description"] = f.metadata.get("doc", f.name)
         props[camel(f.name)] = prop
     schema: dict[str, Any] = {"type": "object", "properties": props}

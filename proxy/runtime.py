@@ -33,37 +33,58 @@ __all__ = ["KeySet", "Runtime", "RuntimeHolder", "build_runtime", "restart_requi
 log = logging.getLogger("authgate.proxy.runtime")
 
 
+def _key_sources(config: ProxyConfig) -> tuple[tuple[Any, ...], ...]:
+    """Per accepted issuer: (iss, jwks_uri, metadata_url, ca_file, token_file)."""
+    if not config.auth_enabled:
+        return ()
+    sources = [(iss, config.oidc.jwks_uri if iss == config.oidc.issuer else None, None,
+                None, None) for iss in config.oidc.issuers]  # fmt: skip
+    known = set(config.oidc.issuers)
+    for entry in config.issuers:
+        if entry.issuer in known:
+            continue
+        known.add(entry.issuer)
+        metadata_url = (
+            entry.effective_discovery_url if entry.kind == "kubernetes" else (entry.discovery_url)
+        )
+        sources.append((entry.issuer, entry.effective_jwks_uri, metadata_url,
+                        entry.effective_ca_file, entry.effective_token_file))  # fmt: skip
+    return tuple(sources)
+
+
 def _key_identity(config: ProxyConfig) -> tuple[Any, ...]:
-    issuers = config.oidc.issuers if config.auth_enabled else ()
-    return (issuers, config.oidc.jwks_uri, config.keys)
+    return (_key_sources(config), config.keys)
 
 
 @dataclass
 class KeySet:
-    """One key cache per accepted issuer, sharing one IdP session."""
+    """One key cache per accepted issuer; issuers reached with the same CA and
+    credentials share one HTTP session."""
 
     identity: tuple[Any, ...]
     caches: dict[str, KeyCache]
-    fetcher: IdPFetcher | None
+    fetchers: list[IdPFetcher]
     primary: str | None
 
     @classmethod
     async def open(cls, config: ProxyConfig, *, start: bool = True) -> KeySet:
         identity = _key_identity(config)
-        issuers: tuple[str, ...] = identity[0]
-        if not issuers:
-            return cls(identity, {}, None, None)
-        fetcher = IdPFetcher.create(config.keys)
-        caches = {
-            iss: KeyCache(
-                iss,
-                fetcher,
-                config.keys,
-                jwks_uri=config.oidc.jwks_uri if iss == config.oidc.issuer else None,
+        sources: tuple[tuple[Any, ...], ...] = identity[0]
+        if not sources:
+            return cls(identity, {}, [], None)
+        fetchers: dict[tuple[str | None, str | None], IdPFetcher] = {}
+        caches: dict[str, KeyCache] = {}
+        for iss, jwks_uri, metadata_url, ca_file, token_file in sources:
+            fetcher = fetchers.get((ca_file, token_file))
+            if fetcher is None:
+                fetcher = fetchers[(ca_file, token_file)] = IdPFetcher.create(
+                    config.keys, ca_file=ca_file, token_file=token_file
+                )
+            caches[iss] = KeyCache(
+                iss, fetcher, config.keys, jwks_uri=jwks_uri, metadata_url=metadata_url
             )
-            for iss in issuers
-        }
-        keyset = cls(identity, caches, fetcher, issuers[0])
+        primary = config.oidc.issuer or (config.oidc.issuers or (None,))[0]
+        keyset = cls(identity, caches, list(fetchers.values()), primary)
         if start:
             await keyset.start()
         return keyset
@@ -86,7 +107,7 @@ class KeySet:
 
     @property
     def metadata(self) -> ProviderMetadata | None:
-        if self.primary is None:
+        if self.primary is None or self.primary not in self.caches:
             return None
         return self.caches[self.primary].metadata
 
@@ -99,8 +120,8 @@ class KeySet:
     async def close(self) -> None:
         for cache in self.caches.values():
             await cache.close()
-        if self.fetcher is not None:
-            await self.fetcher.close()
+        for fetcher in self.fetchers:
+            await fetcher.close()
 
 
 @dataclass(frozen=True)
