@@ -31,6 +31,7 @@ __all__ = [
     "HEADER_PRESETS",
     "IDENTITY_SLOTS",
     "ISSUER_KINDS",
+    "AccessKeyIssuer",
     "AdminConfig",
     "AuthorizationConfig",
     "HeaderConfig",
@@ -338,7 +339,7 @@ def config_to_document(config: ProxyConfig) -> dict[str, Any]:
 
 #: Kinds of issuer entry: how an entry's verified claims become a principal
 #: (see :mod:`authgate.core.issuers`, which holds one claim mapper per kind).
-ISSUER_KINDS: tuple[str, ...] = ("oidc", "kubernetes")
+ISSUER_KINDS: tuple[str, ...] = ("oidc", "kubernetes", "access_key")
 
 #: Where a pod finds its cluster CA and its own service-account token.
 IN_CLUSTER_CA_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
@@ -387,6 +388,20 @@ class KubernetesIssuer:
 
 
 @dataclass(frozen=True, slots=True)
+class AccessKeyIssuer:
+    """Settings of a ``kind: access_key`` entry: the operator's access-key issuer
+    (rendered by the operator when ``spec.accessKeys.enabled``; see docs/access-keys.md)."""
+
+    revocation_url: str | None = _doc(
+        None, "the operator's revocation list; default {issuer}/revocations"
+    )
+    poll_seconds: float = _doc(2.0, "how often the revocation list is polled (ETag/304)")
+    max_stale_seconds: float = _doc(
+        60.0, "without a fresh revocation list this long, access keys are refused (fail closed)"
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class IssuerEntry:
     """One more issuer whose tokens are accepted next to ``oidc`` (routed by ``iss``)."""
 
@@ -416,6 +431,10 @@ class IssuerEntry:
     kubernetes: KubernetesIssuer = field(
         default_factory=KubernetesIssuer,
         metadata={"doc": "service-account settings (kind: kubernetes only)"},
+    )
+    access_key: AccessKeyIssuer = field(
+        default_factory=AccessKeyIssuer,
+        metadata={"doc": "revocation-list settings (kind: access_key only; the operator sets it)"},
     )
 
     @property
@@ -449,3 +468,8 @@ class IssuerEntry:
         if self.kind == "kubernetes":
             return self.kubernetes.api_server.rstrip("/") + "/openid/v1/jwks"
         return None
+
+    @property
+    def effective_revocation_url(self) -> str:
+        """Where a ``kind: access_key`` entry's revocation list is polled."""
+        return self.access_key.revocation_url or self.issuer.rstrip("/") + "/revocations"

@@ -37,6 +37,7 @@ from .headers import HeaderPlan
 from .keys import KeyCache
 from .paths import normalize_path
 from .principal import Principal
+from .revocation import RevocationList
 from .rules import Authorizer
 from .verify import TokenVerifier
 
@@ -94,11 +95,17 @@ class Gate:
         self._max_token = config.tokens.max_token_bytes
 
     @classmethod
-    def from_config(cls, config: ProxyConfig, keys: Mapping[str, KeyCache]) -> Gate:
-        """Compile everything once; ``keys`` holds one KeyCache per accepted issuer."""
+    def from_config(
+        cls,
+        config: ProxyConfig,
+        keys: Mapping[str, KeyCache],
+        revocations: Mapping[str, RevocationList] | None = None,
+    ) -> Gate:
+        """Compile everything once; ``keys`` holds one KeyCache per accepted issuer,
+        ``revocations`` one revocation list per access-key issuer."""
         return cls(
             config,
-            TokenVerifier(config, keys),
+            TokenVerifier(config, keys, revocations=revocations),
             Authorizer(config.authorization),
             HeaderPlan.compile(config.headers),
         )

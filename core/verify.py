@@ -58,6 +58,7 @@ from .issuers import CompiledIssuer, compile_issuers, scopes_claim, strings_clai
 from .keys import KeyCache
 from .oidc import VerificationKey
 from .principal import Principal
+from .revocation import RevocationList
 
 __all__ = ["QUICKSTART_ISSUER", "TokenVerifier", "decode_segment", "parse_json_object"]
 
@@ -151,8 +152,11 @@ class TokenVerifier:
         keys: Mapping[str, KeyCache],
         *,
         clock: Callable[[], float] = time.time,
+        revocations: Mapping[str, RevocationList] | None = None,
     ) -> None:
         self._keys = dict(keys)
+        # Per access-key issuer: its revocation list (absent: such keys are refused).
+        self._revocations = dict(revocations or {})
         self._clock = clock
         tokens = config.tokens
         self._algorithms = frozenset(a for a in tokens.algorithms if a in _ALGORITHMS)
@@ -184,12 +188,25 @@ class TokenVerifier:
         if hit is not None:
             if self._still_valid(hit, now):
                 self.cache_hits += 1
+                if hit.principal.kind == "access_key":
+                    self._check_revoked(hit.principal)
                 return hit.principal
             del self._cache[digest]
         self.cache_misses += 1
         entry = await self._verify_uncached(token, now)
         self._remember(digest, entry, now)
+        if entry.principal.kind == "access_key":
+            self._check_revoked(entry.principal)
         return entry.principal
+
+    def _check_revoked(self, principal: Principal) -> None:
+        """Access keys are checked against their issuer's revocation list on every
+        request (the token cache only saves the signature check, never this)."""
+        revocations = self._revocations.get(principal.issuer)
+        if revocations is None:
+            raise InvalidToken("access keys cannot be checked (no revocation list)",
+                               reason="revocations_unavailable")  # fmt: skip
+        revocations.check(principal.attribute("access_key_id"))
 
     def _still_valid(self, hit: _Cached, now: float) -> bool:
         if now >= hit.valid_until or now < hit.not_before:

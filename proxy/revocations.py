@@ -22,12 +22,14 @@ import contextlib
 import logging
 import random
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 import aiohttp
+from authgate.core.config import ProxyConfig
+from authgate.core.keys import KeyCache
 from authgate.core.revocation import RevocationList, RevocationListError
 
-__all__ = ["RevocationPoller"]
+__all__ = ["RevocationPoller", "open_revocations"]
 
 log = logging.getLogger("authgate.proxy.revocations")
 
@@ -115,3 +117,29 @@ class RevocationPoller:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def open_revocations(
+    config: ProxyConfig, caches: Mapping[str, KeyCache]
+) -> tuple[dict[str, RevocationList], list[RevocationPoller]]:
+    """A revocation list and its (not yet started) poller per ``kind: access_key``
+    entry; a change of published kids refreshes that entry's key cache."""
+    lists: dict[str, RevocationList] = {}
+    pollers: list[RevocationPoller] = []
+    if not config.auth_enabled:
+        return lists, pollers
+    for entry in config.issuers:
+        if entry.kind != "access_key" or entry.issuer in lists:
+            continue
+        settings = entry.access_key
+        revocations = RevocationList(entry.issuer, settings.max_stale_seconds)
+        cache = caches.get(entry.issuer)
+        lists[entry.issuer] = revocations
+        pollers.append(RevocationPoller(
+            entry.effective_revocation_url, revocations,
+            poll_seconds=settings.poll_seconds,
+            timeout_seconds=config.keys.fetch_timeout_seconds,
+            ca_file=entry.effective_ca_file or config.keys.ca_file,
+            on_keys_changed=cache.refresh if cache is not None else None,
+        ))  # fmt: skip
+    return lists, pollers

@@ -25,8 +25,10 @@ from authgate.core.discovery import discovery_document
 from authgate.core.gate import Gate
 from authgate.core.keys import KeyCache
 from authgate.core.oidc import ProviderMetadata
+from authgate.core.revocation import RevocationList
 
 from .fetcher import IdPFetcher
+from .revocations import RevocationPoller, open_revocations
 
 __all__ = ["KeySet", "Runtime", "RuntimeHolder", "build_runtime", "restart_required_changes"]
 
@@ -37,8 +39,10 @@ def _key_sources(config: ProxyConfig) -> tuple[tuple[Any, ...], ...]:
     """Per accepted issuer: (iss, jwks_uri, metadata_url, ca_file, token_file)."""
     if not config.auth_enabled:
         return ()
-    sources = [(iss, config.oidc.jwks_uri if iss == config.oidc.issuer else None, None,
-                None, None) for iss in config.oidc.issuers]  # fmt: skip
+    sources: list[tuple[Any, ...]] = [
+        (iss, config.oidc.jwks_uri if iss == config.oidc.issuer else None, None, None, None)
+        for iss in config.oidc.issuers
+    ]
     known = set(config.oidc.issuers)
     for entry in config.issuers:
         if entry.issuer in known:
@@ -53,7 +57,8 @@ def _key_sources(config: ProxyConfig) -> tuple[tuple[Any, ...], ...]:
 
 
 def _key_identity(config: ProxyConfig) -> tuple[Any, ...]:
-    return (_key_sources(config), config.keys)
+    access_keys = tuple((e.issuer, e.access_key) for e in config.issuers if e.kind == "access_key")
+    return (_key_sources(config), config.keys, access_keys)
 
 
 @dataclass
@@ -65,6 +70,9 @@ class KeySet:
     caches: dict[str, KeyCache]
     fetchers: list[IdPFetcher]
     primary: str | None
+    #: Per access-key issuer: its revocation list, kept current by its poller.
+    revocations: dict[str, RevocationList] = field(default_factory=dict)
+    pollers: list[RevocationPoller] = field(default_factory=list)
 
     @classmethod
     async def open(cls, config: ProxyConfig, *, start: bool = True) -> KeySet:
@@ -84,7 +92,8 @@ class KeySet:
                 iss, fetcher, config.keys, jwks_uri=jwks_uri, metadata_url=metadata_url
             )
         primary = config.oidc.issuer or (config.oidc.issuers or (None,))[0]
-        keyset = cls(identity, caches, list(fetchers.values()), primary)
+        revocations, pollers = open_revocations(config, caches)
+        keyset = cls(identity, caches, list(fetchers.values()), primary, revocations, pollers)
         if start:
             await keyset.start()
         return keyset
@@ -100,6 +109,8 @@ class KeySet:
                     "initial key load failed",
                     extra={"issuer": issuer, "error": f"{type(exc).__name__}: {exc}"},
                 )
+        for poller in self.pollers:
+            await poller.start()
 
     @property
     def ready(self) -> bool:
@@ -118,6 +129,8 @@ class KeySet:
         return fetches, failures, keys
 
     async def close(self) -> None:
+        for poller in self.pollers:
+            await poller.close()
         for cache in self.caches.values():
             await cache.close()
         for fetcher in self.fetchers:
@@ -158,7 +171,7 @@ async def build_runtime(
         keyset = previous.keyset
     else:
         keyset = await KeySet.open(config, start=start_keys)
-    gate = Gate.from_config(config, keyset.caches)
+    gate = Gate.from_config(config, keyset.caches, keyset.revocations)
     return Runtime(config=config, gate=gate, keyset=keyset)
 
 

@@ -34,7 +34,8 @@ from ..render import render_document
 from ..settings import OperatorSettings
 from .model import AccessKeyRecord
 from .policy import AccessKeyPolicy, policy_of
-from .settings import ISSUER_PATH, AccessKeySettings
+from .render import issuer_url, public_url
+from .settings import AccessKeySettings
 from .signing import SigningKeySet
 from .store import AccessKeyIndex, AccessKeyStore, Conflict, revocation_document
 
@@ -92,15 +93,10 @@ class AccessKeyService:
 
     @property
     def public_url(self) -> str:
-        if self.ak.public_url:
-            return self.ak.public_url.rstrip("/")
-        host = self.settings.discovery_address
-        if host in ("0.0.0.0", "::", ""):
-            host = "127.0.0.1"
-        return f"http://{host}:{self.settings.discovery_port}"
+        return public_url(self.ak, self.settings.discovery_address, self.settings.discovery_port)
 
     def issuer(self, namespace: str, provider: str) -> str:
-        return f"{self.public_url}{ISSUER_PATH}/{namespace}/{provider}"
+        return issuer_url(self.public_url, namespace, provider)
 
     def enabled(self, key: str) -> Provider | None:
         provider = self.providers.get(key)
