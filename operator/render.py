@@ -1,6 +1,6 @@
 """OIDCProvider spec -> ProxyConfig document -> ConfigMap.
 
-Rendering walks :data:`authgate.operator.crd.SPEC_FIELDS`, the same table the
+Rendering walks :data:`authgate.operator.spec.SPEC_FIELDS`, the same table the
 CRD schema is generated from, and validates the result with
 :func:`authgate.core.config.parse_config`, the validator the proxy itself runs
 at startup: a ConfigMap the operator writes is one the proxy accepts.  Errors
@@ -35,8 +35,8 @@ from authgate.core.contracts import API_VERSION, CONFIG_FILE_NAME, CONFIG_KIND, 
 from authgate.core.errors import ConfigError
 
 from .accesskeys.render import access_key_entry, public_url
-from .crd import SPEC_FIELDS, camel
 from .settings import OperatorSettings
+from .spec import SPEC_FIELDS, camel
 
 __all__ = [
     "CA_FILE_NAME",

@@ -37,6 +37,7 @@ T = TypeVar("T")
 # fixture name -> marker added automatically to every test that uses it
 FIXTURE_MARKERS = {
     "kube": "k8s",
+    "workload_kube": "k8s",
     "keycloak": "keycloak",
     "docker_engine": "docker",
     "helm_bin": "helm",
@@ -113,6 +114,18 @@ def test_ca(testenv_dir: Path) -> TestCA:
 @pytest.fixture(scope="session")
 def kube(testenv_dir: Path, test_ca: TestCA) -> Iterator[KubeEnv]:
     env = _start(lambda: KubeEnv(testenv_dir / "kube", test_ca))
+    try:
+        yield env
+    finally:
+        env.stop()
+
+
+@pytest.fixture(scope="session")
+def workload_kube(testenv_dir: Path, test_ca: TestCA) -> Iterator[KubeEnv]:
+    """A second control plane of its own, for the service-account issuer tests:
+    they restart its apiserver with a new signing key, which the shared `kube`
+    must never see (and `kube` then stands for "another cluster")."""
+    env = _start(lambda: KubeEnv(testenv_dir / "workload-kube", test_ca))
     try:
         yield env
     finally:

@@ -1,6 +1,6 @@
 """Meaning checks of the ``issuers`` list (see :mod:`authgate.core.issuers`).
 
-Called by :func:`authgate.core.validation.validate_document` after the shape
+Called by :func:`.validation.validate_document` after the shape
 pass; like every check there, it appends to the shared error list and never
 stops at the first problem.  The rules that protect the data path:
 
@@ -18,10 +18,11 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from .config import ISSUER_KINDS, AccessKeyIssuer, KubernetesIssuer, ProxyConfig
+from .issuer_model import ISSUER_KINDS, AccessKeyIssuer, KubernetesIssuer
+from .model import ProxyConfig
 
 if TYPE_CHECKING:
-    from .validation import ErrorList
+    from .schema import ErrorList
 
 __all__ = ["check_issuers"]
 
@@ -30,7 +31,7 @@ _GROUP_FIELDS = frozenset({"namespace", "name"})
 
 
 def _check_template(template: str, allowed: frozenset[str], path: str, errors: ErrorList) -> None:
-    from .issuers import template_fields
+    from ..issuers import template_fields
 
     try:
         names = template_fields(template)
@@ -50,8 +51,8 @@ def _check_template(template: str, allowed: frozenset[str], path: str, errors: E
 
 def check_issuers(cfg: ProxyConfig, errors: ErrorList) -> None:
     """Append every problem of ``cfg.issuers`` to ``errors``."""
-    from .issuers import TEMPLATE_FIELDS
-    from .validation import _check_url, did_you_mean
+    from ..issuers import TEMPLATE_FIELDS
+    from .validation import _check_url
 
     seen_names: dict[str, int] = {}
     seen_issuers: dict[str, str] = {iss: "oidc.issuer" for iss in cfg.oidc.issuers}
@@ -66,10 +67,7 @@ def check_issuers(cfg: ProxyConfig, errors: ErrorList) -> None:
                        + (f" by issuers[{seen_names[entry.name]}]" if entry.name in seen_names
                           else " by the IdP"))  # fmt: skip
         seen_names.setdefault(entry.name, i)
-        kind_ok = entry.kind in ISSUER_KINDS
-        errors.check(kind_ok, f"{path}.kind",
-                     f"must be one of {', '.join(ISSUER_KINDS)}"
-                     + did_you_mean(entry.kind, ISSUER_KINDS))  # fmt: skip
+        kind_ok = entry.kind in ISSUER_KINDS  # the field's choices report it otherwise
         if not entry.issuer:
             errors.check(False, f"{path}.issuer", "required")
         else:
@@ -145,7 +143,5 @@ def _check_access_key(ak: AccessKeyIssuer, path: str, errors: ErrorList) -> None
 
     _check_url(ak.revocation_url, f"{path}.revocation_url", errors,
                schemes=("http", "https"), strict=False)  # fmt: skip
-    errors.check(0.2 <= ak.poll_seconds <= 600, f"{path}.poll_seconds",
-                 "must be between 0.2 and 600 seconds")  # fmt: skip
-    errors.check(2 * ak.poll_seconds <= ak.max_stale_seconds <= 86400, f"{path}.max_stale_seconds",
-                 "must be at least twice poll_seconds and at most 86400")  # fmt: skip
+    errors.check(2 * ak.poll_seconds <= ak.max_stale_seconds, f"{path}.max_stale_seconds",
+                 "must be at least twice poll_seconds")  # fmt: skip

@@ -1,0 +1,342 @@
+"""The proxy configuration model: the frozen dataclasses, and nothing else.
+
+The document (``apiVersion: authgate.io/v1alpha1``, ``kind: ProxyConfig``) is
+written by people, by the operator (into a ConfigMap) and by the tests; the
+proxy, the lean data path and the operator all read it through
+:func:`parse_config`, so there is exactly one schema.  Every dataclass field
+name is the YAML key, and every field carries its documentation in
+``metadata["doc"]`` so the reference (``docs/config.md``) and the operator's CRD
+schema can be derived from — or checked against — this module.
+
+A field's bounds are declared here too, as keywords of ``_doc`` (see
+:class:`.schema.Bounds`): ``_doc(60.0, "clock skew", minimum=0, maximum=600)``.
+Validation, the CRD generator and the reference all read them from the field.
+
+Parsing is schema-driven (see :mod:`.validation`): it walks these dataclasses
+through :mod:`.schema`, collects *every* error with its path, and raises a
+single :class:`~authgate.core.errors.ConfigError`.  Environment variables named
+after a field's path (``AUTHGATE__OIDC__ISSUER``) override single fields
+(:mod:`.env`).  Import the names from :mod:`authgate.core.config`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .issuer_model import IssuerEntry
+from .schema import HEADER_NAME_PATTERN, setting
+
+__all__ = [
+    "ASYMMETRIC_ALGORITHMS",
+    "ATTRIBUTE_SLOTS",
+    "HEADER_PRESETS",
+    "IDENTITY_SLOTS",
+    "OIDC_SCOPES",
+    "AdminConfig",
+    "AuthorizationConfig",
+    "HeaderConfig",
+    "KeyConfig",
+    "LimitsConfig",
+    "ListenConfig",
+    "OIDCConfig",
+    "PathRule",
+    "ProxyConfig",
+    "QuickstartConfig",
+    "ServerConfig",
+    "TokenConfig",
+    "UpstreamConfig",
+]
+
+
+def _doc(default: Any, doc: str, **bounds: Any) -> Any:
+    """A dataclass field with a default, its documentation and its bounds
+    (keywords of :class:`.schema.Bounds`: ``minimum``, ``maximum``,
+    ``exclusive_minimum``, ``pattern``, ``pattern_name``, ``choices``)."""
+    return setting(default, doc, **bounds)
+
+
+_HEADER_NAME: dict[str, Any] = {"pattern": HEADER_NAME_PATTERN, "pattern_name": "HTTP header name"}
+
+
+#: Identity-header name sets.  ``nemo`` matches the NeMo Platform contract,
+#: ``authgate`` the oauth2-proxy style ``X-Auth-Request-*`` names.
+HEADER_PRESETS: Mapping[str, Mapping[str, str]] = {
+    "nemo": {
+        "principal_id": "X-NMP-Principal-Id",
+        "email": "X-NMP-Principal-Email",
+        "groups": "X-NMP-Principal-Groups",
+        "scopes": "X-NMP-Scopes",
+        "pod_name": "X-NMP-Principal-Pod",
+        "pod_uid": "X-NMP-Principal-Pod-Uid",
+    },
+    "authgate": {
+        "principal_id": "X-Auth-Request-User",
+        "email": "X-Auth-Request-Email",
+        "groups": "X-Auth-Request-Groups",
+        "scopes": "X-Auth-Request-Scopes",
+        "pod_name": "X-Auth-Request-Pod",
+        "pod_uid": "X-Auth-Request-Pod-Uid",
+    },
+}
+
+#: Slots filled from ``Principal.attributes`` (verified extras, e.g. the calling pod).
+ATTRIBUTE_SLOTS: tuple[str, ...] = ("pod_name", "pod_uid")
+#: The identity-header slots, in injection order (keys of every preset).
+IDENTITY_SLOTS: tuple[str, ...] = ("principal_id", "email", "groups", "scopes", *ATTRIBUTE_SLOTS)
+
+#: Signature algorithms the verifier can use with public keys (RFC 7518 §3.1, RFC 8037).
+ASYMMETRIC_ALGORITHMS: tuple[str, ...] = (
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
+)  # fmt: skip
+
+#: Scopes every OIDC token may carry; a token with only these skips the scope check.
+OIDC_SCOPES: frozenset[str] = frozenset({"openid", "profile", "email", "offline_access"})
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """Which HTTP data path serves client traffic."""
+
+    engine: str = _doc(
+        "auto",
+        "auto | aiohttp | lean; auto picks lean when available",
+        choices=("auto", "aiohttp", "lean"),
+    )
+    workers: int = _doc(
+        1, "processes sharing the listen port with SO_REUSEPORT", minimum=1, maximum=256
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ListenConfig:
+    """Where the proxy listens for client traffic."""
+
+    host: str = _doc("127.0.0.1", "bind address; 0.0.0.0 in a pod")
+    port: int = _doc(8080, "TCP port (0 picks a free port)", minimum=0, maximum=65535)
+
+
+@dataclass(frozen=True, slots=True)
+class AdminConfig:
+    """Health (/healthz), readiness (/readyz) and Prometheus metrics (/metrics)."""
+
+    host: str = _doc("127.0.0.1", "bind address of the admin listener")
+    port: int = _doc(
+        9090, "TCP port of the admin listener (0 picks a free port)", minimum=0, maximum=65535
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamConfig:
+    """The service behind the sidecar; traffic is streamed to it unchanged."""
+
+    url: str = _doc("http://127.0.0.1:8000", "http(s) base URL of the protected service")
+    connect_timeout_seconds: float = _doc(
+        5.0, "connect timeout; refused/unreachable -> 502", minimum=0, exclusive_minimum=True
+    )
+    read_timeout_seconds: float = _doc(
+        60.0, "no response within this -> 504", minimum=0, exclusive_minimum=True
+    )
+    max_connections: int = _doc(256, "keep-alive pool size", minimum=1)
+
+
+@dataclass(frozen=True, slots=True)
+class OIDCConfig:
+    """The identity provider whose tokens are accepted."""
+
+    issuer: str = _doc("", "issuer URL; must equal the token's `iss` exactly")
+    additional_issuers: tuple[str, ...] = _doc((), "more accepted `iss` values, each discovered")
+    client_id: str = _doc("", "public client the CLI uses; published in discovery")
+    audience: tuple[str, ...] = _doc((), "accepted `aud` values; empty means [client_id]")
+    jwks_uri: str | None = _doc(None, "JWKS URL override; otherwise from OIDC discovery")
+    token_endpoint: str | None = _doc(None, "override for the discovery document")
+    device_authorization_endpoint: str | None = _doc(None, "override for the discovery document")
+    authorization_endpoint: str | None = _doc(None, "override for the discovery document")
+    default_scopes: str = _doc(
+        "platform:read platform:write openid profile email offline_access",
+        "space-separated scopes the CLI requests by default; published in discovery",
+    )
+    scope_prefix: str = _doc("", "prefix stripped from token scopes, e.g. api://nmp/ (Entra ID)")
+
+    @property
+    def effective_audience(self) -> tuple[str, ...]:
+        """The accepted ``aud`` values: ``audience``, or ``(client_id,)`` when empty."""
+        if self.audience:
+            return self.audience
+        return (self.client_id,) if self.client_id else ()
+
+    @property
+    def issuers(self) -> tuple[str, ...]:
+        """Every accepted issuer, the primary first, without duplicates."""
+        seen: dict[str, None] = {}
+        for iss in (self.issuer, *self.additional_issuers):
+            if iss:
+                seen.setdefault(iss, None)
+        return tuple(seen)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenConfig:
+    """How bearer tokens are checked."""
+
+    algorithms: tuple[str, ...] = _doc(ASYMMETRIC_ALGORITHMS, "allowed `alg` values; asymmetric")
+    leeway_seconds: float = _doc(
+        60.0, "clock skew allowed on exp / nbf / iat", minimum=0, maximum=600
+    )
+    max_token_bytes: int = _doc(
+        16384, "longer bearer tokens are rejected before parsing", minimum=512, maximum=1 << 20
+    )
+    subject_claim: str = _doc("sub", "claim holding the principal id")
+    email_claim: str = _doc("email", "claim holding the email address")
+    groups_claim: str = _doc("groups", "claim holding the group list")
+    cache_size: int = _doc(
+        10000,
+        "verified-token cache entries (each also bounded by its exp)",
+        minimum=0,
+        maximum=1_000_000,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class KeyConfig:
+    """How the JWKS is fetched and cached."""
+
+    refresh_interval_seconds: float = _doc(
+        300.0, "background JWKS refresh period", minimum=1, maximum=86400
+    )
+    refresh_jitter: float = _doc(
+        0.1, "random fraction of the interval added or removed (0..1)", minimum=0, maximum=0.99
+    )
+    unknown_kid_cooldown_seconds: float = _doc(
+        30.0, "at most one refetch per cooldown for new kids", minimum=0, maximum=3600
+    )
+    stale_max_age_seconds: float = _doc(
+        3600.0,
+        "serve last good keys this long when the IdP fails",
+        minimum=0,
+        maximum=604800,
+    )
+    fetch_timeout_seconds: float = _doc(
+        5.0, "timeout of each discovery / JWKS request", minimum=0.1, maximum=60
+    )
+    ca_file: str | None = _doc(None, "extra CA bundle (PEM) for talking to the IdP")
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderConfig:
+    """Identity headers injected upstream (and always stripped from clients)."""
+
+    preset: str = _doc(
+        "nemo",
+        "nemo (X-NMP-*) or authgate (X-Auth-Request-*)",
+        choices=tuple(sorted(HEADER_PRESETS)),
+    )
+    principal_id: str | None = _doc(
+        None, "overrides the preset's principal-id header name", **_HEADER_NAME
+    )
+    email: str | None = _doc(None, "overrides the preset's email header name", **_HEADER_NAME)
+    groups: str | None = _doc(
+        None, "overrides the preset's groups header name (comma-joined)", **_HEADER_NAME
+    )
+    scopes: str | None = _doc(
+        None, "overrides the preset's scopes header name (space-joined)", **_HEADER_NAME
+    )
+    pod_name: str | None = _doc(
+        None,
+        "overrides the preset's header for the calling pod's name (service-account tokens)",
+        **_HEADER_NAME,
+    )
+    pod_uid: str | None = _doc(
+        None,
+        "overrides the preset's header for the calling pod's uid (service-account tokens)",
+        **_HEADER_NAME,
+    )
+    strip: tuple[str, ...] = _doc((), "extra client headers to always remove", **_HEADER_NAME)
+    forward_authorization: bool = _doc(False, "pass the Authorization header to the upstream")
+    set_forwarded: bool = _doc(True, "set X-Forwarded-For / -Proto / -Host")
+
+    def name_for(self, slot: str) -> str:
+        """The effective header name for an identity slot (:data:`IDENTITY_SLOTS`)."""
+        override: str | None = getattr(self, slot)
+        if override:
+            return override
+        preset = HEADER_PRESETS.get(self.preset, HEADER_PRESETS["nemo"])
+        return preset[slot]
+
+
+@dataclass(frozen=True, slots=True)
+class PathRule:
+    """Scopes and groups for every path under ``path_prefix``."""
+
+    path_prefix: str = _doc("", "normalised path prefix, starting with /")
+    read_scopes: tuple[str, ...] | None = _doc(None, "GET/HEAD/OPTIONS; null inherits the default")
+    write_scopes: tuple[str, ...] | None = _doc(None, "other methods; null inherits the default")
+    groups: tuple[str, ...] = _doc((), "principal must be in at least one of these, when set")
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationConfig:
+    """Which requests need which scopes and groups."""
+
+    public_paths: tuple[str, ...] = _doc(
+        ("/apis/auth/discovery", "/healthz", "/readyz"),
+        "always allowed without a token: exact paths, or prefixes ending in /",
+    )
+    read_scopes: tuple[str, ...] = _doc(("platform:read",), "default rule for GET, HEAD, OPTIONS")
+    write_scopes: tuple[str, ...] = _doc(("platform:write",), "default rule for other methods")
+    rules: tuple[PathRule, ...] = _doc((), "per-prefix rules; the longest matching prefix wins")
+
+
+@dataclass(frozen=True, slots=True)
+class LimitsConfig:
+    """Resource limits of the data path."""
+
+    max_header_bytes: int = _doc(16384, "total request-header size accepted", minimum=1024)
+    max_in_flight: int = _doc(
+        1024, "beyond this many concurrent requests, shed with 503", minimum=1
+    )
+    drain_timeout_seconds: float = _doc(
+        20.0, "SIGTERM: in-flight requests finish within this", minimum=0
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class QuickstartConfig:
+    """Local demo mode: accepts unsigned (alg: none) tokens with an email claim."""
+
+    enabled: bool = _doc(False, "never in production")
+    allow_non_loopback: bool = _doc(False, "permit a non-loopback listen address (loud warning)")
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyConfig:
+    """The whole document (apart from ``apiVersion``/``kind``, which are checked)."""
+
+    server: ServerConfig = field(default_factory=ServerConfig, metadata={"doc": "data-path engine"})
+    listen: ListenConfig = field(default_factory=ListenConfig, metadata={"doc": "client listener"})
+    admin: AdminConfig = field(
+        default_factory=AdminConfig, metadata={"doc": "health / readiness / metrics listener"}
+    )
+    upstream: UpstreamConfig = field(
+        default_factory=UpstreamConfig, metadata={"doc": "the protected service"}
+    )
+    auth_enabled: bool = _doc(True, "false lets every request through (identity still stripped)")
+    oidc: OIDCConfig = field(default_factory=OIDCConfig, metadata={"doc": "identity provider"})
+    tokens: TokenConfig = field(default_factory=TokenConfig, metadata={"doc": "token checks"})
+    keys: KeyConfig = field(default_factory=KeyConfig, metadata={"doc": "JWKS cache"})
+    headers: HeaderConfig = field(
+        default_factory=HeaderConfig, metadata={"doc": "identity headers"}
+    )
+    authorization: AuthorizationConfig = field(
+        default_factory=AuthorizationConfig, metadata={"doc": "scope and group rules"}
+    )
+    limits: LimitsConfig = field(default_factory=LimitsConfig, metadata={"doc": "resource limits"})
+    quickstart: QuickstartConfig = field(
+        default_factory=QuickstartConfig, metadata={"doc": "local demo mode"}
+    )
+    issuers: tuple[IssuerEntry, ...] = _doc(
+        (),
+        "more issuers whose tokens are accepted next to the IdP, each with its own "
+        "keys, audience and claim mapping (e.g. the cluster's service-account issuer)",
+    )
