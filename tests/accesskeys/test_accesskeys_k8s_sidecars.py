@@ -38,7 +38,7 @@ def _world(keycloak: Any, ns: str, providers: Any, operator_factory: Any,
     op = operator_factory(ns, *operator_args)
     providers.wait_ready("corp")
     alice = user_token(keycloak, "alice")
-    api = AccessKeyApi(op)
+    api = AccessKeyApi(op, provider=f"{ns}/corp")
     eventually(lambda: api.ready(alice), timeout=60, what="access-key API up")
     cars = [sidecar_factory("corp", "aiohttp"), sidecar_factory("corp", "lean")]
     return {"op": op, "api": api, "alice": alice, "bob": user_token(keycloak, "bob"),
