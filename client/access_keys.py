@@ -17,6 +17,7 @@ import os
 import re
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import click
 import httpx
@@ -55,8 +56,11 @@ class _Api:
         login = self.session.login()
         self.ca_file = login.cluster.ca_file
         base = api_url or os.environ.get(URL_ENV) or self._discovered(login.cluster.base_url)
-        self.url = base.rstrip("/")
-        self.params = {"provider": provider} if provider else {}
+        parts = urlsplit(base)
+        self.url = urlunsplit(parts._replace(query="")).rstrip("/")
+        self.params = dict(parse_qsl(parts.query))  # discovery names the provider: ?provider=
+        if provider:
+            self.params["provider"] = provider
 
     def _discovered(self, base_url: str) -> str:
         try:

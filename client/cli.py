@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import click
 import yaml
 from authgate.client.clock import human_duration, offset_from_iat, skew_warning
+from authgate.client.credential import credential_type
 from authgate.client.errors import (
     ClientError,
     ExitCode,
@@ -188,6 +189,9 @@ def _status_rows(tokens: TokenSet) -> tuple[dict[str, Any], list[tuple[str, str]
         ("Refresh token", "present" if tokens.refresh_token else "none"),
         ("Login method", tokens.grant),
     ]
+    kind = credential_type(found)  # "access key" (with its jti) or "IdP token"
+    data.update(kind[0])
+    rows.insert(0, kind[1])
     return data, rows
 
 

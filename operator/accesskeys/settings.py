@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from authgate.core.contracts import ACCESS_KEY_ISSUER_PATH, ACCESS_KEYS_API_PATH
+
 __all__ = ["API_PATH", "ISSUER_PATH", "AccessKeySettings"]
 
 #: The API (authenticated with the caller's own bearer token).
-API_PATH = "/apis/auth/v2/access-keys"
+API_PATH = ACCESS_KEYS_API_PATH
 #: ``{public_url}/apis/auth/v2/issuers/<namespace>/<provider>`` is a provider's access-key
 #: issuer: ``/.well-known/openid-configuration``, ``/jwks`` and ``/revocations`` under it.
-ISSUER_PATH = "/apis/auth/v2/issuers"
+ISSUER_PATH = ACCESS_KEY_ISSUER_PATH
 
 
 @dataclass(frozen=True, slots=True)
