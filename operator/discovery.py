@@ -78,7 +78,8 @@ def entry_from_provider(obj: Mapping[str, Any], settings: OperatorSettings) -> P
     ready = condition(status.get("conditions") or [], READY) or {}
     document: dict[str, Any] | None
     try:
-        config = parse_config(render_document(spec, settings))
+        config = parse_config(render_document(
+            spec, settings, provider=(str(meta.get("namespace", "")), str(meta.get("name", "")))))
     except ConfigError:
         document = None
     else:
