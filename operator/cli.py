@@ -53,6 +53,9 @@ __all__ = ["operator_command"]
 @click.option("--access-key-prepublish", type=float,
               default=AccessKeySettings().prepublish_seconds, show_default=True,
               help="Seconds a new signing key is published before it signs.")
+@click.option("--access-key-gc-interval", type=float,
+              default=AccessKeySettings().gc_interval_seconds, show_default=True,
+              help="Seconds between access-key phase updates and garbage collection.")
 @click.option("--verbose", "-v", is_flag=True, help="Debug logging.")
 @click.pass_context
 def operator_command(
@@ -75,6 +78,7 @@ def operator_command(
     public_url: str | None,
     access_key_rotation: float,
     access_key_prepublish: float,
+    access_key_gc_interval: float,
     verbose: bool,
 ) -> None:
     """Run the authgate operator: OIDCProvider -> proxy config, status, discovery, injection."""
@@ -102,7 +106,8 @@ def operator_command(
             cert_dir=cert_dir,
         ),
         access_keys=AccessKeySettings(public_url=public_url, rotation_seconds=access_key_rotation,
-                                      prepublish_seconds=access_key_prepublish),
+                                      prepublish_seconds=access_key_prepublish,
+                                      gc_interval_seconds=access_key_gc_interval),
     )
     from .runner import OperatorStartupError, run
 

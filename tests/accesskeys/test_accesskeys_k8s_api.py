@@ -196,3 +196,44 @@ def test_feature_off_is_404(keycloak: Any, ak_namespace: str, providers: Any,
         rsp = httpx.request(method, op.base_url + path, timeout=5,
                             headers={"Authorization": f"Bearer {token}"})  # fmt: skip
         assert rsp.status_code == 404 and rsp.json()["error"] == "not_found", (path, rsp.text)
+
+
+def test_phase_refresh_and_garbage_collection(kube: Any, keycloak: Any, ak_namespace: str,
+                                              providers: Any, operator_factory: Any) -> None:
+    """A key that expired is shown Expired; one that stopped working longer ago than
+    retentionSeconds (default 7 days) is deleted."""
+    import time
+
+    from authgate.operator.accesskeys.model import AccessKeyRecord, new_jti
+
+    providers.create("corp", provider_spec(keycloak))
+    custom = client.CustomObjectsApi(kube.api_client())
+    now = time.time()
+
+    def planted(expired_ago: float) -> AccessKeyRecord:
+        record = AccessKeyRecord(
+            jti=new_jti(), namespace=ak_namespace, provider="corp", name="old", description="",
+            principal="bob", email=None, groups=(), service_account=None, created_by="bob",
+            scopes=("platform:read",), audiences=("api://authgate",), issuer="http://x",
+            token_hash="sha256:00", signing_kid="gone", created_at=now - expired_ago - 3600,
+            expires_at=now - expired_ago)  # fmt: skip
+        manifest = record.manifest(now - expired_ago - 60)  # written while still Active
+        custom.create_namespaced_custom_object(GROUP, VERSION, ak_namespace, "accesskeys",
+                                               manifest)  # fmt: skip
+        return record
+
+    recent, ancient = planted(7200), planted(8 * 86400)
+    op = operator_factory(ak_namespace, "--access-key-gc-interval", "1")
+    assert op.alive()
+    eventually(lambda: _object(kube, ak_namespace, recent.jti)["status"]["phase"] == "Expired",
+               timeout=30, what="phase refreshed to Expired")  # fmt: skip
+
+    def gone() -> bool:
+        try:
+            _object(kube, ak_namespace, ancient.jti)
+        except client.ApiException as exc:
+            return exc.status == 404
+        return False
+
+    eventually(gone, timeout=30, what="expired key garbage-collected after retention")
+    assert _object(kube, ak_namespace, recent.jti)  # inside retention: kept
