@@ -81,7 +81,7 @@ def access_key_crd_manifest() -> dict[str, Any]:
                 "served": True,
                 "storage": True,
                 "additionalPrinterColumns": [
-                    {"name": "Name", "type": "string", "jsonPath": ".spec.displayName"},
+                    {"name": "Key-Name", "type": "string", "jsonPath": ".spec.displayName"},
                     {"name": "Principal", "type": "string", "jsonPath": ".spec.principal"},
                     {"name": "Status", "type": "string", "jsonPath": ".status.phase"},
                     {"name": "Expires", "type": "string", "jsonPath": ".spec.expiresAt"},
