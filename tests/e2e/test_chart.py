@@ -153,7 +153,8 @@ def _assert_signed_for(secret: dict[str, Any], host: str) -> None:
 def test_single_replica_render(helm: Helm) -> None:
     docs = helm.template(values_files=[scenario("single-replica")])
     crds = by_kind(docs, "CustomResourceDefinition")
-    assert [c["metadata"]["name"] for c in crds] == ["oidcproviders.authgate.io"]
+    assert [c["metadata"]["name"] for c in crds] == ["oidcproviders.authgate.io",
+                                                       "accesskeys.authgate.io"]
     assert "helm.sh/resource-policy" not in (crds[0]["metadata"].get("annotations") or {})
     args = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--standalone" in args and "--verbose" in args
