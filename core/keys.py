@@ -39,6 +39,7 @@ from .oidc import (
     FetchError,
     ProviderMetadata,
     VerificationKey,
+    describe_skipped,
     fetch_provider_metadata,
     parse_jwks,
 )
@@ -185,9 +186,10 @@ class KeyCache:
                     )
                 jwks_uri = jwks_uri or self.metadata.jwks_uri
             self.fetches += 1
-            keys = parse_jwks(await self._get(jwks_uri))
+            skipped: list[str] = []
+            keys = parse_jwks(await self._get(jwks_uri), skipped)
             if not keys:
-                raise DiscoveryError("JWKS has no usable signing key")
+                raise DiscoveryError("JWKS has no usable signing key" + describe_skipped(skipped))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # FetchError, DiscoveryError, timeouts, or a fetcher's own bug

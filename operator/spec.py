@@ -74,6 +74,8 @@ SPEC_FIELDS: tuple[SpecField, ...] = (
     SpecField(("deviceAuthorizationEndpoint",), ("oidc", "device_authorization_endpoint"), _URL),
     SpecField(("authorizationEndpoint",), ("oidc", "authorization_endpoint"), _URL),
     SpecField(("jwksUri",), ("oidc", "jwks_uri"), _URL),
+    SpecField(("requestResource",), ("oidc", "request_resource"), {"maxLength": 2048}),
+    SpecField(("requestAudience",), ("oidc", "request_audience"), {"maxLength": 512}),
     SpecField(("authEnabled",), ("", "auth_enabled")),
     SpecField(("claims", "subject"), ("tokens", "subject_claim"), _NAME),
     SpecField(("claims", "email"), ("tokens", "email_claim"), _NAME),

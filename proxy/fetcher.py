@@ -63,7 +63,11 @@ class IdPFetcher:
         session = aiohttp.ClientSession(
             connector=connector,
             timeout=timeout,
-            headers={"Accept": "application/json", "User-Agent": "authgate-proxy"},
+            # RFC 7517 §8.5: the apiserver serves its JWKS only as application/jwk-set+json.
+            headers={
+                "Accept": "application/json, application/jwk-set+json",
+                "User-Agent": "authgate-proxy",
+            },
         )
         return cls(session, token_file)
 

@@ -39,10 +39,9 @@ def _key_sources(config: ProxyConfig) -> tuple[tuple[Any, ...], ...]:
     """Per accepted issuer: (iss, jwks_uri, metadata_url, ca_file, token_file)."""
     if not config.auth_enabled:
         return ()
-    sources: list[tuple[Any, ...]] = [
-        (iss, config.oidc.jwks_uri if iss == config.oidc.issuer else None, None, None, None)
-        for iss in config.oidc.issuers
-    ]
+    sources: list[tuple[str, str | None, str | None, str | None, str | None]] = [
+        (iss, config.oidc.jwks_uri if iss == config.oidc.issuer else None, None,
+                None, None) for iss in config.oidc.issuers]  # fmt: skip
     known = set(config.oidc.issuers)
     for entry in config.issuers:
         if entry.issuer in known:

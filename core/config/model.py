@@ -158,6 +158,16 @@ class OIDCConfig:
         "space-separated scopes the CLI requests by default; published in discovery",
     )
     scope_prefix: str = _doc("", "prefix stripped from token scopes, e.g. api://nmp/ (Entra ID)")
+    request_resource: str | None = _doc(
+        None,
+        "RFC 8707 `resource` the CLI sends with every token request (IdPs that issue opaque "
+        "tokens unless a resource is named, e.g. oidc-provider); published in discovery",
+    )
+    request_audience: str | None = _doc(
+        None,
+        "`audience` the CLI sends with every token request (Auth0 issues opaque tokens "
+        "without it); published in discovery",
+    )
 
     @property
     def effective_audience(self) -> tuple[str, ...]:

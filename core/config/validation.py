@@ -265,6 +265,13 @@ def _check_oidc(cfg: ProxyConfig, errors: ErrorList) -> None:
                  "authorization_endpoint"):  # fmt: skip
         _check_url(getattr(oidc, name), f"oidc.{name}", errors,
                    schemes=("http", "https"), strict=True)  # fmt: skip
+    resource = oidc.request_resource
+    errors.check(resource is None or ("://" in resource and "#" not in resource
+                                      and not any(c.isspace() for c in resource)),
+                 "oidc.request_resource",
+                 "must be an absolute URI without a fragment (RFC 8707 §2)")  # fmt: skip
+    errors.check(oidc.request_audience is None or bool(oidc.request_audience.strip()),
+                 "oidc.request_audience", "must not be empty (use null)")  # fmt: skip
     for i, scope in enumerate(oidc.default_scopes.split()):
         errors.check(bool(_SCOPE_RE.match(scope)), "oidc.default_scopes",
                      f"word {i + 1} is not a valid scope token: {scope!r}")  # fmt: skip

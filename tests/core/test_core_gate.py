@@ -115,6 +115,7 @@ async def test_discovery_document(idp: FakeIdP) -> None:
         "auth_enabled": True,
         "oidc": {
             "issuer": ISSUER,
+            "accepted_audiences": ["api://authgate"],
             "token_endpoint": ISSUER + "/protocol/openid-connect/token",
             "device_authorization_endpoint": ISSUER + "/device",
             "client_id": "authgate-cli",

@@ -274,3 +274,42 @@ def test_entry_defaults_and_round_trip() -> None:
     assert parse_config(config_to_document(config)) == config
     anonymous = parse_config({**doc, "issuers": [{**doc["issuers"][0], "token_file": ""}]})
     assert anonymous.issuers[0].effective_token_file is None
+
+
+def test_discovery_publishes_what_the_platform_accepts() -> None:
+    from authgate.core.discovery import discovery_document
+    from authgate.core.oidc import ProviderMetadata
+
+    config = parse_config(base_document(oidc__request_resource="https://api.example/",
+                                        oidc__request_audience="platform-api"))  # fmt: skip
+    # Restarted while the IdP is unreachable: no metadata, and the document says why.
+    unknown = discovery_document(config, None)["oidc"]
+    assert unknown["token_endpoint"] is None
+    assert "cannot currently reach its identity provider" in unknown["endpoints_unknown"]
+    assert unknown["accepted_audiences"] == [AUDIENCE]
+    assert unknown["token_request_params"] == {
+        "resource": "https://api.example/",
+        "audience": "platform-api",
+    }
+    meta = ProviderMetadata(issuer=ISSUER, jwks_uri=ISSUER + "/certs",
+                            token_endpoint=ISSUER + "/token",
+                            revocation_endpoint=ISSUER + "/revoke")  # fmt: skip
+    known = discovery_document(config, meta)["oidc"]
+    assert "endpoints_unknown" not in known and known["revocation_endpoint"] == ISSUER + "/revoke"
+    with pytest.raises(ConfigError) as info:
+        parse_config(base_document(oidc__request_resource="not a uri#x"))
+    assert "oidc.request_resource: must be an absolute URI" in str(info.value)
+
+
+def test_skipped_jwks_keys_are_named() -> None:
+    from authgate.core.oidc import parse_jwks
+
+    skipped: list[str] = []
+    body = json.dumps({"keys": [{"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"},
+                                {"kty": "RSA", "kid": "enc1", "use": "enc", "n": "x", "e": "AQAB"},
+                                {"kty": "RSA", "kid": "ops", "key_ops": ["encrypt"],
+                                 "n": "x", "e": "AQAB"}]}).encode()  # fmt: skip
+    assert parse_jwks(body, skipped) == {}
+    assert skipped == ["kid 'hmac': kty 'oct' is not RSA, EC or OKP",
+                       "kid 'enc1': use 'enc' is not 'sig'",
+                       "kid 'ops': key_ops does not include 'verify'"]  # fmt: skip
