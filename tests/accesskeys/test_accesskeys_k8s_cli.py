@@ -72,8 +72,21 @@ def test_cli_lifecycle(keycloak: Any, ak_namespace: str, providers: Any, operato
     bad = cli.run("access-keys", "revoke", "not-a-jti")
     assert bad.returncode == 2 and "ak_<32 hex>" in bad.stderr
 
-    # the SDK with a key as its token (the first one is still inside its 1-minute grace)
+    # a key as AUTHGATE_TOKEN and as Client(token=...) (the first key is still inside
+    # its 1-minute grace); `authgate status` names the credential type, jti and expiry
+    env = {"AUTHGATE_TOKEN": token, "AUTHGATE_BASE_URL": car.url}
+    status = cli.run("status", env=env)
+    assert status.returncode == 0, status.stderr
+    assert f"access key {jti}" in status.stdout and "Expires" in status.stdout
+    assert token not in status.stdout + status.stderr
+    as_json = json.loads(cli.run("status", "-o", "json", env=env).stdout)
+    assert as_json["credential_type"] == "access key" and as_json["access_key_id"] == jti
+    assert as_json["expires_at"] and as_json["credential_source"] == "AUTHGATE_TOKEN"
+    idp = json.loads(cli.run("status", "-o", "json").stdout)  # the stored login: bob's IdP token
+    assert idp["credential_type"] == "IdP token"
     from authgate.client import Client
 
-    with Client(base_url=car.url, access_token=token) as sdk:
+    with Client(base_url=car.url, token=token) as sdk:
         assert sdk.get("/hello").status_code == 200
+    sdk_env = cli.run("token", env=env)  # the CLI hands the key out like any token
+    assert sdk_env.returncode == 0 and sdk_env.stdout.strip() == token
