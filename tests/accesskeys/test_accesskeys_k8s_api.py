@@ -84,6 +84,9 @@ def test_lifecycle_and_the_stored_object(kube: Any, env: dict[str, Any]) -> None
     assert rsp.status_code == 409 and rsp.json()["error"] == "invalid_state"
     rsp = api.call("POST", f"/{jti}/rotate", alice)
     assert rsp.status_code == 409 and rsp.json()["error"] == "not_active"
+    text = kube.kubectl("get", "accesskeys", "-n", ns).stdout  # the printer columns (docs)
+    print("\n$ kubectl get accesskeys -n", ns, "\n" + text)
+    assert "Revoked" in text and "Active" in text
 
 
 def test_rotation_at_the_api(env: dict[str, Any]) -> None:
