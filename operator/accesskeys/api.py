@@ -65,6 +65,11 @@ def _answer(handler: Handler) -> Handler:
         except (OSError, TimeoutError) as exc:
             log.warning("access-key request failed: %s", type(exc).__name__)
             return _json(503, {"error": "unavailable", "description": "a backend is unreachable"})
+        except web.HTTPException:
+            raise
+        except Exception:  # a bug: still JSON, still no token in the answer
+            log.exception("access-key request failed unexpectedly")
+            return _json(500, {"error": "internal_error", "description": "unexpected error"})
 
     return wrapped
 
