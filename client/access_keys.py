@@ -21,7 +21,8 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import click
 import httpx
-from authgate.client.cli import AuthGroup, auth_group, context_option, output_option
+
+from authgate.client.commands import AuthGroup, context_option, output_option
 from authgate.client.errors import APIError, Forbidden, Unauthorized, UsageError
 from authgate.client.output import Console, emit, key_value_table, table
 from authgate.client.refresh import CLI_REFRESH_MARGIN, Session
@@ -238,4 +239,3 @@ def rotate_command(jti: str, grace: str | None, expires_in: str | None, context:
     _issued(_Api(context, api_url, provider).call("POST", f"/{jti}/rotate", body=body), output)
 
 
-auth_group.add_command(access_keys_group)

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+
 from authgate.client.errors import LoginRejected, UsageError
 from authgate.client.oauth import OAuthError, rejected, token_request
 

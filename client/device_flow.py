@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
 from authgate.client.clock import human_duration
 from authgate.client.errors import (
     AccessDenied,

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+
 from authgate.client.errors import DiscoveryError, Unreachable, UsageError
 from authgate.client.transport import origin, unreachable
 from authgate.core.contracts import DISCOVERY_PATH

@@ -16,7 +16,6 @@ import re
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
-from authgate.client import quickstart
 from authgate.client.client_credentials import (
     CLIENT_SECRET_ENV,
     client_credentials_login,
@@ -38,6 +37,7 @@ from authgate.client.discovery import (
 from authgate.client.errors import UsageError, command
 from authgate.client.output import Console
 from authgate.client.password_grant import MFA_WARNING, password_login
+from authgate.client.quickstart import mint as mint_quickstart_token
 from authgate.client.scopes import requested_scopes
 from authgate.client.store import ClientConfig, Cluster, ConfigStore, Context
 from authgate.client.token_check import mismatches
@@ -138,7 +138,7 @@ def _run_flow(request: LoginRequest, discovery: Discovery, ca_file: str | None,
     if request.unsigned_token:
         if not request.email:
             raise UsageError("--unsigned-token needs --email")
-        return quickstart.mint(request.email)
+        return mint_quickstart_token(request.email)
     token_endpoint, client_id = discovery.token_endpoint, discovery.client_id
     if not token_endpoint:
         raise unavailable_idp(base_url, discovery)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
+
 from authgate.client.errors import LoginRejected, Unreachable
 from authgate.client.transport import origin, unreachable
 

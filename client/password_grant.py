@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
+
 from authgate.client.errors import LoginRejected
 from authgate.client.oauth import OAuthError, rejected, token_request
 

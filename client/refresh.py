@@ -27,7 +27,6 @@ import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from authgate.client import quickstart
 from authgate.client.client_credentials import (
     CLIENT_SECRET_ENV,
     client_credentials_login,
@@ -36,6 +35,7 @@ from authgate.client.client_credentials import (
 from authgate.client.discovery import fetch_discovery, unavailable_idp
 from authgate.client.errors import NotLoggedIn, SessionExpired, command
 from authgate.client.oauth import OAuthError, rejected, token_request
+from authgate.client.quickstart import mint as mint_quickstart_token
 from authgate.client.store import ClientConfig, Cluster, ConfigStore
 from authgate.client.tokens import TokenSet
 from authgate.client.transport import sync_client
@@ -83,7 +83,7 @@ def renew(login: Login) -> TokenSet:
         if not current.email:
             raise SessionExpired("this quickstart login has no email to re-mint from",
                                  hint=again)
-        return quickstart.mint(current.email)
+        return mint_quickstart_token(current.email)
     if current.grant == "client_credentials":
         return _request_again(login, again)
     if not current.refresh_token:

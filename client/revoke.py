@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import httpx
+
 from authgate.client.client_credentials import basic_auth
 from authgate.client.discovery import fetch_discovery
 from authgate.client.errors import ClientError

@@ -38,6 +38,7 @@ from types import TracebackType
 from typing import Any, Self
 
 import httpx
+
 from authgate.client.discovery import (
     Discovery,
     fetch_discovery,

@@ -18,6 +18,7 @@ import ssl
 from urllib.parse import urlsplit
 
 import httpx
+
 from authgate.client.errors import ConfigFileError, Unreachable
 
 DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)

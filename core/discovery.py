@@ -61,8 +61,14 @@ def discovery_document(config: ProxyConfig, metadata: ProviderMetadata | None) -
         document["login_hint"] = QUICKSTART_LOGIN_HINT
     if metadata is not None and metadata.revocation_endpoint:
         body["revocation_endpoint"] = metadata.revocation_endpoint
-    params = {name: value for name, value in (("resource", oidc.request_resource),
-                                              ("audience", oidc.request_audience)) if value}
+    params = {
+        name: value
+        for name, value in (
+            ("resource", oidc.request_resource),
+            ("audience", oidc.request_audience),
+        )
+        if value
+    }
     if params:
         body["token_request_params"] = params
     if body["token_endpoint"] is None and not config.quickstart.enabled:

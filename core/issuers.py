@@ -34,13 +34,18 @@ To add a kind: a mapper factory ``(entry, config) -> ClaimMapper`` in
 from __future__ import annotations
 
 import re
-import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
-from .config import IssuerEntry, ProxyConfig, ServiceAccountGrant
+from .config import (
+    TEMPLATE_FIELDS,
+    IssuerEntry,
+    ProxyConfig,
+    ServiceAccountGrant,
+    template_fields,
+)
 from .errors import Forbidden, InvalidToken
 
 __all__ = [
@@ -55,12 +60,6 @@ __all__ = [
     "template_fields",
 ]
 
-#: Fields each kind's principal template may use.
-TEMPLATE_FIELDS: Mapping[str, frozenset[str]] = {
-    "oidc": frozenset({"sub"}),
-    "kubernetes": frozenset({"sub", "namespace", "name", "uid"}),
-    "access_key": frozenset({"sub"}),
-}
 _DEFAULT_PRINCIPAL = {"oidc": "{sub}", "kubernetes": "service:{namespace}/{name}"}
 _SA_PREFIX = "system:serviceaccount:"
 
@@ -89,11 +88,6 @@ class CompiledIssuer:
     issuer: str
     audience: frozenset[str]
     map_claims: ClaimMapper
-
-
-def template_fields(template: str) -> set[str]:
-    """The ``{field}`` names of a template (raises ValueError when malformed)."""
-    return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
 
 
 def strings_claim(value: Any, name: str, *, split: bool) -> tuple[str, ...]:

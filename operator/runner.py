@@ -31,6 +31,7 @@ from .discovery import DiscoveryServer, ProviderIndex
 from .kube import ApiException, Kube, load_client_config
 from .metrics import OperatorMetrics
 from .reconcile import Reconciler
+from .render import render_document
 from .settings import OperatorSettings
 from .webhook import HANDLER_ID, Injector, webhook_configuration
 
@@ -159,7 +160,7 @@ async def _main(settings: OperatorSettings, priority: int) -> None:
             )
             settings.admission.managed = None  # we register our own, with deliberate selectors
 
-    access_keys = AccessKeyService(settings, kube)
+    access_keys = AccessKeyService(settings, kube, render_document)
     discovery = DiscoveryServer(settings, index, metrics, kube.list_providers,
                                 (AccessKeyApi(access_keys).register,))  # fmt: skip
     await access_keys.start()

@@ -96,6 +96,7 @@ SPEC_FIELDS: tuple[SpecField, ...] = (
     SpecField(("authorization", "readScopes"), ("authorization", "read_scopes"), _SCOPE_LIST),
     SpecField(("authorization", "writeScopes"), ("authorization", "write_scopes"), _SCOPE_LIST),
     SpecField(("authorization", "rules"), ("authorization", "rules"), {"maxItems": 128}),
+    SpecField(("authorization", "scopelessTokens"), ("authorization", "scopeless_tokens")),
     SpecField(("issuers",), ("", "issuers"), {"maxItems": 16},
               description="More issuers accepted next to the IdP, each with its own keys, "
                           "audience and claim mapping. `kind: kubernetes` accepts the "

@@ -24,6 +24,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import aiohttp
+
 from authgate.core.config import KeyConfig
 from authgate.core.oidc import FetchError, FetchResult
 

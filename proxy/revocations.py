@@ -25,6 +25,7 @@ import ssl
 from collections.abc import Awaitable, Callable, Mapping
 
 import aiohttp
+
 from authgate.core.config import ProxyConfig
 from authgate.core.keys import KeyCache
 from authgate.core.revocation import RevocationList, RevocationListError

@@ -1,8 +1,10 @@
 """The live decision state, swapped atomically on reload.
 
 A :class:`Runtime` bundles everything one request needs to be decided and
-routed — the parsed config, the core :class:`~authgate.core.gate.Gate` and the
-key caches behind it — as one immutable value.  The :class:`RuntimeHolder`
+routed — the parsed config, the core :class:`~authgate.core.gate.Gate` (with
+the registered credential sources), the key caches behind it and the
+``/apis/auth/`` :class:`~authgate.proxy.routes.Router` — as one immutable
+value.  The :class:`RuntimeHolder`
 keeps the current one; a request reads ``holder.current`` once and uses that
 snapshot to the end, so a hot reload never mixes two configurations in one
 request and never drops a connection.  ``holder.gate`` is the
@@ -17,18 +19,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from authgate.core.config import ProxyConfig
+from authgate.core.credentials import CredentialSourceFactory
 from authgate.core.discovery import discovery_document
 from authgate.core.gate import Gate
 from authgate.core.keys import KeyCache
 from authgate.core.oidc import ProviderMetadata
 from authgate.core.revocation import RevocationList
 
+from .extensions import CREDENTIAL_SOURCES, ENDPOINTS
 from .fetcher import IdPFetcher
 from .revocations import RevocationPoller, open_revocations
+from .routes import EndpointFactory, Router
 
 __all__ = ["KeySet", "Runtime", "RuntimeHolder", "build_runtime", "restart_required_changes"]
 
@@ -138,11 +144,12 @@ class KeySet:
 
 @dataclass(frozen=True)
 class Runtime:
-    """An immutable snapshot: config + gate + keys."""
+    """An immutable snapshot: config + gate + keys + router."""
 
     config: ProxyConfig
     gate: Gate
     keyset: KeySet
+    router: Router = field(default_factory=lambda: Router(()))
     _discovery: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -162,16 +169,24 @@ class Runtime:
 
 
 async def build_runtime(
-    config: ProxyConfig, previous: Runtime | None = None, *, start_keys: bool = True
+    config: ProxyConfig,
+    previous: Runtime | None = None,
+    *,
+    start_keys: bool = True,
+    endpoints: Sequence[EndpointFactory] = ENDPOINTS,
+    sources: Sequence[CredentialSourceFactory] = CREDENTIAL_SOURCES,
 ) -> Runtime:
     """A new runtime for ``config``, reusing ``previous``'s keys when possible.
-    With ``start_keys=False`` the caller starts ``runtime.keyset`` itself."""
+    With ``start_keys=False`` the caller starts ``runtime.keyset`` itself.
+    ``endpoints`` and ``sources`` default to the registered extensions
+    (:mod:`authgate.proxy.extensions`)."""
     if previous is not None and previous.keyset.identity == _key_identity(config):
         keyset = previous.keyset
     else:
         keyset = await KeySet.open(config, start=start_keys)
-    gate = Gate.from_config(config, keyset.caches, keyset.revocations)
-    return Runtime(config=config, gate=gate, keyset=keyset)
+    gate = Gate.from_config(config, keyset.caches, sources, revocations=keyset.revocations)
+    router = Router.build(config, endpoints)
+    return Runtime(config=config, gate=gate, keyset=keyset, router=router)
 
 
 def restart_required_changes(old: ProxyConfig, new: ProxyConfig) -> list[str]:
@@ -180,13 +195,9 @@ def restart_required_changes(old: ProxyConfig, new: ProxyConfig) -> list[str]:
     for name in ("server", "listen", "admin"):
         if getattr(old, name) != getattr(new, name):
             changed.append(name)
-    ou, nu = old.upstream, new.upstream
-    if (ou.connect_timeout_seconds, ou.read_timeout_seconds, ou.max_connections) != (
-        nu.connect_timeout_seconds,
-        nu.read_timeout_seconds,
-        nu.max_connections,
-    ):
-        changed.append("upstream (timeouts / pool)")
+    if old.upstream != new.upstream:
+        # Both engines parse it once into an UpstreamTarget and pool connections to it.
+        changed.append("upstream")
     return changed
 
 

@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # `import testenv` however pytest is invoked
-
-from testenv import (
+from .testenv import (
     ComponentFailed,
     ComponentMissing,
     DockerEnv,
@@ -29,8 +26,8 @@ from testenv import (
     KubeEnv,
     TestCA,
 )
-from testenv.components import binary, in_ci
-from testenv.process import tail
+from .testenv.components import binary, in_ci
+from .testenv.process import tail
 
 T = TypeVar("T")
 
@@ -84,6 +81,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             if fixture in names:
                 item.add_marker(marker)
                 item.add_marker("integration")
+    # Tests that take a shared session component down (Keycloak, the API server) run
+    # after every other test, in their collected order, instead of relying on file names.
+    items.sort(key=lambda item: item.get_closest_marker("disruptive") is not None)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -19,16 +19,19 @@ submodules are an implementation detail and never import this ``__init__``.
 
 from __future__ import annotations
 
+from .checks import is_loopback_host
 from .env import ENV_PREFIX, apply_env_overrides
 from .issuer_model import (
     IN_CLUSTER_CA_FILE,
     IN_CLUSTER_TOKEN_FILE,
     ISSUER_KINDS,
+    TEMPLATE_FIELDS,
     AccessKeyIssuer,
     IssuerClaims,
     IssuerEntry,
     KubernetesIssuer,
     ServiceAccountGrant,
+    template_fields,
 )
 from .loader import config_to_document, load_config, parse_config
 from .model import (
@@ -63,7 +66,7 @@ from .schema import (
     field_types,
     settings,
 )
-from .validation import is_loopback_host, to_document, validate_document
+from .validation import to_document, validate_document
 
 __all__ = [
     "ASYMMETRIC_ALGORITHMS",
@@ -76,6 +79,7 @@ __all__ = [
     "IN_CLUSTER_TOKEN_FILE",
     "ISSUER_KINDS",
     "OIDC_SCOPES",
+    "TEMPLATE_FIELDS",
     "AccessKeyIssuer",
     "AdminConfig",
     "AuthorizationConfig",
@@ -108,6 +112,7 @@ __all__ = [
     "load_config",
     "parse_config",
     "settings",
+    "template_fields",
     "to_document",
     "validate_document",
 ]

@@ -18,7 +18,15 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from .issuer_model import ISSUER_KINDS, AccessKeyIssuer, KubernetesIssuer
+from .checks import check_scopes as _check_scopes
+from .checks import check_url as _check_url
+from .issuer_model import (
+    ISSUER_KINDS,
+    TEMPLATE_FIELDS,
+    AccessKeyIssuer,
+    KubernetesIssuer,
+    template_fields,
+)
 from .model import ProxyConfig
 
 if TYPE_CHECKING:
@@ -31,8 +39,6 @@ _GROUP_FIELDS = frozenset({"namespace", "name"})
 
 
 def _check_template(template: str, allowed: frozenset[str], path: str, errors: ErrorList) -> None:
-    from ..issuers import template_fields
-
     try:
         names = template_fields(template)
     except ValueError as exc:
@@ -51,9 +57,6 @@ def _check_template(template: str, allowed: frozenset[str], path: str, errors: E
 
 def check_issuers(cfg: ProxyConfig, errors: ErrorList) -> None:
     """Append every problem of ``cfg.issuers`` to ``errors``."""
-    from ..issuers import TEMPLATE_FIELDS
-    from .validation import _check_url
-
     seen_names: dict[str, int] = {}
     seen_issuers: dict[str, str] = {iss: "oidc.issuer" for iss in cfg.oidc.issuers}
     idp_audience = cfg.oidc.effective_audience
@@ -115,8 +118,6 @@ def check_issuers(cfg: ProxyConfig, errors: ErrorList) -> None:
 
 
 def _check_kubernetes(k8s: KubernetesIssuer, path: str, errors: ErrorList) -> None:
-    from .validation import _check_scopes, _check_url
-
     _check_url(k8s.api_server, f"{path}.api_server", errors,
                schemes=("http", "https"), strict=True)  # fmt: skip
     grants_path = f"{path}.allowed_service_accounts"
@@ -139,8 +140,6 @@ def _check_kubernetes(k8s: KubernetesIssuer, path: str, errors: ErrorList) -> No
 
 
 def _check_access_key(ak: AccessKeyIssuer, path: str, errors: ErrorList) -> None:
-    from .validation import _check_url
-
     _check_url(ak.revocation_url, f"{path}.revocation_url", errors,
                schemes=("http", "https"), strict=False)  # fmt: skip
     errors.check(2 * ak.poll_seconds <= ak.max_stale_seconds, f"{path}.max_stale_seconds",

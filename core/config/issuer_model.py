@@ -10,6 +10,8 @@ Dataclasses only, like :mod:`.model` (which imports this module).
 
 from __future__ import annotations
 
+import string
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +31,7 @@ __all__ = [
 
 def _doc(default: Any, doc: str, **bounds: Any) -> Any:
     return setting(default, doc, **bounds)
+
 
 #: Kinds of issuer entry: how an entry's verified claims become a principal
 #: (see :mod:`authgate.core.issuers`, which holds one claim mapper per kind).
@@ -171,3 +174,16 @@ class IssuerEntry:
     def effective_revocation_url(self) -> str:
         """Where a ``kind: access_key`` entry's revocation list is polled."""
         return self.access_key.revocation_url or self.issuer.rstrip("/") + "/revocations"
+
+
+#: Fields each kind's principal template may use.
+TEMPLATE_FIELDS: Mapping[str, frozenset[str]] = {
+    "oidc": frozenset({"sub"}),
+    "kubernetes": frozenset({"sub", "namespace", "name", "uid"}),
+    "access_key": frozenset({"sub"}),
+}
+
+
+def template_fields(template: str) -> set[str]:
+    """The ``{field}`` names of a template (raises ValueError when malformed)."""
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}

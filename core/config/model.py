@@ -139,6 +139,15 @@ class UpstreamConfig:
         60.0, "no response within this -> 504", minimum=0, exclusive_minimum=True
     )
     max_connections: int = _doc(256, "keep-alive pool size", minimum=1)
+    ca_file: str | None = _doc(
+        None, "extra CA bundle (PEM) trusted for an https:// upstream (verification stays on)"
+    )
+    client_cert_file: str | None = _doc(
+        None, "client certificate (PEM) for an upstream that requires mutual TLS"
+    )
+    client_key_file: str | None = _doc(
+        None, "private key (PEM) of client_cert_file; omit when the cert file holds it"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,6 +305,13 @@ class AuthorizationConfig:
     read_scopes: tuple[str, ...] = _doc(("platform:read",), "default rule for GET, HEAD, OPTIONS")
     write_scopes: tuple[str, ...] = _doc(("platform:write",), "default rule for other methods")
     rules: tuple[PathRule, ...] = _doc((), "per-prefix rules; the longest matching prefix wins")
+    scopeless_tokens: str = _doc(
+        "deny",
+        "deny | allow: a token with no API scope (none, or only openid/profile/email/"
+        "offline_access) is refused where scopes are required (deny), or skips the scope "
+        "check as the NeMo Platform does (allow: risky without a second authorization layer)",
+        choices=("deny", "allow"),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,15 +18,16 @@ operator (and the person reading ``kubectl describe``) sees everything at once.
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
-import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from ..contracts import API_VERSION, CONFIG_KIND
 from ..errors import ConfigError, InvalidRequest
 from ..paths import normalize_path
+from .checks import SCOPE_RE as _SCOPE_RE
+from .checks import check_scopes as _check_scopes
+from .checks import check_url as _check_url
+from .checks import is_loopback_host
 from .env import apply_env_overrides
 from .issuer_checks import check_issuers
 from .model import (
@@ -48,11 +49,10 @@ from .schema import (
     describe_value as _describe,
 )
 
-__all__ = ["is_loopback_host", "to_document", "validate_document"]
+__all__ = ["to_document", "validate_document"]
 
 T = TypeVar("T")
 
-_SCOPE_RE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")  # RFC 6749 §3.3 scope-token
 # Header names an identity slot must never take: they carry framing or credentials.
 _RESERVED_HEADERS = frozenset(
     {"host", "authorization", "content-length", "transfer-encoding", "connection", "upgrade",
@@ -147,59 +147,6 @@ def validate_document(document: Mapping[str, Any], env: Mapping[str, str]) -> Pr
     if errors.items:
         raise ConfigError(errors.items)
     return config
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for ``localhost``, 127.0.0.0/8 and ::1 (optionally in brackets)."""
-    host = host.strip().strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _check_url(
-    value: str | None, path: str, errors: ErrorList, *, schemes: tuple[str, ...], strict: bool
-) -> None:
-    """An absolute URL with one of ``schemes``, a host, no userinfo and — when
-    ``strict`` (IdP URLs) — https unless the host is loopback, no query or fragment."""
-    if value is None or path in errors.bad:
-        return
-    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
-        errors.add(path, "must not contain whitespace or control characters")
-        return
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError as exc:
-        errors.add(path, f"not a valid URL: {exc}")
-        return
-    if parts.scheme not in schemes or not parts.hostname:
-        errors.add(path, f"must be an absolute {' or '.join(schemes)} URL, got {value!r}")
-        return
-    if parts.username is not None or parts.password is not None:
-        errors.add(path, "must not contain credentials")
-    if parts.fragment or "#" in value:
-        errors.add(path, "must not contain a fragment")
-    if strict:
-        if parts.scheme != "https" and not is_loopback_host(parts.hostname):
-            errors.add(path, "must use https (http is allowed for loopback hosts only)")
-        if parts.query:
-            errors.add(path, "must not contain a query")
-
-
-def _check_scopes(
-    scopes: tuple[str, ...] | None, path: str, errors: ErrorList, *, allow_empty: bool
-) -> None:
-    if scopes is None or path in errors.bad:
-        return
-    if not scopes and not allow_empty:
-        errors.add(path, "must not be empty (omit it to inherit the default)")
-    for i, scope in enumerate(scopes):
-        if not _SCOPE_RE.match(scope):
-            errors.add(f"{path}[{i}]", f"not a valid scope token (RFC 6749 §3.3): {scope!r}")
 
 
 def _check_path(value: str, path: str, errors: ErrorList) -> None:

@@ -20,10 +20,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from kubernetes.client.exceptions import ApiException
+
 from authgate.core.errors import AuthError, InvalidToken, MissingToken
 from authgate.core.gate import bearer_token
 from authgate.core.principal import Principal
-from kubernetes.client.exceptions import ApiException
 
 from .actions import Actions
 from .model import JTI_PATTERN, AccessKeyRecord

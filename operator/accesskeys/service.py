@@ -19,9 +19,9 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from authgate.core.config import ProxyConfig, parse_config
 from authgate.core.errors import ConfigError
@@ -29,15 +29,20 @@ from authgate.core.keys import KeyCache
 from authgate.core.verify import TokenVerifier
 
 from ..idp import IdPCheckFailed, IdPFetcher
-from ..kube import Kube
-from ..render import render_document
-from ..settings import OperatorSettings
 from .model import AccessKeyRecord
 from .policy import AccessKeyPolicy, policy_of
 from .render import issuer_url, public_url
 from .settings import AccessKeySettings
 from .signing import SigningKeySet
 from .store import AccessKeyIndex, AccessKeyStore, Conflict, revocation_document
+
+if TYPE_CHECKING:  # types only: operator.render/settings import this package (no cycle)
+    from ..kube import Kube
+    from ..settings import OperatorSettings
+
+#: ``operator.render.render_document``, passed in by the runner: this package sits below
+#: the operator's render/settings modules, which use its policy, settings and entry.
+RenderDocument = Callable[..., dict[str, Any]]
 
 __all__ = ["AccessKeyService", "CallerVerifier", "Provider"]
 
@@ -75,8 +80,9 @@ class CallerVerifier:
 
 
 class AccessKeyService:
-    def __init__(self, settings: OperatorSettings, kube: Kube) -> None:
+    def __init__(self, settings: OperatorSettings, kube: Kube, render: RenderDocument) -> None:
         self.settings = settings
+        self._render = render
         self.ak: AccessKeySettings = settings.access_keys
         self.kube = kube
         self.store = AccessKeyStore(kube)
@@ -140,7 +146,7 @@ class AccessKeyService:
             return current
         ca_pem = await self._ca_pem(provider)
         try:
-            config = parse_config(render_document(provider.spec, self.settings,
+            config = parse_config(self._render(provider.spec, self.settings,
                                                   has_ca=bool(ca_pem)))  # fmt: skip
             fetcher = IdPFetcher(self.settings.fetch_timeout_seconds, ca_pem)
         except (ConfigError, IdPCheckFailed):

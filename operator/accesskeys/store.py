@@ -19,14 +19,17 @@ import hashlib
 import json
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from authgate.core.contracts import GROUP
 from kubernetes.client.exceptions import ApiException
 
-from ..kube import Kube
+from authgate.core.contracts import GROUP
+
 from .model import ACCESS_KEY_PLURAL, AccessKeyRecord, object_name
 from .signing import SigningKeySet, secret_name
+
+if TYPE_CHECKING:  # a type only: operator.kube -> crd -> this package's policy
+    from ..kube import Kube
 
 __all__ = ["AccessKeyIndex", "AccessKeyStore", "Conflict", "revocation_document"]
 

@@ -17,11 +17,8 @@ import httpx
 import yaml
 from kubernetes import client
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "operator"))
-sys.path.insert(0, str(HERE.parent / "proxy"))
-from operator_helpers import OperatorProcess, Providers, eventually, keycloak_spec  # noqa: E402
-from proxy_harness import ServerProcess, free_port, wait_for  # noqa: E402
+from tests.operator.operator_helpers import OperatorProcess, Providers, eventually, keycloak_spec
+from tests.proxy.proxy_harness import ServerProcess, free_port, wait_for
 
 __all__ = ["AccessKeyApi", "OperatorProcess", "Providers", "Sidecar", "eventually",
            "keycloak_spec", "provider_spec"]  # fmt: skip

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,10 +11,9 @@ import pytest
 import yaml
 from kubernetes import client
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ak_helpers import OperatorProcess, Providers, Sidecar
 from authgate.operator.accesskeys.crd import ACCESS_KEY_CRD_NAME
 from authgate.operator.crd import CRD_NAME
+from tests.accesskeys.ak_helpers import OperatorProcess, Providers, Sidecar
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,7 +59,7 @@ def operator_factory(kube: Any, tmp_path: Path,
 
 @pytest.fixture(scope="session")
 def echo_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from proxy_harness import PYTHON, ServerProcess, free_port, wait_for
+    from tests.proxy.proxy_harness import PYTHON, ServerProcess, free_port, wait_for
 
     workdir = tmp_path_factory.mktemp("ak-demo")
     port = free_port()

@@ -15,8 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
-from ak_helpers import API, AccessKeyApi, eventually, provider_spec, user_token
 from kubernetes import client
+
+from tests.accesskeys.ak_helpers import API, AccessKeyApi, eventually, provider_spec, user_token
 
 pytestmark = pytest.mark.timeout(300)
 GROUP, VERSION = "authgate.io", "v1alpha1"
@@ -187,7 +188,7 @@ def test_revocation_list_is_polled_with_etags(env: dict[str, Any]) -> None:
 
 def test_feature_off_is_404(keycloak: Any, ak_namespace: str, providers: Any,
                             operator_factory: Any) -> None:
-    from ak_helpers import keycloak_spec
+    from tests.accesskeys.ak_helpers import keycloak_spec
 
     providers.create("plain", keycloak_spec(keycloak))
     op = operator_factory(ak_namespace)

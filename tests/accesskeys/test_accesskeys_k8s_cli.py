@@ -5,15 +5,13 @@ the discovery document, and the key it mints works like any bearer token."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from ak_helpers import AccessKeyApi, eventually, provider_spec, user_token
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "client"))
-from client_harness import Cli
+from tests.accesskeys.ak_helpers import AccessKeyApi, eventually, provider_spec, user_token
+from tests.client.client_harness import Cli
 
 pytestmark = pytest.mark.timeout(400)
 

@@ -17,7 +17,10 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from ak_helpers import (
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from tests.accesskeys.ak_helpers import (
     AccessKeyApi,
     eventually,
     provider_spec,
@@ -25,8 +28,6 @@ from ak_helpers import (
     user_token,
     wait_status,
 )
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 pytestmark = pytest.mark.timeout(600)
 BOUND = 10.0  # seconds: the target for "refused by every sidecar"

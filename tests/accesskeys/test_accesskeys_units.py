@@ -7,6 +7,7 @@ import json
 
 import jwt
 import pytest
+
 from authgate.core.errors import InvalidToken
 from authgate.core.revocation import RevocationList, RevocationListError
 from authgate.operator.accesskeys.model import AccessKeyRecord, new_jti, object_name, token_hash

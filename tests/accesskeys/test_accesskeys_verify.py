@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 import pytest
+
 from authgate.core.config import KeyConfig, parse_config
 from authgate.core.discovery import access_keys_endpoint
 from authgate.core.errors import ConfigError, InvalidToken

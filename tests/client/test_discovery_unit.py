@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from authgate.client.discovery import normalize_base_url, parse_discovery
 from authgate.client.errors import DiscoveryError, UsageError
 

@@ -9,14 +9,16 @@ import time
 from typing import Any
 
 import pytest
+from jwt.algorithms import RSAAlgorithm
+
 from authgate.core.config import parse_config
 from authgate.core.errors import AuthError, ConfigError, Forbidden, InvalidToken
 from authgate.core.gate import Gate
 from authgate.core.keys import KeyCache
 from authgate.core.oidc import FetchResult
 from authgate.core.verify import TokenVerifier
-from core_helpers import AUDIENCE, FAST_KEYS, ISSUER, FakeIdP, Keys, base_document, claims, sign
-from jwt.algorithms import RSAAlgorithm
+
+from .core_helpers import AUDIENCE, FAST_KEYS, ISSUER, FakeIdP, Keys, base_document, claims, sign
 
 SA_ISSUER = "https://kubernetes.default.svc.cluster.local"
 API_SERVER = "https://kubernetes.default.svc"

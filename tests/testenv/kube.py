@@ -21,10 +21,11 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from ..support.ports import free_port
 from .ca import TestCA
 from .components import binary, kubebuilder_asset
 from .errors import TestEnvError
-from .process import ManagedProcess, free_port
+from .process import ManagedProcess
 
 SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
 

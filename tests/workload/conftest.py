@@ -5,18 +5,14 @@ fake IdP and the demo upstream, and the proxy as a real process."""
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "proxy"))
-
-from proxy_harness import HERE as PROXY_TESTS
-from proxy_harness import (
+from tests.proxy.proxy_harness import HERE as PROXY_TESTS
+from tests.proxy.proxy_harness import (
     PYTHON,
     FakeIdP,
     ServerProcess,
@@ -24,7 +20,7 @@ from proxy_harness import (
     free_port,
     wait_for,
 )
-from testenv import KubeEnv
+from tests.testenv import KubeEnv
 
 SA_AUDIENCE = "https://platform.authgate.test"
 NAMESPACES = ("jobs", "ci-main", "intruders", "authgate-system")

@@ -22,10 +22,10 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from conftest import SA_AUDIENCE, Cluster
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from proxy_harness import (
+
+from tests.proxy.proxy_harness import (
     AUDIENCE,
     CLIENT_ID,
     FakeIdP,
@@ -34,7 +34,9 @@ from proxy_harness import (
     free_port,
     wait_for,
 )
-from testenv import KubeEnv
+from tests.testenv import KubeEnv
+
+from .conftest import SA_AUDIENCE, Cluster
 
 pytestmark = [pytest.mark.integration, pytest.mark.k8s]
 
@@ -188,7 +190,7 @@ def test_refusals(cluster: Cluster, lean: ProxyProcess, kube: KubeEnv) -> None:
     assert reason(call(lean, unlisted)) == (403, "service_account_not_allowed")
 
     # A real token from another cluster (the suite's shared apiserver), for our audience.
-    from conftest import populate
+    from .conftest import populate
 
     other = populate(kube).token("jobs", "runner")
     assert reason(call(lean, other)) == (401, "bad_issuer")
