@@ -30,6 +30,7 @@ __all__ = [
     "HEADER_PRESETS",
     "AdminConfig",
     "AuthorizationConfig",
+    "BrowserConfig",
     "HeaderConfig",
     "KeyConfig",
     "LimitsConfig",
@@ -262,6 +263,10 @@ class ProxyConfig:
     quickstart: QuickstartConfig = field(
         default_factory=QuickstartConfig, metadata={"doc": "local demo mode"}
     )
+    browser: BrowserConfig = field(
+        default_factory=lambda: BrowserConfig(),
+        metadata={"doc": "browser sign-in (authorization code + PKCE, cookie session)"},
+    )
 
 
 def parse_config(document: Mapping[str, Any], env: Mapping[str, str] | None = None) -> ProxyConfig:
@@ -305,3 +310,51 @@ def config_to_document(config: ProxyConfig) -> dict[str, Any]:
 
     document: dict[str, Any] = to_document(config)
     return document
+
+
+@dataclass(frozen=True, slots=True)
+class BrowserConfig:
+    """Browser sign-in: OIDC authorization code + PKCE and an encrypted cookie session.
+
+    Off by default.  When on, a navigation without credentials is redirected
+    to the IdP instead of getting a JSON 401, ``/apis/auth/callback``,
+    ``/apis/auth/login``, ``/apis/auth/logout`` and ``/apis/auth/session`` are
+    served, and a valid session cookie counts as a bearer token (see
+    ``docs/proxy.md``, "Browser sign-in").
+    """
+
+    enabled: bool = _doc(False, "serve browser sign-in and accept the session cookie")
+    client_id: str = _doc("", "the web client's id; empty means oidc.client_id")
+    client_secret_file: str | None = _doc(
+        None, "file holding the client secret (confidential client); null = public client"
+    )
+    session_keys_dir: str = _doc(
+        "", "mounted Secret: one base64 key file per key id and 'current' naming the sealing kid"
+    )
+    scopes: str | None = _doc(None, "scopes requested at login; null means oidc.default_scopes")
+    redirect_url: str | None = _doc(
+        None, "absolute callback URL; null derives it from the Host header"
+    )
+    cookie_domain: str | None = _doc(
+        None, "Domain attribute; null = host-only __Host- cookie (recommended)"
+    )
+    session_lifetime_seconds: float = _doc(28800.0, "a session ends this long after login")
+    refresh_before_seconds: float = _doc(
+        60.0, "refresh the access token when it expires within this"
+    )
+    login_timeout_seconds: float = _doc(600.0, "how long a started login (state cookie) lasts")
+    never_redirect: tuple[str, ...] = _doc(
+        (), "paths answered with 401 JSON, never a login redirect: exact, or prefixes ending in /"
+    )
+    trusted_origins: tuple[str, ...] = _doc(
+        (), "other origins allowed to send cookie-authenticated state-changing requests"
+    )
+    post_logout_redirect_url: str | None = _doc(
+        None, "where the IdP sends the user after logout; null = this origin's /"
+    )
+    insecure_http_loopback: bool = _doc(
+        False, "dev only: plain http and non-Secure cookies when the Host is loopback"
+    )
+
+    def effective_client_id(self, oidc: OIDCConfig) -> str:
+        return self.client_id or oidc.client_id

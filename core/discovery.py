@@ -4,7 +4,8 @@ Its shape is the NeMo Platform's, which users' CLIs and SDKs already parse::
 
     {"auth_enabled": true,
      "oidc": {"issuer", "token_endpoint", "device_authorization_endpoint",
-              "client_id", "default_scopes", "scope_prefix"[, "authorization_endpoint"]}}
+              "client_id", "default_scopes", "scope_prefix"[, "authorization_endpoint",
+              "userinfo_endpoint"]}}
 
 or ``{"auth_enabled": false}``.  Endpoints configured in ``oidc.*`` win over
 the IdP's own metadata.  In quickstart mode the document says so and tells
@@ -44,9 +45,13 @@ def discovery_document(config: ProxyConfig, metadata: ProviderMetadata | None) -
         "default_scopes": oidc.default_scopes,
         "scope_prefix": oidc.scope_prefix,
     }
+    # A web UI starts a login from these alone (as NeMo Platform's document allows).
     authorization_endpoint = endpoint("authorization_endpoint")
     if authorization_endpoint:
         body["authorization_endpoint"] = authorization_endpoint
+    userinfo_endpoint = metadata.userinfo_endpoint if metadata is not None else None
+    if userinfo_endpoint:
+        body["userinfo_endpoint"] = userinfo_endpoint
     document: dict[str, Any] = {"auth_enabled": True, "oidc": body}
     if config.quickstart.enabled:
         document["quickstart"] = True

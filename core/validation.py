@@ -320,6 +320,9 @@ def _check_meaning(cfg: ProxyConfig, errors: ErrorList) -> None:
 
     _check_headers(cfg.headers, errors)
     _check_authorization(cfg.authorization, errors)
+    from .session.checks import check_browser
+
+    check_browser(cfg, errors)
 
     lim = cfg.limits
     chk(lim.max_header_bytes >= 1024, "limits.max_header_bytes", "must be at least 1024")
