@@ -173,14 +173,13 @@ def _logout(
     headers: Sequence[tuple[str, str]],
     cookies: dict[str, str],
 ) -> Answer:
-    if not csrf_allowed(
-        "POST",
-        origin,
-        _first(headers, "sec-fetch-site"),
-        _first(headers, "origin"),
-        sessions.trusted_origins,
+    site = (_first(headers, "sec-fetch-site") or "").lower()
+    # A logout link is a same-origin GET (or one typed in: no Fetch Metadata);
+    # a cross-site page must not be able to sign the user out, by GET or POST.
+    lenient = method.upper() in ("GET", "HEAD") and site not in ("cross-site", "same-site")
+    if not lenient and not csrf_allowed(
+        "POST", origin, site or None, _first(headers, "origin"), sessions.trusted_origins
     ):
-        # A cross-site page must not be able to sign the user out either.
         return _json(
             403,
             {
