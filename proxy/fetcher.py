@@ -10,6 +10,7 @@ an issuer's discovery document and JWKS are fetched exactly where configured.
 from __future__ import annotations
 
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import aiohttp
@@ -55,6 +56,22 @@ class IdPFetcher:
                 return FetchResult(status=resp.status, body=body)
         except (aiohttp.ClientError, TimeoutError, ssl.SSLError) as exc:
             raise FetchError(f"{url}: {type(exc).__name__}: {exc}") from None
+
+    async def post(
+        self, url: str, form: Mapping[str, str], headers: Mapping[str, str]
+    ) -> FetchResult:
+        """One form POST (the token endpoint of browser sign-in): the core's
+        ``Poster``.  Same timeouts, CA bundle and size bound as GET."""
+        try:
+            async with self.session.post(
+                url, data=dict(form), headers=dict(headers), allow_redirects=False
+            ) as resp:
+                body = await resp.content.read(MAX_DOCUMENT_BYTES + 1)
+                if len(body) > MAX_DOCUMENT_BYTES:
+                    raise FetchError(f"{url}: response larger than {MAX_DOCUMENT_BYTES} bytes")
+                return FetchResult(status=resp.status, body=body)
+        except (aiohttp.ClientError, TimeoutError, ssl.SSLError) as exc:
+            raise FetchError(f"{url}: {type(exc).__name__}") from None
 
     async def close(self) -> None:
         await self.session.close()

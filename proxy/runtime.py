@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from authgate.core.config import ProxyConfig
 from authgate.core.discovery import discovery_document
+from authgate.core.errors import ConfigError
 from authgate.core.gate import Gate
 from authgate.core.keys import KeyCache
-from authgate.core.oidc import ProviderMetadata
+from authgate.core.oidc import FetchError, FetchResult, ProviderMetadata
+from authgate.core.session import BrowserSessions, build_browser
 
 from .fetcher import IdPFetcher
 
@@ -110,6 +113,7 @@ class Runtime:
     config: ProxyConfig
     gate: Gate
     keyset: KeySet
+    browser: BrowserSessions | None = None  # browser sign-in, when ``browser.enabled``
     _discovery: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -138,7 +142,24 @@ async def build_runtime(
     else:
         keyset = await KeySet.open(config, start=start_keys)
     gate = Gate.from_config(config, keyset.caches)
-    return Runtime(config=config, gate=gate, keyset=keyset)
+    browser = None
+    if config.browser.enabled:
+        fetcher = keyset.fetcher
+
+        async def post(
+            url: str, form: Mapping[str, str], headers: Mapping[str, str]
+        ) -> FetchResult:
+            if fetcher is None:
+                raise FetchError("no IdP session")
+            return await fetcher.post(url, form, headers)
+
+        try:
+            browser = build_browser(
+                config, keyset.caches, lambda: keyset.metadata, post, access_verifier=gate.verifier
+            )
+        except ValueError as exc:  # unreadable key directory or client secret
+            raise ConfigError([f"browser: {exc}"]) from None
+    return Runtime(config=config, gate=gate, keyset=keyset, browser=browser)
 
 
 def restart_required_changes(old: ProxyConfig, new: ProxyConfig) -> list[str]:

@@ -185,7 +185,7 @@ class KeycloakEnv:
         scope_ids = {
             s["name"]: s["id"] for s in self.admin("GET", f"{base}/client-scopes").json()
         }
-        for client_id in (self.cli_client_id, self.web_client_id):
+        for client_id in (self.cli_client_id, self.web_client_id, realm.BROWSER_CLIENT_ID):
             internal = self._client_uuid(client_id)
             for name in realm.SCOPES:
                 self.admin(
