@@ -10,26 +10,29 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import types
-import typing
 from typing import Any
 
-from .config import ProxyConfig
-from .validation import field_types
+from .config import FieldType, ProxyConfig, Setting, settings
 
 __all__ = ["render_reference"]
 
 
-def _type_name(tp: Any) -> str:
-    origin = typing.get_origin(tp)
-    if origin in (types.UnionType, typing.Union):
-        inner = [a for a in typing.get_args(tp) if a is not type(None)]
-        return f"{_type_name(inner[0])} or null"
-    if origin is tuple:
-        return f"list of {_type_name(typing.get_args(tp)[0])}"
-    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
-        return "mapping"
-    return {str: "string", int: "integer", float: "number", bool: "boolean"}.get(tp, str(tp))
+def _type_name(ft: FieldType) -> str:
+    if ft.section is not None:
+        name = "mapping"
+    elif ft.item is not None:
+        name = f"list of {_type_name(ft.item)}"
+    else:
+        name = ft.kind  # boolean, integer, number, string
+    return f"{name} or null" if ft.optional else name
+
+
+def _meaning(item: Setting) -> str:
+    """The field's documentation, and its bounds in the words validation uses."""
+    text = item.doc
+    if item.bounds is not None:
+        text = f"{text}; {item.bounds.describe()}" if text else item.bounds.describe()
+    return text.replace("|", "\\|")
 
 
 def _default(f: dataclasses.Field[Any]) -> str:
@@ -48,7 +51,6 @@ def _default(f: dataclasses.Field[Any]) -> str:
 
 
 def _section(cls: type, path: str, out: list[str]) -> None:
-    hints = field_types(cls)
     nested: list[tuple[str, type]] = []
     out.append(f"### `{path}`" if path else "### top level")
     out.append("")
@@ -58,17 +60,14 @@ def _section(cls: type, path: str, out: list[str]) -> None:
         out.append("")
     out.append("| key | type | default | meaning |")
     out.append("|---|---|---|---|")
-    for f in dataclasses.fields(cls):
-        tp = hints[f.name]
-        key = f"{path}.{f.name}" if path else f.name
-        meaning = f.metadata.get("doc", "").replace("|", "\\|")
-        out.append(f"| `{key}` | {_type_name(tp)} | {_default(f)} | {meaning} |")
-        if dataclasses.is_dataclass(tp) and isinstance(tp, type):
-            nested.append((key, tp))
-        elif typing.get_origin(tp) is tuple:
-            item = typing.get_args(tp)[0]
-            if dataclasses.is_dataclass(item) and isinstance(item, type):
-                nested.append((f"{key}[]", item))
+    for name, item in settings(cls).items():
+        ft = item.type
+        key = f"{path}.{name}" if path else name
+        out.append(f"| `{key}` | {_type_name(ft)} | {_default(item.field)} | {_meaning(item)} |")
+        if ft.section is not None:
+            nested.append((key, ft.section))
+        elif ft.item is not None and ft.item.section is not None:
+            nested.append((f"{key}[]", ft.item.section))
     out.append("")
     for key, sub in nested:
         _section(sub, key, out)

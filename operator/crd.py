@@ -1,40 +1,31 @@
 """The ``OIDCProvider`` CustomResourceDefinition, generated from the config model.
 
 The CRD schema and the proxy's config model must never drift, so the schema is
-not written by hand: :data:`SPEC_FIELDS` maps each spec field (camelCase, as
-Kubernetes users expect) to one field of :class:`authgate.core.config.ProxyConfig`,
-and the schema's type, default and ``kubectl explain`` description are read
-from that dataclass field.  :mod:`authgate.operator.render` walks the very same
-table in the other direction.  The test suite checks that every config field is
-either in the table or deliberately owned by the deployment
-(:data:`DEPLOYMENT_OWNED`), so a field added to the core shows up as a failing
-test rather than a silently missing knob.
+not written by hand: :data:`.spec.SPEC_FIELDS` maps each spec field to one
+field of :class:`authgate.core.config.ProxyConfig`, and the schema's type,
+default, bounds and ``kubectl explain`` description are read from that
+dataclass field through :mod:`authgate.core.config.schema` (the same walk and
+the same bounds validation uses).
 
 What a structural schema can check, it checks (https issuers with a CEL rule,
-bounded lengths, enums, required fields); everything else is checked by the
-same validator the proxy uses, at reconcile time, and reported in ``status``.
+bounded lengths, ranges, enums, required fields); everything else is checked by
+the same validator the proxy uses, at reconcile time, and reported in ``status``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from authgate.core import config as cfg
+from authgate.core.config import FieldType, bounds_schema, settings
 from authgate.core.contracts import GROUP, PROVIDER_KIND, PROVIDER_PLURAL
-from authgate.core.validation import field_types
+
+from .spec import SPEC_FIELDS, SpecField, camel, config_setting
 
 __all__ = [
     "CRD_NAME",
-    "DEPLOYMENT_OWNED",
-    "SPEC_FIELDS",
     "VERSION",
-    "SpecField",
-    "camel",
     "crd_manifest",
     "peering_crd_manifests",
     "spec_schema",
@@ -43,95 +34,6 @@ __all__ = [
 VERSION = "v1alpha1"
 CRD_NAME = f"{PROVIDER_PLURAL}.{GROUP}"
 SINGULAR = PROVIDER_KIND.lower()
-
-#: A URL the proxy may fetch from: https, or http on a loopback host (tests, local IdPs).
-_URL_RULE = {
-    "rule": (
-        "self.startsWith('https://') || "
-        "self.matches('^http://(localhost|127[.][0-9]+[.][0-9]+[.][0-9]+|\\\\[::1\\\\])(:[0-9]+)?(/.*)?$')"
-    ),
-    "message": "must be an https URL (http is allowed only for localhost, 127.0.0.0/8 and [::1])",
-}
-_URL = {"maxLength": 2048, "x-kubernetes-validations": [_URL_RULE]}
-_SCOPE_LIST = {"maxItems": 32, "items": {"type": "string", "maxLength": 256, "minLength": 1}}
-_NAME = {"maxLength": 256, "minLength": 1}
-_HEADER = {"maxLength": 128, "minLength": 1, "pattern": "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"}
-
-
-@dataclass(frozen=True, slots=True)
-class SpecField:
-    """One ``spec`` field and the config field it renders into."""
-
-    spec: tuple[str, ...]  # path under .spec, camelCase
-    config: tuple[str, str]  # (section, field) in ProxyConfig, or ("", field) for top-level
-    schema: Mapping[str, Any] = field(default_factory=dict)  # bounds, enums, rules
-    required: bool = False
-    description: str | None = None  # replaces the config field's doc when set
-
-
-#: Every spec field that becomes part of the rendered proxy config.
-SPEC_FIELDS: tuple[SpecField, ...] = (
-    SpecField(("issuer",), ("oidc", "issuer"), _URL, required=True,
-              description="Issuer URL of the IdP; must equal the tokens' `iss` exactly. "
-                          "https (http only for loopback hosts)."),
-    SpecField(("additionalIssuers",), ("oidc", "additional_issuers"),
-              {"maxItems": 8, "items": {"type": "string", **_URL}}),
-    SpecField(("clientId",), ("oidc", "client_id"), _NAME, required=True),
-    SpecField(("audience",), ("oidc", "audience"),
-              {"maxItems": 16, "items": {"type": "string", "maxLength": 512, "minLength": 1}}),
-    SpecField(("defaultScopes",), ("oidc", "default_scopes"), {"maxLength": 2048}),
-    SpecField(("scopePrefix",), ("oidc", "scope_prefix"), {"maxLength": 256}),
-    SpecField(("tokenEndpoint",), ("oidc", "token_endpoint"), _URL),
-    SpecField(("deviceAuthorizationEndpoint",), ("oidc", "device_authorization_endpoint"), _URL),
-    SpecField(("authorizationEndpoint",), ("oidc", "authorization_endpoint"), _URL),
-    SpecField(("jwksUri",), ("oidc", "jwks_uri"), _URL),
-    SpecField(("authEnabled",), ("", "auth_enabled")),
-    SpecField(("claims", "subject"), ("tokens", "subject_claim"), _NAME),
-    SpecField(("claims", "email"), ("tokens", "email_claim"), _NAME),
-    SpecField(("claims", "groups"), ("tokens", "groups_claim"), _NAME),
-    SpecField(("headers", "preset"), ("headers", "preset"), {"enum": sorted(cfg.HEADER_PRESETS)}),
-    SpecField(("headers", "principalId"), ("headers", "principal_id"), _HEADER),
-    SpecField(("headers", "email"), ("headers", "email"), _HEADER),
-    SpecField(("headers", "groups"), ("headers", "groups"), _HEADER),
-    SpecField(("headers", "scopes"), ("headers", "scopes"), _HEADER),
-    SpecField(("headers", "strip"), ("headers", "strip"),
-              {"maxItems": 32, "items": {"type": "string", **_HEADER}}),
-    SpecField(("headers", "forwardAuthorization"), ("headers", "forward_authorization")),
-    SpecField(("headers", "setForwarded"), ("headers", "set_forwarded")),
-    SpecField(("authorization", "publicPaths"), ("authorization", "public_paths"),
-              {"maxItems": 64, "items": {"type": "string", "maxLength": 1024, "pattern": "^/"}}),
-    SpecField(("authorization", "readScopes"), ("authorization", "read_scopes"), _SCOPE_LIST),
-    SpecField(("authorization", "writeScopes"), ("authorization", "write_scopes"), _SCOPE_LIST),
-    SpecField(("authorization", "rules"), ("authorization", "rules"), {"maxItems": 128}),
-    SpecField(("tuning", "algorithms"), ("tokens", "algorithms"),
-              {"maxItems": len(cfg.ASYMMETRIC_ALGORITHMS), "minItems": 1,
-               "items": {"type": "string", "enum": list(cfg.ASYMMETRIC_ALGORITHMS)}}),
-    SpecField(("tuning", "leewaySeconds"), ("tokens", "leeway_seconds"),
-              {"minimum": 0, "maximum": 600}),
-    SpecField(("tuning", "maxTokenBytes"), ("tokens", "max_token_bytes"),
-              {"minimum": 512, "maximum": 1 << 20}),
-    SpecField(("tuning", "tokenCacheSize"), ("tokens", "cache_size"),
-              {"minimum": 0, "maximum": 1_000_000}),
-    SpecField(("tuning", "keyRefreshIntervalSeconds"), ("keys", "refresh_interval_seconds"),
-              {"minimum": 1, "maximum": 86400}),
-    SpecField(("tuning", "keyRefreshJitter"), ("keys", "refresh_jitter"),
-              {"minimum": 0, "maximum": 0.99}),
-    SpecField(("tuning", "unknownKidCooldownSeconds"), ("keys", "unknown_kid_cooldown_seconds"),
-              {"minimum": 0, "maximum": 3600}),
-    SpecField(("tuning", "keyStaleMaxAgeSeconds"), ("keys", "stale_max_age_seconds"),
-              {"minimum": 0, "maximum": 604800}),
-    SpecField(("tuning", "fetchTimeoutSeconds"), ("keys", "fetch_timeout_seconds"),
-              {"minimum": 0.1, "maximum": 60}),
-)  # fmt: skip
-
-#: Config fields the OIDCProvider does not set: they belong to the pod the sidecar
-#: runs in (listeners, upstream, limits) or are derived (``keys.ca_file`` from the CA bundle).
-DEPLOYMENT_OWNED: frozenset[tuple[str, str]] = frozenset(
-    {(section, f.name) for section in ("server", "listen", "admin", "upstream", "limits",
-                                       "quickstart")
-     for f in dataclasses.fields(field_types(cfg.ProxyConfig)[section])}
-    | {("keys", "ca_file")}
-)  # fmt: skip
 
 #: Descriptions of the intermediate objects of the spec.
 _GROUP_DOCS: dict[tuple[str, ...], str] = {
@@ -170,71 +72,61 @@ _OPERATOR_FIELDS: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 
-def camel(name: str) -> str:
-    """``device_authorization_endpoint`` -> ``deviceAuthorizationEndpoint``."""
-    head, *rest = name.split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)
-
-
-def _config_field(section: str, name: str) -> tuple[Any, dataclasses.Field[Any]]:
-    owner: Any = cfg.ProxyConfig if not section else field_types(cfg.ProxyConfig)[section]
-    fields = {f.name: f for f in dataclasses.fields(owner)}
-    return field_types(owner)[name], fields[name]
-
-
 def _plain(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [_plain(v) for v in value]
     return value
 
 
-def _type_schema(tp: Any) -> dict[str, Any]:
-    """OpenAPI v3 schema of a config annotation (without description)."""
-    origin = typing.get_origin(tp)
-    if origin in (types.UnionType, typing.Union):
-        (inner,) = [a for a in typing.get_args(tp) if a is not type(None)]
-        return _type_schema(inner)
-    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
-        return _object_schema(tp)
-    if origin is tuple:
-        return {"type": "array", "items": _type_schema(typing.get_args(tp)[0])}
-    simple = {bool: "boolean", int: "integer", float: "number", str: "string"}
-    if tp in simple:
-        out: dict[str, Any] = {"type": simple[tp]}
-        if tp is str:
-            out["maxLength"] = 1024
-        return out
-    raise TypeError(f"no CRD schema for config annotation {tp!r}")
+_SIMPLE_MAX_LENGTH = 1024  # any string the spec does not bound more tightly
+
+
+def _type_schema(ft: FieldType) -> dict[str, Any]:
+    """OpenAPI v3 schema of a config field type (without description)."""
+    if ft.section is not None:
+        return _object_schema(ft.section)
+    if ft.item is not None:
+        return {"type": "array", "items": _type_schema(ft.item)}
+    out: dict[str, Any] = {"type": ft.kind}
+    if ft.kind == "string":
+        out["maxLength"] = _SIMPLE_MAX_LENGTH
+    return out
+
+
+def _merge(schema: dict[str, Any], extra: Mapping[str, Any]) -> None:
+    for key, value in extra.items():
+        if key == "items":
+            schema["items"] = {**schema.get("items", {}), **value}
+        else:
+            schema[key] = value
 
 
 def _object_schema(cls: type) -> dict[str, Any]:
     """Schema of a nested config dataclass (e.g. a path rule), keys in camelCase."""
     props: dict[str, Any] = {}
-    hints = field_types(cls)
-    for f in dataclasses.fields(cls):
-        prop = _type_schema(hints[f.name])
+    fields = settings(cls)
+    for name, item in fields.items():
+        prop = _type_schema(item.type)
+        _merge(prop, bounds_schema(item.bounds, item.type))
         if prop["type"] == "array":
             prop["maxItems"] = 64
             prop["items"].setdefault("minLength", 1)
-        prop["description"] = f.metadata.get("doc", f.name)
-        props[camel(f.name)] = prop
+        prop["description"] = item.doc or name
+        props[camel(name)] = prop
     schema: dict[str, Any] = {"type": "object", "properties": props}
-    if "path_prefix" in hints:  # a path rule is meaningless without its prefix
+    if "path_prefix" in fields:  # a path rule is meaningless without its prefix
         schema["required"] = ["pathPrefix"]
         props["pathPrefix"].update({"minLength": 1, "pattern": "^/"})
     return schema
 
 
 def _leaf_schema(spec_field: SpecField) -> dict[str, Any]:
-    tp, fld = _config_field(*spec_field.config)
-    schema = _type_schema(tp)
-    for key, value in spec_field.schema.items():
-        if key == "items":
-            schema["items"] = {**schema.get("items", {}), **value}
-        else:
-            schema[key] = value
-    schema["description"] = spec_field.description or fld.metadata.get("doc", fld.name)
-    default = fld.default
+    item = config_setting(*spec_field.config)
+    schema = _type_schema(item.type)
+    _merge(schema, spec_field.schema)
+    _merge(schema, bounds_schema(item.bounds, item.type))
+    schema["description"] = spec_field.description or item.doc or item.name
+    default = item.field.default
     if (
         not spec_field.required
         and default is not dataclasses.MISSING

@@ -1,6 +1,6 @@
 """OIDCProvider spec -> ProxyConfig document -> ConfigMap.
 
-Rendering walks :data:`authgate.operator.crd.SPEC_FIELDS`, the same table the
+Rendering walks :data:`authgate.operator.spec.SPEC_FIELDS`, the same table the
 CRD schema is generated from, and validates the result with
 :func:`authgate.core.config.parse_config`, the validator the proxy itself runs
 at startup: a ConfigMap the operator writes is one the proxy accepts.  Errors
@@ -34,8 +34,8 @@ from authgate.core.config import ProxyConfig, config_to_document, parse_config
 from authgate.core.contracts import API_VERSION, CONFIG_FILE_NAME, CONFIG_KIND, PROVIDER_KIND
 from authgate.core.errors import ConfigError
 
-from .crd import SPEC_FIELDS, camel
 from .settings import OperatorSettings
+from .spec import SPEC_FIELDS, camel
 
 __all__ = [
     "CA_FILE_NAME",

@@ -10,9 +10,8 @@ import os
 import sys
 
 import click
-from authgate.core.config import load_config
+from authgate.core.config import is_loopback_host, load_config
 from authgate.core.errors import ConfigError
-from authgate.core.validation import is_loopback_host
 
 from .accesslog import setup_logging
 

@@ -15,9 +15,8 @@ from typing import Any
 
 import click
 from aiohttp import web
-from authgate.core.config import ProxyConfig, parse_config
+from authgate.core.config import ProxyConfig, is_loopback_host, parse_config
 from authgate.core.contracts import API_VERSION, CONFIG_KIND, DISCOVERY_PATH
-from authgate.core.validation import is_loopback_host
 
 from .demo import build_demo_app
 from .runner import Listening, serve

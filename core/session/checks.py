@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..config import ProxyConfig
-    from ..validation import ErrorList
+    from ..config.schema import ErrorList
 
 __all__ = ["check_browser"]
 
@@ -24,7 +24,7 @@ _ORIGIN = re.compile(
 
 
 def check_browser(cfg: ProxyConfig, errors: ErrorList) -> None:
-    from ..validation import _check_path, _check_url
+    from ..config.validation import _check_path, _check_url
 
     b = cfg.browser
     if not b.enabled:
@@ -50,13 +50,6 @@ def check_browser(cfg: ProxyConfig, errors: ErrorList) -> None:
         b.client_secret_file is None or bool(b.client_secret_file.strip()),
         "browser.client_secret_file",
         "must not be empty (use null for a public client)",
-    )
-    chk(b.session_lifetime_seconds >= 60, "browser.session_lifetime_seconds", "must be at least 60")
-    chk(b.refresh_before_seconds >= 0, "browser.refresh_before_seconds", "must not be negative")
-    chk(
-        30 <= b.login_timeout_seconds <= 3600,
-        "browser.login_timeout_seconds",
-        "must be between 30 and 3600",
     )
     if b.scopes is not None:
         chk("openid" in b.scopes.split(), "browser.scopes", "must include 'openid'")

@@ -356,3 +356,28 @@ async def test_session_and_logout_endpoints(world: World) -> None:
     cleared = jar_of(out)
     assert all(v is None for k, v in cleared.items())
     assert any(k.startswith("__Host-authgate-session") for k in cleared)
+
+
+def test_browser_config_errors_are_all_reported() -> None:
+    from authgate.core.config import parse_config
+    from authgate.core.errors import ConfigError
+    from core_helpers import base_document
+
+    doc = base_document(
+        browser={
+            "enabled": True,
+            "session_keys_dir": "",
+            "scopes": "profile",
+            "redirect_url": "http://app.example.com/cb",
+            "cookie_domain": "bad domain",
+            "never_redirect": ["api/"],
+            "trusted_origins": ["evil.example"],
+            "login_timeout_seconds": 5,
+        }
+    )
+    with pytest.raises(ConfigError) as info:
+        parse_config(doc)
+    text = "\n".join(info.value.errors)
+    for path in ("session_keys_dir", "scopes", "redirect_url", "cookie_domain",
+                 "never_redirect[0]", "trusted_origins[0]", "login_timeout_seconds"):  # fmt: skip
+        assert f"browser.{path}" in text, path

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import yaml
 from authgate.core import config as cfg
-from authgate.core.validation import field_types
-from authgate.operator.crd import DEPLOYMENT_OWNED, SPEC_FIELDS, crd_manifest, spec_schema
+from authgate.core.config import field_types
+from authgate.operator.crd import crd_manifest, spec_schema
+from authgate.operator.spec import DEPLOYMENT_OWNED, SPEC_FIELDS
 from click.testing import CliRunner
 
 from authgate.cli import main

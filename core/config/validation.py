@@ -1,13 +1,15 @@
 """Schema-driven parsing and validation of the config document.
 
-The schema *is* the dataclasses in :mod:`authgate.core.config`: this module
-walks their type hints, so adding a field there is enough to parse, validate
-the type of, override from the environment and serialise it.  Two passes:
+The schema *is* the dataclasses in :mod:`.model`: this module walks them through
+:mod:`.schema`, so adding a field there is enough to parse, validate the type
+and the bounds of, override from the environment and serialise it.  Two passes:
 
 1. **Shape** — every key known (unknown keys get a "did you mean" hint), every
    value of the right type, ``apiVersion``/``kind`` as expected.
-2. **Meaning** — URLs, ranges, header-name syntax, scope syntax, normalised
-   paths, algorithm allow-list, the quickstart loopback rule.
+2. **Meaning** — first every field's declared :class:`~.schema.Bounds` (ranges,
+   choices, the header-name pattern), then what no single field can say: URLs,
+   scope syntax, normalised paths, the algorithm allow-list, unique header
+   names, the quickstart loopback rule.
 
 Both passes append to one list; nothing stops at the first problem, so the
 operator (and the person reading ``kubectl describe``) sees everything at once.
@@ -16,32 +18,39 @@ operator (and the person reading ``kubectl describe``) sees everything at once.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import ipaddress
 import re
-import types
-import typing
 from collections.abc import Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from .config import (
+from ..contracts import API_VERSION, CONFIG_KIND
+from ..errors import ConfigError, InvalidRequest
+from ..paths import normalize_path
+from .env import apply_env_overrides
+from .model import (
     ASYMMETRIC_ALGORITHMS,
     HEADER_PRESETS,
     AuthorizationConfig,
     HeaderConfig,
     ProxyConfig,
 )
-from .contracts import API_VERSION, CONFIG_KIND
-from .errors import ConfigError
+from .schema import (
+    ErrorList,
+    FieldType,
+    check_bounds,
+    did_you_mean,
+    settings,
+)
+from .schema import (
+    describe_value as _describe,
+)
 
-__all__ = ["ErrorList", "field_types", "is_loopback_host", "to_document", "validate_document"]
+__all__ = ["is_loopback_host", "to_document", "validate_document"]
 
 T = TypeVar("T")
 
-_TOKEN_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 §5.6.2 token
 _SCOPE_RE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")  # RFC 6749 §3.3 scope-token
-_ENGINES = ("auto", "aiohttp", "lean")
 # Header names an identity slot must never take: they carry framing or credentials.
 _RESERVED_HEADERS = frozenset(
     {"host", "authorization", "content-length", "transfer-encoding", "connection", "upgrade",
@@ -49,144 +58,78 @@ _RESERVED_HEADERS = frozenset(
 )  # fmt: skip
 
 
-class ErrorList:
-    """Collects ``"<path>: <message>"`` strings; remembers which paths already
-    failed their type check (so meaning checks don't pile on) and which paths
-    came from environment variables (so the message names the variable)."""
-
-    def __init__(self) -> None:
-        self.items: list[str] = []
-        self.bad: set[str] = set()
-        self.from_env: dict[str, str] = {}
-
-    def add(self, path: str, message: str) -> None:
-        origin = self.from_env.get(path)
-        suffix = f" (from {origin})" if origin else ""
-        self.items.append(f"{path or '<document>'}: {message}{suffix}")
-
-    def type_error(self, path: str, message: str) -> None:
-        self.bad.add(path)
-        self.add(path, message)
-
-    def check(self, ok: bool, path: str, message: str) -> None:
-        if not ok and path not in self.bad:
-            self.add(path, message)
-
-
 def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
 
 
-def did_you_mean(word: str, choices: typing.Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest choice, or ``""``."""
-    options = list(choices)
-    lowered = {c.lower(): c for c in options}
-    if word.lower() in lowered:
-        return f" (did you mean '{lowered[word.lower()]}'?)"
-    match = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
-    return f" (did you mean '{match[0]}'?)" if match else ""
-
-
-_FIELD_TYPES: dict[type, dict[str, Any]] = {}
-
-
-def field_types(cls: type) -> dict[str, Any]:
-    """Resolved type hints of a config dataclass, by field name, in order."""
-    found = _FIELD_TYPES.get(cls)
-    if found is None:
-        hints = typing.get_type_hints(cls)
-        found = _FIELD_TYPES[cls] = {f.name: hints[f.name] for f in dataclasses.fields(cls)}
-    return found
-
-
-def _describe(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list | tuple):
-        return "a list"
-    return type(value).__name__
-
-
-def _convert(value: Any, tp: Any, path: str, errors: ErrorList) -> Any:
-    """Check ``value`` against the annotation ``tp``; return the converted value,
+def _convert(value: Any, ft: FieldType, path: str, errors: ErrorList) -> Any:
+    """Check ``value`` against the field type ``ft``; return the converted value,
     or ``dataclasses.MISSING`` after recording a type error."""
-    origin = typing.get_origin(tp)
-    if origin in (types.UnionType, typing.Union):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        if value is None:
-            return None
-        return _convert(value, args[0], path, errors)
-    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+    if value is None and ft.optional:
+        return None
+    if ft.section is not None:
         if value is None:
             value = {}
         if not isinstance(value, Mapping):
             errors.type_error(path, f"expected a mapping, got {_describe(value)}")
             return dataclasses.MISSING
-        return _build(tp, value, path, errors)
-    if origin is tuple:
-        item_tp = typing.get_args(tp)[0]
-        if isinstance(value, str) and item_tp is str:
+        return _build(ft.section, value, path, errors)
+    if ft.item is not None:
+        if isinstance(value, str) and ft.item.kind == "string":
             value = [value]  # "one or many": a lone string is a one-element list
         if not isinstance(value, list | tuple):
             errors.type_error(path, f"expected a list, got {_describe(value)}")
             return dataclasses.MISSING
         items = []
         for i, item in enumerate(value):
-            converted = _convert(item, item_tp, f"{path}[{i}]", errors)
+            converted = _convert(item, ft.item, f"{path}[{i}]", errors)
             if converted is not dataclasses.MISSING:
                 items.append(converted)
         return tuple(items)
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        errors.type_error(path, f"expected a boolean, got {_describe(value)}")
-        return dataclasses.MISSING
-    if tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        errors.type_error(path, f"expected an integer, got {_describe(value)}")
-        return dataclasses.MISSING
-    if tp is float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        errors.type_error(path, f"expected a number, got {_describe(value)}")
-        return dataclasses.MISSING
-    if tp is str:
-        if isinstance(value, str):
-            return value
-        errors.type_error(path, f"expected a string, got {_describe(value)}")
-        return dataclasses.MISSING
-    raise TypeError(f"unsupported config annotation {tp!r}")  # a bug in config.py
+    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    if ft.kind == "boolean" and isinstance(value, bool):
+        return value
+    if ft.kind == "integer" and is_number and isinstance(value, int):
+        return value
+    if ft.kind == "number" and is_number:
+        return float(value)
+    if ft.kind == "string" and isinstance(value, str):
+        return value
+    expected = {"boolean": "a boolean", "integer": "an integer", "number": "a number"}
+    errors.type_error(path, f"expected {expected.get(ft.kind, 'a string')}, got {_describe(value)}")
+    return dataclasses.MISSING
 
 
 def _build(cls: type[T], data: Mapping[str, Any], path: str, errors: ErrorList) -> T:
-    hints = field_types(cls)
+    fields = settings(cls)
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
         key_path = _join(path, str(key))
-        if not isinstance(key, str) or key not in hints:
-            errors.type_error(key_path, "unknown key" + did_you_mean(str(key), hints))
+        if not isinstance(key, str) or key not in fields:
+            errors.type_error(key_path, "unknown key" + did_you_mean(str(key), fields))
             continue
-        converted = _convert(value, hints[key], key_path, errors)
+        converted = _convert(value, fields[key].type, key_path, errors)
         if converted is not dataclasses.MISSING:
             kwargs[key] = converted
     return cls(**kwargs)
 
 
+def _check_bounds(node: Any, path: str, errors: ErrorList) -> None:
+    """Every declared :class:`~.schema.Bounds` in the tree below ``node``."""
+    for name, item in settings(type(node)).items():
+        value = getattr(node, name)
+        item_path = _join(path, name)
+        if item.bounds is not None:
+            check_bounds(value, item.bounds, item_path, errors)
+        if item.type.section is not None:
+            _check_bounds(value, item_path, errors)
+        elif item.type.item is not None and item.type.item.section is not None:
+            for i, element in enumerate(value):
+                _check_bounds(element, f"{item_path}[{i}]", errors)
+
+
 def validate_document(document: Mapping[str, Any], env: Mapping[str, str]) -> ProxyConfig:
     """Parse and validate a whole document; raise one :class:`ConfigError`."""
-    from .config_env import apply_env_overrides
-
     errors = ErrorList()
     if not isinstance(document, Mapping):
         raise ConfigError([f"<document>: expected a mapping, got {_describe(document)}"])
@@ -245,11 +188,6 @@ def _check_url(
             errors.add(path, "must not contain a query")
 
 
-def _check_header_name(name: str, path: str, errors: ErrorList) -> None:
-    if not _TOKEN_RE.match(name):
-        errors.add(path, f"not a valid HTTP header name: {name!r}")
-
-
 def _check_scopes(
     scopes: tuple[str, ...] | None, path: str, errors: ErrorList, *, allow_empty: bool
 ) -> None:
@@ -263,9 +201,6 @@ def _check_scopes(
 
 
 def _check_path(value: str, path: str, errors: ErrorList) -> None:
-    from .errors import InvalidRequest
-    from .paths import normalize_path
-
     if not value.startswith("/"):
         errors.add(path, f"must start with '/', got {value!r}")
         return
@@ -279,39 +214,17 @@ def _check_path(value: str, path: str, errors: ErrorList) -> None:
 
 
 def _check_meaning(cfg: ProxyConfig, errors: ErrorList) -> None:
+    _check_bounds(cfg, "", errors)
     chk = errors.check
-    chk(
-        cfg.server.engine in _ENGINES,
-        "server.engine",
-        f"must be one of {', '.join(_ENGINES)}{did_you_mean(cfg.server.engine, _ENGINES)}",
-    )
-    chk(1 <= cfg.server.workers <= 256, "server.workers", "must be between 1 and 256")
     for section in ("listen", "admin"):
         listener = getattr(cfg, section)
         chk(bool(listener.host.strip()), f"{section}.host", "must not be empty")
-        chk(0 <= listener.port <= 65535, f"{section}.port", "must be between 0 and 65535")
     _check_url(cfg.upstream.url, "upstream.url", errors, schemes=("http", "https"), strict=False)
-    chk(
-        cfg.upstream.connect_timeout_seconds > 0,
-        "upstream.connect_timeout_seconds",
-        "must be positive",
-    )
-    chk(cfg.upstream.read_timeout_seconds > 0, "upstream.read_timeout_seconds", "must be positive")
-    chk(cfg.upstream.max_connections >= 1, "upstream.max_connections", "must be at least 1")
 
     _check_oidc(cfg, errors)
     _check_tokens(cfg, errors)
 
     keys = cfg.keys
-    chk(keys.refresh_interval_seconds >= 1, "keys.refresh_interval_seconds", "must be at least 1")
-    chk(0 <= keys.refresh_jitter < 1, "keys.refresh_jitter", "must be in [0, 1)")
-    chk(
-        keys.unknown_kid_cooldown_seconds >= 0,
-        "keys.unknown_kid_cooldown_seconds",
-        "must not be negative",
-    )
-    chk(keys.stale_max_age_seconds >= 0, "keys.stale_max_age_seconds", "must not be negative")
-    chk(keys.fetch_timeout_seconds > 0, "keys.fetch_timeout_seconds", "must be positive")
     chk(
         keys.ca_file is None or bool(keys.ca_file.strip()),
         "keys.ca_file",
@@ -320,14 +233,9 @@ def _check_meaning(cfg: ProxyConfig, errors: ErrorList) -> None:
 
     _check_headers(cfg.headers, errors)
     _check_authorization(cfg.authorization, errors)
-    from .session.checks import check_browser
+    from ..session.checks import check_browser
 
     check_browser(cfg, errors)
-
-    lim = cfg.limits
-    chk(lim.max_header_bytes >= 1024, "limits.max_header_bytes", "must be at least 1024")
-    chk(lim.max_in_flight >= 1, "limits.max_in_flight", "must be at least 1")
-    chk(lim.drain_timeout_seconds >= 0, "limits.drain_timeout_seconds", "must not be negative")
 
     if cfg.quickstart.enabled and not cfg.quickstart.allow_non_loopback:
         chk(
@@ -388,25 +296,16 @@ def _check_tokens(cfg: ProxyConfig, errors: ErrorList) -> None:
             else:
                 errors.add(ipath, f"unsupported algorithm {alg!r}"
                                   + did_you_mean(alg, ASYMMETRIC_ALGORITHMS))  # fmt: skip
-    errors.check(0 <= tok.leeway_seconds <= 600, "tokens.leeway_seconds",
-                 "must be between 0 and 600")  # fmt: skip
-    errors.check(512 <= tok.max_token_bytes <= 1 << 20, "tokens.max_token_bytes",
-                 "must be between 512 and 1048576")  # fmt: skip
     for name in ("subject_claim", "email_claim", "groups_claim"):
         errors.check(bool(getattr(tok, name)), f"tokens.{name}", "must not be empty")
-    errors.check(tok.cache_size >= 0, "tokens.cache_size", "must not be negative")
 
 
 def _check_headers(hdr: HeaderConfig, errors: ErrorList) -> None:
-    errors.check(hdr.preset in HEADER_PRESETS, "headers.preset",
-                 f"must be one of {', '.join(HEADER_PRESETS)}"
-                 + did_you_mean(hdr.preset, HEADER_PRESETS))  # fmt: skip
+    # Names and the preset are checked by their declared bounds; here, the combination.
     seen: dict[str, str] = {}
     for slot in ("principal_id", "email", "groups", "scopes"):
         path = f"headers.{slot}"
         override = getattr(hdr, slot)
-        if override is not None:
-            _check_header_name(override, path, errors)
         if hdr.preset not in HEADER_PRESETS and override is None:
             continue
         name = hdr.name_for(slot)
@@ -416,8 +315,6 @@ def _check_headers(hdr: HeaderConfig, errors: ErrorList) -> None:
         if key in seen:
             errors.add(path, f"{name!r} is also used by headers.{seen[key]}")
         seen.setdefault(key, slot)
-    for i, name in enumerate(hdr.strip):
-        _check_header_name(name, f"headers.strip[{i}]", errors)
 
 
 def _check_authorization(authz: AuthorizationConfig, errors: ErrorList) -> None:

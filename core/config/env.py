@@ -15,40 +15,27 @@ go through exactly the same checks, and any error names the variable.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
-import types
-import typing
 from collections.abc import Mapping
 from typing import Any
 
-from .config import ProxyConfig
+from .model import ProxyConfig
+from .schema import ErrorList, FieldType, did_you_mean, settings
 
 __all__ = ["ENV_PREFIX", "apply_env_overrides"]
 
 ENV_PREFIX = "AUTHGATE__"
 
-if typing.TYPE_CHECKING:
-    from .validation import ErrorList
 
-
-def _strip_optional(tp: Any) -> tuple[Any, bool]:
-    if typing.get_origin(tp) in (types.UnionType, typing.Union):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        return args[0], True
-    return tp, False
-
-
-def _decode(raw: str, tp: Any) -> Any:
-    """Turn the variable's text into a document value for a field of type ``tp``."""
-    inner, optional = _strip_optional(tp)
-    if inner is str:
-        return None if (optional and raw == "") else raw
-    if optional and raw.strip() in ("", "null"):
+def _decode(raw: str, ft: FieldType) -> Any:
+    """Turn the variable's text into a document value for a field of type ``ft``."""
+    if ft.kind == "string":
+        return None if (ft.optional and raw == "") else raw
+    if ft.optional and raw.strip() in ("", "null"):
         return None
-    if inner is bool:
+    if ft.kind == "boolean":
         return json.loads(raw.strip().lower())
-    if typing.get_origin(inner) is tuple and typing.get_args(inner)[0] is str:
+    if ft.item is not None and ft.item.kind == "string":
         if not raw.lstrip().startswith("["):
             return raw  # one bare string, accepted as a one-element list
     return json.loads(raw)
@@ -58,8 +45,6 @@ def apply_env_overrides(
     document: Mapping[str, Any], env: Mapping[str, str], errors: ErrorList
 ) -> dict[str, Any]:
     """A deep copy of ``document`` with every ``AUTHGATE__…`` override applied."""
-    from .validation import did_you_mean, field_types
-
     data: dict[str, Any] = copy.deepcopy(dict(document))
     for var in sorted(env):
         if not var.upper().startswith(ENV_PREFIX) or len(var) <= len(ENV_PREFIX):
@@ -69,15 +54,15 @@ def apply_env_overrides(
         node: Any = data
         path = ""
         for depth, part in enumerate(parts):
-            hints = field_types(cls)
+            fields = settings(cls)
             path = f"{path}.{part}" if path else part
-            if part not in hints:
-                errors.add(f"env {var}", f"no setting {path!r}" + did_you_mean(part, hints))
+            if part not in fields:
+                errors.add(f"env {var}", f"no setting {path!r}" + did_you_mean(part, fields))
                 break
-            tp = hints[part]
+            ft = fields[part].type
             last = depth == len(parts) - 1
             if not last:
-                if not (dataclasses.is_dataclass(tp) and isinstance(tp, type)):
+                if ft.section is None:
                     errors.add(f"env {var}", f"{path!r} has no sub-settings")
                     break
                 child = node.get(part) if isinstance(node, dict) else None
@@ -85,13 +70,13 @@ def apply_env_overrides(
                     child = node[part] = {}
                 if not isinstance(child, dict):
                     break  # the document's own type error is reported by validation
-                node, cls = child, tp
+                node, cls = child, ft.section
                 continue
-            if dataclasses.is_dataclass(tp):
+            if ft.section is not None:
                 errors.add(f"env {var}", f"{path!r} is a section; set its fields one by one")
                 break
             try:
-                value = _decode(env[var], tp)
+                value = _decode(env[var], ft)
             except ValueError:
                 errors.add(f"env {var}", "not valid JSON for this setting")
                 break

@@ -1,4 +1,4 @@
-"""The proxy configuration model: one versioned document, frozen dataclasses.
+"""The proxy configuration model: the frozen dataclasses, and nothing else.
 
 The document (``apiVersion: authgate.io/v1alpha1``, ``kind: ProxyConfig``) is
 written by people, by the operator (into a ConfigMap) and by the tests; the
@@ -8,26 +8,29 @@ name is the YAML key, and every field carries its documentation in
 ``metadata["doc"]`` so the reference (``docs/config.md``) and the operator's CRD
 schema can be derived from — or checked against — this module.
 
-Parsing is schema-driven (see :mod:`authgate.core.validation`): it walks these
-dataclasses, collects *every* error with its path, and raises a single
-:class:`~authgate.core.errors.ConfigError`.  Environment variables named after
-a field's path (``AUTHGATE__OIDC__ISSUER``) override single fields
-(:mod:`authgate.core.config_env`).
+A field's bounds are declared here too, as keywords of ``_doc`` (see
+:class:`.schema.Bounds`): ``_doc(60.0, "clock skew", minimum=0, maximum=600)``.
+Validation, the CRD generator and the reference all read them from the field.
+
+Parsing is schema-driven (see :mod:`.validation`): it walks these dataclasses
+through :mod:`.schema`, collects *every* error with its path, and raises a
+single :class:`~authgate.core.errors.ConfigError`.  Environment variables named
+after a field's path (``AUTHGATE__OIDC__ISSUER``) override single fields
+(:mod:`.env`).  Import the names from :mod:`authgate.core.config`.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
-from .errors import ConfigError
+from .schema import HEADER_NAME_PATTERN, setting
 
 __all__ = [
+    "ASYMMETRIC_ALGORITHMS",
     "HEADER_PRESETS",
+    "OIDC_SCOPES",
     "AdminConfig",
     "AuthorizationConfig",
     "BrowserConfig",
@@ -42,15 +45,17 @@ __all__ = [
     "ServerConfig",
     "TokenConfig",
     "UpstreamConfig",
-    "config_to_document",
-    "load_config",
-    "parse_config",
 ]
 
 
-def _doc(default: Any, doc: str) -> Any:
-    """A dataclass field with a default and its documentation."""
-    return field(default=default, metadata={"doc": doc})
+def _doc(default: Any, doc: str, **bounds: Any) -> Any:
+    """A dataclass field with a default, its documentation and its bounds
+    (keywords of :class:`.schema.Bounds`: ``minimum``, ``maximum``,
+    ``exclusive_minimum``, ``pattern``, ``pattern_name``, ``choices``)."""
+    return setting(default, doc, **bounds)
+
+
+_HEADER_NAME: dict[str, Any] = {"pattern": HEADER_NAME_PATTERN, "pattern_name": "HTTP header name"}
 
 
 #: Identity-header name sets.  ``nemo`` matches the NeMo Platform contract,
@@ -83,8 +88,14 @@ OIDC_SCOPES: frozenset[str] = frozenset({"openid", "profile", "email", "offline_
 class ServerConfig:
     """Which HTTP data path serves client traffic."""
 
-    engine: str = _doc("auto", "auto | aiohttp | lean; auto picks lean when available")
-    workers: int = _doc(1, "processes sharing the listen port with SO_REUSEPORT (>= 1)")
+    engine: str = _doc(
+        "auto",
+        "auto | aiohttp | lean; auto picks lean when available",
+        choices=("auto", "aiohttp", "lean"),
+    )
+    workers: int = _doc(
+        1, "processes sharing the listen port with SO_REUSEPORT", minimum=1, maximum=256
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +103,7 @@ class ListenConfig:
     """Where the proxy listens for client traffic."""
 
     host: str = _doc("127.0.0.1", "bind address; 0.0.0.0 in a pod")
-    port: int = _doc(8080, "TCP port (0 picks a free port)")
+    port: int = _doc(8080, "TCP port (0 picks a free port)", minimum=0, maximum=65535)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +111,9 @@ class AdminConfig:
     """Health (/healthz), readiness (/readyz) and Prometheus metrics (/metrics)."""
 
     host: str = _doc("127.0.0.1", "bind address of the admin listener")
-    port: int = _doc(9090, "TCP port of the admin listener (0 picks a free port)")
+    port: int = _doc(
+        9090, "TCP port of the admin listener (0 picks a free port)", minimum=0, maximum=65535
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,9 +121,13 @@ class UpstreamConfig:
     """The service behind the sidecar; traffic is streamed to it unchanged."""
 
     url: str = _doc("http://127.0.0.1:8000", "http(s) base URL of the protected service")
-    connect_timeout_seconds: float = _doc(5.0, "connect timeout; refused/unreachable -> 502")
-    read_timeout_seconds: float = _doc(60.0, "no response within this -> 504")
-    max_connections: int = _doc(256, "keep-alive pool size")
+    connect_timeout_seconds: float = _doc(
+        5.0, "connect timeout; refused/unreachable -> 502", minimum=0, exclusive_minimum=True
+    )
+    read_timeout_seconds: float = _doc(
+        60.0, "no response within this -> 504", minimum=0, exclusive_minimum=True
+    )
+    max_connections: int = _doc(256, "keep-alive pool size", minimum=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,25 +170,45 @@ class TokenConfig:
     """How bearer tokens are checked."""
 
     algorithms: tuple[str, ...] = _doc(ASYMMETRIC_ALGORITHMS, "allowed `alg` values; asymmetric")
-    leeway_seconds: float = _doc(60.0, "clock skew allowed on exp / nbf / iat")
-    max_token_bytes: int = _doc(16384, "longer bearer tokens are rejected before parsing")
+    leeway_seconds: float = _doc(
+        60.0, "clock skew allowed on exp / nbf / iat", minimum=0, maximum=600
+    )
+    max_token_bytes: int = _doc(
+        16384, "longer bearer tokens are rejected before parsing", minimum=512, maximum=1 << 20
+    )
     subject_claim: str = _doc("sub", "claim holding the principal id")
     email_claim: str = _doc("email", "claim holding the email address")
     groups_claim: str = _doc("groups", "claim holding the group list")
-    cache_size: int = _doc(10000, "verified-token cache entries (each also bounded by its exp)")
+    cache_size: int = _doc(
+        10000,
+        "verified-token cache entries (each also bounded by its exp)",
+        minimum=0,
+        maximum=1_000_000,
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class KeyConfig:
     """How the JWKS is fetched and cached."""
 
-    refresh_interval_seconds: float = _doc(300.0, "background JWKS refresh period")
-    refresh_jitter: float = _doc(0.1, "random fraction of the interval added or removed (0..1)")
-    unknown_kid_cooldown_seconds: float = _doc(
-        30.0, "at most one refetch per cooldown for new kids"
+    refresh_interval_seconds: float = _doc(
+        300.0, "background JWKS refresh period", minimum=1, maximum=86400
     )
-    stale_max_age_seconds: float = _doc(3600.0, "serve last good keys this long when the IdP fails")
-    fetch_timeout_seconds: float = _doc(5.0, "timeout of each discovery / JWKS request")
+    refresh_jitter: float = _doc(
+        0.1, "random fraction of the interval added or removed (0..1)", minimum=0, maximum=0.99
+    )
+    unknown_kid_cooldown_seconds: float = _doc(
+        30.0, "at most one refetch per cooldown for new kids", minimum=0, maximum=3600
+    )
+    stale_max_age_seconds: float = _doc(
+        3600.0,
+        "serve last good keys this long when the IdP fails",
+        minimum=0,
+        maximum=604800,
+    )
+    fetch_timeout_seconds: float = _doc(
+        5.0, "timeout of each discovery / JWKS request", minimum=0.1, maximum=60
+    )
     ca_file: str | None = _doc(None, "extra CA bundle (PEM) for talking to the IdP")
 
 
@@ -179,12 +216,22 @@ class KeyConfig:
 class HeaderConfig:
     """Identity headers injected upstream (and always stripped from clients)."""
 
-    preset: str = _doc("nemo", "nemo (X-NMP-*) or authgate (X-Auth-Request-*)")
-    principal_id: str | None = _doc(None, "overrides the preset's principal-id header name")
-    email: str | None = _doc(None, "overrides the preset's email header name")
-    groups: str | None = _doc(None, "overrides the preset's groups header name (comma-joined)")
-    scopes: str | None = _doc(None, "overrides the preset's scopes header name (space-joined)")
-    strip: tuple[str, ...] = _doc((), "extra client headers to always remove")
+    preset: str = _doc(
+        "nemo",
+        "nemo (X-NMP-*) or authgate (X-Auth-Request-*)",
+        choices=tuple(sorted(HEADER_PRESETS)),
+    )
+    principal_id: str | None = _doc(
+        None, "overrides the preset's principal-id header name", **_HEADER_NAME
+    )
+    email: str | None = _doc(None, "overrides the preset's email header name", **_HEADER_NAME)
+    groups: str | None = _doc(
+        None, "overrides the preset's groups header name (comma-joined)", **_HEADER_NAME
+    )
+    scopes: str | None = _doc(
+        None, "overrides the preset's scopes header name (space-joined)", **_HEADER_NAME
+    )
+    strip: tuple[str, ...] = _doc((), "extra client headers to always remove", **_HEADER_NAME)
     forward_authorization: bool = _doc(False, "pass the Authorization header to the upstream")
     set_forwarded: bool = _doc(True, "set X-Forwarded-For / -Proto / -Host")
 
@@ -224,9 +271,13 @@ class AuthorizationConfig:
 class LimitsConfig:
     """Resource limits of the data path."""
 
-    max_header_bytes: int = _doc(16384, "total request-header size accepted")
-    max_in_flight: int = _doc(1024, "beyond this many concurrent requests, shed with 503")
-    drain_timeout_seconds: float = _doc(20.0, "SIGTERM: in-flight requests finish within this")
+    max_header_bytes: int = _doc(16384, "total request-header size accepted", minimum=1024)
+    max_in_flight: int = _doc(
+        1024, "beyond this many concurrent requests, shed with 503", minimum=1
+    )
+    drain_timeout_seconds: float = _doc(
+        20.0, "SIGTERM: in-flight requests finish within this", minimum=0
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,48 +320,6 @@ class ProxyConfig:
     )
 
 
-def parse_config(document: Mapping[str, Any], env: Mapping[str, str] | None = None) -> ProxyConfig:
-    """Validate ``document`` (with ``AUTHGATE__…`` overrides from ``env``) into a
-    :class:`ProxyConfig`, or raise one :class:`ConfigError` listing every problem.
-
-    ``env`` defaults to no overrides; pass ``os.environ`` to honour the process
-    environment.
-    """
-    from .validation import validate_document
-
-    return validate_document(document, env or {})
-
-
-def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> ProxyConfig:
-    """Read a YAML file and :func:`parse_config` it.  I/O and YAML syntax
-    problems are reported as :class:`ConfigError` too."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except OSError as exc:
-        raise ConfigError([f"{os.fspath(path)}: cannot read: {exc.strerror or exc}"]) from None
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError([f"{os.fspath(path)}: {problem}{where}"]) from None
-    if document is None:
-        document = {}
-    if not isinstance(document, Mapping):
-        raise ConfigError([f"{os.fspath(path)}: the document must be a mapping"])
-    return parse_config(document, env)
-
-
-def config_to_document(config: ProxyConfig) -> dict[str, Any]:
-    """The YAML-ready document for ``config``; ``parse_config`` of it gives back
-    an equal :class:`ProxyConfig`.  Used by the operator to render ConfigMaps."""
-    from .validation import to_document
-
-    document: dict[str, Any] = to_document(config)
-    return document
-
 
 @dataclass(frozen=True, slots=True)
 class BrowserConfig:
@@ -338,11 +347,15 @@ class BrowserConfig:
     cookie_domain: str | None = _doc(
         None, "Domain attribute; null = host-only __Host- cookie (recommended)"
     )
-    session_lifetime_seconds: float = _doc(28800.0, "a session ends this long after login")
-    refresh_before_seconds: float = _doc(
-        60.0, "refresh the access token when it expires within this"
+    session_lifetime_seconds: float = _doc(
+        28800.0, "a session ends this long after login", minimum=60
     )
-    login_timeout_seconds: float = _doc(600.0, "how long a started login (state cookie) lasts")
+    refresh_before_seconds: float = _doc(
+        60.0, "refresh the access token when it expires within this", minimum=0
+    )
+    login_timeout_seconds: float = _doc(
+        600.0, "how long a started login (state cookie) lasts", minimum=30, maximum=3600
+    )
     never_redirect: tuple[str, ...] = _doc(
         (), "paths answered with 401 JSON, never a login redirect: exact, or prefixes ending in /"
     )
