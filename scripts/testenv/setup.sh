@@ -62,6 +62,9 @@ apt_packages() {
   command -v unzip >/dev/null || missing+=(unzip)
   command -v mvn >/dev/null || missing+=(maven)
   command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+  # The real-browser tests (tests/browser): Debian's chromium and its chromedriver.
+  command -v chromium >/dev/null || missing+=(chromium)
+  command -v chromedriver >/dev/null || missing+=(chromium-driver)
   command -v go >/dev/null || { echo "Go toolchain not found on PATH" >&2; return 1; }
   if ((${#missing[@]})); then
     echo "installing: ${missing[*]}"
