@@ -24,7 +24,7 @@ from typing import Any
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
 
-from .state import OUTCOME, PRINCIPAL, REASON
+from .aiohttp.state import OUTCOME, PRINCIPAL, REASON
 
 __all__ = [
     "ACCESS_LOGGER",

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from .aiohttp.state import LIFECYCLE, METRICS, RUNTIME
 from .lifecycle import Lifecycle
 from .metrics import CONTENT_TYPE, Metrics
 from .runtime import RuntimeHolder
-from .state import LIFECYCLE, METRICS, RUNTIME
 
 __all__ = ["build_admin_app"]
 

@@ -2,7 +2,7 @@
 
 :func:`serve` is one proxy process: the admin listener first (so liveness
 answers while keys load), then the client listener on the configured engine
-— aiohttp (:mod:`authgate.proxy.app`) or the lean path
+— aiohttp (:mod:`authgate.proxy.aiohttp.app`) or the lean path
 (:mod:`authgate.proxy.lean`, ``auto`` falls back to aiohttp when it is not
 importable) — then the config watcher.  It returns after a SIGTERM/SIGINT
 drain (see :mod:`authgate.proxy.lifecycle`).
@@ -35,10 +35,10 @@ from .accesslog import (
     setup_logging,
 )
 from .admin import build_admin_app
-from .app import build_app
+from .aiohttp.app import build_app
+from .aiohttp.safe_handler import ProxyAppRunner
 from .lifecycle import Lifecycle
 from .metrics import Metrics
-from .protocol import ProxyAppRunner
 from .reload import ConfigWatcher, reload_config
 from .runtime import RuntimeHolder, build_runtime
 

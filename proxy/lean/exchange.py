@@ -35,7 +35,7 @@ from .tunnel import CLOSE_GOING_AWAY, FrameTracker
 from .upstream import BODY_CHUNKED, BODY_EOF, UpstreamConnection
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .protocol import ClientConnection
+    from .connection import ClientConnection
 
 __all__ = ["BODY_BUFFER_LIMIT", "Exchange"]
 

@@ -24,8 +24,8 @@ from urllib.parse import urlsplit
 
 from authgate.core.config import ProxyConfig
 
+from .connection import ClientConnection
 from .errors import LeanHTTPError
-from .protocol import ClientConnection
 from .upstream import UpstreamPool
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -37,7 +37,7 @@ from yarl import URL
 from .responses import error_response
 from .state import UPSTREAM_SECONDS
 
-log = logging.getLogger("authgate.proxy.forwarding")
+log = logging.getLogger("authgate.proxy.aiohttp.forwarding")
 
 __all__ = [
     "create_upstream_session",

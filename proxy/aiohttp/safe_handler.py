@@ -10,7 +10,7 @@ message on ``aiohttp.server``.  When that line is ``Authorization: Bearer
 :class:`SafeRequestHandler` overrides ``handle_error`` (the hook aiohttp calls
 for every answer it makes itself: parse errors, handler timeouts and
 unhandled exceptions) so the answer is our fixed JSON body
-(:func:`~authgate.proxy.responses.error_response`) and the log line carries
+(:func:`~authgate.proxy.aiohttp.responses.error_response`) and the log line carries
 only a reason and the exception *type*.  :class:`ProxyAppRunner` is the
 ``web.AppRunner`` that serves connections with it; everything else (startup
 and cleanup signals, ``handler_args``, shutdown) is aiohttp's own.
@@ -31,7 +31,7 @@ from .state import OUTCOME, REASON
 
 __all__ = ["MALFORMED_REASON", "ProxyAppRunner", "SafeRequestHandler", "SafeServer"]
 
-log = logging.getLogger("authgate.proxy.protocol")
+log = logging.getLogger("authgate.proxy.aiohttp.safe_handler")
 
 MALFORMED_REASON = "malformed_request"
 

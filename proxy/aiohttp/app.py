@@ -24,11 +24,11 @@ from aiohttp import web
 from authgate.core.contracts import DISCOVERY_PATH
 from authgate.core.errors import AuthError, InvalidRequest
 
+from ..lifecycle import Lifecycle
+from ..metrics import Metrics
+from ..runtime import RuntimeHolder
 from .forwarding import create_upstream_session, forward, forwarded_headers, upstream_url
-from .lifecycle import Lifecycle
-from .metrics import Metrics
 from .responses import auth_error_response, error_response
-from .runtime import RuntimeHolder
 from .state import (
     AUTH_SECONDS,
     LIFECYCLE,

@@ -12,9 +12,9 @@ import aiohttp
 from aiohttp import web
 from authgate.core.principal import Principal
 
-from .lifecycle import Lifecycle
-from .metrics import Metrics
-from .runtime import RuntimeHolder
+from ..lifecycle import Lifecycle
+from ..metrics import Metrics
+from ..runtime import RuntimeHolder
 
 __all__ = [
     "AUTH_SECONDS",
