@@ -28,7 +28,7 @@ the header filter.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 from .config import ProxyConfig
@@ -47,12 +47,15 @@ __all__ = ["Decision", "Gate", "bearer_token"]
 class Decision:
     """Forward the request: ``path`` is the normalised path that was matched,
     ``upstream_headers`` the filtered client headers plus identity headers
-    (X-Forwarded-* are the HTTP layer's job: it knows the peer)."""
+    (X-Forwarded-* are the HTTP layer's job: it knows the peer).
+    ``response_headers`` are added to the upstream's response (the browser
+    session's ``Set-Cookie`` after a refresh)."""
 
     principal: Principal | None
     path: str
     public: bool
     upstream_headers: list[tuple[str, str]]
+    response_headers: list[tuple[str, str]] = field(default_factory=list)
 
 
 def bearer_token(value: str) -> str:

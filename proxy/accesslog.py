@@ -149,5 +149,3 @@ class JsonAccessLogger(AbstractAccessLogger):
             peer=request.remote,
             reason=request.get(REASON),
         )
-
-

@@ -28,6 +28,7 @@ from authgate.core.gate import Gate
 from authgate.core.keys import KeyCache
 from authgate.core.oidc import FetchError, FetchResult, ProviderMetadata
 from authgate.core.session import BrowserSessions, build_browser
+from authgate.core.session.gate import BrowserGate
 
 from .fetcher import IdPFetcher
 
@@ -159,6 +160,8 @@ async def build_runtime(
             )
         except ValueError as exc:  # unreadable key directory or client secret
             raise ConfigError([f"browser: {exc}"]) from None
+    if browser is not None:
+        gate = BrowserGate(gate, browser)  # type: ignore[assignment,unused-ignore]
     return Runtime(config=config, gate=gate, keyset=keyset, browser=browser)
 
 

@@ -320,7 +320,6 @@ class ProxyConfig:
     )
 
 
-
 @dataclass(frozen=True, slots=True)
 class BrowserConfig:
     """Browser sign-in: OIDC authorization code + PKCE and an encrypted cookie session.

@@ -23,6 +23,7 @@ from weakref import WeakSet
 from aiohttp import web
 from authgate.core.contracts import DISCOVERY_PATH
 from authgate.core.errors import AuthError, InvalidRequest
+from authgate.core.session.gate import BrowserAnswer
 
 from ..lifecycle import Lifecycle
 from ..metrics import Metrics
@@ -36,6 +37,7 @@ from .state import (
     OUTCOME,
     PRINCIPAL,
     REASON,
+    RESPONSE_HEADERS,
     RUNTIME,
     UPSTREAM_SECONDS,
     UPSTREAM_SESSION,
@@ -120,6 +122,11 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
             raise InvalidRequest("only origin-form request targets are accepted",
                                  reason="bad_request_target")  # fmt: skip
         decision = await runtime.gate.decide(request.method, raw_target, headers)
+    except BrowserAnswer as answer:  # browser sign-in: a complete answer (redirect, page, JSON)
+        request[AUTH_SECONDS] = time.perf_counter() - started
+        request[OUTCOME] = "denied" if answer.status >= 400 else "public"
+        request[REASON] = answer.reason
+        return browser_response(answer)
     except AuthError as exc:
         request[AUTH_SECONDS] = time.perf_counter() - started
         request[OUTCOME] = "denied"
@@ -129,6 +136,8 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
     request[OUTCOME] = "public" if decision.public else "allowed"
     if decision.principal is not None:
         request[PRINCIPAL] = decision.principal
+    if decision.response_headers:
+        request[RESPONSE_HEADERS] = decision.response_headers
     upstream_headers = forwarded_headers(
         decision.upstream_headers,
         request,
@@ -142,6 +151,21 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
     if is_websocket_upgrade(request):
         return await proxy_websocket(request, session, url, upstream_headers, app[WEBSOCKETS])
     return await forward(request, session, url, upstream_headers)
+
+
+async def _add_response_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """The gate's extra response headers (a refreshed session cookie), on
+    whatever the upstream answered, streamed or not."""
+    for name, value in request.get(RESPONSE_HEADERS, ()):
+        response.headers.add(name, value)
+
+
+def browser_response(answer: BrowserAnswer) -> web.Response:
+    """A browser sign-in answer exactly as the core composed it."""
+    response = web.Response(status=answer.answer.status, body=answer.answer.body)
+    for name, value in answer.answer.headers:
+        response.headers.add(name, value)
+    return response
 
 
 async def _defer_expect(request: web.Request) -> None:
@@ -170,6 +194,7 @@ def build_app(holder: RuntimeHolder, metrics: Metrics, lifecycle: Lifecycle) -> 
     app[WEBSOCKETS] = WeakSet()
     app.cleanup_ctx.append(_upstream_pool)
     app.on_shutdown.append(_close_websockets)
+    app.on_response_prepare.append(_add_response_headers)
     app.router.add_route("GET", DISCOVERY_PATH, discovery_handler)
     app.router.add_route("*", "/{tail:.*}", proxy_handler, expect_handler=_defer_expect)
     return app

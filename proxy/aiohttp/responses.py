@@ -49,6 +49,4 @@ def error_response(
 ) -> web.Response:
     """A proxy-level failure (502, 503, 504, 431, ...)."""
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
-    return _json(
-        status, {"error": error, "reason": reason, "description": description}, headers
-    )
+    return _json(status, {"error": error, "reason": reason, "description": description}, headers)

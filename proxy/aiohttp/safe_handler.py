@@ -70,13 +70,26 @@ class SafeRequestHandler(RequestHandler):
         if isinstance(exc, HttpProcessingError):
             # Client garbage (scanners, TLS on a plain port) is routine: no error level.
             level = logging.DEBUG if isinstance(exc, BadHttpMethod) else logging.INFO
-            log.log(level, "malformed request rejected",
-                    extra={"reason": reason, "status": status, "exc_type": exc_type,
-                           "peer": request.remote})
+            log.log(
+                level,
+                "malformed request rejected",
+                extra={
+                    "reason": reason,
+                    "status": status,
+                    "exc_type": exc_type,
+                    "peer": request.remote,
+                },
+            )
         else:
-            log.error("request failed in the server",
-                      extra={"reason": reason, "status": status, "exc_type": exc_type,
-                             "peer": request.remote})
+            log.error(
+                "request failed in the server",
+                extra={
+                    "reason": reason,
+                    "status": status,
+                    "exc_type": exc_type,
+                    "peer": request.remote,
+                },
+            )
         if request.writer.output_size > 0:
             # Part of a response went out already: the connection is unusable.
             raise ConnectionError("response already started; cannot send an error answer")

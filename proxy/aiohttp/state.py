@@ -23,6 +23,7 @@ __all__ = [
     "OUTCOME",
     "PRINCIPAL",
     "REASON",
+    "RESPONSE_HEADERS",
     "RUNTIME",
     "UPSTREAM_SECONDS",
     "UPSTREAM_SESSION",
@@ -41,3 +42,5 @@ OUTCOME = web.RequestKey("outcome", str)
 REASON = web.RequestKey("reason", str)
 AUTH_SECONDS = web.RequestKey("auth_seconds", float)
 UPSTREAM_SECONDS = web.RequestKey("upstream_seconds", float)
+#: Headers the gate adds to the response (a refreshed browser session cookie).
+RESPONSE_HEADERS = web.RequestKey("response_headers", list)

@@ -13,12 +13,14 @@ from __future__ import annotations
 import json
 
 from authgate.core.errors import AuthError
+from authgate.core.session.gate import BrowserAnswer
 
 from .rewrite import status_line
 
 __all__ = [
     "LeanHTTPError",
     "auth_error_response",
+    "browser_response",
     "error_response",
 ]
 
@@ -63,9 +65,7 @@ def overloaded() -> LeanHTTPError:
     return LeanHTTPError(503, "overloaded", "too many requests in flight", "unavailable")
 
 
-def _render(
-    status: int, body: dict[str, str], challenge: str | None, close: bool
-) -> bytes:
+def _render(status: int, body: dict[str, str], challenge: str | None, close: bool) -> bytes:
     payload = json.dumps(body, separators=(",", ":")).encode()
     head = [
         status_line(status),
@@ -91,3 +91,15 @@ def auth_error_response(exc: AuthError, realm: str, *, close: bool) -> bytes:
 def error_response(exc: LeanHTTPError, *, close: bool) -> bytes:
     """A full response for a protocol-level failure."""
     return _render(exc.status, exc.body(), None, close)
+
+
+def browser_response(answer: BrowserAnswer, *, close: bool) -> bytes:
+    """A browser sign-in answer (redirect, page, JSON) exactly as the core composed it."""
+    a = answer.answer
+    head: list[bytes] = [status_line(a.status), b"Content-Length: %d\r\n" % len(a.body)]
+    for name, value in a.headers:
+        head.append(name.encode("latin-1") + b": " + value.encode("latin-1", "replace") + b"\r\n")
+    if close:
+        head.append(b"Connection: close\r\n")
+    head.append(b"\r\n")
+    return b"".join(head) + a.body

@@ -28,8 +28,15 @@ from typing import TYPE_CHECKING
 
 from authgate.core.contracts import DISCOVERY_PATH
 from authgate.core.errors import AuthError, InvalidRequest
+from authgate.core.session.gate import BrowserAnswer
 
-from .errors import LeanHTTPError, auth_error_response, error_response, overloaded
+from .errors import (
+    LeanHTTPError,
+    auth_error_response,
+    browser_response,
+    error_response,
+    overloaded,
+)
 from .rewrite import request_head, response_head
 from .tunnel import CLOSE_GOING_AWAY, FrameTracker
 from .upstream import BODY_CHUNKED, BODY_EOF, UpstreamConnection
@@ -60,6 +67,7 @@ class Exchange:
         "conn",
         "done",
         "expect_continue",
+        "extra_response",
         "frames",
         "has_body",
         "head_sent",
@@ -115,6 +123,7 @@ class Exchange:
         self.t_head = 0.0
         self.pending_error: LeanHTTPError | None = None
         self.retryable = False
+        self.extra_response: list[tuple[bytes, bytes]] = []
 
     # -- request body, fed by the client connection's parser --------------
     def request_body(self, data: bytes) -> None:
@@ -180,12 +189,22 @@ class Exchange:
                 target,
                 [(n.decode("latin-1"), v.decode("latin-1")) for n, v in self.headers],
             )
+        except BrowserAnswer as answer:  # browser sign-in: a complete answer from the core
+            self.auth_seconds = server.loop.time() - t0
+            self.outcome = "denied" if answer.status >= 400 else "public"
+            self.reason, self.status = answer.reason, answer.status
+            self._drop_body()
+            conn.write(browser_response(answer, close=self._closing()))
+            return
         except AuthError as exc:
             self.auth_seconds = server.loop.time() - t0
             self.outcome, self.reason, self.status = "denied", exc.reason, exc.status
             self._drop_body()
             conn.write(auth_error_response(exc, server.realm, close=self._closing()))
             return
+        self.extra_response = [
+            (n.encode("latin-1"), v.encode("latin-1")) for n, v in decision.response_headers
+        ]
         self.auth_seconds = server.loop.time() - t0
         self.path = decision.path
         principal = decision.principal
@@ -318,8 +337,7 @@ class Exchange:
         close = self._closing()
         head = (
             b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nCache-Control: no-cache\r\n"
-            b"Content-Length: %d\r\n"
-            % len(payload)
+            b"Content-Length: %d\r\n" % len(payload)
         )
         if close:
             head += b"Connection: close\r\n"
@@ -359,6 +377,8 @@ class Exchange:
             close = True
         self.chunk_out = chunk
         self.head_sent = True
+        if self.extra_response:  # the gate's Set-Cookie (a refreshed browser session)
+            headers = [*headers, *self.extra_response]
         conn.write(
             response_head(
                 status, reason, headers, framing=b"chunked" if chunk else None, close=close
