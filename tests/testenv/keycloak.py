@@ -89,7 +89,8 @@ class KeycloakEnv:
         self.users: dict[str, KeycloakUser] = dict(realm.USERS)
         self._admin_password = secrets.token_urlsafe(18)
         self.process: ManagedProcess | None = None
-        self._http = httpx.Client(verify=self.ssl_context(), timeout=30)
+        # Generous: realm creation on two busy shared cores has taken longer than 30 s.
+        self._http = httpx.Client(verify=self.ssl_context(), timeout=120)
 
     def ssl_context(self) -> ssl.SSLContext:
         """A client TLS context trusting only the test CA (pass as httpx `verify=`)."""
