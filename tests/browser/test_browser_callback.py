@@ -16,7 +16,8 @@ import httpx
 import pytest
 from authgate.core.session.crypto import load_keyring_dir
 
-pytestmark = [pytest.mark.integration, pytest.mark.keycloak]
+# Keycloak starts (and builds the realm) inside the first test: minutes on busy shared cores.
+pytestmark = [pytest.mark.integration, pytest.mark.keycloak, pytest.mark.timeout(900)]
 
 HTML = {"Accept": "text/html"}
 

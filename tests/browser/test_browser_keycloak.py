@@ -28,7 +28,8 @@ from authgate.core.session.crypto import (
 )
 from chromium import Browser
 
-pytestmark = [pytest.mark.integration, pytest.mark.keycloak]
+# Keycloak starts (and builds the realm) inside the first test: minutes on busy shared cores.
+pytestmark = [pytest.mark.integration, pytest.mark.keycloak, pytest.mark.timeout(900)]
 
 SESSION = "authgate-session"  # the dev (http loopback) name; __Host-authgate-session on https
 

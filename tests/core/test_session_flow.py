@@ -18,7 +18,7 @@ from authgate.core.errors import Forbidden, MissingToken
 from authgate.core.gate import Gate
 from authgate.core.keys import KeyCache
 from authgate.core.oidc import FetchResult
-from authgate.core.session import BrowserSessions, build_browser, handle_browser_endpoint
+from authgate.core.session import BrowserSessions, build_browser
 from authgate.core.session.crypto import generate_key_material
 from core_helpers import FAST_KEYS, ISSUER, FakeIdP, Keys, claims, make_config, sign
 
@@ -88,18 +88,14 @@ class World:
     key_dir: Path
 
     async def request(self, method: str, target: str, headers: list[tuple[str, str]]) -> Any:
-        """What an engine does: endpoints, credential, gate, login redirect."""
-        path = target.split("?", 1)[0]
-        if path.startswith("/apis/auth/") and path != "/apis/auth/discovery":
-            return await handle_browser_endpoint(self.browser, method, path, target, headers)
-        cred = await self.browser.credential(method, headers)
+        """What both engines do: one BrowserGate.decide; a BrowserAnswer is sent as is."""
+        from authgate.core.session.gate import BrowserAnswer, BrowserGate
+
         try:
-            return await self.gate.decide(method, target, cred.headers), cred
-        except MissingToken as exc:
-            answer = self.browser.denied(method, target, path, headers, exc, cred)
-            if answer is None:
-                raise
-            return answer
+            decision = await BrowserGate(self.gate, self.browser).decide(method, target, headers)
+        except BrowserAnswer as answer:
+            return answer.answer
+        return decision, decision
 
 
 def jar_of(answer: Any) -> dict[str, str]:
@@ -230,7 +226,7 @@ async def test_refresh_near_expiry_sets_a_new_cookie(world: World) -> None:
     decision, cred = await world.request("GET", "/x", [*NAV, cookie_header(jar)])
     assert decision.principal is not None
     assert world.idp.calls[calls]["grant_type"] == "refresh_token"
-    assert any(k == "Set-Cookie" for k, _ in cred.response_headers)
+    assert any(k == "Set-Cookie" for k, _ in cred.response_headers)  # sent with the response
 
 
 async def test_refused_refresh_sends_the_user_to_login(world: World) -> None:
