@@ -97,7 +97,7 @@ class KeycloakEnv:
         return ssl.create_default_context(cafile=str(self.ca_file))
 
     # -- lifecycle -------------------------------------------------------
-    def start(self, timeout: float = 240.0) -> None:
+    def start(self, timeout: float = 480.0) -> None:  # 240 s was not enough on busy cores
         """Start (or restart) the server on the same port; create the realm once."""
         if self.process is not None and self.process.alive():
             return
