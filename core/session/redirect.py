@@ -18,12 +18,12 @@ oauth2-proxy advisory below was a way to smuggle another origin past a
 
 * starts with exactly one ``/`` (so no scheme such as ``https:`` or
   ``javascript:``, no ``//`` network-path reference, RFC 3986 §4.2),
-* contains no backslash, no whitespace and no control or format character
+* has a path (the part before ``?``/``#``; the query is data) that contains no backslash, no whitespace and no control or format character
   (Unicode categories Cc, Cf, Zs, Zl, Zp: the WHATWG parser strips some of
   them, and some apps or browsers fold others),
 * contains no ``.``/``..`` path segment (``/a/..//evil`` resolves to ``//evil``),
 
-and the raw value is printable ASCII.  Anything else yields the fallback
+and the raw value, query included, is printable ASCII without a backslash.  Anything else yields the fallback
 ``/``: the user still lands somewhere safe on the same origin.
 """
 
@@ -42,12 +42,14 @@ _REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
 def _layer_ok(value: str) -> bool:
     if not value.startswith("/") or value.startswith("//"):
         return False
-    if "\\" in value:
+    # The query and fragment are data once the path is fixed (an encoded space in
+    # ``?q=a%20b`` is fine); the path is where a decoder could make another origin.
+    path = value.split("?", 1)[0].split("#", 1)[0]
+    if "\\" in path:
         return False
-    for ch in value:
+    for ch in path:
         if ch.isspace() or unicodedata.category(ch) in _REFUSED_CATEGORIES:
             return False
-    path = value.split("?", 1)[0].split("#", 1)[0]
     return not any(segment in (".", "..") for segment in path.split("/"))
 
 
@@ -55,7 +57,7 @@ def is_safe_return_path(value: object) -> bool:
     """True when ``value`` may be used as a post-login ``Location`` (see module doc)."""
     if not isinstance(value, str) or not value or len(value) > MAX_RETURN_PATH:
         return False
-    if not all("!" <= ch <= "~" for ch in value):  # printable ASCII, no space
+    if not all("!" <= ch <= "~" for ch in value) or "\\" in value:  # printable ASCII
         return False
     layer = value
     for _ in range(MAX_DECODE_ROUNDS + 1):
