@@ -18,13 +18,15 @@ oauth2-proxy advisory below was a way to smuggle another origin past a
 
 * starts with exactly one ``/`` (so no scheme such as ``https:`` or
   ``javascript:``, no ``//`` network-path reference, RFC 3986 §4.2),
-* has a path (the part before ``?``/``#``; the query is data) that contains no backslash, no whitespace and no control or format character
+* has a path (the part before ``?``/``#``; the query is data) with no
+  backslash, no whitespace and no control or format character
   (Unicode categories Cc, Cf, Zs, Zl, Zp: the WHATWG parser strips some of
   them, and some apps or browsers fold others),
 * contains no ``.``/``..`` path segment (``/a/..//evil`` resolves to ``//evil``),
 
-and the raw value, query included, is printable ASCII without a backslash.  Anything else yields the fallback
-``/``: the user still lands somewhere safe on the same origin.
+and the raw value, query included, is printable ASCII without a backslash.
+Anything else yields the fallback ``/``: the user still lands somewhere safe
+on the same origin.
 """
 
 from __future__ import annotations
