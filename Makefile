@@ -33,15 +33,20 @@ test-fast: $(STAMP)
 testenv: $(STAMP)
 	bash scripts/testenv/setup.sh
 
-# mypy cannot follow setuptools' package-dir mapping, so lint type-checks a
+# mypy and import-linter cannot follow setuptools' package-dir mapping, so lint checks a
 # throwaway tree of symlinks that has the import layout (build/typecheck/authgate/...).
+# Order: ruff, mypy --strict, import-linter (layers, see pyproject.toml), then the
+# import-cycle check (scripts/import_cycles.py) that the contracts cannot express.
 TYPECHECK := build/typecheck/authgate
+LINT_PATHS := authgate core proxy operator client tests bench scripts
 lint: $(STAMP)
-	$(BIN)/ruff check authgate core proxy operator client tests bench
+	$(BIN)/ruff check $(LINT_PATHS)
 	rm -rf build/typecheck && mkdir -p $(TYPECHECK)
 	for f in authgate/*.py; do ln -s "$(CURDIR)/$$f" $(TYPECHECK)/; done
 	for d in core proxy operator client; do ln -s "$(CURDIR)/$$d" $(TYPECHECK)/$$d; done
 	cd build/typecheck && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p authgate
+	cd build/typecheck && PYTHONPATH=. $(CURDIR)/$(BIN)/lint-imports --no-cache --no-logo $(CURDIR)/pyproject.toml
+	cd build/typecheck && PYTHONPATH=. $(CURDIR)/$(BIN)/python $(CURDIR)/scripts/import_cycles.py
 
 # The benchmark needs wrk, nginx, oha and oauth2-proxy (bench/setup.sh installs
 # them), not the cluster or Keycloak, so it does not run `testenv`.

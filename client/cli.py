@@ -24,7 +24,10 @@ from typing import Any, TypeVar
 
 import click
 import yaml
+
+from authgate.client.client_credentials import CLIENT_ID_ENV, CLIENT_SECRET_ENV, env_secret
 from authgate.client.clock import human_duration, offset_from_iat, skew_warning
+from authgate.client.discovery import fetch_discovery
 from authgate.client.errors import (
     ClientError,
     ExitCode,
@@ -36,9 +39,11 @@ from authgate.client.errors import (
 from authgate.client.login import LoginRequest, describe, login
 from authgate.client.output import FORMATS, Console, emit, key_value_table, table
 from authgate.client.refresh import CLI_REFRESH_MARGIN, Session, resolve
+from authgate.client.revoke import revoke
+from authgate.client.sources import Source, TokenFile, check_token, env_base_url, env_source
 from authgate.client.store import ConfigStore
 from authgate.client.tokens import TokenSet, claims, header, identity
-from authgate.client.transport import CA_FILE_ENV
+from authgate.client.transport import CA_FILE_ENV, sync_client
 
 DEBUG_ENV = "AUTHGATE_DEBUG"
 
@@ -60,7 +65,14 @@ class AuthCommand(click.Command):
         token = command_prefix.set(_prefix(ctx))
         console = Console()
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # surface a closed pipe here, not at interpreter exit
+            return result
+        except BrokenPipeError:
+            # `authgate token | head`: the reader left; that is not an error to report.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            ctx.exit(int(ExitCode.PIPE_CLOSED))
         except ClientError as exc:
             console.error(exc.message, exc.hint)
             ctx.exit(int(exc.exit_code))
@@ -139,16 +151,39 @@ def _read_password(password_stdin: bool, console: Console) -> str:
               help="Quickstart platforms only: mint an unsigned token for --email.")
 @click.option("--email", help="Email for --unsigned-token.")
 @click.option("--no-browser", is_flag=True, help="Do not open a browser for the device flow.")
+@click.option("--client-credentials", is_flag=True,
+              help="Log in as a confidential client (CI, services): RFC 6749 §4.4.")
+@click.option("--client-id", envvar=CLIENT_ID_ENV, help="The client for --client-credentials.")
+@click.option("--client-secret-stdin", is_flag=True,
+              help=f"Read the client secret from stdin (or set {CLIENT_SECRET_ENV}).")
 @output_option
 def login_command(base_url: str | None, context: str | None, scopes: tuple[str, ...],
                   ca_file: str | None, username: str | None, password: str | None,
                   password_stdin: bool, unsigned_token: bool, email: str | None,
-                  no_browser: bool, output: str) -> None:
-    """Log in: device flow by default, password grant with --username,
-    or an unsigned quickstart token with --unsigned-token --email."""
+                  no_browser: bool, client_credentials: bool, client_id: str | None,
+                  client_secret_stdin: bool, output: str) -> None:
+    """Log in: device flow by default, password grant with --username, client
+    credentials with --client-credentials, or an unsigned quickstart token with
+    --unsigned-token --email."""
     console = Console()
     if email and not unsigned_token:
         raise UsageError("--email is only used with --unsigned-token")
+    client_secret: str | None = None
+    if client_credentials:
+        if not client_id:
+            raise UsageError("--client-credentials needs --client-id (or AUTHGATE_CLIENT_ID)")
+        if client_secret_stdin:
+            client_secret = sys.stdin.readline().strip()
+            if not client_secret:
+                raise UsageError("--client-secret-stdin given but stdin was empty")
+        else:
+            client_secret = env_secret()
+        if not client_secret:
+            raise UsageError("no client secret given",
+                             hint=f"use --client-secret-stdin or set {CLIENT_SECRET_ENV}")
+        username = password = None  # AUTHGATE_USERNAME in the environment is not for this
+    elif client_id or client_secret_stdin:
+        raise UsageError("--client-id/--client-secret-stdin need --client-credentials")
     if (password is not None or password_stdin) and username is None:
         raise UsageError("--password/--password-stdin need --username")
     if username is not None and password is None:
@@ -157,7 +192,9 @@ def login_command(base_url: str | None, context: str | None, scopes: tuple[str, 
         ca_file = os.path.abspath(ca_file)
     request = LoginRequest(base_url=base_url, context=context, ca_file=ca_file, scopes=scopes,
                            username=username, password=password, unsigned_token=unsigned_token,
-                           email=email, open_browser=not no_browser)
+                           email=email, open_browser=not no_browser,
+                           client_credentials=client_credentials, client_id=client_id,
+                           client_secret=client_secret)
     result = login(request, _store(), console)
     emit(result.summary(), output, describe(result))
 
@@ -191,18 +228,73 @@ def _status_rows(tokens: TokenSet) -> tuple[dict[str, Any], list[tuple[str, str]
     return data, rows
 
 
+token_option = click.option(
+    "--token", "token", default=None,
+    help="Use this token instead of AUTHGATE_TOKEN, AUTHGATE_TOKEN_FILE or the stored login.")
+
+
+def _env_login(token: str | None) -> tuple[Source, TokenSet] | None:
+    """The explicit or environment token source, when one is set (see client.sources)."""
+    found = ((Source("argument"), check_token(token, "--token")) if token is not None
+             else env_source())  # fmt: skip
+    if found is None:
+        return None
+    source, value = found
+    access = value.read() if isinstance(value, TokenFile) else value
+    exp = claims(access).get("exp")
+    expires_at = float(exp) if isinstance(exp, int | float) else None
+    return source, TokenSet(access_token=access, expires_at=expires_at, grant="static")
+
+
+def _auth_disabled(store: ConfigStore, context: str | None) -> str | None:
+    """The platform of ``context`` when it says auth is off (checked live), else None."""
+    config = store.load()
+    entry = config.contexts.get(context or config.current_context or "")
+    cluster = config.clusters.get(entry.cluster) if entry else None
+    if cluster is None:
+        return None
+    try:
+        with sync_client(cluster.ca_file) as http:
+            discovery = fetch_discovery(http, cluster.base_url)
+    except ClientError:
+        return None
+    return None if discovery.auth_enabled else cluster.base_url
+
+
 @auth_group.command("status")
 @context_option
+@token_option
 @output_option
-def status_command(context: str | None, output: str) -> None:
-    """Who you are logged in as, with which scopes, until when."""
+def status_command(context: str | None, token: str | None, output: str) -> None:
+    """Who you are logged in as, with which scopes, until when, and which
+    credential source is in use (the token itself is never shown)."""
     store = _store()
-    current = resolve(store.load(), context, store.path)
+    env_login = _env_login(token)
+    if env_login is not None:
+        source, tokens = env_login
+        data, rows = _status_rows(tokens)
+        platform = env_base_url() or "-"
+        data = {"credential_source": source.kind, "credential_detail": source.detail,
+                "base_url": env_base_url(), **data}
+        rows = [("Credential source", source.describe()), ("Platform", platform), *rows]
+        emit(data, output, key_value_table([r for r in rows if r[0] != "Refresh token"]))
+        return
+    try:
+        current = resolve(store.load(), context, store.path)
+    except NotLoggedIn:
+        disabled = _auth_disabled(store, context)
+        if disabled is None:
+            raise
+        emit({"base_url": disabled, "auth_enabled": False}, output,
+             f"Authentication is disabled on {disabled}: requests need no token, "
+             "so there is nothing to log in to.")
+        return
     data, rows = _status_rows(current.tokens)
-    data = {"context": current.context, "base_url": current.cluster.base_url, **data,
-            "config_file": str(store.path)}
-    rows = [("Context", current.context), ("Platform", current.cluster.base_url), *rows,
-            ("Config file", str(store.path))]
+    source = Source("login", current.context)
+    data = {"context": current.context, "base_url": current.cluster.base_url,
+            "credential_source": source.kind, **data, "config_file": str(store.path)}
+    rows = [("Credential source", source.describe()), ("Context", current.context),
+            ("Platform", current.cluster.base_url), *rows, ("Config file", str(store.path))]
     warning = skew_warning(offset_from_iat(current.tokens.access_token))
     if warning and current.tokens.obtained_at and time.time() - current.tokens.obtained_at < 60:
         Console().warn(warning)
@@ -211,22 +303,27 @@ def status_command(context: str | None, output: str) -> None:
 
 @auth_group.command("token")
 @context_option
+@token_option
 @click.option("--decode", is_flag=True, help="Print the token's header and claims, not the token.")
-def token_command(context: str | None, decode: bool) -> None:
-    """Print a valid access token (refreshed when under 5 minutes are left).
+def token_command(context: str | None, token: str | None, decode: bool) -> None:
+    """Print a valid access token (refreshed when under 5 minutes are left), from
+    the first credential source set: --token, AUTHGATE_TOKEN, AUTHGATE_TOKEN_FILE,
+    the stored login.
 
     Use it with curl:  curl -H "Authorization: Bearer $(authgate token)" URL
     """
-    session = Session.shared(_store(), context)
-    current = session.token(CLI_REFRESH_MARGIN)
+    env_login = _env_login(token)
+    if env_login is not None:
+        access = env_login[1].access_token
+    else:
+        access = Session.shared(_store(), context).token(CLI_REFRESH_MARGIN).tokens.access_token
     if decode:
-        decoded = {"header": header(current.tokens.access_token),
-                   "claims": claims(current.tokens.access_token)}
+        decoded = {"header": header(access), "claims": claims(access)}
         if not decoded["claims"]:
             raise UsageError("the access token is not a JWT; there is nothing to decode")
         click.echo(json.dumps(decoded, indent=2))
     else:
-        click.echo(current.tokens.access_token)
+        click.echo(access)
 
 
 @auth_group.command("refresh")
@@ -245,18 +342,24 @@ def refresh_command(context: str | None, output: str) -> None:
 @auth_group.command("logout")
 @context_option
 def logout_command(context: str | None) -> None:
-    """Forget this context's tokens (the context and platform are kept)."""
+    """Revoke this context's refresh token at the IdP (RFC 7009) and forget its
+    tokens (the context and platform are kept)."""
     store = _store()
+    config = store.load()
+    name = context or config.current_context
+    if not name or name not in config.contexts:
+        raise NotLoggedIn("no such context to log out of" if name else "no current context")
+    entry = config.contexts[name]
+    tokens, cluster = config.users.get(entry.user), config.clusters.get(entry.cluster)
+    revocation = revoke(cluster, tokens) if tokens and cluster else None
     with store.edit() as config:
-        name = context or config.current_context
-        if not name or name not in config.contexts:
-            raise NotLoggedIn("no such context to log out of" if name else "no current context")
-        user = config.contexts[name].user
-        removed = config.users.pop(user, None)
+        removed = config.users.pop(entry.user, None)
     if removed is None:
         click.echo(f"Context {name!r} was not logged in.")
-    else:
-        click.echo(f"Logged out of context {name!r}: its tokens are removed from {store.path}.")
+        return
+    if revocation is not None and revocation.message:
+        click.echo(revocation.message)
+    click.echo(f"Logged out of context {name!r}: its tokens are removed from {store.path}.")
 
 
 @auth_group.group("config", cls=AuthGroup)
@@ -267,7 +370,7 @@ def config_group() -> None:
 def _redacted(document: dict[str, Any]) -> dict[str, Any]:
     for entry in document.get("users", []):
         user = entry.get("user", {})
-        for key in ("access_token", "refresh_token", "id_token"):
+        for key in ("access_token", "refresh_token", "id_token", "client_secret"):
             if key in user:
                 user[key] = "REDACTED"
     return document

@@ -16,11 +16,12 @@ import os
 import sys
 import time
 import webbrowser
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
 from authgate.client.clock import human_duration
 from authgate.client.errors import (
     AccessDenied,
@@ -74,12 +75,12 @@ def _positive(value: Any, default: float) -> float:
 
 
 def start(http: httpx.Client, endpoint: str | None, client_id: str,
-          scope: str) -> DeviceAuthorization:
+          scope: str, extra: Mapping[str, str] | None = None) -> DeviceAuthorization:
     """Device Authorization Request (RFC 8628 §3.1)."""
     if not endpoint:
         raise UsageError("this platform's identity provider offers no device login",
                          hint="log in with --username (password grant) instead")
-    form = {"client_id": client_id}
+    form = {"client_id": client_id, **(extra or {})}
     if scope:
         form["scope"] = scope
     try:
@@ -133,11 +134,13 @@ class WaitIndicator:
 def poll(http: httpx.Client, token_endpoint: str, client_id: str, auth: DeviceAuthorization,
          *, on_wait: Callable[[float], None] = lambda _: None,
          sleep: Callable[[float], None] = time.sleep,
-         clock: Callable[[], float] = time.monotonic) -> dict[str, Any]:
+         clock: Callable[[], float] = time.monotonic,
+         extra: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Poll the token endpoint (RFC 8628 §3.4-3.5) until the user finishes; bounded."""
     deadline = clock() + auth.expires_in
     interval = auth.interval
-    form = {"grant_type": DEVICE_GRANT, "device_code": auth.device_code, "client_id": client_id}
+    form = {"grant_type": DEVICE_GRANT, "device_code": auth.device_code, "client_id": client_id,
+            **(extra or {})}
     expired = DeviceCodeExpired(
         "the device code expired before the login was completed",
         hint=f"run {command('login')} again and finish in the browser sooner",
@@ -169,13 +172,14 @@ def poll(http: httpx.Client, token_endpoint: str, client_id: str, auth: DeviceAu
 
 def device_login(http: httpx.Client, console: Console, *, device_endpoint: str | None,
                  token_endpoint: str, client_id: str, scope: str,
-                 open_browser: bool) -> dict[str, Any]:
-    """The whole device flow, from request to token response."""
-    auth = start(http, device_endpoint, client_id, scope)
+                 open_browser: bool, extra: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The whole device flow, from request to token response (``extra``: the
+    resource/audience parameters the platform's discovery document asks for)."""
+    auth = start(http, device_endpoint, client_id, scope, extra)
     show_instructions(console, auth, open_browser)
     indicator = WaitIndicator(console, auth.expires_in)
     try:
-        return poll(http, token_endpoint, client_id, auth, on_wait=indicator.update)
+        return poll(http, token_endpoint, client_id, auth, on_wait=indicator.update, extra=extra)
     finally:
         indicator.close()
 

@@ -14,12 +14,13 @@ in one line rather than with a parser traceback.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from authgate.client.errors import DiscoveryError, UsageError
+
+from authgate.client.errors import DiscoveryError, Unreachable, UsageError
 from authgate.client.transport import origin, unreachable
 from authgate.core.contracts import DISCOVERY_PATH
 
@@ -36,6 +37,11 @@ class Discovery:
     default_scopes: str = ""
     scope_prefix: str = ""
     login_hint: str | None = None
+    accepted_audiences: tuple[str, ...] = ()
+    revocation_endpoint: str | None = None
+    # resource (RFC 8707) / audience parameters every token request must carry
+    token_request_params: dict[str, str] = field(default_factory=dict)
+    endpoints_unknown: str | None = None  # why the endpoints are missing, when they are
     # Not part of the document: the response's HTTP Date header (RFC 9110 §6.6.1),
     # a second opinion on the local clock when the token carries no `iat`.
     server_date: str | None = None
@@ -121,7 +127,9 @@ def _parse_oidc(base_url: str, oidc: dict[str, Any], quickstart: bool,
         auth_enabled=True,
         quickstart=quickstart,
         issuer=text("issuer", required=not quickstart),
-        token_endpoint=text("token_endpoint", required=not quickstart, url=True),
+        # Absent when the platform has not reached its IdP since it started: not a
+        # malformed document; unavailable_idp() explains it to whoever needs it.
+        token_endpoint=text("token_endpoint", required=False, url=True),
         device_authorization_endpoint=text("device_authorization_endpoint", required=False,
                                            url=True),
         authorization_endpoint=text("authorization_endpoint", required=False, url=True),
@@ -129,11 +137,41 @@ def _parse_oidc(base_url: str, oidc: dict[str, Any], quickstart: bool,
         default_scopes=text("default_scopes", required=False) or "",
         scope_prefix=text("scope_prefix", required=False) or "",
         login_hint=login_hint,
+        accepted_audiences=_strings(oidc.get("accepted_audiences")),
+        revocation_endpoint=text("revocation_endpoint", required=False, url=True),
+        token_request_params=_params(oidc.get("token_request_params"), problems),
+        endpoints_unknown=text("endpoints_unknown", required=False),
     )
     if problems:
         raise DiscoveryError(f"malformed discovery document from {origin(base_url)}: "
                              + "; ".join(problems))
     return discovery
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if isinstance(value, list):
+        return tuple(v for v in value if isinstance(v, str) and v)
+    return ()
+
+
+def _params(value: Any, problems: list[str]) -> dict[str, str]:
+    if value is None:
+        return {}
+    allowed = ("resource", "audience")
+    if not isinstance(value, dict) or not all(
+            k in allowed and isinstance(v, str) and v for k, v in value.items()):
+        problems.append("oidc.token_request_params: must map resource/audience to strings")
+        return {}
+    return dict(value)
+
+
+def unavailable_idp(base_url: str, discovery: Discovery) -> Unreachable:
+    """The platform's document has no token endpoint: it cannot reach its IdP right now."""
+    why = discovery.endpoints_unknown or "its discovery document names no token endpoint"
+    return Unreachable(
+        f"the platform at {origin(base_url)} cannot currently reach its identity provider "
+        f"({why})", hint="retry shortly; if it persists, the platform's operators should "
+                         "check its connection to the identity provider")
 
 
 def _raise(error: DiscoveryError) -> Discovery:

@@ -33,7 +33,9 @@ class ExitCode(IntEnum):
     DEVICE_CODE_EXPIRED = 9
     SESSION_EXPIRED = 10
     API = 11
+    CREDENTIALS = 12
     INTERRUPTED = 130
+    PIPE_CLOSED = 141  # 128 + SIGPIPE: the reader of stdout went away (`| head`)
 
 
 class ClientError(Exception):
@@ -108,6 +110,13 @@ class SessionExpired(ClientError):
     """The refresh token is dead (expired, revoked or logged out): log in again."""
 
     exit_code = ExitCode.SESSION_EXPIRED
+
+
+class CredentialSourceError(ClientError):
+    """``--token``, ``AUTHGATE_TOKEN`` or ``AUTHGATE_TOKEN_FILE`` is set but unusable
+    (empty, unreadable, missing, or not a bearer token)."""
+
+    exit_code = ExitCode.CREDENTIALS
 
 
 class APIError(ClientError):

@@ -13,10 +13,14 @@ at the start but only locked for the final write, which re-reads it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
-from authgate.client import quickstart
+from authgate.client.client_credentials import (
+    CLIENT_SECRET_ENV,
+    client_credentials_login,
+    default_scope,
+)
 from authgate.client.clock import (
     human_duration,
     offset_from_date_header,
@@ -24,12 +28,19 @@ from authgate.client.clock import (
     skew_warning,
 )
 from authgate.client.device_flow import device_login
-from authgate.client.discovery import Discovery, fetch_discovery, normalize_base_url
+from authgate.client.discovery import (
+    Discovery,
+    fetch_discovery,
+    normalize_base_url,
+    unavailable_idp,
+)
 from authgate.client.errors import UsageError, command
 from authgate.client.output import Console
 from authgate.client.password_grant import MFA_WARNING, password_login
+from authgate.client.quickstart import mint as mint_quickstart_token
 from authgate.client.scopes import requested_scopes
 from authgate.client.store import ClientConfig, Cluster, ConfigStore, Context
+from authgate.client.token_check import mismatches
 from authgate.client.tokens import TokenSet, identity
 from authgate.client.transport import origin, sync_client
 
@@ -45,6 +56,9 @@ class LoginRequest:
     unsigned_token: bool = False
     email: str | None = None
     open_browser: bool = True
+    client_credentials: bool = False
+    client_id: str | None = None
+    client_secret: str | None = None
 
 
 @dataclass(frozen=True)
@@ -120,14 +134,19 @@ def _check_mode(request: LoginRequest, discovery: Discovery, base_url: str) -> N
 
 
 def _run_flow(request: LoginRequest, discovery: Discovery, ca_file: str | None,
-              console: Console) -> TokenSet:
+              console: Console, base_url: str) -> TokenSet:
     if request.unsigned_token:
         if not request.email:
             raise UsageError("--unsigned-token needs --email")
-        return quickstart.mint(request.email)
+        return mint_quickstart_token(request.email)
     token_endpoint, client_id = discovery.token_endpoint, discovery.client_id
-    if not token_endpoint or not client_id:
-        raise UsageError("the discovery document names no token endpoint and client")
+    if not token_endpoint:
+        raise unavailable_idp(base_url, discovery)
+    extra = discovery.token_request_params
+    if request.client_credentials:
+        return _client_credentials(request, discovery, token_endpoint, ca_file)
+    if not client_id:
+        raise UsageError("the discovery document names no client for the CLI")
     scope = requested_scopes(discovery.default_scopes, request.scopes, discovery.scope_prefix)
     with sync_client(ca_file) as http:
         if request.username is not None:
@@ -135,17 +154,34 @@ def _run_flow(request: LoginRequest, discovery: Discovery, ca_file: str | None,
             if request.password is None:
                 raise UsageError("no password given")
             body = password_login(http, token_endpoint, client_id, username=request.username,
-                                  password=request.password, scope=scope)
+                                  password=request.password, scope=scope, extra=extra)
             return TokenSet.from_response(body, grant="password")
         body = device_login(http, console, device_endpoint=discovery.device_authorization_endpoint,
                             token_endpoint=token_endpoint, client_id=client_id, scope=scope,
-                            open_browser=request.open_browser)
+                            open_browser=request.open_browser, extra=extra)
         return TokenSet.from_response(body, grant="device")
 
 
+def _client_credentials(request: LoginRequest, discovery: Discovery, token_endpoint: str,
+                        ca_file: str | None) -> TokenSet:
+    if not request.client_id or not request.client_secret:
+        raise UsageError("--client-credentials needs --client-id and a secret",
+                         hint=f"pass --client-secret-stdin or set {CLIENT_SECRET_ENV}")
+    scope = requested_scopes(default_scope(discovery.default_scopes), request.scopes,
+                             discovery.scope_prefix)
+    with sync_client(ca_file) as http:
+        body = client_credentials_login(http, token_endpoint, client_id=request.client_id,
+                                        client_secret=request.client_secret, scope=scope,
+                                        extra=discovery.token_request_params)
+    tokens = TokenSet.from_response(body, grant="client_credentials")
+    return replace(tokens, client_id=request.client_id, client_secret=request.client_secret,
+                   scope=tokens.scope or scope or None)
+
+
 def login(request: LoginRequest, store: ConfigStore, console: Console) -> LoginResult:
-    if request.unsigned_token and request.username is not None:
-        raise UsageError("choose one of --unsigned-token and --username")
+    chosen = [request.unsigned_token, request.username is not None, request.client_credentials]
+    if sum(chosen) > 1:
+        raise UsageError("choose one of --unsigned-token, --username and --client-credentials")
     name, base_url, ca_file = _target(request, store.load())
     with sync_client(ca_file) as http:
         discovery = fetch_discovery(http, base_url)
@@ -161,7 +197,7 @@ def login(request: LoginRequest, store: ConfigStore, console: Console) -> LoginR
         return LoginResult(name, base_url, False, None, None)
 
     _check_mode(request, discovery, base_url)
-    tokens = _run_flow(request, discovery, ca_file, console)
+    tokens = _run_flow(request, discovery, ca_file, console, base_url)
     offset = None
     if tokens.grant != "unsigned":
         offset = offset_from_iat(tokens.access_token)
@@ -170,6 +206,8 @@ def login(request: LoginRequest, store: ConfigStore, console: Console) -> LoginR
     warning = skew_warning(offset)
     if warning:
         console.warn(warning)
+    for problem in mismatches(tokens.access_token, discovery):
+        console.warn(problem + "; logging in again will not help")
 
     with store.edit() as config:
         config.clusters[name] = Cluster(base_url=base_url, ca_file=ca_file)
@@ -187,6 +225,7 @@ def describe(result: LoginResult) -> str:
     expiry = f"expires in {human_duration(left)}" if left is not None else "no expiry given"
     renew = ("refresh token stored" if result.tokens.refresh_token else
              "re-minted on refresh" if result.tokens.grant == "unsigned" else
-             "no refresh token")
+             "requested again before it expires" if result.tokens.grant == "client_credentials"
+             else "no refresh token")
     return (f"Logged in to {result.base_url} as {who} (context {result.context!r}).\n"
             f"Access token {expiry}; {renew}.")

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
+
 from authgate.client.errors import LoginRejected, Unreachable
 from authgate.client.transport import origin, unreachable
 
@@ -40,10 +41,12 @@ def _json_body(response: httpx.Response) -> dict[str, Any] | None:
 
 
 def post_form(http: httpx.Client, url: str, form: Mapping[str, str], *,
-              what: str = "the identity provider") -> dict[str, Any]:
+              what: str = "the identity provider",
+              headers: Mapping[str, str] | None = None) -> dict[str, Any]:
     """POST a form; return the JSON object of a 2xx, raise OAuthError for an OAuth error."""
     try:
-        response = http.post(url, data=dict(form), headers={"Accept": "application/json"})
+        response = http.post(url, data=dict(form),
+                             headers={"Accept": "application/json", **(headers or {})})
     except httpx.HTTPError as exc:
         raise unreachable(what, url, exc) from None
     body = _json_body(response)
@@ -62,10 +65,10 @@ def post_form(http: httpx.Client, url: str, form: Mapping[str, str], *,
     raise OAuthError("http_" + str(response.status_code), None, response.status_code)
 
 
-def token_request(http: httpx.Client, token_endpoint: str, form: Mapping[str, str]
-                  ) -> dict[str, Any]:
+def token_request(http: httpx.Client, token_endpoint: str, form: Mapping[str, str], *,
+                  headers: Mapping[str, str] | None = None) -> dict[str, Any]:
     """A token request whose 2xx answer must carry an ``access_token``."""
-    body = post_form(http, token_endpoint, form)
+    body = post_form(http, token_endpoint, form, headers=headers)
     if not isinstance(body.get("access_token"), str) or not body["access_token"]:
         raise LoginRejected(f"the identity provider at {origin(token_endpoint)} answered "
                             "without an access_token")

@@ -9,9 +9,11 @@ keep it out of shell history and ``ps``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
+
 from authgate.client.errors import LoginRejected
 from authgate.client.oauth import OAuthError, rejected, token_request
 
@@ -20,9 +22,10 @@ MFA_WARNING = ("the password grant bypasses multi-factor authentication; use it 
 
 
 def password_login(http: httpx.Client, token_endpoint: str, client_id: str, *,
-                   username: str, password: str, scope: str) -> dict[str, Any]:
+                   username: str, password: str, scope: str,
+                   extra: Mapping[str, str] | None = None) -> dict[str, Any]:
     form = {"grant_type": "password", "client_id": client_id, "username": username,
-            "password": password}
+            "password": password, **(extra or {})}
     if scope:
         form["scope"] = scope
     try:

@@ -10,7 +10,9 @@ Policy:
   and an answer without one keeps the old (RFC 6749 §6);
 * a dead refresh token (``invalid_grant``) ends in :class:`SessionExpired`
   telling the user to log in again;
-* quickstart logins are "refreshed" by minting a new unsigned token.
+* quickstart logins are "refreshed" by minting a new unsigned token;
+* client-credentials logins have no refresh token and are requested again
+  (RFC 6749 §4.4.3) with the stored secret or ``AUTHGATE_CLIENT_SECRET``.
 
 Concurrency: one :class:`Session` per (config file, context) per process, so
 every SDK client and thread shares one token. A renewal holds the session's
@@ -22,13 +24,18 @@ the refresh token again — with rotation, a second use would kill the login.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from authgate.client import quickstart
-from authgate.client.discovery import fetch_discovery
+from authgate.client.client_credentials import (
+    CLIENT_SECRET_ENV,
+    client_credentials_login,
+    env_secret,
+)
+from authgate.client.discovery import fetch_discovery, unavailable_idp
 from authgate.client.errors import NotLoggedIn, SessionExpired, command
 from authgate.client.oauth import OAuthError, rejected, token_request
+from authgate.client.quickstart import mint as mint_quickstart_token
 from authgate.client.store import ClientConfig, Cluster, ConfigStore
 from authgate.client.tokens import TokenSet
 from authgate.client.transport import sync_client
@@ -76,7 +83,9 @@ def renew(login: Login) -> TokenSet:
         if not current.email:
             raise SessionExpired("this quickstart login has no email to re-mint from",
                                  hint=again)
-        return quickstart.mint(current.email)
+        return mint_quickstart_token(current.email)
+    if current.grant == "client_credentials":
+        return _request_again(login, again)
     if not current.refresh_token:
         raise SessionExpired(
             f"the login of context {login.context!r} has no refresh token and cannot be renewed",
@@ -84,13 +93,13 @@ def renew(login: Login) -> TokenSet:
     with sync_client(login.cluster.ca_file) as http:
         discovery = fetch_discovery(http, login.cluster.base_url)
         if not discovery.token_endpoint or not discovery.client_id:
-            raise SessionExpired("the platform no longer publishes a token endpoint",
-                                 hint=again)
+            raise unavailable_idp(login.cluster.base_url, discovery)
         try:
             body = token_request(http, discovery.token_endpoint, {
                 "grant_type": "refresh_token",
                 "refresh_token": current.refresh_token,
                 "client_id": discovery.client_id,
+                **discovery.token_request_params,
             })
         except OAuthError as exc:
             if exc.error in ("invalid_grant", "invalid_token"):
@@ -162,3 +171,24 @@ class Session:
     def forget(self) -> None:
         with self._lock:
             self._cached = None
+
+
+def _request_again(login: Login, again: str) -> TokenSet:
+    """Client credentials have no refresh token (RFC 6749 §4.4.3): ask again with the
+    secret (``AUTHGATE_CLIENT_SECRET`` first, so a rotated secret needs no new login)."""
+    current = login.tokens
+    secret = env_secret() or current.client_secret
+    if not current.client_id or not secret:
+        raise SessionExpired(
+            f"the client-credentials login of context {login.context!r} has no stored secret",
+            hint=f"set {CLIENT_SECRET_ENV}, or " + again)
+    with sync_client(login.cluster.ca_file) as http:
+        discovery = fetch_discovery(http, login.cluster.base_url)
+        if not discovery.token_endpoint:
+            raise unavailable_idp(login.cluster.base_url, discovery)
+        body = client_credentials_login(
+            http, discovery.token_endpoint, client_id=current.client_id, client_secret=secret,
+            scope=current.scope or "", extra=discovery.token_request_params)
+    fresh = TokenSet.from_response(body, grant="client_credentials")
+    return replace(fresh, client_id=current.client_id, client_secret=current.client_secret,
+                   scope=fresh.scope or current.scope)

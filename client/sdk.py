@@ -2,7 +2,12 @@
 
 After ``authgate login``, ``Client()`` needs no arguments: the base URL, CA
 file and tokens come from the CLI's config file (current context). Explicit
-``base_url=``, ``access_token=`` and ``context=`` override it.
+``base_url=``, ``token=`` (or ``access_token=``) and ``context=`` override it.
+The token comes from the first source that is set: ``token=``,
+``AUTHGATE_TOKEN``, ``AUTHGATE_TOKEN_FILE`` (re-read when it changes, for
+projected service-account tokens), then the stored login
+(:mod:`authgate.client.sources`); with an environment source the base URL
+comes from ``base_url=``, ``AUTHGATE_BASE_URL`` or the current context.
 
 Tokens are renewed lazily, when less than 60 s are left, and once more after
 a 401 (the token may have been revoked or the clock may be off), through the
@@ -33,6 +38,7 @@ from types import TracebackType
 from typing import Any, Self
 
 import httpx
+
 from authgate.client.discovery import (
     Discovery,
     fetch_discovery,
@@ -41,13 +47,23 @@ from authgate.client.discovery import (
 )
 from authgate.client.errors import (
     APIError,
+    ClientError,
     Forbidden,
     NotLoggedIn,
     Unauthorized,
     UsageError,
 )
 from authgate.client.refresh import SDK_REFRESH_MARGIN, Session
+from authgate.client.sources import (
+    BASE_URL_ENV,
+    Source,
+    TokenFile,
+    check_token,
+    env_base_url,
+    env_source,
+)
 from authgate.client.store import ConfigStore
+from authgate.client.token_check import mismatches
 from authgate.client.transport import (
     DEFAULT_TIMEOUT,
     async_client,
@@ -59,28 +75,49 @@ from authgate.client.transport import (
 
 
 class _Credentials:
-    """Where a client's base URL and bearer token come from."""
+    """Where a client's base URL and bearer token come from (see
+    :mod:`authgate.client.sources` for the order)."""
 
     def __init__(self, base_url: str | None, access_token: str | None, context: str | None,
                  config_file: str | os.PathLike[str] | None, ca_file: str | None) -> None:
-        self.static_token = access_token
+        self.static_token: str | None = None
+        self.token_file: TokenFile | None = None
         self.session: Session | None = None
         wanted: str | None = normalize_base_url(base_url) if base_url else None
         cluster_ca: str | None = None
-        if access_token is None or wanted is None:
+        found: tuple[Source, str | TokenFile] | None = None
+        if access_token is not None:
+            found = Source("argument"), check_token(access_token, "the token argument")
+        found = found or env_source()
+        if found is not None:
+            self.source, value = found
+            if isinstance(value, TokenFile):
+                self.token_file = value
+            else:
+                self.static_token = value
+            if wanted is None and (env_url := env_base_url()):
+                wanted = normalize_base_url(env_url)
+        if (self.static_token is None and self.token_file is None) or wanted is None:
             store = ConfigStore(config_file)
             if wanted is not None and context is None:
                 context = _context_for(store, wanted)
             session = Session.shared(store, context)
-            login = session.login()
+            try:
+                login = session.login()
+            except NotLoggedIn as exc:
+                if found is not None:  # a token but no platform to send it to
+                    raise UsageError("which platform? a token source is set but no base URL",
+                                     hint=f"pass base_url= or set {BASE_URL_ENV}") from exc
+                raise
             if wanted is not None and login.cluster.base_url != wanted:
                 # Never send one platform's token to another.
                 raise UsageError(
                     f"context {login.context!r} belongs to {login.cluster.base_url}, "
                     f"not {wanted}", hint="pass the matching context= or access_token=")
             wanted, cluster_ca = login.cluster.base_url, login.cluster.ca_file
-            if access_token is None:
+            if found is None:
                 self.session = session
+                self.source = Source("login", login.context)
         assert wanted is not None
         self.base_url: str = wanted
         self.ca_file = ca_file or env_ca_file() or cluster_ca
@@ -94,15 +131,25 @@ class _Credentials:
                              hint="pass a path such as '/apis/...'")
         return path
 
+    @property
+    def renews_in_thread(self) -> bool:
+        """Only a stored login renews over the network (file sources are a stat)."""
+        return self.session is not None
+
     def token(self) -> str:
         if self.static_token is not None:
             return self.static_token
+        if self.token_file is not None:
+            return self.token_file.read()
         assert self.session is not None
         token: str = self.session.token(SDK_REFRESH_MARGIN).tokens.access_token
         return token
 
     def renew_after_401(self, rejected_token: str) -> str | None:
-        """A replacement for a token the platform rejected, or None when static."""
+        """A replacement for a token the platform rejected, or None when there is none."""
+        if self.token_file is not None:
+            fresh = self.token_file.read(force=True)
+            return fresh if fresh != rejected_token else None
         if self.session is None:
             return None
         token: str = self.session.refresh(stale=rejected_token).tokens.access_token
@@ -123,16 +170,38 @@ def _context_for(store: ConfigStore, base_url: str) -> str:
                       hint=f"run: authgate login --base-url {base_url}, or pass access_token=")
 
 
+#: 401 reasons that are a mismatch between the platform and the IdP: a new login
+#: gets a token with the same defect, so the hint must not say "log in again".
+MISMATCH_REASONS = frozenset({"bad_audience", "bad_issuer", "malformed_token",
+                              "alg_not_allowed", "bad_token_type"})
+
+
+def _reason(response: httpx.Response) -> str | None:
+    try:
+        body = json.loads(response.content)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    reason = body.get("reason") if isinstance(body, dict) else None
+    return reason if isinstance(reason, str) else None
+
+
+def _mismatch(response: httpx.Response, token: str, discovery: Discovery | None) -> None:
+    """Raise Unauthorized naming the mismatch, when the 401 is one."""
+    reason = _reason(response)
+    if response.status_code != 401 or reason not in MISMATCH_REASONS:
+        return
+    found = mismatches(token, discovery) if discovery is not None else []
+    detail = "; ".join(found) or f"the platform refused the token as {reason}"
+    where = f"{response.request.method} {response.request.url.path}"
+    raise Unauthorized(f"{where}: {detail}", status_code=401, reason=reason, response=response,
+                       hint="this is a configuration mismatch between the platform and its "
+                            "identity provider; logging in again will not fix it")
+
+
 def _raise_for_status(response: httpx.Response) -> None:
     if response.status_code < 400:
         return
-    reason: str | None = None
-    try:
-        body = json.loads(response.content)
-        if isinstance(body, dict) and isinstance(body.get("reason"), str):
-            reason = body["reason"]
-    except (ValueError, UnicodeDecodeError):
-        pass
+    reason = _reason(response)
     where = f"{response.request.method} {response.request.url.path}"
     detail = f" ({reason})" if reason else ""
     status = response.status_code
@@ -156,11 +225,12 @@ def _with_auth(headers: Mapping[str, str] | None, token: str) -> dict[str, str]:
 class Client:
     """A synchronous platform client (httpx underneath)."""
 
-    def __init__(self, base_url: str | None = None, *, access_token: str | None = None,
-                 context: str | None = None, config_file: str | os.PathLike[str] | None = None,
-                 ca_file: str | None = None, timeout: httpx.Timeout | float = DEFAULT_TIMEOUT
-                 ) -> None:
-        self._credentials = _Credentials(base_url, access_token, context, config_file, ca_file)
+    def __init__(self, base_url: str | None = None, *, token: str | None = None,
+                 access_token: str | None = None, context: str | None = None,
+                 config_file: str | os.PathLike[str] | None = None, ca_file: str | None = None,
+                 timeout: httpx.Timeout | float = DEFAULT_TIMEOUT) -> None:
+        self._credentials = _Credentials(base_url, token if token is not None else access_token,
+                                         context, config_file, ca_file)
         self.base_url = self._credentials.base_url
         self._http = sync_client(self._credentials.ca_file,
                                  timeout if isinstance(timeout, httpx.Timeout)
@@ -170,10 +240,21 @@ class Client:
         """A valid access token (renewed when under 60 s are left)."""
         return self._credentials.token()
 
+    @property
+    def credential_source(self) -> Source:
+        """Which source the token comes from (never the token itself)."""
+        return self._credentials.source
+
     def discovery(self) -> Discovery:
         """The platform's discovery document (unauthenticated)."""
         found: Discovery = fetch_discovery(self._http, self.base_url)
         return found
+
+    def _discovery_or_none(self) -> Discovery | None:
+        try:
+            return self.discovery()
+        except ClientError:
+            return None
 
     def request(self, method: str, path: str, *, headers: Mapping[str, str] | None = None,
                 **kwargs: Any) -> httpx.Response:
@@ -184,7 +265,10 @@ class Client:
         if response.status_code == 401:
             renewed = self._credentials.renew_after_401(token)
             if renewed is not None:
+                token = renewed
                 response = self._send(method, url, _with_auth(headers, renewed), kwargs)
+            if _reason(response) in MISMATCH_REASONS:
+                _mismatch(response, token, self._discovery_or_none())
         _raise_for_status(response)
         return response
 
@@ -226,11 +310,12 @@ class Client:
 class AsyncClient:
     """An asyncio platform client (httpx underneath); same behaviour as :class:`Client`."""
 
-    def __init__(self, base_url: str | None = None, *, access_token: str | None = None,
-                 context: str | None = None, config_file: str | os.PathLike[str] | None = None,
-                 ca_file: str | None = None, timeout: httpx.Timeout | float = DEFAULT_TIMEOUT
-                 ) -> None:
-        self._credentials = _Credentials(base_url, access_token, context, config_file, ca_file)
+    def __init__(self, base_url: str | None = None, *, token: str | None = None,
+                 access_token: str | None = None, context: str | None = None,
+                 config_file: str | os.PathLike[str] | None = None, ca_file: str | None = None,
+                 timeout: httpx.Timeout | float = DEFAULT_TIMEOUT) -> None:
+        self._credentials = _Credentials(base_url, token if token is not None else access_token,
+                                         context, config_file, ca_file)
         self.base_url = self._credentials.base_url
         self._http = async_client(self._credentials.ca_file,
                                   timeout if isinstance(timeout, httpx.Timeout)
@@ -238,8 +323,8 @@ class AsyncClient:
 
     async def token(self) -> str:
         """A valid access token (renewed in a worker thread when under 60 s are left)."""
-        if self._credentials.static_token is not None:
-            return self._credentials.static_token
+        if not self._credentials.renews_in_thread:
+            return self._credentials.token()
         return await asyncio.to_thread(self._credentials.token)
 
     async def discovery(self) -> Discovery:
@@ -257,7 +342,14 @@ class AsyncClient:
         if response.status_code == 401:
             renewed = await asyncio.to_thread(self._credentials.renew_after_401, token)
             if renewed is not None:
+                token = renewed
                 response = await self._send(method, url, _with_auth(headers, renewed), kwargs)
+            if _reason(response) in MISMATCH_REASONS:
+                try:
+                    discovery: Discovery | None = await self.discovery()
+                except ClientError:
+                    discovery = None
+                _mismatch(response, token, discovery)
         _raise_for_status(response)
         return response
 

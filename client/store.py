@@ -31,6 +31,7 @@ from typing import Any
 
 import filelock
 import yaml
+
 from authgate.client.errors import ConfigFileError
 from authgate.client.tokens import TokenSet
 from authgate.core.contracts import API_VERSION

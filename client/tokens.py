@@ -29,9 +29,12 @@ class TokenSet:
     id_token: str | None = None
     token_type: str = "Bearer"  # noqa: S105 (a type name)
     scope: str | None = None
-    grant: str = "device"  # device | password | unsigned | static
+    grant: str = "device"  # device | password | client_credentials | unsigned | static
     email: str | None = None  # quickstart: re-minted from this on refresh
     obtained_at: float | None = None
+    # client_credentials: re-requested with these (RFC 6749 §4.4 issues no refresh token)
+    client_id: str | None = None
+    client_secret: str | None = None
 
     def seconds_left(self, now: float | None = None) -> float | None:
         if self.expires_at is None:
@@ -55,12 +58,14 @@ class TokenSet:
         """Merge a refresh response: keep the old refresh token unless rotated (RFC 6749 §6)."""
         return replace(new, refresh_token=new.refresh_token or self.refresh_token,
                        id_token=new.id_token or self.id_token, grant=self.grant,
-                       email=self.email)
+                       email=self.email, client_id=self.client_id,
+                       client_secret=self.client_secret)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"access_token": self.access_token, "token_type": self.token_type,
                                 "grant": self.grant}
-        for key in ("expires_at", "refresh_token", "id_token", "scope", "email", "obtained_at"):
+        for key in ("expires_at", "refresh_token", "id_token", "scope", "email", "obtained_at",
+                    "client_id", "client_secret"):
             value = getattr(self, key)
             if value is not None:
                 data[key] = value
@@ -83,6 +88,8 @@ class TokenSet:
             grant=str(data.get("grant") or "device"),
             email=_opt_str(data.get("email")),
             obtained_at=float(obtained_at) if obtained_at is not None else None,
+            client_id=_opt_str(data.get("client_id")),
+            client_secret=_opt_str(data.get("client_secret")),
         )
 
     @classmethod
@@ -139,7 +146,8 @@ def header(token: str) -> dict[str, Any]:
 
 
 def identity(token: TokenSet) -> str | None:
-    """A human name for who the token belongs to: email, else preferred_username, else sub."""
+    """A human name for who the token belongs to: email, else preferred_username, else sub
+    (a person is known by their email, not by an IdP's opaque ``sub``)."""
     for source in (token.id_token, token.access_token):
         if not source:
             continue

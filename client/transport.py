@@ -18,6 +18,7 @@ import ssl
 from urllib.parse import urlsplit
 
 import httpx
+
 from authgate.client.errors import ConfigFileError, Unreachable
 
 DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
@@ -70,6 +71,12 @@ def unreachable(what: str, url: str, exc: httpx.HTTPError) -> Unreachable:
                 f"cannot verify the TLS certificate of {what} at {origin(url)}",
                 hint=f"trust its CA with --ca-file FILE, {CA_FILE_ENV} or SSL_CERT_FILE",
             )
+        if url.startswith("https://") and any(
+                marker in text for marker in ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE",
+                                              "PACKET_LENGTH_TOO_LONG", "record layer")):
+            return Unreachable(
+                f"{what} at {origin(url)} does not speak TLS: it is probably plain http",
+                hint="use an http:// URL for it, or enable TLS on the platform")
         detail = "connection failed (is it running?)"
     else:
         detail = exc.__class__.__name__

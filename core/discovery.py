@@ -7,7 +7,11 @@ Its shape is the NeMo Platform's, which users' CLIs and SDKs already parse::
               "client_id", "default_scopes", "scope_prefix"[, "authorization_endpoint",
               "userinfo_endpoint"]}}
 
-or ``{"auth_enabled": false}``.  Endpoints configured in ``oidc.*`` win over
+plus ``accepted_audiences``, ``revocation_endpoint`` (RFC 7009, from the
+IdP's metadata), ``token_request_params`` (``resource``/``audience`` every
+token request must carry, when configured) and ``endpoints_unknown`` (a
+sentence, when the IdP has not been reached since the proxy started), or
+``{"auth_enabled": false}``.  Endpoints configured in ``oidc.*`` win over
 the IdP's own metadata.  In quickstart mode the document says so and tells
 the user how to log in with an unsigned token.
 """
@@ -39,6 +43,8 @@ def discovery_document(config: ProxyConfig, metadata: ProviderMetadata | None) -
 
     body: dict[str, Any] = {
         "issuer": oidc.issuer or (QUICKSTART_ISSUER if config.quickstart.enabled else ""),
+        # What the platform accepts, so a client can check a fresh token against it.
+        "accepted_audiences": list(oidc.effective_audience),
         "token_endpoint": endpoint("token_endpoint"),
         "device_authorization_endpoint": endpoint("device_authorization_endpoint"),
         "client_id": oidc.client_id,
@@ -56,4 +62,23 @@ def discovery_document(config: ProxyConfig, metadata: ProviderMetadata | None) -
     if config.quickstart.enabled:
         document["quickstart"] = True
         document["login_hint"] = QUICKSTART_LOGIN_HINT
+    if metadata is not None and metadata.revocation_endpoint:
+        body["revocation_endpoint"] = metadata.revocation_endpoint
+    params = {
+        name: value
+        for name, value in (
+            ("resource", oidc.request_resource),
+            ("audience", oidc.request_audience),
+        )
+        if value
+    }
+    if params:
+        body["token_request_params"] = params
+    if body["token_endpoint"] is None and not config.quickstart.enabled:
+        # Restarted while the IdP is unreachable: nothing learnt yet.  Say so plainly
+        # instead of leaving a client to call the document malformed.
+        body["endpoints_unknown"] = (
+            "the platform cannot currently reach its identity provider, so its endpoints "
+            "are not known yet; retry shortly"
+        )
     return document

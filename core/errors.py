@@ -1,12 +1,16 @@
 """authgate's own exception types.
 
-Two families live here:
+Three families live here:
 
 * :class:`AuthError` and its subclasses are *answers*: each carries the HTTP
   status, the RFC 6750 §3.1 error code, a machine-readable ``reason`` and a
   human description, so the HTTP layer (aiohttp or the lean path) can render a
   response without knowing why the request failed.  None of them ever carries
   the bearer token: descriptions are written by us, never formatted from input.
+* :class:`GatewayError` and its subclasses are the proxy's *own* failures
+  (431 oversized head, 502/504 upstream trouble, 503 overload, 400 from the
+  parser): the same body shape as an :class:`AuthError`, no challenge.  Both
+  engines raise and render these, so their answers cannot drift apart.
 * :class:`ConfigError` collects *every* problem of a configuration document so
   an operator fixes them all in one round trip.
 """
@@ -16,14 +20,26 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 __all__ = [
+    "REALM",
     "AuthError",
+    "BadGateway",
     "ConfigError",
     "Forbidden",
+    "GatewayError",
+    "GatewayTimeout",
+    "HeadersTooLarge",
     "InsufficientScope",
     "InvalidRequest",
     "InvalidToken",
+    "MalformedRequest",
     "MissingToken",
+    "Overloaded",
+    "RequestTooLarge",
+    "upstream_refused",
 ]
+
+#: The protection space of every challenge we send (RFC 9110 §11.5, RFC 6750 §3).
+REALM = "authgate"
 
 
 def _quote(value: str) -> str:
@@ -128,6 +144,101 @@ class InvalidRequest(AuthError):
     status = 400
     default_error = "invalid_request"
     default_reason = "invalid_request"
+
+
+class GatewayError(Exception):
+    """A failure of the proxy itself, answered without consulting the Gate.
+
+    ``error`` is the body's error code, ``reason`` the stable code for logs,
+    metrics and the body, ``description`` our fixed text (never request
+    input), ``retry_after`` seconds for a ``Retry-After`` field, or ``None``.
+    """
+
+    status: int = 502
+    default_error: str = "bad_gateway"
+    default_reason: str = "upstream_error"
+    default_description: str = "the upstream closed or answered invalidly"
+    retry_after: int | None = None
+
+    def __init__(
+        self,
+        description: str | None = None,
+        *,
+        reason: str | None = None,
+        status: int | None = None,
+    ) -> None:
+        self.description = description or self.default_description
+        super().__init__(self.description)
+        self.reason = reason or self.default_reason
+        self.error = self.default_error
+        if status is not None:
+            self.status = status
+
+    def body(self) -> dict[str, str]:
+        return {"error": self.error, "reason": self.reason, "description": self.description}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(status={self.status}, reason={self.reason!r})"
+
+
+class MalformedRequest(GatewayError):
+    """The request is not valid HTTP/1.1 (RFC 9112): 400, the connection closes."""
+
+    status = 400
+    default_error = "invalid_request"
+    default_reason = "malformed_request"
+    default_description = "the request is not valid HTTP/1.1"
+
+
+class RequestTooLarge(GatewayError):
+    """A body over what the endpoint reads: 413 (RFC 9110 §15.5.14)."""
+
+    status = 413
+    default_error = "invalid_request"
+    default_reason = "request_too_large"
+    default_description = "the request is too large"
+
+
+class HeadersTooLarge(GatewayError):
+    """The request head exceeds ``limits.max_header_bytes``: 431 (RFC 6585 §5)."""
+
+    status = 431
+    default_error = "invalid_request"
+    default_reason = "headers_too_large"
+    default_description = "request header fields too large"
+
+
+class BadGateway(GatewayError):
+    """The upstream refused, closed, or answered invalidly: 502 (RFC 9110 §15.6.3)."""
+
+    status = 502
+    default_error = "bad_gateway"
+    default_reason = "upstream_error"
+    default_description = "the upstream closed or answered invalidly"
+
+
+class Overloaded(GatewayError):
+    """More than ``limits.max_in_flight`` requests: 503 with ``Retry-After``."""
+
+    status = 503
+    default_error = "unavailable"
+    default_reason = "overloaded"
+    default_description = "too many requests in flight"
+    retry_after = 1
+
+
+class GatewayTimeout(GatewayError):
+    """No upstream response head within ``read_timeout_seconds``: 504."""
+
+    status = 504
+    default_error = "gateway_timeout"
+    default_reason = "upstream_timeout"
+    default_description = "the upstream did not answer in time"
+
+
+def upstream_refused() -> BadGateway:
+    """Connect refused or unreachable (the reason both engines log and count)."""
+    return BadGateway("the upstream refused the connection", reason="upstream_unavailable")
 
 
 class ConfigError(Exception):

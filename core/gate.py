@@ -19,6 +19,10 @@ Order of checks (cheap and unauthenticated first):
 4. ``Authorization: Bearer <token>`` (scheme case-insensitive, RFC 6750 §2.1)
    → :class:`~authgate.core.verify.TokenVerifier` →
    :class:`~authgate.core.rules.Authorizer` → identity headers injected.
+   Without an ``Authorization`` header the registered credential sources
+   (:mod:`authgate.core.credentials`, e.g. a browser session cookie) are
+   asked in order; the first credential found goes through the same
+   authorizer and header injection, and may add response headers.
 
 Everything compiled (rules, header plan, verifier settings) is built once in
 :meth:`Gate.from_config`; a cached token costs a hash, two dict lookups and
@@ -27,11 +31,13 @@ the header filter.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import unquote
 
 from .config import ProxyConfig
+from .credentials import Credential, CredentialRequest, CredentialSource, CredentialSourceFactory
 from .errors import InvalidRequest, InvalidToken, MissingToken
 from .headers import HeaderPlan
 from .keys import KeyCache
@@ -40,22 +46,26 @@ from .principal import Principal
 from .rules import Authorizer
 from .verify import TokenVerifier
 
-__all__ = ["Decision", "Gate", "bearer_token"]
+__all__ = ["AUTHORIZATION_SLACK", "Decision", "Gate", "bearer_token", "check_host"]
+
+#: Bytes allowed over ``tokens.max_token_bytes`` in the whole ``Authorization``
+#: value: the ``Bearer`` scheme word, its space and stray whitespace.
+AUTHORIZATION_SLACK = 16
 
 
 @dataclass(slots=True)
 class Decision:
     """Forward the request: ``path`` is the normalised path that was matched,
     ``upstream_headers`` the filtered client headers plus identity headers
-    (X-Forwarded-* are the HTTP layer's job: it knows the peer).
-    ``response_headers`` are added to the upstream's response (the browser
-    session's ``Set-Cookie`` after a refresh)."""
+    (X-Forwarded-* are the HTTP layer's job: it knows the peer), and
+    ``response_headers`` fields the engines add to the upstream's answer
+    (set by a credential source, e.g. ``Set-Cookie`` of a refreshed session)."""
 
     principal: Principal | None
     path: str
     public: bool
     upstream_headers: list[tuple[str, str]]
-    response_headers: list[tuple[str, str]] = field(default_factory=list)
+    response_headers: tuple[tuple[str, str], ...] = ()
 
 
 def bearer_token(value: str) -> str:
@@ -67,6 +77,27 @@ def bearer_token(value: str) -> str:
     if not token or " " in token:
         raise InvalidToken("the bearer token is empty or malformed", reason="malformed_token")
     return token
+
+
+#: ``Host = uri-host [ ":" port ]`` (RFC 9110 §7.2, RFC 3986 §3.2.2): an IP
+#: literal in brackets, or reg-name / IPv4 characters; no space, ``/``, ``@``.
+_HOST = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?")
+
+
+def check_host(headers: Sequence[tuple[str, str]], *, required: bool) -> None:
+    """RFC 9112 §3.2: more than one ``Host``, an invalid value, or none on an
+    HTTP/1.1 request is answered 400 — never forwarded, never copied into
+    ``X-Forwarded-Host`` (host confusion: the app would build URLs from it)."""
+    seen = 0
+    for name, value in headers:
+        if len(name) == 4 and name.lower() == "host":
+            seen += 1
+            if seen > 1:
+                raise InvalidRequest("more than one Host header", reason="duplicate_host")
+            if _HOST.fullmatch(value.strip(" \t")) is None:
+                raise InvalidRequest("the Host header is not a valid host", reason="invalid_host")
+    if required and not seen:
+        raise InvalidRequest("an HTTP/1.1 request needs a Host header", reason="missing_host")
 
 
 def _query_has_token(query: str) -> bool:
@@ -88,28 +119,54 @@ class Gate:
         verifier: TokenVerifier,
         authorizer: Authorizer,
         plan: HeaderPlan,
+        sources: Sequence[CredentialSource] = (),
     ) -> None:
         self.config = config
         self.verifier = verifier
         self.authorizer = authorizer
         self.plan = plan
+        self.sources = tuple(sources)
         self._auth_enabled = config.auth_enabled
-        self._max_token = config.tokens.max_token_bytes
+        self._max_authorization = config.tokens.max_token_bytes + AUTHORIZATION_SLACK
 
     @classmethod
-    def from_config(cls, config: ProxyConfig, keys: Mapping[str, KeyCache]) -> Gate:
-        """Compile everything once; ``keys`` holds one KeyCache per accepted issuer."""
+    def from_config(
+        cls,
+        config: ProxyConfig,
+        keys: Mapping[str, KeyCache],
+        sources: Sequence[CredentialSourceFactory] = (),
+    ) -> Gate:
+        """Compile everything once; ``keys`` holds one KeyCache per accepted
+        issuer, ``sources`` builds the extra credential sources (in order)."""
+        verifier = TokenVerifier(config, keys)
+        built = [source for make in sources if (source := make(config, verifier)) is not None]
         return cls(
             config,
-            TokenVerifier(config, keys),
+            verifier,
             Authorizer(config.authorization),
             HeaderPlan.compile(config.headers),
+            built,
         )
 
     async def decide(
-        self, method: str, raw_target: str, headers: Sequence[tuple[str, str]]
+        self,
+        method: str,
+        raw_target: str,
+        headers: Sequence[tuple[str, str]],
+        *,
+        require_host: bool = False,
     ) -> Decision:
-        """Decide one request; raise :class:`~authgate.core.errors.AuthError` to refuse it."""
+        """Decide one request; raise :class:`~authgate.core.errors.AuthError` to refuse it.
+
+        ``require_host`` is set by the engines for HTTP/1.1 requests, which
+        must carry exactly one ``Host`` (RFC 9112 §3.2)."""
+        if raw_target[:1] != "/":
+            # Absolute-form and asterisk-form are for proxies and OPTIONS * (RFC 9112
+            # §3.2.2-4); a reverse proxy in front of one app accepts origin-form only.
+            raise InvalidRequest(
+                "only origin-form request targets are accepted", reason="bad_request_target"
+            )
+        check_host(headers, required=require_host)
         raw_path, _, query = raw_target.partition("?")
         path = normalize_path(raw_path)
 
@@ -128,11 +185,36 @@ class Gate:
             return Decision(None, path, True, upstream)
 
         if not authorizations:
+            if self.sources:
+                return await self._from_sources(method, path, query, headers, upstream)
             raise MissingToken()
         authorization = authorizations[0]
-        if len(authorization) > self._max_token + 16:
+        if len(authorization) > self._max_authorization:
             raise InvalidToken("the token is too large", reason="token_too_large")
         principal = await self.verifier.verify(bearer_token(authorization))
         self.authorizer.authorize(principal, method, path)
         upstream.extend(self.plan.inject(principal))
         return Decision(principal, path, False, upstream)
+
+    async def _from_sources(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: Sequence[tuple[str, str]],
+        upstream: list[tuple[str, str]],
+    ) -> Decision:
+        request = CredentialRequest(method, path, query, headers)
+        credential: Credential | None = None
+        for source in self.sources:
+            credential = await source.authenticate(request)
+            if credential is not None:
+                break
+        if credential is None:
+            raise MissingToken()
+        principal = credential.principal
+        self.authorizer.authorize(principal, method, path)
+        if credential.rewrite is not None:
+            upstream = credential.rewrite(upstream)
+        upstream.extend(self.plan.inject(principal))
+        return Decision(principal, path, False, upstream, credential.response_headers)

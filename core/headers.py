@@ -30,9 +30,12 @@ The upstream trusts the identity headers, so the only safe order is
    engine does, not from this filtered list.)  With ``set_forwarded`` off,
    they pass through unchanged.
 4. *Inject* the principal's headers **after** filtering, so ``Connection:
-   x-nmp-principal-id`` can never remove a header authgate sets.  Groups are
-   joined with ``,`` (a ``,`` or ``%`` inside a group name is percent-encoded
-   so the list stays unambiguous), scopes with a space.  Values never contain
+   x-nmp-principal-id`` can never remove a header authgate sets.  Values
+   are printable ASCII: ``%`` and anything non-ASCII are percent-encoded as
+   UTF-8 (:func:`identity_value`); groups are joined with ``,`` (a ``,``
+   inside a group name is percent-encoded too), scopes with a space.  Verified principal
+   attributes (the calling pod's name and uid, from a service-account token)
+   go into their own slots.  Values never contain
    control characters: CR, LF, NUL and the rest of C0/DEL are removed, so a
    hostile claim cannot split or smuggle headers.
 """
@@ -42,7 +45,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .config import HEADER_PRESETS, HeaderConfig
+from .config import ATTRIBUTE_SLOTS, HEADER_PRESETS, IDENTITY_SLOTS, HeaderConfig
 from .principal import Principal
 
 __all__ = [
@@ -51,7 +54,9 @@ __all__ = [
     "PRESET_IDENTITY",
     "HeaderPlan",
     "canonical_name",
+    "identity_value",
     "safe_value",
+    "websocket_requested",
 ]
 
 HOP_BY_HOP: tuple[str, ...] = (
@@ -85,14 +90,40 @@ _CANONICAL: dict[str, str] = {}
 
 
 def canonical_name(name: str) -> str:
-    """Lower-case with ``_`` mapped to ``-``: the spelling used for comparisons
-    (memoised: the same few header spellings arrive on every request)."""
+    """Lower-case with ``_`` and ``.`` mapped to ``-``: the spelling used for
+    comparisons (memoised: the same few header spellings arrive on every
+    request).  Servers and frameworks that fold ``_`` into ``-`` often fold
+    ``.`` too (CGI-style environ keys), so ``X.NMP.Principal.Id`` is an
+    identity header as much as ``X_NMP_Principal_Id`` is."""
     found = _CANONICAL.get(name)
     if found is None:
-        found = name.lower().replace("_", "-")
+        found = name.lower().replace("_", "-").replace(".", "-")
         if len(_CANONICAL) < 4096:
             _CANONICAL[name] = found
     return found
+
+
+def websocket_requested(method: str, headers: Iterable[tuple[str, str]]) -> bool:
+    """Whether a request asks for the one upgrade authgate tunnels (RFC 6455 §4.1):
+    ``GET``, ``Connection`` listing ``upgrade`` and ``Upgrade`` naming
+    ``websocket``.  Every other upgrade (``h2c``, TLS, …) is dropped with the
+    hop-by-hop fields and the request is answered as plain HTTP/1.1
+    (RFC 9110 §7.8; RFC 9113 §3.1 retired h2c), so nothing can be spliced
+    past the Gate."""
+    if method != "GET":
+        return False
+    upgrade = connection = False
+    for name, value in headers:
+        lower = name.lower()
+        if lower == "upgrade":
+            upgrade = upgrade or any(
+                token.strip().lower() == "websocket" for token in value.split(",")
+            )
+        elif lower == "connection":
+            connection = connection or any(
+                token.strip().lower() == "upgrade" for token in value.split(",")
+            )
+    return upgrade and connection
 
 
 def safe_value(value: str) -> str:
@@ -102,10 +133,24 @@ def safe_value(value: str) -> str:
     return value.translate(_CONTROL).strip()
 
 
+def identity_value(value: str) -> str:
+    """An identity header value as it goes upstream: printable ASCII, with
+    ``%`` and every character outside it percent-encoded as UTF-8 (RFC 3986
+    §2.1 style), so ``josé`` is ``jos%C3%A9`` on both engines and a name in
+    any script reaches the app intact and unambiguous.  Control characters
+    (CR, LF, NUL, …) are removed first, so a claim cannot split headers."""
+    value = safe_value(value)
+    if value.isascii() and "%" not in value:
+        return value
+    return "".join(
+        ch if (" " <= ch <= "~" and ch != "%") else "".join(f"%{b:02X}" for b in ch.encode())
+        for ch in value
+    )
+
+
 def _group(name: str) -> str:
-    if "," in name or "%" in name:
-        name = name.replace("%", "%25").replace(",", "%2C")
-    return safe_value(name)
+    value = identity_value(name)
+    return value.replace(",", "%2C") if "," in value else value
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +162,8 @@ class HeaderPlan:
     groups: str
     scopes: str
     identity_names: tuple[str, ...]
+    #: attribute name -> header name, for Principal.attributes (pod_name, pod_uid)
+    attribute_names: tuple[tuple[str, str], ...]
     forward_authorization: bool
     _drop: frozenset[str]
     _identity_keys: frozenset[str]
@@ -126,9 +173,7 @@ class HeaderPlan:
 
     @classmethod
     def compile(cls, config: HeaderConfig) -> HeaderPlan:
-        names = {
-            slot: config.name_for(slot) for slot in ("principal_id", "email", "groups", "scopes")
-        }
+        names = {slot: config.name_for(slot) for slot in IDENTITY_SLOTS}
         identity = tuple(names.values())
         drop = {canonical_name(n) for n in (*identity, *config.strip)}
         drop.update(PRESET_IDENTITY)
@@ -143,6 +188,7 @@ class HeaderPlan:
             groups=names["groups"],
             scopes=names["scopes"],
             identity_names=identity,
+            attribute_names=tuple((slot, names[slot]) for slot in ATTRIBUTE_SLOTS),
             forward_authorization=config.forward_authorization,
             _drop=frozenset(drop),
             _identity_keys=frozenset(canonical_name(n) for n in identity),
@@ -201,13 +247,18 @@ class HeaderPlan:
         hit = cache.get(id(principal))
         if hit is not None and hit[0] is principal:
             return list(hit[1])
-        out = [(self.principal_id, safe_value(principal.subject))]
+        out = [(self.principal_id, identity_value(principal.subject))]
         if principal.email:
-            out.append((self.email, safe_value(principal.email)))
+            out.append((self.email, identity_value(principal.email)))
         if principal.groups:
             out.append((self.groups, ",".join(_group(g) for g in principal.groups)))
         if principal.scopes:
-            out.append((self.scopes, safe_value(" ".join(principal.scopes))))
+            out.append((self.scopes, identity_value(" ".join(principal.scopes))))
+        if principal.attributes:
+            for slot, header in self.attribute_names:
+                value = principal.attribute(slot)
+                if value:
+                    out.append((header, safe_value(value)))
         if len(cache) >= _INJECT_CACHE_SIZE:
             cache.clear()
         cache[id(principal)] = (principal, out)

@@ -39,6 +39,7 @@ from .oidc import (
     FetchError,
     ProviderMetadata,
     VerificationKey,
+    describe_skipped,
     fetch_provider_metadata,
     parse_jwks,
 )
@@ -65,6 +66,7 @@ class KeyCache:
         settings: KeyConfig,
         *,
         jwks_uri: str | None = None,
+        metadata_url: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         rng: Callable[[], float] = random.random,
     ) -> None:
@@ -72,6 +74,7 @@ class KeyCache:
         self._fetch = fetch
         self._settings = settings
         self._jwks_uri_override = jwks_uri
+        self._metadata_url = metadata_url
         self._clock = clock
         self._rng = rng
         self._keys: dict[str, VerificationKey] = {}
@@ -174,14 +177,19 @@ class KeyCache:
     async def _do_refresh(self) -> None:
         try:
             jwks_uri = self._jwks_uri_override
-            if jwks_uri is None:
+            if jwks_uri is None or self._metadata_url is not None:
+                # With both set (a service-account issuer), the metadata is read to
+                # check its issuer but the keys come from the configured JWKS URL.
                 async with asyncio.timeout(self._settings.fetch_timeout_seconds):
-                    self.metadata = await fetch_provider_metadata(self.issuer, self._fetch)
-                jwks_uri = self.metadata.jwks_uri
+                    self.metadata = await fetch_provider_metadata(
+                        self.issuer, self._fetch, url=self._metadata_url
+                    )
+                jwks_uri = jwks_uri or self.metadata.jwks_uri
             self.fetches += 1
-            keys = parse_jwks(await self._get(jwks_uri))
+            skipped: list[str] = []
+            keys = parse_jwks(await self._get(jwks_uri), skipped)
             if not keys:
-                raise DiscoveryError("JWKS has no usable signing key")
+                raise DiscoveryError("JWKS has no usable signing key" + describe_skipped(skipped))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # FetchError, DiscoveryError, timeouts, or a fetcher's own bug

@@ -39,6 +39,7 @@ __all__ = [
     "ProviderMetadata",
     "VerificationKey",
     "algorithms_for_key",
+    "describe_skipped",
     "fetch_provider_metadata",
     "parse_jwks",
     "well_known_url",
@@ -75,6 +76,7 @@ class ProviderMetadata:
 
     issuer: str
     jwks_uri: str
+    revocation_endpoint: str | None = None  # RFC 7009 (advertised per RFC 8414 §2)
     token_endpoint: str | None = None
     device_authorization_endpoint: str | None = None
     authorization_endpoint: str | None = None
@@ -126,10 +128,14 @@ def _optional_url(meta: dict[str, Any], name: str) -> str | None:
     return value
 
 
-async def fetch_provider_metadata(issuer: str, fetch: Fetcher) -> ProviderMetadata:
-    """Discover ``issuer``'s metadata; raise :class:`DiscoveryError` (or the
+async def fetch_provider_metadata(
+    issuer: str, fetch: Fetcher, *, url: str | None = None
+) -> ProviderMetadata:
+    """Discover ``issuer``'s metadata (from ``url``, default the issuer's
+    well-known URL: a cluster's service-account issuer publishes it on the
+    apiserver, whatever its issuer URL); raise :class:`DiscoveryError` (or the
     fetcher's :class:`FetchError`) when it cannot be trusted or used."""
-    url = well_known_url(issuer)
+    url = url or well_known_url(issuer)
     result = await fetch(url)
     if result.status != 200:
         raise DiscoveryError(f"GET {url} answered HTTP {result.status}")
@@ -145,6 +151,7 @@ async def fetch_provider_metadata(issuer: str, fetch: Fetcher) -> ProviderMetada
     return ProviderMetadata(
         issuer=issuer,
         jwks_uri=jwks_uri,
+        revocation_endpoint=_optional_url(meta, "revocation_endpoint"),
         token_endpoint=_optional_url(meta, "token_endpoint"),
         device_authorization_endpoint=_optional_url(meta, "device_authorization_endpoint"),
         authorization_endpoint=_optional_url(meta, "authorization_endpoint"),
@@ -182,31 +189,35 @@ def _thumbprint(jwk: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def _parse_jwk(jwk: dict[str, Any]) -> VerificationKey | None:
+def _parse_jwk(jwk: dict[str, Any]) -> VerificationKey | str:
+    """The key, or why it was skipped (a short phrase for logs and status)."""
     kty = jwk.get("kty")
     if kty not in _THUMBPRINT_MEMBERS:
-        return None
-    if jwk.get("use", "sig") != "sig":
-        return None
+        return f"kty {str(kty)[:16]!r} is not RSA, EC or OKP"
+    use = jwk.get("use", "sig")
+    if use != "sig":
+        return f"use {str(use)[:16]!r} is not 'sig'"
     ops = jwk.get("key_ops")
     if ops is not None and (not isinstance(ops, list) or "verify" not in ops):
-        return None
+        return "key_ops does not include 'verify'"
     if "d" in jwk:
         log.warning("JWKS contains private key material; key ignored")
-        return None
+        return "it carries private key material"
     if not all(isinstance(jwk.get(m), str) for m in _THUMBPRINT_MEMBERS[kty]):
-        return None
+        return "its key parameters are missing or not strings"
     builders: dict[str, Any] = {"RSA": RSAAlgorithm, "EC": ECAlgorithm, "OKP": OKPAlgorithm}
     try:
         key = builders[kty].from_jwk(jwk)
     except (InvalidKeyError, ValueError, TypeError, KeyError):
-        return None
+        return "its key parameters do not form a valid key"
     algorithms = algorithms_for_key(key)
+    if not algorithms:
+        return f"a {kty} key of this size or curve cannot verify tokens (RSA needs >= 2048 bits)"
     declared = jwk.get("alg")
     if declared is not None:
         algorithms = algorithms & {declared} if isinstance(declared, str) else frozenset()
-    if not algorithms:
-        return None
+        if not algorithms:
+            return f"alg {str(declared)[:16]!r} does not fit this {kty} key or is not allowed"
     thumb = _thumbprint(jwk)
     kid = jwk.get("kid")
     has_kid = isinstance(kid, str) and bool(kid)
@@ -220,10 +231,17 @@ def _parse_jwk(jwk: dict[str, Any]) -> VerificationKey | None:
     )
 
 
-def parse_jwks(body: bytes) -> dict[str, VerificationKey]:
+def describe_skipped(skipped: list[str]) -> str:
+    """``" (skipped: kid 'a': use 'enc' is not 'sig'; ...)"``, or ``""``."""
+    return f" (skipped: {'; '.join(skipped[:8])})" if skipped else ""
+
+
+def parse_jwks(body: bytes, skipped: list[str] | None = None) -> dict[str, VerificationKey]:
     """Usable public signing keys of a JWK Set, by ``kid`` (see the module
     docstring for what is skipped).  Raises :class:`DiscoveryError` when the
-    document itself is malformed; a set with no usable key yields ``{}``."""
+    document itself is malformed; a set with no usable key yields ``{}``.
+    Each skipped key is appended to ``skipped`` as ``"kid 'x': why"``, so the
+    "no usable signing key" messages can say which key was skipped and why."""
     doc = _json_object(body, "JWKS")
     keys = doc.get("keys")
     if not isinstance(keys, list):
@@ -233,7 +251,12 @@ def parse_jwks(body: bytes) -> dict[str, VerificationKey]:
         if not isinstance(jwk, dict):
             continue
         parsed = _parse_jwk(jwk)
-        if parsed is None:
+        if isinstance(parsed, str):
+            kid = jwk.get("kid")
+            name = f"kid {kid[:64]!r}" if isinstance(kid, str) and kid else "a key without kid"
+            if skipped is not None:
+                skipped.append(f"{name}: {parsed}")
+            log.info("JWKS key skipped", extra={"kid": name, "why": parsed})
             continue
         if parsed.kid in found:
             log.warning("JWKS lists kid %r twice; keeping the first", parsed.kid[:64])

@@ -18,7 +18,10 @@ class Principal:
 
     ``scopes`` have ``oidc.scope_prefix`` already stripped; ``expires_at`` is
     the token's ``exp`` (Unix seconds) or ``None``; ``quickstart`` marks an
-    identity taken from an unsigned quickstart token.
+    identity taken from an unsigned quickstart token.  ``kind`` is the kind of
+    issuer entry that vouched for it (``oidc``, ``kubernetes``, ...) and
+    ``source`` that entry's name; ``attributes`` are extra verified facts
+    (``pod_name``, ``pod_uid``) that the header plan may pass upstream.
     """
 
     subject: str
@@ -29,3 +32,13 @@ class Principal:
     audience: tuple[str, ...] = ()
     expires_at: float | None = None
     quickstart: bool = False
+    kind: str = "oidc"
+    source: str = "idp"
+    attributes: tuple[tuple[str, str], ...] = ()
+
+    def attribute(self, name: str) -> str | None:
+        """The value of attribute ``name``, or ``None``."""
+        for key, value in self.attributes:
+            if key == name:
+                return value
+        return None

@@ -14,9 +14,13 @@ path trick cannot select a weaker rule than the one the upstream will act on.
   other method (compared case-sensitively, RFC 9110 §9.1) the write scopes.
   Holding *any one* of the listed scopes is enough.
 * **Tokens without API scopes** — no scopes at all, or only the OIDC ones
-  (``openid profile email offline_access``) — skip the scope check, as the
-  NeMo Platform does: such tokens come from clients that do not request API
-  scopes, and their access is governed by groups and by the upstream.
+  (``openid profile email offline_access``) — are refused with ``403
+  insufficient_scope`` wherever a rule requires scopes
+  (``authorization.scopeless_tokens: deny``, the default).  The NeMo Platform
+  lets them skip the scope check for compatibility, but follows the scope
+  check with a role-binding check; authgate has no second layer, so that
+  behaviour (``scopeless_tokens: allow``) is opt-in: with it, any valid token
+  for the audience can ``DELETE`` under a rule that needs ``admin:write``.
 * **Groups**: a rule with ``groups`` requires the principal to be in at least
   one of them (403 ``forbidden``, reason ``missing_group``).
 """
@@ -70,6 +74,7 @@ class Authorizer:
 
     def __init__(self, config: AuthorizationConfig) -> None:
         self.config = config
+        self._allow_scopeless = config.scopeless_tokens == "allow"
         self._public_exact = frozenset(p for p in config.public_paths if not p.endswith("/"))
         self._public_prefixes = tuple(p for p in config.public_paths if p.endswith("/"))
         self.default_rule = _compile("/", config.read_scopes, config.write_scopes, ())
@@ -110,7 +115,7 @@ class Authorizer:
         if not required:
             return
         scopes = principal.scopes
-        if not scopes or OIDC_SCOPES.issuperset(scopes):
-            return  # no API scopes requested at all: NeMo Platform behaviour
+        if self._allow_scopeless and (not scopes or OIDC_SCOPES.issuperset(scopes)):
+            return  # scopeless_tokens: allow — the NeMo Platform behaviour, opted into
         if required.isdisjoint(scopes):
             raise InsufficientScope(f"this request needs one of the scopes: {text}", scope=text)

@@ -17,7 +17,9 @@ nothing expensive is done, before it has passed the cheap structural checks.
    JWKS (RFC 8725 §3.10).  ``kid`` is an opaque string of at most 256
    characters, used only as a dictionary key.
 3. **Issuer**: ``iss`` must equal one of the configured issuers exactly; it
-   selects the :class:`~authgate.core.keys.KeyCache`.
+   selects one issuer entry (:mod:`authgate.core.issuers`: the IdP, the
+   cluster's service-account issuer, ...) and that entry's
+   :class:`~authgate.core.keys.KeyCache` — never another issuer's keys.
 4. **Key and signature**: the key's type must match ``alg`` (RSA → RS*/PS*,
    EC → ES* of the key's curve, OKP → EdDSA; RFC 8725 §3.1), so an HS256
    token "signed" with the RSA public key has nowhere to go.  The signature is
@@ -52,6 +54,7 @@ from jwt.algorithms import Algorithm, get_default_algorithms
 
 from .config import ASYMMETRIC_ALGORITHMS, ProxyConfig
 from .errors import InvalidToken
+from .issuers import CompiledIssuer, compile_issuers, scopes_claim, strings_claim
 from .keys import KeyCache
 from .oidc import VerificationKey
 from .principal import Principal
@@ -124,17 +127,6 @@ def _number(claims: dict[str, Any], name: str) -> float | None:
     return float(value)
 
 
-def _strings(value: Any, name: str, *, split: bool) -> tuple[str, ...]:
-    """A claim that may be one string (split on spaces when ``split``) or an array."""
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return tuple(value.split()) if split else (value,)
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return tuple(value)
-    raise InvalidToken(f"the '{name}' claim has the wrong type", reason="bad_claim")
-
-
 @dataclass(slots=True)
 class _Cached:
     principal: Principal
@@ -170,8 +162,7 @@ class TokenVerifier:
         self._subject_claim = tokens.subject_claim
         self._email_claim = tokens.email_claim
         self._groups_claim = tokens.groups_claim
-        self._issuers = frozenset(config.oidc.issuers)
-        self._audience = frozenset(config.oidc.effective_audience)
+        self._issuers = compile_issuers(config)
         self._prefix = config.oidc.scope_prefix
         self._quickstart = config.quickstart.enabled
         self._cache: dict[bytes, _Cached] = {}
@@ -243,9 +234,12 @@ class TokenVerifier:
                 raise _malformed("an unsigned token must have an empty signature")
             return self._quickstart_principal(claims, now)
 
+        # Route by the (not yet verified) iss to exactly one entry: only that
+        # issuer's keys are ever tried, so no issuer can vouch for another's tokens.
         issuer = claims.get("iss")
-        cache = self._keys.get(issuer) if isinstance(issuer, str) else None
-        if cache is None or issuer not in self._issuers:
+        entry = self._issuers.get(issuer) if isinstance(issuer, str) else None
+        cache = self._keys.get(entry.issuer) if entry is not None else None
+        if entry is None or cache is None:
             raise InvalidToken("the token's issuer is not accepted", reason="bad_issuer")
         kid = header.get("kid")
         key = await cache.get(kid, alg)
@@ -256,7 +250,7 @@ class TokenVerifier:
         signing_input = f"{header_b64}.{payload_b64}".encode("ascii")
         if not self._check_signature(alg, key, signing_input, signature):
             raise InvalidToken("the token's signature is invalid", reason="bad_signature")
-        return self._claims_principal(claims, issuer, now, cache, key)
+        return self._claims_principal(claims, entry, now, cache, key)
 
     def _check_header(self, header: dict[str, Any]) -> str | None:
         """Validate the JOSE header; the ``alg`` to verify with (None = unsigned)."""
@@ -318,27 +312,10 @@ class TokenVerifier:
             raise InvalidToken("the token was issued in the future", reason="token_not_yet_valid")
         return valid_until, not_before
 
-    def _scopes(self, claims: dict[str, Any]) -> tuple[str, ...]:
-        seen: dict[str, None] = {}
-        for name in ("scope", "scp"):
-            for scope in _strings(claims.get(name), name, split=True):
-                if self._prefix and scope.startswith(self._prefix):
-                    scope = scope[len(self._prefix) :]
-                if scope:
-                    seen.setdefault(scope, None)
-        return tuple(seen)
-
-    def _identity(self, claims: dict[str, Any]) -> tuple[str | None, tuple[str, ...]]:
-        email = claims.get(self._email_claim)
-        if email is not None and not isinstance(email, str):
-            raise InvalidToken("the email claim is not a string", reason="bad_claim")
-        groups = _strings(claims.get(self._groups_claim), self._groups_claim, split=False)
-        return email, groups
-
     def _claims_principal(
         self,
         claims: dict[str, Any],
-        issuer: str,
+        entry: CompiledIssuer,
         now: float,
         cache: KeyCache,
         key: VerificationKey,
@@ -347,28 +324,31 @@ class TokenVerifier:
         aud = claims.get("aud")
         if aud is None:
             raise InvalidToken("the token has no audience", reason="bad_audience")
-        audience = _strings(aud, "aud", split=False)
-        if not self._audience.intersection(audience):
+        audience = strings_claim(aud, "aud", split=False)
+        if not entry.audience.intersection(audience):
             raise InvalidToken("the token is meant for another audience", reason="bad_audience")
-        subject = claims.get(self._subject_claim)
-        if not isinstance(subject, str) or not subject:
-            raise InvalidToken("the token has no subject", reason="missing_claim")
-        email, groups = self._identity(claims)
+        identity = entry.map_claims(claims)
         exp = claims.get("exp")
         principal = Principal(
-            subject=subject,
-            email=email,
-            groups=groups,
-            scopes=self._scopes(claims),
-            issuer=issuer,
+            subject=identity.subject,
+            email=identity.email,
+            groups=identity.groups,
+            scopes=identity.scopes,
+            issuer=entry.issuer,
             audience=audience,
             expires_at=float(exp) if isinstance(exp, int | float) else None,
+            kind=entry.kind,
+            source=entry.name,
+            attributes=identity.attributes,
         )
         return _Cached(principal, valid_until, not_before, cache, key.kid, key.thumbprint)
 
     def _quickstart_principal(self, claims: dict[str, Any], now: float) -> _Cached:
         valid_until, not_before = self._times(claims, now, require_exp=False)
-        email, groups = self._identity(claims)
+        email = claims.get(self._email_claim)
+        if email is not None and not isinstance(email, str):
+            raise InvalidToken("the email claim is not a string", reason="bad_claim")
+        groups = strings_claim(claims.get(self._groups_claim), self._groups_claim, split=False)
         if not email or "@" not in email:
             raise InvalidToken("an unsigned token needs an email claim", reason="missing_claim")
         subject = claims.get(self._subject_claim)
@@ -380,9 +360,9 @@ class TokenVerifier:
             subject=subject,
             email=email,
             groups=groups,
-            scopes=self._scopes(claims),
+            scopes=scopes_claim(claims, self._prefix),
             issuer=issuer if isinstance(issuer, str) else QUICKSTART_ISSUER,
-            audience=_strings(claims.get("aud"), "aud", split=False),
+            audience=strings_claim(claims.get("aud"), "aud", split=False),
             expires_at=float(exp) if isinstance(exp, int | float) else None,
             quickstart=True,
         )

@@ -112,7 +112,8 @@ def _object_schema(cls: type) -> dict[str, Any]:
         _merge(prop, bounds_schema(item.bounds, item.type))
         if prop["type"] == "array":
             prop["maxItems"] = 64
-            prop["items"].setdefault("minLength", 1)
+            if prop["items"].get("type") == "string":
+                prop["items"].setdefault("minLength", 1)
         prop["description"] = item.doc or name
         props[camel(name)] = prop
     schema: dict[str, Any] = {"type": "object", "properties": props}

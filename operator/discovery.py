@@ -28,11 +28,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
 from authgate.core.config import ProxyConfig, parse_config
 from authgate.core.contracts import DISCOVERY_PATH
 from authgate.core.errors import ConfigError
 from authgate.core.oidc import ProviderMetadata
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .metrics import OperatorMetrics
 from .render import render_document

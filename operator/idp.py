@@ -25,11 +25,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+
 from authgate.core.oidc import (
     DiscoveryError,
     FetchError,
     FetchResult,
     ProviderMetadata,
+    describe_skipped,
     fetch_provider_metadata,
     parse_jwks,
     well_known_url,
@@ -125,12 +127,14 @@ async def _count_keys(jwks_uri: str, fetch: IdPFetcher) -> int:
     if result.status != 200:
         raise IdPCheckFailed("JWKSUnreachable", f"GET {jwks_uri} answered HTTP {result.status}")
     try:
-        keys = parse_jwks(result.body)
+        skipped: list[str] = []
+        keys = parse_jwks(result.body, skipped)
     except DiscoveryError as exc:
         raise IdPCheckFailed("JWKSInvalid", f"{jwks_uri}: {exc}") from None
     if not keys:
         raise IdPCheckFailed(
-            "NoSigningKeys", f"the JWKS at {jwks_uri} holds no usable signing key"
+            "NoSigningKeys",
+            f"the JWKS at {jwks_uri} holds no usable signing key" + describe_skipped(skipped),
         )
     return len(keys)
 

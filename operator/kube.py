@@ -18,9 +18,10 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from authgate.core.contracts import GROUP, PROVIDER_PLURAL
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+
+from authgate.core.contracts import GROUP, PROVIDER_PLURAL
 
 from .crd import VERSION
 

@@ -38,6 +38,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import kopf
+
 from authgate.core.contracts import API_VERSION, GROUP, PROVIDER_PLURAL
 
 from .browser import ensure_session_secret

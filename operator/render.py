@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
+
 from authgate.core.config import ProxyConfig, config_to_document, parse_config
 from authgate.core.contracts import API_VERSION, CONFIG_FILE_NAME, CONFIG_KIND, PROVIDER_KIND
 from authgate.core.errors import ConfigError

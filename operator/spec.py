@@ -74,6 +74,8 @@ SPEC_FIELDS: tuple[SpecField, ...] = (
     SpecField(("deviceAuthorizationEndpoint",), ("oidc", "device_authorization_endpoint"), _URL),
     SpecField(("authorizationEndpoint",), ("oidc", "authorization_endpoint"), _URL),
     SpecField(("jwksUri",), ("oidc", "jwks_uri"), _URL),
+    SpecField(("requestResource",), ("oidc", "request_resource"), {"maxLength": 2048}),
+    SpecField(("requestAudience",), ("oidc", "request_audience"), {"maxLength": 512}),
     SpecField(("authEnabled",), ("", "auth_enabled")),
     SpecField(("claims", "subject"), ("tokens", "subject_claim"), _NAME),
     SpecField(("claims", "email"), ("tokens", "email_claim"), _NAME),
@@ -83,6 +85,8 @@ SPEC_FIELDS: tuple[SpecField, ...] = (
     SpecField(("headers", "email"), ("headers", "email"), _HEADER),
     SpecField(("headers", "groups"), ("headers", "groups"), _HEADER),
     SpecField(("headers", "scopes"), ("headers", "scopes"), _HEADER),
+    SpecField(("headers", "podName"), ("headers", "pod_name"), _HEADER),
+    SpecField(("headers", "podUid"), ("headers", "pod_uid"), _HEADER),
     SpecField(("headers", "strip"), ("headers", "strip"),
               {"maxItems": 32, "items": {"type": "string", **_HEADER}}),
     SpecField(("headers", "forwardAuthorization"), ("headers", "forward_authorization")),
@@ -92,6 +96,12 @@ SPEC_FIELDS: tuple[SpecField, ...] = (
     SpecField(("authorization", "readScopes"), ("authorization", "read_scopes"), _SCOPE_LIST),
     SpecField(("authorization", "writeScopes"), ("authorization", "write_scopes"), _SCOPE_LIST),
     SpecField(("authorization", "rules"), ("authorization", "rules"), {"maxItems": 128}),
+    SpecField(("authorization", "scopelessTokens"), ("authorization", "scopeless_tokens")),
+    SpecField(("issuers",), ("", "issuers"), {"maxItems": 16},
+              description="More issuers accepted next to the IdP, each with its own keys, "
+                          "audience and claim mapping. `kind: kubernetes` accepts the "
+                          "cluster's projected service-account tokens for the service "
+                          "accounts listed in `kubernetes.allowedServiceAccounts`."),
     SpecField(("tuning", "algorithms"), ("tokens", "algorithms"),
               {"maxItems": len(cfg.ASYMMETRIC_ALGORITHMS), "minItems": 1,
                "items": {"type": "string", "enum": list(cfg.ASYMMETRIC_ALGORITHMS)}}),

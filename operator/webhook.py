@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import kopf
+
 from authgate.core.contracts import (
     INJECT_ANNOTATION,
     NAMESPACE_INJECTION_LABEL,

@@ -21,15 +21,9 @@ import logging
 import sys
 from typing import Any
 
-from aiohttp.abc import AbstractAccessLogger
-from aiohttp.web import BaseRequest, StreamResponse
-
-from .aiohttp.state import OUTCOME, PRINCIPAL, REASON
-
 __all__ = [
     "ACCESS_LOGGER",
     "AiohttpRedactionFilter",
-    "JsonAccessLogger",
     "JsonFormatter",
     "install_aiohttp_redaction",
     "log_access",
@@ -132,20 +126,3 @@ def log_access(
             "peer": peer,
         },
     )
-
-
-class JsonAccessLogger(AbstractAccessLogger):
-    """aiohttp ``access_log_class`` writing through :func:`log_access`."""
-
-    def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
-        principal = request.get(PRINCIPAL)
-        log_access(
-            method=request.method,
-            path=request.path,  # path only: the query may carry access_token
-            status=response.status,
-            duration=time,
-            outcome=request.get(OUTCOME, "unknown"),
-            principal=principal.subject if principal is not None else None,
-            peer=request.remote,
-            reason=request.get(REASON),
-        )

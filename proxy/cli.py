@@ -10,6 +10,7 @@ import os
 import sys
 
 import click
+
 from authgate.core.config import is_loopback_host, load_config
 from authgate.core.errors import ConfigError
 

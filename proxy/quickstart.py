@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 from aiohttp import web
+
 from authgate.core.config import ProxyConfig, is_loopback_host, parse_config
 from authgate.core.contracts import API_VERSION, CONFIG_KIND, DISCOVERY_PATH
 

@@ -2,10 +2,9 @@
 
 :func:`serve` is one proxy process: the admin listener first (so liveness
 answers while keys load), then the client listener on the configured engine
-— aiohttp (:mod:`authgate.proxy.aiohttp.app`) or the lean path
-(:mod:`authgate.proxy.lean`, ``auto`` falls back to aiohttp when it is not
-importable) — then the config watcher.  It returns after a SIGTERM/SIGINT
-drain (see :mod:`authgate.proxy.lifecycle`).
+— the lean engine (:mod:`authgate.proxy.lean`, also for ``auto``) or the
+aiohttp engine (:mod:`authgate.proxy.aiohttp.app`) — then the config
+watcher.  It returns after a SIGTERM/SIGINT drain (see :mod:`authgate.proxy.lifecycle`).
 
 :func:`run` adds process management: uvloop when available, and for
 ``server.workers > 1`` that many worker processes binding the same port with
@@ -15,7 +14,6 @@ drain (see :mod:`authgate.proxy.lifecycle`).
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import multiprocessing
 import os
@@ -25,20 +23,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+
 from authgate.core.config import ProxyConfig, load_config
 
-from .accesslog import (
-    ACCESS_LOGGER,
-    JsonAccessLogger,
-    install_aiohttp_redaction,
-    log_access,
-    setup_logging,
-)
+from .accesslog import install_aiohttp_redaction, setup_logging
 from .admin import build_admin_app
 from .aiohttp.app import build_app
 from .aiohttp.safe_handler import ProxyAppRunner
 from .lifecycle import Lifecycle
 from .metrics import Metrics
+from .records import RequestObserver
 from .reload import ConfigWatcher, reload_config
 from .runtime import RuntimeHolder, build_runtime
 
@@ -58,24 +52,10 @@ class Listening:
     engine: str
 
 
-def _lean_module() -> Any | None:
-    try:
-        module = importlib.import_module("authgate.proxy.lean.server")
-    except ImportError:
-        return None
-    return module if hasattr(module, "serve_lean") else None
-
-
 def choose_engine(config: ProxyConfig) -> str:
-    """``aiohttp`` or ``lean``; ``auto`` prefers lean when it is importable."""
-    engine = config.server.engine
-    if engine == "aiohttp":
-        return "aiohttp"
-    if _lean_module() is not None:
-        return "lean"
-    if engine == "lean":
-        raise RuntimeError("server.engine is 'lean' but authgate.proxy.lean is not available")
-    return "aiohttp"
+    """``aiohttp`` when asked for; otherwise (``lean`` or ``auto``) the lean engine.
+    httptools is a hard dependency, so there is nothing to fall back from."""
+    return "aiohttp" if config.server.engine == "aiohttp" else "lean"
 
 
 def _bound_port(addresses: list[Any], fallback: int) -> int:
@@ -94,8 +74,7 @@ async def _start_aiohttp(
     runner = ProxyAppRunner(
         build_app(holder, metrics, lifecycle),
         handler_cancellation=True,  # a client that goes away cancels the upstream request
-        access_log=ACCESS_LOGGER,
-        access_log_class=JsonAccessLogger,
+        access_log=None,  # the app's guard reports every request (records.RequestObserver)
         max_line_size=limits.max_header_bytes,
         max_field_size=limits.max_header_bytes,
         shutdown_timeout=limits.drain_timeout_seconds,
@@ -119,34 +98,9 @@ async def _start_aiohttp(
 async def _start_lean(
     config: ProxyConfig, holder: RuntimeHolder, metrics: Metrics
 ) -> tuple[int, Callable[[], Awaitable[None]]]:
-    lean = _lean_module()
-    assert lean is not None
+    from .lean.server import serve_lean  # httptools/uvloop only for this engine
 
-    def on_request(record: Any) -> None:
-        metrics.observe_request(
-            outcome=record.outcome,
-            status=record.status,
-            reason=record.reason,
-            auth_seconds=record.auth_seconds,
-            upstream_seconds=record.upstream_seconds,
-        )
-        log_access(
-            method=record.method,
-            path=record.path,
-            status=record.status,
-            duration=record.duration_seconds,
-            outcome=record.outcome,
-            principal=record.principal,
-            peer=record.peer,
-            reason=record.reason,
-        )
-
-    server = await lean.serve_lean(
-        config,
-        holder.gate,
-        on_request=on_request,
-        discovery=lambda: holder.current.discovery(),
-    )
+    server = await serve_lean(config, lambda: holder.current, on_request=RequestObserver(metrics))
     # The lean server counts its own in-flight requests (websockets included).
     metrics.in_flight.set_function(lambda: float(server.in_flight))
 

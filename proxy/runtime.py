@@ -1,8 +1,10 @@
 """The live decision state, swapped atomically on reload.
 
 A :class:`Runtime` bundles everything one request needs to be decided and
-routed — the parsed config, the core :class:`~authgate.core.gate.Gate` and the
-key caches behind it — as one immutable value.  The :class:`RuntimeHolder`
+routed — the parsed config, the core :class:`~authgate.core.gate.Gate` (with
+the registered credential sources), the key caches behind it and the
+``/apis/auth/`` :class:`~authgate.proxy.routes.Router` — as one immutable
+value.  The :class:`RuntimeHolder`
 keeps the current one; a request reads ``holder.current`` once and uses that
 snapshot to the end, so a hot reload never mixes two configurations in one
 request and never drops a connection.  ``holder.gate`` is the
@@ -17,57 +19,88 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from authgate.core.config import ProxyConfig
+from authgate.core.credentials import CredentialSourceFactory
 from authgate.core.discovery import discovery_document
 from authgate.core.errors import ConfigError
 from authgate.core.gate import Gate
 from authgate.core.keys import KeyCache
 from authgate.core.oidc import FetchError, FetchResult, ProviderMetadata
 from authgate.core.session import BrowserSessions, build_browser
-from authgate.core.session.gate import BrowserGate
+from authgate.core.session.source import session_source
+from authgate.core.verify import TokenVerifier
 
+from .extensions import CREDENTIAL_SOURCES, ENDPOINTS
 from .fetcher import IdPFetcher
+from .routes import EndpointFactory, Router
 
 __all__ = ["KeySet", "Runtime", "RuntimeHolder", "build_runtime", "restart_required_changes"]
 
 log = logging.getLogger("authgate.proxy.runtime")
 
 
+def _key_sources(config: ProxyConfig) -> tuple[tuple[Any, ...], ...]:
+    """Per accepted issuer: (iss, jwks_uri, metadata_url, ca_file, token_file)."""
+    if not config.auth_enabled:
+        return ()
+    sources: list[tuple[str, str | None, str | None, str | None, str | None]] = [
+        (iss, config.oidc.jwks_uri if iss == config.oidc.issuer else None, None,
+                None, None) for iss in config.oidc.issuers]  # fmt: skip
+    known = set(config.oidc.issuers)
+    for entry in config.issuers:
+        if entry.issuer in known:
+            continue
+        known.add(entry.issuer)
+        metadata_url = (
+            entry.effective_discovery_url if entry.kind == "kubernetes" else (entry.discovery_url)
+        )
+        sources.append((entry.issuer, entry.effective_jwks_uri, metadata_url,
+                        entry.effective_ca_file, entry.effective_token_file))  # fmt: skip
+    return tuple(sources)
+
+
 def _key_identity(config: ProxyConfig) -> tuple[Any, ...]:
-    issuers = config.oidc.issuers if config.auth_enabled else ()
-    return (issuers, config.oidc.jwks_uri, config.keys)
+    return (_key_sources(config), config.keys)
 
 
 @dataclass
 class KeySet:
-    """One key cache per accepted issuer, sharing one IdP session."""
+    """One key cache per accepted issuer; issuers reached with the same CA and
+    credentials share one HTTP session."""
 
     identity: tuple[Any, ...]
     caches: dict[str, KeyCache]
-    fetcher: IdPFetcher | None
+    fetchers: list[IdPFetcher]
     primary: str | None
+    #: The primary issuer's HTTP session (the token endpoint of browser sign-in).
+    primary_fetcher: IdPFetcher | None = None
 
     @classmethod
     async def open(cls, config: ProxyConfig, *, start: bool = True) -> KeySet:
         identity = _key_identity(config)
-        issuers: tuple[str, ...] = identity[0]
-        if not issuers:
-            return cls(identity, {}, None, None)
-        fetcher = IdPFetcher.create(config.keys)
-        caches = {
-            iss: KeyCache(
-                iss,
-                fetcher,
-                config.keys,
-                jwks_uri=config.oidc.jwks_uri if iss == config.oidc.issuer else None,
+        sources: tuple[tuple[Any, ...], ...] = identity[0]
+        if not sources:
+            return cls(identity, {}, [], None)
+        fetchers: dict[tuple[str | None, str | None], IdPFetcher] = {}
+        by_issuer: dict[str, IdPFetcher] = {}
+        caches: dict[str, KeyCache] = {}
+        for iss, jwks_uri, metadata_url, ca_file, token_file in sources:
+            fetcher = fetchers.get((ca_file, token_file))
+            if fetcher is None:
+                fetcher = fetchers[(ca_file, token_file)] = IdPFetcher.create(
+                    config.keys, ca_file=ca_file, token_file=token_file
+                )
+            by_issuer[iss] = fetcher
+            caches[iss] = KeyCache(
+                iss, fetcher, config.keys, jwks_uri=jwks_uri, metadata_url=metadata_url
             )
-            for iss in issuers
-        }
-        keyset = cls(identity, caches, fetcher, issuers[0])
+        primary = config.oidc.issuer or (config.oidc.issuers or (None,))[0]
+        keyset = cls(identity, caches, list(fetchers.values()), primary)
+        keyset.primary_fetcher = by_issuer.get(primary) if primary else None
         if start:
             await keyset.start()
         return keyset
@@ -90,7 +123,7 @@ class KeySet:
 
     @property
     def metadata(self) -> ProviderMetadata | None:
-        if self.primary is None:
+        if self.primary is None or self.primary not in self.caches:
             return None
         return self.caches[self.primary].metadata
 
@@ -103,17 +136,18 @@ class KeySet:
     async def close(self) -> None:
         for cache in self.caches.values():
             await cache.close()
-        if self.fetcher is not None:
-            await self.fetcher.close()
+        for fetcher in self.fetchers:
+            await fetcher.close()
 
 
 @dataclass(frozen=True)
 class Runtime:
-    """An immutable snapshot: config + gate + keys."""
+    """An immutable snapshot: config + gate + keys + router."""
 
     config: ProxyConfig
     gate: Gate
     keyset: KeySet
+    router: Router = field(default_factory=lambda: Router(()))
     browser: BrowserSessions | None = None  # browser sign-in, when ``browser.enabled``
     _discovery: dict[str, Any] = field(default_factory=dict, compare=False)
 
@@ -134,35 +168,48 @@ class Runtime:
 
 
 async def build_runtime(
-    config: ProxyConfig, previous: Runtime | None = None, *, start_keys: bool = True
+    config: ProxyConfig,
+    previous: Runtime | None = None,
+    *,
+    start_keys: bool = True,
+    endpoints: Sequence[EndpointFactory] = ENDPOINTS,
+    sources: Sequence[CredentialSourceFactory] = CREDENTIAL_SOURCES,
 ) -> Runtime:
     """A new runtime for ``config``, reusing ``previous``'s keys when possible.
-    With ``start_keys=False`` the caller starts ``runtime.keyset`` itself."""
+    With ``start_keys=False`` the caller starts ``runtime.keyset`` itself.
+    ``endpoints`` and ``sources`` default to the registered extensions
+    (:mod:`authgate.proxy.extensions`)."""
     if previous is not None and previous.keyset.identity == _key_identity(config):
         keyset = previous.keyset
     else:
         keyset = await KeySet.open(config, start=start_keys)
-    gate = Gate.from_config(config, keyset.caches)
-    browser = None
-    if config.browser.enabled:
-        fetcher = keyset.fetcher
-
-        async def post(
-            url: str, form: Mapping[str, str], headers: Mapping[str, str]
-        ) -> FetchResult:
-            if fetcher is None:
-                raise FetchError("no IdP session")
-            return await fetcher.post(url, form, headers)
-
-        try:
-            browser = build_browser(
-                config, keyset.caches, lambda: keyset.metadata, post, access_verifier=gate.verifier
-            )
-        except ValueError as exc:  # unreadable key directory or client secret
-            raise ConfigError([f"browser: {exc}"]) from None
+    browser = _browser(config, keyset)
     if browser is not None:
-        gate = BrowserGate(gate, browser)  # type: ignore[assignment,unused-ignore]
-    return Runtime(config=config, gate=gate, keyset=keyset, browser=browser)
+        # The session cookie is one more credential source of this snapshot.
+        sources = (*sources, session_source(browser))
+    gate = Gate.from_config(config, keyset.caches, sources)
+    router = Router.build(config, endpoints)
+    return Runtime(config=config, gate=gate, keyset=keyset, router=router, browser=browser)
+
+
+def _browser(config: ProxyConfig, keyset: KeySet) -> BrowserSessions | None:
+    """Browser sign-in for this snapshot (``None`` when ``browser.enabled`` is off)."""
+    if not config.browser.enabled:
+        return None
+    fetcher = keyset.primary_fetcher
+
+    async def post(url: str, form: Mapping[str, str], headers: Mapping[str, str]) -> FetchResult:
+        if fetcher is None:
+            raise FetchError("no IdP session")
+        return await fetcher.post(url, form, headers)
+
+    access = TokenVerifier(config, keyset.caches)  # as the Gate verifies bearer tokens
+    try:
+        return build_browser(
+            config, keyset.caches, lambda: keyset.metadata, post, access_verifier=access
+        )
+    except ValueError as exc:  # unreadable key directory or client secret
+        raise ConfigError([f"browser: {exc}"]) from None
 
 
 def restart_required_changes(old: ProxyConfig, new: ProxyConfig) -> list[str]:
@@ -171,13 +218,9 @@ def restart_required_changes(old: ProxyConfig, new: ProxyConfig) -> list[str]:
     for name in ("server", "listen", "admin"):
         if getattr(old, name) != getattr(new, name):
             changed.append(name)
-    ou, nu = old.upstream, new.upstream
-    if (ou.connect_timeout_seconds, ou.read_timeout_seconds, ou.max_connections) != (
-        nu.connect_timeout_seconds,
-        nu.read_timeout_seconds,
-        nu.max_connections,
-    ):
-        changed.append("upstream (timeouts / pool)")
+    if old.upstream != new.upstream:
+        # Both engines parse it once into an UpstreamTarget and pool connections to it.
+        changed.append("upstream")
     return changed
 
 

@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # `import testenv` however pytest is invoked
-
-from testenv import (
+from .testenv import (
     ComponentFailed,
     ComponentMissing,
     DockerEnv,
@@ -29,14 +26,15 @@ from testenv import (
     KubeEnv,
     TestCA,
 )
-from testenv.components import binary, in_ci
-from testenv.process import tail
+from .testenv.components import binary, in_ci
+from .testenv.process import tail
 
 T = TypeVar("T")
 
 # fixture name -> marker added automatically to every test that uses it
 FIXTURE_MARKERS = {
     "kube": "k8s",
+    "workload_kube": "k8s",
     "keycloak": "keycloak",
     "docker_engine": "docker",
     "helm_bin": "helm",
@@ -83,6 +81,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             if fixture in names:
                 item.add_marker(marker)
                 item.add_marker("integration")
+    # Tests that take a shared session component down (Keycloak, the API server) run
+    # after every other test, in their collected order, instead of relying on file names.
+    items.sort(key=lambda item: item.get_closest_marker("disruptive") is not None)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -113,6 +114,18 @@ def test_ca(testenv_dir: Path) -> TestCA:
 @pytest.fixture(scope="session")
 def kube(testenv_dir: Path, test_ca: TestCA) -> Iterator[KubeEnv]:
     env = _start(lambda: KubeEnv(testenv_dir / "kube", test_ca))
+    try:
+        yield env
+    finally:
+        env.stop()
+
+
+@pytest.fixture(scope="session")
+def workload_kube(testenv_dir: Path, test_ca: TestCA) -> Iterator[KubeEnv]:
+    """A second control plane of its own, for the service-account issuer tests:
+    they restart its apiserver with a new signing key, which the shared `kube`
+    must never see (and `kube` then stands for "another cluster")."""
+    env = _start(lambda: KubeEnv(testenv_dir / "workload-kube", test_ca))
     try:
         yield env
     finally:

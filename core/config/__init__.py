@@ -7,9 +7,10 @@ proxy, the lean data path and the operator all read it through
 each module importing only the ones above it:
 
 * :mod:`.schema` — the walk over type hints, :class:`Bounds`, the error list;
-* :mod:`.model` — the dataclasses alone (fields, docs, bounds);
+* :mod:`.model` — the dataclasses alone (fields, docs, bounds), with the
+  issuer entries in :mod:`.issuer_model`;
 * :mod:`.env` — ``AUTHGATE__…`` environment overrides;
-* :mod:`.validation` — shape and meaning checks;
+* :mod:`.validation` — shape and meaning checks (issuer entries: :mod:`.issuer_checks`);
 * :mod:`.loader` — ``parse_config`` / ``load_config`` / ``config_to_document``.
 
 Import from here (``from authgate.core.config import ProxyConfig``); the
@@ -18,11 +19,25 @@ submodules are an implementation detail and never import this ``__init__``.
 
 from __future__ import annotations
 
+from .checks import is_loopback_host
 from .env import ENV_PREFIX, apply_env_overrides
+from .issuer_model import (
+    IN_CLUSTER_CA_FILE,
+    IN_CLUSTER_TOKEN_FILE,
+    ISSUER_KINDS,
+    TEMPLATE_FIELDS,
+    IssuerClaims,
+    IssuerEntry,
+    KubernetesIssuer,
+    ServiceAccountGrant,
+    template_fields,
+)
 from .loader import config_to_document, load_config, parse_config
 from .model import (
     ASYMMETRIC_ALGORITHMS,
+    ATTRIBUTE_SLOTS,
     HEADER_PRESETS,
+    IDENTITY_SLOTS,
     OIDC_SCOPES,
     AdminConfig,
     AuthorizationConfig,
@@ -50,21 +65,30 @@ from .schema import (
     field_types,
     settings,
 )
-from .validation import is_loopback_host, to_document, validate_document
+from .validation import to_document, validate_document
 
 __all__ = [
     "ASYMMETRIC_ALGORITHMS",
+    "ATTRIBUTE_SLOTS",
     "ENV_PREFIX",
     "HEADER_NAME_PATTERN",
     "HEADER_PRESETS",
+    "IDENTITY_SLOTS",
+    "IN_CLUSTER_CA_FILE",
+    "IN_CLUSTER_TOKEN_FILE",
+    "ISSUER_KINDS",
     "OIDC_SCOPES",
+    "TEMPLATE_FIELDS",
     "AdminConfig",
     "AuthorizationConfig",
     "Bounds",
     "ErrorList",
     "FieldType",
     "HeaderConfig",
+    "IssuerClaims",
+    "IssuerEntry",
     "KeyConfig",
+    "KubernetesIssuer",
     "LimitsConfig",
     "ListenConfig",
     "OIDCConfig",
@@ -72,6 +96,7 @@ __all__ = [
     "ProxyConfig",
     "QuickstartConfig",
     "ServerConfig",
+    "ServiceAccountGrant",
     "Setting",
     "TokenConfig",
     "UpstreamConfig",
@@ -85,6 +110,7 @@ __all__ = [
     "load_config",
     "parse_config",
     "settings",
+    "template_fields",
     "to_document",
     "validate_document",
 ]

@@ -25,11 +25,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .issuer_model import IssuerEntry
 from .schema import HEADER_NAME_PATTERN, setting
 
 __all__ = [
     "ASYMMETRIC_ALGORITHMS",
+    "ATTRIBUTE_SLOTS",
     "HEADER_PRESETS",
+    "IDENTITY_SLOTS",
     "OIDC_SCOPES",
     "AdminConfig",
     "AuthorizationConfig",
@@ -66,14 +69,23 @@ HEADER_PRESETS: Mapping[str, Mapping[str, str]] = {
         "email": "X-NMP-Principal-Email",
         "groups": "X-NMP-Principal-Groups",
         "scopes": "X-NMP-Scopes",
+        "pod_name": "X-NMP-Principal-Pod",
+        "pod_uid": "X-NMP-Principal-Pod-Uid",
     },
     "authgate": {
         "principal_id": "X-Auth-Request-User",
         "email": "X-Auth-Request-Email",
         "groups": "X-Auth-Request-Groups",
         "scopes": "X-Auth-Request-Scopes",
+        "pod_name": "X-Auth-Request-Pod",
+        "pod_uid": "X-Auth-Request-Pod-Uid",
     },
 }
+
+#: Slots filled from ``Principal.attributes`` (verified extras, e.g. the calling pod).
+ATTRIBUTE_SLOTS: tuple[str, ...] = ("pod_name", "pod_uid")
+#: The identity-header slots, in injection order (keys of every preset).
+IDENTITY_SLOTS: tuple[str, ...] = ("principal_id", "email", "groups", "scopes", *ATTRIBUTE_SLOTS)
 
 #: Signature algorithms the verifier can use with public keys (RFC 7518 §3.1, RFC 8037).
 ASYMMETRIC_ALGORITHMS: tuple[str, ...] = (
@@ -128,6 +140,15 @@ class UpstreamConfig:
         60.0, "no response within this -> 504", minimum=0, exclusive_minimum=True
     )
     max_connections: int = _doc(256, "keep-alive pool size", minimum=1)
+    ca_file: str | None = _doc(
+        None, "extra CA bundle (PEM) trusted for an https:// upstream (verification stays on)"
+    )
+    client_cert_file: str | None = _doc(
+        None, "client certificate (PEM) for an upstream that requires mutual TLS"
+    )
+    client_key_file: str | None = _doc(
+        None, "private key (PEM) of client_cert_file; omit when the cert file holds it"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +168,16 @@ class OIDCConfig:
         "space-separated scopes the CLI requests by default; published in discovery",
     )
     scope_prefix: str = _doc("", "prefix stripped from token scopes, e.g. api://nmp/ (Entra ID)")
+    request_resource: str | None = _doc(
+        None,
+        "RFC 8707 `resource` the CLI sends with every token request (IdPs that issue opaque "
+        "tokens unless a resource is named, e.g. oidc-provider); published in discovery",
+    )
+    request_audience: str | None = _doc(
+        None,
+        "`audience` the CLI sends with every token request (Auth0 issues opaque tokens "
+        "without it); published in discovery",
+    )
 
     @property
     def effective_audience(self) -> tuple[str, ...]:
@@ -231,12 +262,22 @@ class HeaderConfig:
     scopes: str | None = _doc(
         None, "overrides the preset's scopes header name (space-joined)", **_HEADER_NAME
     )
+    pod_name: str | None = _doc(
+        None,
+        "overrides the preset's header for the calling pod's name (service-account tokens)",
+        **_HEADER_NAME,
+    )
+    pod_uid: str | None = _doc(
+        None,
+        "overrides the preset's header for the calling pod's uid (service-account tokens)",
+        **_HEADER_NAME,
+    )
     strip: tuple[str, ...] = _doc((), "extra client headers to always remove", **_HEADER_NAME)
     forward_authorization: bool = _doc(False, "pass the Authorization header to the upstream")
     set_forwarded: bool = _doc(True, "set X-Forwarded-For / -Proto / -Host")
 
     def name_for(self, slot: str) -> str:
-        """The effective header name for ``principal_id``/``email``/``groups``/``scopes``."""
+        """The effective header name for an identity slot (:data:`IDENTITY_SLOTS`)."""
         override: str | None = getattr(self, slot)
         if override:
             return override
@@ -265,6 +306,13 @@ class AuthorizationConfig:
     read_scopes: tuple[str, ...] = _doc(("platform:read",), "default rule for GET, HEAD, OPTIONS")
     write_scopes: tuple[str, ...] = _doc(("platform:write",), "default rule for other methods")
     rules: tuple[PathRule, ...] = _doc((), "per-prefix rules; the longest matching prefix wins")
+    scopeless_tokens: str = _doc(
+        "deny",
+        "deny | allow: a token with no API scope (none, or only openid/profile/email/"
+        "offline_access) is refused where scopes are required (deny), or skips the scope "
+        "check as the NeMo Platform does (allow: risky without a second authorization layer)",
+        choices=("deny", "allow"),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,10 +362,16 @@ class ProxyConfig:
     quickstart: QuickstartConfig = field(
         default_factory=QuickstartConfig, metadata={"doc": "local demo mode"}
     )
+    issuers: tuple[IssuerEntry, ...] = _doc(
+        (),
+        "more issuers whose tokens are accepted next to the IdP, each with its own "
+        "keys, audience and claim mapping (e.g. the cluster's service-account issuer)",
+    )
     browser: BrowserConfig = field(
         default_factory=lambda: BrowserConfig(),
         metadata={"doc": "browser sign-in (authorization code + PKCE, cookie session)"},
     )
+
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,19 +18,23 @@ operator (and the person reading ``kubectl describe``) sees everything at once.
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
-import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from ..contracts import API_VERSION, CONFIG_KIND
 from ..errors import ConfigError, InvalidRequest
 from ..paths import normalize_path
+from .browser_checks import check_browser
+from .checks import SCOPE_RE as _SCOPE_RE
+from .checks import check_scopes as _check_scopes
+from .checks import check_url as _check_url
+from .checks import is_loopback_host
 from .env import apply_env_overrides
+from .issuer_checks import check_issuers
 from .model import (
     ASYMMETRIC_ALGORITHMS,
     HEADER_PRESETS,
+    IDENTITY_SLOTS,
     AuthorizationConfig,
     HeaderConfig,
     ProxyConfig,
@@ -46,11 +50,10 @@ from .schema import (
     describe_value as _describe,
 )
 
-__all__ = ["is_loopback_host", "to_document", "validate_document"]
+__all__ = ["to_document", "validate_document"]
 
 T = TypeVar("T")
 
-_SCOPE_RE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")  # RFC 6749 §3.3 scope-token
 # Header names an identity slot must never take: they carry framing or credentials.
 _RESERVED_HEADERS = frozenset(
     {"host", "authorization", "content-length", "transfer-encoding", "connection", "upgrade",
@@ -147,59 +150,6 @@ def validate_document(document: Mapping[str, Any], env: Mapping[str, str]) -> Pr
     return config
 
 
-def is_loopback_host(host: str) -> bool:
-    """True for ``localhost``, 127.0.0.0/8 and ::1 (optionally in brackets)."""
-    host = host.strip().strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _check_url(
-    value: str | None, path: str, errors: ErrorList, *, schemes: tuple[str, ...], strict: bool
-) -> None:
-    """An absolute URL with one of ``schemes``, a host, no userinfo and — when
-    ``strict`` (IdP URLs) — https unless the host is loopback, no query or fragment."""
-    if value is None or path in errors.bad:
-        return
-    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
-        errors.add(path, "must not contain whitespace or control characters")
-        return
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError as exc:
-        errors.add(path, f"not a valid URL: {exc}")
-        return
-    if parts.scheme not in schemes or not parts.hostname:
-        errors.add(path, f"must be an absolute {' or '.join(schemes)} URL, got {value!r}")
-        return
-    if parts.username is not None or parts.password is not None:
-        errors.add(path, "must not contain credentials")
-    if parts.fragment or "#" in value:
-        errors.add(path, "must not contain a fragment")
-    if strict:
-        if parts.scheme != "https" and not is_loopback_host(parts.hostname):
-            errors.add(path, "must use https (http is allowed for loopback hosts only)")
-        if parts.query:
-            errors.add(path, "must not contain a query")
-
-
-def _check_scopes(
-    scopes: tuple[str, ...] | None, path: str, errors: ErrorList, *, allow_empty: bool
-) -> None:
-    if scopes is None or path in errors.bad:
-        return
-    if not scopes and not allow_empty:
-        errors.add(path, "must not be empty (omit it to inherit the default)")
-    for i, scope in enumerate(scopes):
-        if not _SCOPE_RE.match(scope):
-            errors.add(f"{path}[{i}]", f"not a valid scope token (RFC 6749 §3.3): {scope!r}")
-
-
 def _check_path(value: str, path: str, errors: ErrorList) -> None:
     if not value.startswith("/"):
         errors.add(path, f"must start with '/', got {value!r}")
@@ -233,9 +183,8 @@ def _check_meaning(cfg: ProxyConfig, errors: ErrorList) -> None:
 
     _check_headers(cfg.headers, errors)
     _check_authorization(cfg.authorization, errors)
-    from ..session.checks import check_browser
-
-    check_browser(cfg, errors)
+    check_issuers(cfg, errors)
+    check_browser(cfg, errors, _check_path)
 
     if cfg.quickstart.enabled and not cfg.quickstart.allow_non_loopback:
         chk(
@@ -265,6 +214,13 @@ def _check_oidc(cfg: ProxyConfig, errors: ErrorList) -> None:
                  "authorization_endpoint"):  # fmt: skip
         _check_url(getattr(oidc, name), f"oidc.{name}", errors,
                    schemes=("http", "https"), strict=True)  # fmt: skip
+    resource = oidc.request_resource
+    errors.check(resource is None or ("://" in resource and "#" not in resource
+                                      and not any(c.isspace() for c in resource)),
+                 "oidc.request_resource",
+                 "must be an absolute URI without a fragment (RFC 8707 §2)")  # fmt: skip
+    errors.check(oidc.request_audience is None or bool(oidc.request_audience.strip()),
+                 "oidc.request_audience", "must not be empty (use null)")  # fmt: skip
     for i, scope in enumerate(oidc.default_scopes.split()):
         errors.check(bool(_SCOPE_RE.match(scope)), "oidc.default_scopes",
                      f"word {i + 1} is not a valid scope token: {scope!r}")  # fmt: skip
@@ -303,7 +259,7 @@ def _check_tokens(cfg: ProxyConfig, errors: ErrorList) -> None:
 def _check_headers(hdr: HeaderConfig, errors: ErrorList) -> None:
     # Names and the preset are checked by their declared bounds; here, the combination.
     seen: dict[str, str] = {}
-    for slot in ("principal_id", "email", "groups", "scopes"):
+    for slot in IDENTITY_SLOTS:
         path = f"headers.{slot}"
         override = getattr(hdr, slot)
         if hdr.preset not in HEADER_PRESETS and override is None:

@@ -219,9 +219,22 @@ class BrowserSessions:
             answer = self.start_login(origin, safe_return_path(raw_target), cookies)
         except LoginFailed:
             return None  # IdP metadata not loaded yet: the plain 401 is the honest answer
-        if credential is not None and credential.had_cookie:
+        if credential is None or credential.had_cookie:
             answer.headers.extend(self.clear_session(origin, cookies))
         return answer
+
+    def clear_unusable(
+        self, exc: AuthError, headers: Sequence[tuple[str, str]]
+    ) -> list[tuple[str, str]]:
+        """``Set-Cookie`` clearing the session cookie of a request refused with
+        401 without an ``Authorization`` header: the cookie was the credential,
+        and it was expired, damaged or could not be refreshed."""
+        if exc.status != 401 or _first(headers, "authorization") is not None:
+            return []
+        origin = self.origin(headers)
+        if origin is None:
+            return []
+        return self.clear_session(origin, parse_cookie_header(_values(headers, "cookie")))
 
     def start_login(self, origin: RequestOrigin, return_to: str, cookies: dict[str, str]) -> Answer:
         """302 to the IdP's authorization endpoint, with the sealed login cookie."""

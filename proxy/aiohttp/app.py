@@ -1,46 +1,54 @@
 """The client-facing aiohttp application.
 
-One catch-all route hands every request to :func:`proxy_handler`, which asks
-the core :class:`~authgate.core.gate.Gate` for a decision exactly once and
-then either answers the error (RFC 6750), relays a websocket, or streams the
-request upstream.  The public discovery document is served here too.
+One catch-all route hands every request to :func:`proxy_handler`: a target
+the shared ``/apis/auth/`` router knows (:mod:`authgate.proxy.routes`) is
+answered by the proxy itself; anything else asks the core
+:class:`~authgate.core.gate.Gate` for a decision exactly once and then either
+answers the error (RFC 6750), relays a websocket, or streams the request
+upstream.
 
 A single plain middleware, :func:`guard`, owns the cross-cutting concerns of
 every request: load shedding (``limits.max_in_flight`` → 503), the total
 header-size limit (``limits.max_header_bytes`` → 431, RFC 6585 §5), the
-in-flight gauge and the request metrics.  Shared resources (the upstream
-connection pool) live in ``cleanup_ctx`` so they close with the app.
+in-flight gauge, and the one :class:`~authgate.proxy.records.RequestRecord`
+per request that feeds metrics and the access log.  Shared resources (the
+upstream connection pool) live in ``cleanup_ctx`` so they close with the app.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from weakref import WeakSet
 
 from aiohttp import web
-from authgate.core.contracts import DISCOVERY_PATH
-from authgate.core.errors import AuthError, InvalidRequest
-from authgate.core.session.gate import BrowserAnswer
 
+from authgate.core.errors import AuthError, HeadersTooLarge, Overloaded
+from authgate.core.upstream import UpstreamTarget
+
+from ..browser import refusal_answer
+from ..edge import error_answer
 from ..lifecycle import Lifecycle
 from ..metrics import Metrics
+from ..records import STATUS_CLIENT_CLOSED, Outcome, RequestObserver, RequestRecord
+from ..routes import Endpoint, serve_endpoint
 from ..runtime import RuntimeHolder
 from .forwarding import create_upstream_session, forward, forwarded_headers, upstream_url
-from .responses import auth_error_response, error_response
+from .responses import edge_request, read_bounded, render, suppress_defaults
 from .state import (
     AUTH_SECONDS,
     LIFECYCLE,
     METRICS,
+    OBSERVER,
     OUTCOME,
+    PATH,
     PRINCIPAL,
     REASON,
-    RESPONSE_HEADERS,
+    RECORDED,
     RUNTIME,
     UPSTREAM_SECONDS,
     UPSTREAM_SESSION,
+    UPSTREAM_TARGET,
     WEBSOCKETS,
 )
 from .websocket import close_all, is_websocket_upgrade, proxy_websocket
@@ -57,87 +65,103 @@ def _header_bytes(request: web.BaseRequest) -> int:
 
 @web.middleware
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Shedding, header limit, in-flight accounting and request metrics."""
+    """Shedding, header limit, in-flight accounting and the request record."""
     app = request.app
-    lifecycle, metrics = app[LIFECYCLE], app[METRICS]
+    lifecycle = app[LIFECYCLE]
     limits = app[RUNTIME].current.config.limits
-    if lifecycle.in_flight >= limits.max_in_flight:
-        request[OUTCOME] = "shed"
-        metrics.observe_request(outcome="shed", status=503)
-        return error_response(503, "unavailable", "overloaded",
-                              "too many requests in flight", retry_after=1)  # fmt: skip
-    if _header_bytes(request) > limits.max_header_bytes:
-        request[OUTCOME] = "rejected"
-        metrics.observe_request(outcome="rejected", status=431)
-        return error_response(431, "invalid_request", "headers_too_large",
-                              "request header fields too large")  # fmt: skip
-    lifecycle.in_flight += 1
-    metrics.in_flight.inc()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
     status = 500
     try:
-        response = await handler(request)
-        status = response.status
-        return response
+        if lifecycle.in_flight >= limits.max_in_flight:
+            request[OUTCOME] = Outcome.SHED
+            shed = Overloaded()
+            request[REASON] = shed.reason
+            status = shed.status
+            return render(error_answer(shed))
+        if _header_bytes(request) > limits.max_header_bytes:
+            request[OUTCOME] = Outcome.REJECTED
+            status = 431
+            request[REASON] = HeadersTooLarge.default_reason
+            return render(error_answer(HeadersTooLarge()))
+        lifecycle.in_flight += 1
+        app[METRICS].in_flight.inc()
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        finally:
+            lifecycle.in_flight -= 1
+            app[METRICS].in_flight.dec()
     except asyncio.CancelledError:
-        status = 499  # client closed the connection (nginx's convention)
-        request[OUTCOME] = "client_closed"
+        status = STATUS_CLIENT_CLOSED
+        request[OUTCOME] = Outcome.CLIENT_CLOSED
         raise
     except web.HTTPException as exc:
         status = exc.status
         raise
     finally:
-        lifecycle.in_flight -= 1
-        metrics.in_flight.dec()
-        outcome = request.get(OUTCOME, "error")
-        metrics.observe_request(
-            outcome=outcome if status < 500 or outcome == "client_closed" else "upstream_error",
-            status=status,
-            reason=request.get(REASON),
-            auth_seconds=request.get(AUTH_SECONDS),
-            upstream_seconds=request.get(UPSTREAM_SECONDS),
+        request[RECORDED] = True
+        principal = request.get(PRINCIPAL)
+        app[OBSERVER](
+            RequestRecord(
+                method=request.method,
+                path=request.get(PATH) or request.path,  # never the query (tokens)
+                status=status,
+                outcome=request.get(OUTCOME, Outcome.ERROR),
+                reason=request.get(REASON),
+                principal=principal.subject if principal is not None else None,
+                auth_seconds=request.get(AUTH_SECONDS),
+                upstream_seconds=request.get(UPSTREAM_SECONDS),
+                duration_seconds=loop.time() - started,
+                peer=request.remote or "",
+            )
         )
 
 
-async def discovery_handler(request: web.Request) -> web.Response:
-    """``GET /apis/auth/discovery`` — public; what CLIs read to log in."""
-    request[OUTCOME] = "public"
-    doc = request.app[RUNTIME].current.discovery()
-    return web.Response(
-        body=json.dumps(doc, separators=(",", ":")).encode(),
-        content_type="application/json",
-        headers={"Cache-Control": "no-cache"},
+async def _serve_endpoint(request: web.Request, endpoint: Endpoint) -> web.StreamResponse:
+    runtime = request.app[RUNTIME].current
+    result = await serve_endpoint(
+        endpoint,
+        runtime,
+        edge_request(request),
+        lambda limit: read_bounded(request, limit),
+        asyncio.get_running_loop().time,
     )
+    request[OUTCOME], request[PATH] = result.outcome, endpoint.path
+    if result.reason is not None:
+        request[REASON] = result.reason
+    if result.auth_seconds is not None:
+        request[AUTH_SECONDS] = result.auth_seconds
+    return render(result.response)
 
 
 async def proxy_handler(request: web.Request) -> web.StreamResponse:
-    """Decide once, then answer, relay a websocket, or forward."""
+    """Serve an endpoint, or decide once, then answer, relay a websocket, or forward."""
     app = request.app
     runtime = app[RUNTIME].current
     config = runtime.config
     raw_target = request.raw_path
+    endpoint = runtime.router.match(raw_target)
+    if endpoint is not None:
+        return await _serve_endpoint(request, endpoint)
     headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers]
-    started = time.perf_counter()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
     try:
-        if not raw_target.startswith("/"):
-            raise InvalidRequest("only origin-form request targets are accepted",
-                                 reason="bad_request_target")  # fmt: skip
-        decision = await runtime.gate.decide(request.method, raw_target, headers)
-    except BrowserAnswer as answer:  # browser sign-in: a complete answer (redirect, page, JSON)
-        request[AUTH_SECONDS] = time.perf_counter() - started
-        request[OUTCOME] = "denied" if answer.status >= 400 else "public"
-        request[REASON] = answer.reason
-        return browser_response(answer)
+        decision = await runtime.gate.decide(
+            request.method, raw_target, headers, require_host=request.version >= (1, 1)
+        )
     except AuthError as exc:
-        request[AUTH_SECONDS] = time.perf_counter() - started
-        request[OUTCOME] = "denied"
+        request[AUTH_SECONDS] = loop.time() - started
+        request[OUTCOME] = Outcome.DENIED
         request[REASON] = exc.reason
-        return auth_error_response(exc)
-    request[AUTH_SECONDS] = time.perf_counter() - started
-    request[OUTCOME] = "public" if decision.public else "allowed"
+        return render(refusal_answer(runtime, exc, request.method, raw_target, headers))
+    request[AUTH_SECONDS] = loop.time() - started
+    request[OUTCOME] = Outcome.PUBLIC if decision.public else Outcome.ALLOWED
+    request[PATH] = decision.path
     if decision.principal is not None:
         request[PRINCIPAL] = decision.principal
-    if decision.response_headers:
-        request[RESPONSE_HEADERS] = decision.response_headers
     upstream_headers = forwarded_headers(
         decision.upstream_headers,
         request,
@@ -147,25 +171,10 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
         # Only now, with the request allowed, invite the body (RFC 9110 §10.1.1).
         await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
     session = app[UPSTREAM_SESSION]
-    url = upstream_url(config, raw_target)
+    url = upstream_url(app[UPSTREAM_TARGET], raw_target)
     if is_websocket_upgrade(request):
         return await proxy_websocket(request, session, url, upstream_headers, app[WEBSOCKETS])
-    return await forward(request, session, url, upstream_headers)
-
-
-async def _add_response_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """The gate's extra response headers (a refreshed session cookie), on
-    whatever the upstream answered, streamed or not."""
-    for name, value in request.get(RESPONSE_HEADERS, ()):
-        response.headers.add(name, value)
-
-
-def browser_response(answer: BrowserAnswer) -> web.Response:
-    """A browser sign-in answer exactly as the core composed it."""
-    response = web.Response(status=answer.answer.status, body=answer.answer.body)
-    for name, value in answer.answer.headers:
-        response.headers.add(name, value)
-    return response
+    return await forward(request, session, url, upstream_headers, decision.response_headers)
 
 
 async def _defer_expect(request: web.Request) -> None:
@@ -176,7 +185,10 @@ async def _defer_expect(request: web.Request) -> None:
 
 
 async def _upstream_pool(app: web.Application) -> AsyncIterator[None]:
-    session = create_upstream_session(app[RUNTIME].current.config.upstream)
+    upstream = app[RUNTIME].current.config.upstream
+    # Read once at start, as the lean engine does (a change needs a restart).
+    app[UPSTREAM_TARGET] = UpstreamTarget.from_config(upstream)
+    session = create_upstream_session(upstream)
     app[UPSTREAM_SESSION] = session
     yield
     await session.close()
@@ -190,11 +202,11 @@ def build_app(holder: RuntimeHolder, metrics: Metrics, lifecycle: Lifecycle) -> 
     app = web.Application(middlewares=[guard], client_max_size=0)
     app[RUNTIME] = holder
     app[METRICS] = metrics
+    app[OBSERVER] = RequestObserver(metrics)
     app[LIFECYCLE] = lifecycle
     app[WEBSOCKETS] = WeakSet()
     app.cleanup_ctx.append(_upstream_pool)
     app.on_shutdown.append(_close_websockets)
-    app.on_response_prepare.append(_add_response_headers)
-    app.router.add_route("GET", DISCOVERY_PATH, discovery_handler)
+    app.on_response_prepare.append(suppress_defaults)
     app.router.add_route("*", "/{tail:.*}", proxy_handler, expect_handler=_defer_expect)
     return app

@@ -25,16 +25,21 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 
 import aiohttp
 from aiohttp import web
-from authgate.core.config import ProxyConfig, UpstreamConfig
-from authgate.core.headers import HOP_BY_HOP
 from multidict import CIMultiDict
 from yarl import URL
 
-from .responses import error_response
+from authgate.core.config import UpstreamConfig
+from authgate.core.errors import BadGateway, GatewayError, GatewayTimeout, upstream_refused
+from authgate.core.headers import HOP_BY_HOP
+from authgate.core.upstream import UpstreamTarget
+
+from ..edge import error_answer
+from ..upstream_tls import upstream_ssl_context
+from .responses import UPSTREAM_SERVER, render
 from .state import UPSTREAM_SECONDS
 
 log = logging.getLogger("authgate.proxy.aiohttp.forwarding")
@@ -59,8 +64,11 @@ _SMALL_BODY = 64 * 1024
 
 def create_upstream_session(upstream: UpstreamConfig) -> aiohttp.ClientSession:
     """The keep-alive pool to the upstream, transparent by construction:
-    no decompression, no cookies, no redirects, no automatic headers."""
+    no decompression, no cookies, no redirects, no automatic headers; TLS to
+    an ``https://`` upstream with the shared verifying context."""
+    context = upstream_ssl_context(UpstreamTarget.from_config(upstream))
     connector = aiohttp.TCPConnector(
+        ssl=context if context is not None else True,
         limit=upstream.max_connections,
         limit_per_host=0,
         keepalive_timeout=30,
@@ -82,9 +90,9 @@ def create_upstream_session(upstream: UpstreamConfig) -> aiohttp.ClientSession:
     )
 
 
-def upstream_url(config: ProxyConfig, raw_target: str) -> URL:
-    """The upstream URL with the client's target appended byte-exact."""
-    return URL(config.upstream.url.rstrip("/") + raw_target, encoded=True)
+def upstream_url(target: UpstreamTarget, raw_target: str) -> URL:
+    """The upstream URL: origin, base path, then the client's target byte-exact."""
+    return URL(target.origin + target.target(raw_target), encoded=True)
 
 
 def forwarded_headers(
@@ -114,9 +122,21 @@ def forwarded_headers(
     return out
 
 
-def response_headers(raw: Iterable[tuple[bytes, bytes]]) -> CIMultiDict[str]:
+#: A ``101`` to a request that did not ask for a websocket (the same on both engines).
+UNREQUESTED_SWITCH = BadGateway(
+    "the upstream switched protocols unasked", reason="upstream_protocol_switch"
+)
+
+
+def _fail(error: GatewayError) -> web.Response:
+    return render(error_answer(error))
+
+
+def response_headers(
+    raw: Iterable[tuple[bytes, bytes]], extra: Sequence[tuple[str, str]] = ()
+) -> CIMultiDict[str]:
     """Upstream response headers minus hop-by-hop fields (and those named in
-    its ``Connection``)."""
+    its ``Connection``), plus ``extra`` (the decision's response headers)."""
     pairs = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw]
     named = {
         token.strip().lower()
@@ -130,25 +150,34 @@ def response_headers(raw: Iterable[tuple[bytes, bytes]]) -> CIMultiDict[str]:
         if lower in _HOP or lower in named:
             continue
         out.add(name, value)
+    for name, value in extra:
+        out.add(name, value)
     return out
 
 
-async def _small_response(upstream: aiohttp.ClientResponse) -> web.StreamResponse:
+def _mark_server(response: web.StreamResponse, headers: CIMultiDict[str]) -> None:
+    if "Server" in headers:
+        response[UPSTREAM_SERVER] = True
+
+
+async def _small_response(
+    upstream: aiohttp.ClientResponse, extra: Sequence[tuple[str, str]]
+) -> web.StreamResponse:
     """A small body with a known length: one write for head and body instead
     of three (measured: the per-write syscalls dominated small responses)."""
     try:
         body = await upstream.read()
     except (TimeoutError, aiohttp.ServerTimeoutError):
-        return error_response(
-            504, "gateway_timeout", "upstream_timeout", "the upstream did not answer in time"
-        )
+        return _fail(GatewayTimeout())
     except aiohttp.ClientError:
-        return error_response(
-            502, "bad_gateway", "upstream_error", "the upstream closed or answered invalidly"
-        )
-    headers = response_headers(upstream.raw_headers)
+        return _fail(BadGateway())
+    headers = response_headers(upstream.raw_headers, extra)
     headers.popall("Content-Length", None)
-    return web.Response(status=upstream.status, reason=upstream.reason, headers=headers, body=body)
+    response = web.Response(
+        status=upstream.status, reason=upstream.reason, headers=headers, body=body
+    )
+    _mark_server(response, headers)
+    return response
 
 
 async def _body(request: web.Request) -> AsyncIterator[bytes]:
@@ -167,8 +196,10 @@ async def forward(
     session: aiohttp.ClientSession,
     url: URL,
     headers: CIMultiDict[str],
+    extra: Sequence[tuple[str, str]] = (),
 ) -> web.StreamResponse:
-    """Send the request upstream and stream the answer back."""
+    """Send the request upstream and stream the answer back (with ``extra``
+    response fields added, e.g. a refreshed session's ``Set-Cookie``)."""
     started = time.perf_counter()
     try:
         upstream = await session.request(
@@ -180,26 +211,26 @@ async def forward(
             compress=None,
         )
     except aiohttp.ClientConnectorError:
-        return error_response(
-            502, "bad_gateway", "upstream_unavailable", "the upstream refused the connection"
-        )
+        return _fail(upstream_refused())
     except (TimeoutError, aiohttp.ServerTimeoutError):
-        return error_response(
-            504, "gateway_timeout", "upstream_timeout", "the upstream did not answer in time"
-        )
+        return _fail(GatewayTimeout())
     except aiohttp.ClientError as exc:
         # The type only: messages can quote the URL, whose query may hold a token.
         log.warning("upstream request failed", extra={"error": type(exc).__name__})
-        return error_response(
-            502, "bad_gateway", "upstream_error", "the upstream closed or answered invalidly"
-        )
+        return _fail(BadGateway())
     request[UPSTREAM_SECONDS] = time.perf_counter() - started
     try:
+        if upstream.status == 101:
+            # Never relay a protocol switch the request did not ask for: the
+            # bytes after it would bypass the Gate (RFC 9110 §7.8).
+            return _fail(UNREQUESTED_SWITCH)
         length = upstream.content_length
         if length is not None and length <= _SMALL_BODY and request.method != "HEAD":
-            return await _small_response(upstream)
+            return await _small_response(upstream, extra)
         response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
-        response.headers.extend(response_headers(upstream.raw_headers))
+        out_headers = response_headers(upstream.raw_headers, extra)
+        response.headers.extend(out_headers)
+        _mark_server(response, out_headers)
         await response.prepare(request)
         try:
             async for chunk in upstream.content.iter_any():

@@ -1,52 +1,79 @@
-"""Error answers of the proxy itself, as small JSON documents.
+"""Writing the shared edge values with aiohttp.
 
-Auth failures follow RFC 6750 §3: 401/403 carry ``WWW-Authenticate: Bearer
-realm="authgate", error=..., error_description=...`` (and ``scope=`` for
-``insufficient_scope``), built by :meth:`AuthError.www_authenticate`; the body
-is ``{"error", "reason", "description"}``.  Bodies and headers are composed
-only from our own fixed strings — never from the request — so a token cannot
-be echoed.  Gateway failures (502/504), load shedding (503) and oversized
-headers (431, RFC 6585 §5) use the same body shape.
+Every answer the proxy makes itself is an
+:class:`~authgate.proxy.edge.EdgeResponse` composed in the shared runtime;
+:func:`render` only turns it into a ``web.Response``, so this engine and the
+lean one send the same status, fields and body.  :func:`edge_request`
+describes an aiohttp request as an :class:`~authgate.proxy.edge.EdgeRequest`
+for the ``/apis/auth/`` router.
+
+:func:`suppress_defaults` undoes what aiohttp adds to every response on its
+own: ``Server: Python/... aiohttp/...`` (a version banner for scanners,
+which the lean engine never sent) — an upstream's own ``Server`` passes
+through untouched.
 """
 
 from __future__ import annotations
 
-import json
+from aiohttp import hdrs, web
 
-from aiohttp import web
-from authgate.core.errors import AuthError
+from authgate.core.errors import InvalidRequest
+from authgate.core.paths import normalize_path
 
-__all__ = ["REALM", "auth_error_response", "error_response"]
+from ..edge import EdgeRequest, EdgeResponse
 
-REALM = "authgate"
+__all__ = ["UPSTREAM_SERVER", "edge_request", "read_bounded", "render", "suppress_defaults"]
 
-_NO_STORE = {"Cache-Control": "no-store"}
+#: Set on a response that carries the upstream's own ``Server`` field.
+UPSTREAM_SERVER = "authgate.upstream_server"
 
 
-def _json(status: int, body: dict[str, str], headers: dict[str, str] | None = None) -> web.Response:
-    all_headers = dict(_NO_STORE)
-    if headers:
-        all_headers.update(headers)
-    return web.Response(
-        status=status,
-        body=json.dumps(body, separators=(",", ":")).encode(),
-        content_type="application/json",
-        headers=all_headers,
+def render(answer: EdgeResponse) -> web.Response:
+    """``answer`` as an aiohttp response (aiohttp adds Content-Length)."""
+    response = web.Response(status=answer.status, body=answer.body)
+    for name, value in answer.headers:
+        response.headers.add(name, value)
+    if answer.close:
+        response.force_close()
+    return response
+
+
+def edge_request(request: web.BaseRequest) -> EdgeRequest:
+    """The request as the shared router sees it (no body yet)."""
+    raw = request.raw_path
+    raw_path, _, query = raw.partition("?")
+    try:
+        path = normalize_path(raw_path)
+    except InvalidRequest:
+        path = raw_path  # the router matched it, so it is normal; defensive only
+    headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers)
+    return EdgeRequest(
+        method=request.method,
+        raw_target=raw,
+        path=path,
+        query=query,
+        headers=headers,
+        peer=request.remote or "",
+        scheme=request.scheme,
+        host=request.headers.get(hdrs.HOST, ""),
     )
 
 
-def auth_error_response(error: AuthError, realm: str = REALM) -> web.Response:
-    """401 / 403 / 400 for an :class:`AuthError`."""
-    headers: dict[str, str] = {}
-    challenge = error.www_authenticate(realm)
-    if challenge is not None:
-        headers["WWW-Authenticate"] = challenge
-    return _json(error.status, error.body(), headers)
+async def read_bounded(request: web.BaseRequest, limit: int) -> bytes | None:
+    """At most ``limit`` body bytes, or ``None`` when the body is longer."""
+    length = request.content_length
+    if length is not None and length > limit:
+        return None
+    body = b""
+    while len(body) <= limit:
+        more = await request.content.read(limit + 1 - len(body))
+        if not more:
+            break
+        body += more
+    return None if len(body) > limit else body
 
 
-def error_response(
-    status: int, error: str, reason: str, description: str, *, retry_after: int | None = None
-) -> web.Response:
-    """A proxy-level failure (502, 503, 504, 431, ...)."""
-    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
-    return _json(status, {"error": error, "reason": reason, "description": description}, headers)
+async def suppress_defaults(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: drop the ``Server`` banner aiohttp added itself."""
+    if not response.get(UPSTREAM_SERVER, False):
+        response.headers.popall(hdrs.SERVER, None)

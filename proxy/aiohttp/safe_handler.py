@@ -10,8 +10,10 @@ message on ``aiohttp.server``.  When that line is ``Authorization: Bearer
 :class:`SafeRequestHandler` overrides ``handle_error`` (the hook aiohttp calls
 for every answer it makes itself: parse errors, handler timeouts and
 unhandled exceptions) so the answer is our fixed JSON body
-(:func:`~authgate.proxy.aiohttp.responses.error_response`) and the log line carries
-only a reason and the exception *type*.  :class:`ProxyAppRunner` is the
+(:func:`~authgate.proxy.edge.error_answer`, the same as the lean engine's)
+and the log line carries only a reason and the exception *type*.  Such a
+request never passed our middleware, so it is reported to the request
+observer here.  :class:`ProxyAppRunner` is the
 ``web.AppRunner`` that serves connections with it; everything else (startup
 and cleanup signals, ``handler_args``, shutdown) is aiohttp's own.
 """
@@ -26,31 +28,41 @@ from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMethod, HttpProcessingError
 from aiohttp.web_protocol import RequestHandler
 
-from .responses import error_response
-from .state import OUTCOME, REASON
+from authgate.core.errors import (
+    GatewayError,
+    GatewayTimeout,
+    HeadersTooLarge,
+    MalformedRequest,
+    RequestTooLarge,
+)
+
+from ..edge import error_answer
+from ..records import Outcome, RequestObserver, RequestRecord
+from .responses import render
+from .state import OBSERVER, OUTCOME, REASON, RECORDED
 
 __all__ = ["MALFORMED_REASON", "ProxyAppRunner", "SafeRequestHandler", "SafeServer"]
 
 log = logging.getLogger("authgate.proxy.aiohttp.safe_handler")
 
-MALFORMED_REASON = "malformed_request"
-
-# status -> (error, reason, description); every string is ours, none from the request.
-_ANSWERS: dict[int, tuple[str, str, str]] = {
-    400: ("invalid_request", MALFORMED_REASON, "the request is not valid HTTP/1.1"),
-    413: ("invalid_request", "request_too_large", "the request is too large"),
-    431: ("invalid_request", "headers_too_large", "the request headers are too large"),
-    504: ("gateway_timeout", "handler_timeout", "the request timed out"),
-}
-_INTERNAL = ("internal_error", "internal_error", "the proxy failed to handle the request")
+MALFORMED_REASON = MalformedRequest.default_reason
 
 
-def _answer(status: int) -> tuple[str, str, str]:
-    if status in _ANSWERS:
-        return _ANSWERS[status]
+def _answer(status: int) -> GatewayError:
+    """Our typed error for a status aiohttp answers itself (never its text)."""
+    if status == 400:
+        return MalformedRequest()
+    if status == 413:
+        return RequestTooLarge()
+    if status == 431:
+        return HeadersTooLarge("the request headers are too large")
+    if status == 504:
+        return GatewayTimeout("the request timed out", reason="handler_timeout")
     if 400 <= status < 500:
-        return ("invalid_request", MALFORMED_REASON, HTTPStatus(status).phrase.lower())
-    return _INTERNAL
+        return MalformedRequest(HTTPStatus(status).phrase.lower(), status=status)
+    return GatewayError(
+        "the proxy failed to handle the request", reason="internal_error", status=500
+    )
 
 
 class SafeRequestHandler(RequestHandler):
@@ -65,7 +77,8 @@ class SafeRequestHandler(RequestHandler):
         exc: BaseException | None = None,
         message: str | None = None,  # aiohttp's text (quotes the raw input): never used
     ) -> web.StreamResponse:
-        error, reason, description = _answer(status)
+        error = _answer(status)
+        reason = error.reason
         exc_type = type(exc).__name__ if exc is not None else None
         if isinstance(exc, HttpProcessingError):
             # Client garbage (scanners, TLS on a plain port) is routine: no error level.
@@ -75,7 +88,7 @@ class SafeRequestHandler(RequestHandler):
                 "malformed request rejected",
                 extra={
                     "reason": reason,
-                    "status": status,
+                    "status": error.status,
                     "exc_type": exc_type,
                     "peer": request.remote,
                 },
@@ -85,7 +98,7 @@ class SafeRequestHandler(RequestHandler):
                 "request failed in the server",
                 extra={
                     "reason": reason,
-                    "status": status,
+                    "status": error.status,
                     "exc_type": exc_type,
                     "peer": request.remote,
                 },
@@ -94,12 +107,38 @@ class SafeRequestHandler(RequestHandler):
             # Part of a response went out already: the connection is unusable.
             raise ConnectionError("response already started; cannot send an error answer")
         if isinstance(request, web.Request):
-            # Our middlewares never ran for this request; fill the access-log slots.
-            request.setdefault(OUTCOME, "rejected")
+            request.setdefault(OUTCOME, Outcome.REJECTED)
             request.setdefault(REASON, reason)
-        response = error_response(status, error, reason, description)
+            if not request.get(RECORDED, False):
+                # Our middleware never ran for this request: report it here.
+                observer = _observer(request)
+                if observer is not None:
+                    observer(_record(request, error, reason))
+        response = render(error_answer(error))
         response.force_close()
         return response
+
+
+def _observer(request: web.Request) -> RequestObserver | None:
+    try:
+        return request.app.get(OBSERVER)
+    except (AttributeError, AssertionError, RuntimeError):  # no route was matched yet
+        return None
+
+
+def _record(request: web.Request, error: GatewayError, reason: str) -> RequestRecord:
+    return RequestRecord(
+        method=request.method,
+        path="",  # the target did not parse; nothing of it is logged
+        status=error.status,
+        outcome=Outcome.REJECTED if error.status < 500 else Outcome.ERROR,
+        reason=reason,
+        principal=None,
+        auth_seconds=None,
+        upstream_seconds=None,
+        duration_seconds=0.0,
+        peer=request.remote or "",
+    )
 
 
 class SafeServer(web.Server):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from dataclasses import replace
 from weakref import WeakSet
 
 import aiohttp
@@ -21,7 +22,11 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from multidict import CIMultiDict
 from yarl import URL
 
-from .responses import error_response
+from authgate.core.errors import BadGateway, GatewayTimeout, upstream_refused
+from authgate.core.headers import websocket_requested
+
+from ..edge import error_answer
+from .responses import render
 
 __all__ = ["close_all", "is_websocket_upgrade", "proxy_websocket"]
 
@@ -42,8 +47,10 @@ _RESERVED = frozenset({1005, 1006, 1015})
 
 
 def is_websocket_upgrade(request: web.BaseRequest) -> bool:
-    connection = {t.strip().lower() for t in request.headers.get("Connection", "").split(",")}
-    return request.headers.get("Upgrade", "").lower() == "websocket" and "upgrade" in connection
+    """The core's rule (:func:`~authgate.core.headers.websocket_requested`), on HTTP/1.1."""
+    if request.version < (1, 1):
+        return False
+    return websocket_requested(request.method, request.headers.items())
 
 
 def _protocols(request: web.BaseRequest) -> tuple[str, ...]:
@@ -103,17 +110,16 @@ async def proxy_websocket(
             max_msg_size=_MAX_MESSAGE,
         )
     except aiohttp.WSServerHandshakeError as exc:
-        status = exc.status if 400 <= exc.status < 500 else 502
-        return error_response(status, "bad_gateway", "upstream_ws_rejected",
-                              "the upstream refused the websocket upgrade")  # fmt: skip
+        rejected = BadGateway("the upstream refused the websocket upgrade",
+                              reason="upstream_ws_rejected")  # fmt: skip
+        answer = error_answer(rejected)
+        if 400 <= exc.status < 500:  # the upstream's own refusal status is kept
+            answer = replace(answer, status=exc.status)
+        return render(answer)
     except aiohttp.ClientConnectorError:
-        return error_response(
-            502, "bad_gateway", "upstream_unavailable", "the upstream refused the connection"
-        )
+        return render(error_answer(upstream_refused()))
     except (TimeoutError, aiohttp.ServerTimeoutError):
-        return error_response(
-            504, "gateway_timeout", "upstream_timeout", "the upstream did not answer in time"
-        )
+        return render(error_answer(GatewayTimeout()))
     client = web.WebSocketResponse(
         protocols=(upstream.protocol,) if upstream.protocol else (),
         autoping=False,

@@ -24,8 +24,12 @@ from typing import TYPE_CHECKING, cast
 
 import httptools
 
-from .errors import LeanHTTPError, bad_request, error_response, headers_too_large
+from authgate.core.errors import GatewayError, HeadersTooLarge, MalformedRequest
+
+from ..records import Outcome, RequestRecord
+from .answers import error_bytes
 from .exchange import Exchange
+from .relay import ResponseRelay
 
 if TYPE_CHECKING:  # pragma: no cover
     from .server import LeanServer
@@ -43,6 +47,10 @@ _PAUSE_TUNNEL = 4
 MAX_PIPELINE = 32
 #: Our write buffer towards the client (bytes) before we pause the upstream.
 WRITE_HIGH_WATER = 256 * 1024
+#: Bytes we keep reading past ``limits.max_header_bytes`` while llhttp is still
+#: inside one head (e.g. a huge single field it buffers itself) before giving
+#: up with 431: enough for the parser to report its own error first.
+HEAD_OVERRUN_BYTES = 64 * 1024
 
 
 class ClientConnection(asyncio.Protocol):
@@ -52,18 +60,19 @@ class ClientConnection(asyncio.Protocol):
         self.server = server
         self.transport: asyncio.Transport | None = None
         self.peer_host = b""
+        self.scheme = b"http"
         self.closed = False
         self.draining = False
         self.write_paused = False
         self.current: Exchange | None = None
-        self.tunnel: Exchange | None = None
+        self.tunnel: ResponseRelay | None = None
         self._parser = httptools.HttpRequestParser(self)
         self._parsing: Exchange | None = None
         self._in_head = False
         self._head_bytes = 0
         self._since_head = 0
         self._queue: deque[Exchange] = deque()
-        self._error: LeanHTTPError | None = None
+        self._error: GatewayError | None = None
         self._upgrade_buf: list[bytes] | None = None
         self._pauses = 0
         self._waiter: asyncio.Future[None] | None = None
@@ -77,6 +86,8 @@ class ClientConnection(asyncio.Protocol):
         peer = self.transport.get_extra_info("peername")
         if isinstance(peer, tuple) and peer:
             self.peer_host = str(peer[0]).encode("ascii", "replace")
+        if self.transport.get_extra_info("sslcontext") is not None:
+            self.scheme = b"https"  # X-Forwarded-Proto says how the client reached us
         self.server.connections.add(self)
         self._task = self.server.loop.create_task(self._serve())
 
@@ -102,13 +113,13 @@ class ClientConnection(asyncio.Protocol):
             return
         except httptools.HttpParserCallbackError as exc:
             ctx = exc.__context__
-            self._protocol_error(ctx if isinstance(ctx, LeanHTTPError) else bad_request())
+            self._protocol_error(ctx if isinstance(ctx, GatewayError) else MalformedRequest())
             return
         except httptools.HttpParserError:
-            self._protocol_error(bad_request())
+            self._protocol_error(MalformedRequest())
             return
-        if self._in_head and self._since_head > self.server.max_header_bytes + 65536:
-            self._protocol_error(headers_too_large())
+        if self._in_head and self._since_head > self.server.max_header_bytes + HEAD_OVERRUN_BYTES:
+            self._protocol_error(HeadersTooLarge())
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -143,7 +154,7 @@ class ClientConnection(asyncio.Protocol):
         ex.url += url
         self._head_bytes += len(url)
         if self._head_bytes > self.server.max_header_bytes:
-            raise headers_too_large()
+            raise HeadersTooLarge()
 
     def on_header(self, name: bytes, value: bytes) -> None:
         ex = self._parsing
@@ -152,7 +163,7 @@ class ClientConnection(asyncio.Protocol):
             return  # chunked trailer fields are not forwarded
         self._head_bytes += len(name) + len(value) + 4
         if self._head_bytes > self.server.max_header_bytes:
-            raise headers_too_large()
+            raise HeadersTooLarge()
         ex.headers.append((name, value))
         size = len(name)
         if size == 14 and name.lower() == b"content-length":
@@ -175,7 +186,7 @@ class ClientConnection(asyncio.Protocol):
         ex.keep_alive = parser.should_keep_alive()
         ex.upgrade = parser.should_upgrade()
         if ex.method == "CONNECT":
-            raise bad_request("CONNECT is not supported")
+            raise MalformedRequest("CONNECT is not supported")
         self._queue.append(ex)
         if len(self._queue) > MAX_PIPELINE:
             self._pause(_PAUSE_BUFFER)
@@ -226,7 +237,7 @@ class ClientConnection(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    def _protocol_error(self, error: LeanHTTPError) -> None:
+    def _protocol_error(self, error: GatewayError) -> None:
         """Unparseable input: answer after the queued requests, then close."""
         self._error = error
         self._pause(_PAUSE_BUFFER)
@@ -239,10 +250,25 @@ class ClientConnection(asyncio.Protocol):
                 self._queue.remove(ex)
         self._wake()
 
-    def _answer_protocol_error(self, error: LeanHTTPError) -> None:
-        self.server.count_protocol_error(error)
-        self.write(error_response(error, close=True))
+    def _answer_protocol_error(self, error: GatewayError) -> None:
+        self.write(error_bytes(error, close=True))
         self.close()
+        hook = self.server.on_request
+        if hook is not None:  # as the aiohttp engine reports its parser's refusals
+            hook(
+                RequestRecord(
+                    method="",
+                    path="",
+                    status=error.status,
+                    outcome=Outcome.REJECTED,
+                    reason=error.reason,
+                    principal=None,
+                    auth_seconds=None,
+                    upstream_seconds=None,
+                    duration_seconds=0.0,
+                    peer=self.peer_host.decode("ascii", "replace"),
+                )
+            )
 
     # -- used by the exchange ---------------------------------------------
     def write(self, data: bytes) -> None:
@@ -285,7 +311,7 @@ class ClientConnection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.abort()
 
-    def start_tunnel(self, ex: Exchange) -> None:
+    def start_tunnel(self, ex: ResponseRelay) -> None:
         """The upstream switched protocols: from now on bytes pass unparsed."""
         self.tunnel = ex
         pending, self._upgrade_buf = self._upgrade_buf or [], None

@@ -12,30 +12,23 @@ HTTP/1.1 clients or delimited by close for HTTP/1.0 ones).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
+from email.utils import formatdate
+
+from authgate.core.headers import HOP_BY_HOP
 
 __all__ = [
     "RESPONSE_HOP_BY_HOP",
+    "http_date",
     "request_head",
     "response_head",
     "status_line",
 ]
 
-#: Response fields that describe one hop only (RFC 9110 §7.6.1, RFC 9112 §6.1),
-#: lower-case bytes as httptools hands them over after ``.lower()``.
-RESPONSE_HOP_BY_HOP: frozenset[bytes] = frozenset(
-    {
-        b"connection",
-        b"proxy-connection",
-        b"keep-alive",
-        b"te",
-        b"trailer",
-        b"transfer-encoding",
-        b"upgrade",
-        b"proxy-authenticate",
-        b"proxy-authorization",
-    }
-)
+#: Fields that describe one hop only (RFC 9110 §7.6.1): the core's one set,
+#: as the lower-case bytes httptools hands over after ``.lower()``.
+RESPONSE_HOP_BY_HOP: frozenset[bytes] = frozenset(name.encode("ascii") for name in HOP_BY_HOP)
 
 _REASONS: dict[int, bytes] = {
     100: b"Continue",
@@ -55,6 +48,20 @@ _REASONS: dict[int, bytes] = {
     503: b"Service Unavailable",
     504: b"Gateway Timeout",
 }
+
+
+_date_cache: list[object] = [0, b""]
+
+
+def http_date() -> bytes:
+    """The current IMF-fixdate (RFC 9110 §5.6.7), formatted once per second."""
+    now = int(time.time())
+    if _date_cache[0] != now:
+        _date_cache[0] = now
+        _date_cache[1] = formatdate(now, usegmt=True).encode("ascii")
+    value = _date_cache[1]
+    assert isinstance(value, bytes)
+    return value
 
 
 def status_line(status: int, reason: bytes | None = None) -> bytes:
@@ -116,15 +123,19 @@ def response_head(
     framing: bytes | None,
     close: bool,
     keep_upgrade: bool = False,
+    extra: Sequence[tuple[bytes, bytes]] = (),
 ) -> bytes:
     """The response head for the client.
 
     ``framing`` is ``b"chunked"`` when we re-chunk the body, else ``None``
     (Content-Length, if any, is one of ``headers`` and passes through).
-    ``keep_upgrade`` keeps ``Upgrade``/``Connection`` on a 101.
+    ``keep_upgrade`` keeps ``Upgrade``/``Connection`` on a 101.  ``extra``
+    are fields the decision adds (e.g. a refreshed session's ``Set-Cookie``).
+    A response without ``Date`` gets one (RFC 9110 §6.6.1).
     """
     listed = connection_tokens(headers)
     parts = [status_line(status, reason)]
+    dated = False
     for name, value in headers:
         low = name.lower()
         if keep_upgrade and low in (b"upgrade", b"connection"):
@@ -132,6 +143,12 @@ def response_head(
             continue
         if low in RESPONSE_HOP_BY_HOP or low in listed:
             continue
+        if low == b"date":
+            dated = True
+        parts.append(name + b": " + value + b"\r\n")
+    if not dated:
+        parts.append(b"Date: " + http_date() + b"\r\n")
+    for name, value in extra:
         parts.append(name + b": " + value + b"\r\n")
     if framing is not None:
         parts.append(b"Transfer-Encoding: " + framing + b"\r\n")

@@ -5,7 +5,7 @@ the package docstring for the contract).  It binds with ``SO_REUSEPORT`` so
 several worker processes can share one port and let the kernel spread
 connections (each process runs its own event loop, pool and token cache), and
 it reads the config once: hot reloads reach the lean path through
-``gate_provider``, which is called on every request.
+``runtime`` (the holder's current snapshot), which is read on every request.
 
 Draining (SIGTERM): stop accepting, close idle keep-alive connections, let
 busy ones finish their current answer with ``Connection: close``, send 1001
@@ -17,48 +17,25 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from authgate.core.config import ProxyConfig
+from authgate.core.upstream import UpstreamTarget
 
+from ..records import RequestRecord
+from ..upstream_tls import upstream_ssl_context
 from .connection import ClientConnection
-from .errors import LeanHTTPError
 from .upstream import UpstreamPool
 
 if TYPE_CHECKING:  # pragma: no cover
-    from authgate.core.gate import Gate
-
+    from ..runtime import Runtime
     from .exchange import Exchange
 
 __all__ = ["LeanServer", "RequestRecord", "UpgradeHook", "bind_reuseport", "serve_lean"]
 
 #: Called with ``"open"``/``"close"`` around an authenticated upgrade.
 UpgradeHook = Callable[[str], None]
-
-REALM = "authgate"
-
-
-@dataclass(slots=True)
-class RequestRecord:
-    """One finished request, for metrics and the access log (never the token).
-
-    Not frozen on purpose: a frozen dataclass sets each field through
-    ``object.__setattr__``, which is measurable at tens of thousands per second.
-    """
-
-    method: str
-    path: str
-    status: int
-    outcome: str  # allowed | public | denied | shed | rejected | upstream_error | client_closed
-    reason: str | None
-    principal: str | None  # the principal's subject
-    auth_seconds: float | None
-    upstream_seconds: float | None
-    duration_seconds: float
-    peer: str
 
 
 def bind_reuseport(
@@ -89,33 +66,23 @@ class LeanServer:
     def __init__(
         self,
         config: ProxyConfig,
-        gate_provider: Callable[[], Gate],
+        runtime: Callable[[], Runtime],
         *,
         on_ws_upgrade: UpgradeHook | None = None,
         on_request: Callable[[RequestRecord], None] | None = None,
-        discovery: Callable[[], Mapping[str, Any]] | None = None,
     ) -> None:
         self.loop = asyncio.get_running_loop()
-        self.gate_provider = gate_provider
+        self.runtime = runtime
         self.on_ws_upgrade = on_ws_upgrade
         self.on_request = on_request
-        self.discovery = discovery
-        self.realm = REALM
         self.max_header_bytes = config.limits.max_header_bytes
         self.max_in_flight = config.limits.max_in_flight
         self.drain_timeout = config.limits.drain_timeout_seconds
         self.set_forwarded = config.headers.set_forwarded
-        up = urlsplit(config.upstream.url)
-        self.pool = UpstreamPool(
-            up.hostname or "127.0.0.1",
-            up.port or 80,
-            connect_timeout=config.upstream.connect_timeout_seconds,
-            read_timeout=config.upstream.read_timeout_seconds,
-            max_idle=config.upstream.max_connections,
-        )
+        self.upstream = UpstreamTarget.from_config(config.upstream)
+        self.pool = UpstreamPool(self.upstream, upstream_ssl_context(self.upstream))
         self.connections: set[ClientConnection] = set()
         self.in_flight = 0
-        self.protocol_errors = 0
         self._server: asyncio.Server | None = None
         self._all_closed = asyncio.Event()
 
@@ -153,9 +120,6 @@ class LeanServer:
             )
         )
 
-    def count_protocol_error(self, error: LeanHTTPError) -> None:
-        self.protocol_errors += 1
-
     def close(self) -> None:
         """Stop accepting new connections."""
         if self._server is not None:
@@ -192,21 +156,14 @@ class LeanServer:
 
 async def serve_lean(
     config: ProxyConfig,
-    gate_provider: Callable[[], Gate],
+    runtime: Callable[[], Runtime],
     *,
     sock: socket.socket | None = None,
     on_ws_upgrade: UpgradeHook | None = None,
     on_request: Callable[[RequestRecord], None] | None = None,
-    discovery: Callable[[], Mapping[str, Any]] | None = None,
 ) -> LeanServer:
     """Start serving ``config.listen`` (or ``sock``) on the running loop."""
-    server = LeanServer(
-        config,
-        gate_provider,
-        on_ws_upgrade=on_ws_upgrade,
-        on_request=on_request,
-        discovery=discovery,
-    )
+    server = LeanServer(config, runtime, on_ws_upgrade=on_ws_upgrade, on_request=on_request)
     if sock is None:
         sock = bind_reuseport(
             config.listen.host, config.listen.port, reuse_port=config.server.workers > 1

@@ -18,11 +18,13 @@ unfinished body, or ``Connection: close`` is discarded.
 from __future__ import annotations
 
 import asyncio
+import ssl
 from typing import Protocol, cast
 
 import httptools
 
-from .errors import LeanHTTPError, bad_gateway, gateway_timeout
+from authgate.core.errors import BadGateway, GatewayError, GatewayTimeout, upstream_refused
+from authgate.core.upstream import UpstreamTarget
 
 __all__ = ["ResponseSink", "UpstreamConnection", "UpstreamPool"]
 
@@ -48,7 +50,7 @@ class ResponseSink(Protocol):
 
     def tunnel_data(self, data: bytes) -> None: ...
 
-    def upstream_failed(self, error: LeanHTTPError, *, retryable: bool = False) -> None: ...
+    def upstream_failed(self, error: GatewayError, *, retryable: bool = False) -> None: ...
 
     def upstream_paused(self, paused: bool) -> None: ...
 
@@ -122,7 +124,7 @@ class UpstreamConnection(asyncio.Protocol):
             sink.response_upgraded(data[offset:])
         except httptools.HttpParserError:
             self.closed = True
-            self._fail(bad_gateway())
+            self._fail(BadGateway())
         finally:
             sink.uncork()
 
@@ -139,7 +141,7 @@ class UpstreamConnection(asyncio.Protocol):
         else:
             # Closed before a single response byte: a stale keep-alive connection
             # that the upstream dropped as we reused it; safe to retry (RFC 9112 §9.3.1).
-            self._fail(bad_gateway(), retryable=self.received == 0)
+            self._fail(BadGateway(), retryable=self.received == 0)
 
     def pause_writing(self) -> None:
         if self.sink is not None:
@@ -248,7 +250,7 @@ class UpstreamConnection(asyncio.Protocol):
         if sink is not None:
             sink.response_end(reusable and not self.closed)
 
-    def _fail(self, error: LeanHTTPError, *, retryable: bool = False) -> None:
+    def _fail(self, error: GatewayError, *, retryable: bool = False) -> None:
         sink = self.sink
         self.sink = None
         self._cancel_timer()
@@ -264,7 +266,7 @@ class UpstreamConnection(asyncio.Protocol):
         idle = self.loop.time() - self._last_activity
         if idle >= self._timeout:
             self.closed = True
-            self._fail(gateway_timeout())
+            self._fail(GatewayTimeout())
         else:
             self._timer = self.loop.call_later(self._timeout - idle, self._check_timeout)
 
@@ -275,27 +277,24 @@ class UpstreamConnection(asyncio.Protocol):
 
 
 class UpstreamPool:
-    """Keep-alive connections to one ``host:port``; idle ones are reused LIFO."""
+    """Keep-alive connections to one upstream; idle ones are reused LIFO.
 
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        *,
-        connect_timeout: float,
-        read_timeout: float,
-        max_idle: int,
-    ) -> None:
-        self.host = host
-        self.port = port
-        self.connect_timeout = connect_timeout
-        self.read_timeout = read_timeout
-        self.max_idle = max_idle
+    With an ``https://`` upstream every connection is TLS with ``ssl_context``
+    (certificate verification on, SNI and hostname check against the
+    upstream's host name, as aiohttp's client does)."""
+
+    def __init__(self, target: UpstreamTarget, ssl_context: ssl.SSLContext | None = None) -> None:
+        self.host = target.host
+        self.port = target.port
+        self.connect_timeout = target.connect_timeout
+        self.read_timeout = target.read_timeout
+        self.max_idle = target.max_connections
+        self.ssl_context = ssl_context
         self._idle: list[UpstreamConnection] = []
         self.connects = 0
 
     async def acquire(self) -> tuple[UpstreamConnection, bool]:
-        """An idle connection (``reused=True``) or a new one; raises LeanHTTPError."""
+        """An idle connection (``reused=True``) or a new one; raises GatewayError."""
         idle = self._idle
         while idle:
             conn = idle.pop()
@@ -309,12 +308,16 @@ class UpstreamPool:
         try:
             async with asyncio.timeout(self.connect_timeout):
                 _, proto = await loop.create_connection(
-                    lambda: UpstreamConnection(loop, timeout), self.host, self.port
+                    lambda: UpstreamConnection(loop, timeout),
+                    self.host,
+                    self.port,
+                    ssl=self.ssl_context,
+                    server_hostname=self.host if self.ssl_context is not None else None,
                 )
         except TimeoutError:
-            raise gateway_timeout() from None
+            raise GatewayTimeout() from None
         except OSError:
-            raise bad_gateway() from None
+            raise upstream_refused() from None
         self.connects += 1
         return proto
 

@@ -10,21 +10,15 @@ from __future__ import annotations
 
 import importlib
 import os
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-sys.path.insert(0, str(HERE.parent / "proxy"))  # proxy_harness: the proxy as a real process
-sys.path.insert(0, str(HERE))
+from authgate.core.session.crypto import generate_key_material
 
-from authgate.core.session.crypto import generate_key_material  # noqa: E402
-from chromium import Browser, chromium_paths  # noqa: E402
-from proxy_harness import (  # noqa: E402
+from ..proxy.proxy_harness import (  # the proxy as a real process
     PYTHON,
     ProxyProcess,
     ServerProcess,
@@ -33,7 +27,11 @@ from proxy_harness import (  # noqa: E402
     free_port,
     wait_for,
 )
-from testenv.components import in_ci  # noqa: E402
+from ..testenv.components import in_ci
+from .chromium import Browser, chromium_paths
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
 
 pytestmark = [pytest.mark.integration, pytest.mark.keycloak]
 

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 import pytest
+
 from authgate.core.session.crypto import load_keyring_dir
 
 # Keycloak starts (and builds the realm) inside the first test: minutes on busy shared cores.

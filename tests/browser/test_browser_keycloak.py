@@ -20,13 +20,15 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import pytest
+
 from authgate.core.session.crypto import (
     Keyring,
     SessionKey,
     generate_key_material,
     load_keyring_dir,
 )
-from chromium import Browser
+
+from .chromium import Browser
 
 # Keycloak starts (and builds the realm) inside the first test: minutes on busy shared cores.
 pytestmark = [pytest.mark.integration, pytest.mark.keycloak, pytest.mark.timeout(900)]

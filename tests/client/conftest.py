@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 import yaml
-from client_harness import PYTHON, Cli, ServerProcess, free_port, proxy_document
+
+from ..support.ports import free_port
+from .client_harness import PYTHON, Cli, ServerProcess, proxy_document
 
 DEFAULT_SCOPES = "openid profile email platform:read platform:write"
 

@@ -11,7 +11,9 @@ import os
 from pathlib import Path
 
 import pytest
-from client_harness import CannedServer, Cli, assert_clean_failure, free_port
+
+from ..support.ports import free_port
+from .client_harness import CannedServer, Cli, assert_clean_failure
 
 pytestmark = pytest.mark.integration
 

@@ -20,7 +20,8 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from client_harness import Cli, LineReader, assert_clean_failure
+
+from .client_harness import Cli, LineReader, assert_clean_failure
 
 pytestmark = [pytest.mark.integration, pytest.mark.keycloak]
 
@@ -365,7 +366,7 @@ def test_clock_far_off_is_detected_and_warned(cli: Cli, platform: Any, keycloak:
 
 def _deny_in_browser(keycloak: Any, link: str, username: str) -> None:
     """Log in on Keycloak's pages, then press "No" on the device grant page."""
-    from testenv.browser import LoginDriver, parse_forms
+    from tests.testenv.browser import LoginDriver, parse_forms
 
     user = keycloak.users[username]
     driver = LoginDriver(Path(keycloak.ca_file), username, user.password)

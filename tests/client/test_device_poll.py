@@ -12,6 +12,7 @@ import json
 
 import httpx
 import pytest
+
 from authgate.client.device_flow import DeviceAuthorization, poll
 from authgate.client.errors import AccessDenied, DeviceCodeExpired, LoginRejected
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from authgate.client.discovery import normalize_base_url, parse_discovery
 from authgate.client.errors import DiscoveryError, UsageError
 
@@ -54,8 +55,7 @@ def test_non_json() -> None:
 @pytest.mark.parametrize(("document", "expect"), [
     ({"auth_enabled": "yes"}, "'auth_enabled' must be true or false"),
     ({"auth_enabled": True}, "'oidc' must be an object"),
-    ({"auth_enabled": True, "oidc": {"issuer": "x"}},
-     "oidc.token_endpoint: missing; oidc.client_id: missing"),
+    ({"auth_enabled": True, "oidc": {"issuer": "x"}}, "oidc.client_id: missing"),
     ({"auth_enabled": True, "oidc": {**GOOD["oidc"], "token_endpoint": "ftp://x"}},
      "oidc.token_endpoint: not an http"),
     ({"auth_enabled": True, "oidc": {**GOOD["oidc"], "client_id": 5}},
@@ -65,6 +65,20 @@ def test_malformed(document: object, expect: str) -> None:
     with pytest.raises(DiscoveryError, match="malformed discovery document") as caught:
         parse(document)
     assert expect in str(caught.value)
+
+
+def test_missing_token_endpoint_means_the_idp_is_unreachable() -> None:
+    """A proxy restarted while its IdP is down publishes no token endpoint: that is
+    not a malformed document, and the client says what it means (issue 13)."""
+    from authgate.client.discovery import unavailable_idp
+    from authgate.client.errors import ExitCode
+
+    oidc = {k: v for k, v in GOOD["oidc"].items() if k != "token_endpoint"}
+    found = parse({"auth_enabled": True, "oidc": {**oidc, "endpoints_unknown": "not reached"}})
+    assert found.token_endpoint is None
+    error = unavailable_idp(BASE, found)
+    assert "cannot currently reach its identity provider (not reached)" in error.message
+    assert "malformed" not in error.message and error.exit_code == ExitCode.UNREACHABLE
 
 
 @pytest.mark.parametrize("document", [{"oidc": {}}, [1, 2], {"method": "GET", "path": "/"}])

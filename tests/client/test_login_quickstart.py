@@ -8,13 +8,14 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from client_harness import (
+
+from ..support.ports import free_port
+from .client_harness import (
     PYTHON,
     CannedServer,
     Cli,
     ServerProcess,
     assert_clean_failure,
-    free_port,
 )
 
 pytestmark = pytest.mark.integration

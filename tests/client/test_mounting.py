@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from client_harness import clean_env
+from .client_harness import clean_env
 
 PLATFORM_CLI = """
 import click

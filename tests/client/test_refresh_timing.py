@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from authgate.client.errors import NotLoggedIn, SessionExpired
 from authgate.client.refresh import CLI_REFRESH_MARGIN, SDK_REFRESH_MARGIN, Session
 from authgate.client.store import ClientConfig, Cluster, ConfigStore, Context

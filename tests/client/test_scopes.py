@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from authgate.client.scopes import (
     apply_prefix,
     is_custom,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from authgate.client import Client, Forbidden, NotLoggedIn, UsageError
 from authgate.client.store import ClientConfig, Cluster, ConfigStore, Context
 from authgate.client.tokens import TokenSet

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from authgate.client.errors import ConfigFileError
 from authgate.client.store import ClientConfig, Cluster, ConfigStore, Context, default_path
 from authgate.client.tokens import TokenSet

@@ -12,10 +12,11 @@ from typing import Any
 
 import jwt
 import pytest
-from authgate.core.config import KeyConfig, ProxyConfig, parse_config
-from authgate.core.oidc import FetchError, FetchResult
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+
+from authgate.core.config import KeyConfig, ProxyConfig, parse_config
+from authgate.core.oidc import FetchError, FetchResult
 
 ISSUER = "https://idp.test/realms/platform"
 AUDIENCE = "api://authgate"

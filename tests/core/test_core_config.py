@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from authgate.core.config import (
     HeaderConfig,
     ProxyConfig,

@@ -6,12 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from authgate.core.discovery import discovery_document
 from authgate.core.errors import AuthError
 from authgate.core.gate import Gate
 from authgate.core.keys import KeyCache
 from authgate.core.quickstart import mint_unsigned_token
-from core_helpers import FAST_KEYS, ISSUER, FakeIdP, Keys, claims, make_config, sign
+
+from .core_helpers import FAST_KEYS, ISSUER, FakeIdP, Keys, claims, make_config, sign
 
 
 async def make_gate(idp: FakeIdP, **overrides: Any) -> Gate:
@@ -115,6 +117,7 @@ async def test_discovery_document(idp: FakeIdP) -> None:
         "auth_enabled": True,
         "oidc": {
             "issuer": ISSUER,
+            "accepted_audiences": ["api://authgate"],
             "token_endpoint": ISSUER + "/protocol/openid-connect/token",
             "device_authorization_endpoint": ISSUER + "/device",
             "client_id": "authgate-cli",

@@ -4,6 +4,7 @@ Connection-listed removal, injection after filtering, safe values."""
 from __future__ import annotations
 
 import pytest
+
 from authgate.core.config import HeaderConfig
 from authgate.core.headers import HOP_BY_HOP, HeaderPlan, safe_value
 from authgate.core.principal import Principal

@@ -8,6 +8,7 @@ import json
 import uuid
 
 import pytest
+
 from authgate.core.config import KeyConfig
 from authgate.core.errors import InvalidToken
 from authgate.core.keys import KeyCache, KeyFetchError
@@ -17,7 +18,8 @@ from authgate.core.oidc import (
     fetch_provider_metadata,
     parse_jwks,
 )
-from core_helpers import FAST_KEYS, ISSUER, Clock, FakeIdP
+
+from .core_helpers import FAST_KEYS, ISSUER, Clock, FakeIdP
 
 
 async def test_start_loads_keys_and_metadata(idp: FakeIdP) -> None:
@@ -162,7 +164,7 @@ async def test_fetch_timeout_counts_as_failure() -> None:
 
 
 def test_parse_jwks_skips_unusable(keys: object) -> None:
-    from core_helpers import Keys
+    from .core_helpers import Keys
 
     assert isinstance(keys, Keys)
     good = keys.jwks()["keys"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from authgate.core.errors import InvalidRequest
 from authgate.core.paths import normalize_path, remove_dot_segments
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import asyncio
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from authgate.core.errors import InvalidRequest, InvalidToken
 from authgate.core.keys import KeyCache
 from authgate.core.paths import normalize_path, remove_dot_segments
 from authgate.core.verify import TokenVerifier
-from core_helpers import FAST_KEYS, ISSUER, FakeIdP, make_config
-from hypothesis import given, settings
-from hypothesis import strategies as st
+
+from .core_helpers import FAST_KEYS, ISSUER, FakeIdP, make_config
 
 PATH_ALPHABET = "/.%;\\\x00 aZ09-_~:@!$&'()*+,=2eEfFcC5%#?é"
 
@@ -90,7 +92,7 @@ _CLAIMS = st.fixed_dictionaries(
 def test_structured_garbage_is_refused_cleanly(
     header: dict, payload: dict, sig: bytes, quickstart: bool
 ) -> None:
-    from core_helpers import raw_token
+    from .core_helpers import raw_token
 
     token = raw_token(header, payload, sig)
 

@@ -3,7 +3,10 @@ no-scope behaviour, public paths."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
+
 from authgate.core.config import AuthorizationConfig, PathRule
 from authgate.core.errors import Forbidden, InsufficientScope
 from authgate.core.principal import Principal
@@ -44,8 +47,9 @@ def who(*scopes: str, groups: tuple[str, ...] = ()) -> Principal:
         (("platform:admin",), "POST", "/apis/jobs", None),  # any one of the listed scopes
         (("platform:write",), "POST", "/apis/jobs-x", None),  # segment boundary
         (("platform:write",), "POST", "/apis/jobs/1", "jobs:write platform:admin"),
-        ((), "POST", "/apis/files/x", None),  # no scopes: skip (NeMo)
-        (("openid", "profile", "email", "offline_access"), "DELETE", "/x", None),
+        # issue 11 defect 6: a token without API scopes no longer gets every scope
+        ((), "POST", "/apis/files/x", "files:write"),
+        (("openid", "profile", "email", "offline_access"), "DELETE", "/x", "platform:write"),
         (("openid", "other"), "DELETE", "/x", "platform:write"),
     ],
 )
@@ -62,6 +66,16 @@ def test_scope_rules(scopes: tuple[str, ...], method: str, path: str, outcome: s
         f'Bearer realm="authgate", error="insufficient_scope", '
         f'error_description="{info.value.description}", scope="{outcome}"'
     )
+
+
+@pytest.mark.parametrize("scopes", [(), ("openid", "profile", "email")])
+def test_scopeless_tokens_allow_is_the_opt_in_nemo_behaviour(scopes: tuple[str, ...]) -> None:
+    allowing = Authorizer(replace(CONFIG, scopeless_tokens="allow"))
+    allowing.authorize(who(*scopes), "DELETE", "/apis/files/x")
+    with pytest.raises(InsufficientScope):
+        allowing.authorize(who("openid", "other"), "DELETE", "/apis/files/x")
+    with pytest.raises(InsufficientScope):
+        AUTHZ.authorize(who(*scopes), "DELETE", "/apis/files/x")
 
 
 def test_longest_prefix_wins_and_groups() -> None:

@@ -10,11 +10,14 @@ from typing import Any
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+
 from authgate.core.errors import InvalidToken
 from authgate.core.keys import KeyCache
 from authgate.core.quickstart import mint_unsigned_token
 from authgate.core.verify import TokenVerifier
-from core_helpers import (
+
+from .core_helpers import (
     AUDIENCE,
     FAST_KEYS,
     ISSUER,
@@ -27,7 +30,6 @@ from core_helpers import (
     raw_token,
     sign,
 )
-from cryptography.hazmat.primitives import serialization
 
 
 async def make_verifier(idp: FakeIdP, **overrides: Any) -> TokenVerifier:

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from authgate.core.session.cookies import (
     CookiePolicy,
     csrf_allowed,

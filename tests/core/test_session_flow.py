@@ -14,13 +14,17 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
 from authgate.core.errors import Forbidden, MissingToken
 from authgate.core.gate import Gate
 from authgate.core.keys import KeyCache
 from authgate.core.oidc import FetchResult
 from authgate.core.session import BrowserSessions, build_browser
 from authgate.core.session.crypto import generate_key_material
-from core_helpers import FAST_KEYS, ISSUER, FakeIdP, Keys, claims, make_config, sign
+from authgate.core.session.source import session_source
+from authgate.core.verify import TokenVerifier
+
+from .core_helpers import FAST_KEYS, ISSUER, FakeIdP, Keys, claims, make_config, sign
 
 HOST = "app.example.com"
 WEB = "authgate-web"
@@ -88,13 +92,22 @@ class World:
     key_dir: Path
 
     async def request(self, method: str, target: str, headers: list[tuple[str, str]]) -> Any:
-        """What both engines do: one BrowserGate.decide; a BrowserAnswer is sent as is."""
-        from authgate.core.session.gate import BrowserAnswer, BrowserGate
+        """What the shared edge does: a browser path is answered by the core;
+        otherwise one Gate.decide (the cookie is a credential source) and, on a
+        refusal, the login redirect for a navigation (else the error is raised)."""
+        from authgate.core.errors import AuthError
+        from authgate.core.session import BROWSER_PATHS, handle_browser_endpoint
 
+        path = target.split("?", 1)[0]
+        if path in BROWSER_PATHS:
+            return await handle_browser_endpoint(self.browser, method, path, target, headers)
         try:
-            decision = await BrowserGate(self.gate, self.browser).decide(method, target, headers)
-        except BrowserAnswer as answer:
-            return answer.answer
+            decision = await self.gate.decide(method, target, headers)
+        except AuthError as exc:
+            redirect = self.browser.denied(method, target, path, headers, exc, None)
+            if redirect is not None:
+                return redirect
+            raise
         return decision, decision
 
 
@@ -133,11 +146,16 @@ async def world(idp: FakeIdP, keys: Keys, tmp_path: Path) -> World:
     )
     cache = KeyCache(ISSUER, idp, FAST_KEYS)
     await cache.refresh()
-    gate = Gate.from_config(config, {ISSUER: cache})
     tokens = TokenEndpoint(keys)
     browser = build_browser(
-        config, {ISSUER: cache}, lambda: cache.metadata, tokens, access_verifier=gate.verifier
+        config,
+        {ISSUER: cache},
+        lambda: cache.metadata,
+        tokens,
+        access_verifier=TokenVerifier(config, {ISSUER: cache}),
     )
+    assert browser is not None
+    gate = Gate.from_config(config, {ISSUER: cache}, [session_source(browser)])
     assert browser is not None
     return World(gate, browser, tokens, tmp_path)
 
@@ -357,7 +375,8 @@ async def test_session_and_logout_endpoints(world: World) -> None:
 def test_browser_config_errors_are_all_reported() -> None:
     from authgate.core.config import parse_config
     from authgate.core.errors import ConfigError
-    from core_helpers import base_document
+
+    from .core_helpers import base_document
 
     doc = base_document(
         browser={

@@ -6,6 +6,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import pytest
+
 from authgate.core.session.redirect import is_safe_return_path, safe_return_path
 
 ACCEPTED = [

@@ -39,17 +39,11 @@ from typing import Any
 
 from testcontainers.core.container import DockerContainer
 
+from ..support.ports import free_port as _free_port
 from .relay import HostRelays
 
 RELAY_SCRIPT = Path(__file__).with_name("relay.py")
 
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class PodStartError(Exception):

@@ -34,9 +34,11 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import yaml
-from authgate.core.config import HEADER_PRESETS
 from testcontainers.core.container import DockerContainer
 
+from authgate.core.config import HEADER_PRESETS
+
+from ..support.ports import free_port as _free_port
 from .charts import CHART, Helm
 from .images import BuiltImage
 from .kubelet import PodRunner, RunningPod
@@ -52,13 +54,6 @@ PROVIDER = "keycloak"
 # The identity headers of the default (nemo) preset, lower-cased as _echo returns them.
 H = {slot: name.lower() for slot, name in HEADER_PRESETS["nemo"].items()}
 
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait(what: str, check: Any, timeout: float = 60.0, interval: float = 0.25) -> Any:

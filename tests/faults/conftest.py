@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hostile.conftest import ENGINES, canary, idp, servers, upstream
-from hostile.forge import claims
-from hostile.proxyproc import ProxyProcess, base_config, deep_merge
-from hostile.servers import LocalIdP
+
+from tests.hostile.conftest import ENGINES, canary, idp, servers, upstream
+from tests.hostile.forge import claims
+from tests.hostile.servers import LocalIdP
+from tests.proxy.proxy_harness import ProxyProcess, base_config, deep_merge
 
 __all__ = ["canary", "idp", "servers", "upstream"]
 

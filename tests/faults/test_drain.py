@@ -17,7 +17,8 @@ import time
 import aiohttp
 import pytest
 import websockets
-from hostile.servers import LocalIdP, RecordingUpstream
+
+from tests.hostile.servers import LocalIdP, RecordingUpstream
 
 from .conftest import StartProxy, local_token
 from .load import LoadReport, one_request, run_load

@@ -19,9 +19,10 @@ from typing import Any
 import aiohttp
 import jwt
 import pytest
-from hostile.proxyproc import ProxyProcess
-from hostile.rawhttp import request
-from hostile.servers import RecordingUpstream
+
+from tests.hostile.rawhttp import request
+from tests.hostile.servers import RecordingUpstream
+from tests.proxy.proxy_harness import ProxyProcess
 
 from .conftest import StartProxy
 from .load import LoadReport, one_request

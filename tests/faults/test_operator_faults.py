@@ -17,7 +17,6 @@ Uses the operator suite's helpers (``tests/operator/operator_helpers.py``).
 from __future__ import annotations
 
 import signal
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -27,8 +26,7 @@ from typing import Any
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "operator"))
-from operator_helpers import OperatorProcess, Providers, eventually, keycloak_spec
+from tests.operator.operator_helpers import OperatorProcess, Providers, eventually, keycloak_spec
 
 pytestmark = [
     pytest.mark.k8s,
@@ -41,8 +39,9 @@ pytestmark = [
 
 @pytest.fixture
 def op_namespace(kube: Any) -> str:
-    from authgate.operator.crd import CRD_NAME, peering_crd_manifests
     from kubernetes import client
+
+    from authgate.operator.crd import CRD_NAME, peering_crd_manifests
 
     crd_file = Path(__file__).resolve().parents[2] / "operator" / "crd.yaml"
     kube.kubectl("apply", "-f", str(crd_file))

@@ -12,7 +12,8 @@ import asyncio
 
 import aiohttp
 import pytest
-from hostile.servers import LocalIdP, RecordingUpstream
+
+from tests.hostile.servers import LocalIdP, RecordingUpstream
 
 from .conftest import StartProxy, local_token
 from .load import LoadReport, one_request, run_load

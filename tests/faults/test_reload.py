@@ -14,8 +14,10 @@ import copy
 import time
 
 import pytest
-from hostile.rawhttp import request
-from hostile.servers import LocalIdP, RecordingUpstream, free_port
+
+from tests.hostile.rawhttp import request
+from tests.hostile.servers import LocalIdP, RecordingUpstream
+from tests.support.ports import free_port
 
 from .conftest import StartProxy, local_token
 from .load import LoadReport, run_load
@@ -58,7 +60,7 @@ async def test_reload_under_load(
 
     assert public_status() == 401  # control: not public yet
 
-    valid = copy.deepcopy(proxy.config)
+    valid = copy.deepcopy(proxy.document)
     valid["authorization"]["public_paths"].append("/newpublic/")
     proxy.write_config(valid)
     took_valid = await _until(lambda: public_status() == 200)
@@ -97,7 +99,7 @@ async def test_reload_under_load(
         f"{took_invalid:.1f}s; {RELOADS}: success={successes:.0f} invalid={invalids:.0f} "
         f"keys_unavailable={no_keys:.0f}"
     )
-    logs = proxy.logs()
+    logs = proxy.log()
     assert "read_scopes" in logs, "the rejected reload should be logged with its errors"
     assert report.sent > 100
     assert report.failed == 0, report.summary()

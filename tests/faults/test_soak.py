@@ -20,8 +20,9 @@ import time
 
 import aiohttp
 import pytest
-from hostile.proxyproc import ProxyProcess
-from hostile.servers import LocalIdP, RecordingUpstream
+
+from tests.hostile.servers import LocalIdP, RecordingUpstream
+from tests.proxy.proxy_harness import ProxyProcess
 
 from .conftest import StartProxy, local_token
 from .load import LoadReport, one_request

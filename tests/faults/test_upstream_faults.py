@@ -14,8 +14,10 @@ import asyncio
 
 import aiohttp
 import pytest
-from hostile.proxyproc import ProxyProcess
-from hostile.servers import LocalIdP, RecordingUpstream, free_port
+
+from tests.hostile.servers import LocalIdP, RecordingUpstream
+from tests.proxy.proxy_harness import ProxyProcess
+from tests.support.ports import free_port
 
 from .conftest import StartProxy, local_token
 from .load import LoadReport, one_request, run_load

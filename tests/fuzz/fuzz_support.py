@@ -24,10 +24,11 @@ from typing import Any
 from urllib.parse import unquote
 
 import jwt
-from authgate.core.config import ProxyConfig, parse_config
-from authgate.core.errors import AuthError
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from authgate.core.config import ProxyConfig, parse_config
+from authgate.core.errors import AuthError
 
 ISSUER = "https://idp.fuzz.invalid/realms/authgate"
 JWKS_URI = ISSUER + "/protocol/openid-connect/certs"

@@ -32,6 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 with atheris.instrument_imports(include=["authgate", "jwt"]):
     # Everything the harness imports lazily must be imported here to be instrumented.
     import fuzz_support as fs
+
     from authgate.core import gate, keys, oidc, rules, verify  # noqa: F401
     from authgate.core.errors import AuthError, InvalidRequest
     from authgate.core.headers import HeaderPlan

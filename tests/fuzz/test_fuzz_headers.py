@@ -17,10 +17,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from authgate.core.headers import HOP_BY_HOP, HeaderPlan
-from fuzz_support import VerifierHarness, canon, good_claims, make_config
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+
+from authgate.core.headers import HOP_BY_HOP, HeaderPlan
+
+from .fuzz_support import VerifierHarness, canon, good_claims, make_config
 
 FUZZ = settings(
     max_examples=300,

@@ -19,11 +19,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from authgate.core.errors import AuthError, InsufficientScope, InvalidRequest
-from authgate.core.paths import normalize_path
-from fuzz_support import VerifierHarness, check_normal_form, good_claims
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+
+from authgate.core.errors import AuthError, InsufficientScope, InvalidRequest
+from authgate.core.paths import normalize_path
+
+from .fuzz_support import VerifierHarness, check_normal_form, good_claims
 
 FUZZ = settings(
     max_examples=500,

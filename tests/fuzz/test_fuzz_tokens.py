@@ -18,8 +18,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from authgate.core.errors import InvalidRequest, InvalidToken, MissingToken
-from fuzz_support import (
+
+from .fuzz_support import (
     AUDIENCE,
     HOSTILE_ALGS,
     ISSUER,
@@ -30,8 +34,6 @@ from fuzz_support import (
     raw_jws,
     rejects,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

@@ -18,9 +18,10 @@ from typing import Any
 
 import pytest
 
+from tests.proxy.proxy_harness import ProxyProcess, base_config, deep_merge
+
 from .cases import Ctx
 from .forge import attacker_rsa
-from .proxyproc import ProxyProcess, base_config, deep_merge
 from .servers import Canary, LocalIdP, RecordingUpstream, ServerThread
 
 pytestmark = pytest.mark.integration

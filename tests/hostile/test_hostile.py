@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from authgate.core.paths import normalize_path
 
 from .cases import ALL_CASES, IDENTITY, SPOOF, STRIPPED_EXTRA, Case
@@ -89,7 +90,7 @@ def test_hostile_case(hostile_env: HostileEnv, case: Case) -> None:
     for secret in req.secrets:
         assert secret.encode() not in resp.raw, "the token was echoed in the response"
     time.sleep(0.02)  # let the access-log line reach the file
-    logs = env.proxy.logs()
+    logs = env.proxy.log()
     for secret in req.secrets:
         assert secret not in logs, "the token appears in the proxy's logs"
         signature = secret.rsplit(".", 1)[-1]
@@ -100,7 +101,7 @@ def test_hostile_case(hostile_env: HostileEnv, case: Case) -> None:
 def test_no_token_anywhere_in_logs(hostile_env: HostileEnv) -> None:
     """After the whole table (the log is complete now): sweep for every token."""
     time.sleep(0.3)
-    logs = hostile_env.proxy.logs()
+    logs = hostile_env.proxy.log()
     assert logs.strip(), "the proxy logged nothing at all (access log missing?)"
     leaked = [s[:12] + "…" for s in hostile_env.secrets if s in logs]
     assert not leaked, f"{len(leaked)} tokens found in the logs"

@@ -4,7 +4,6 @@ Keycloak (``keycloak``) and the operator as a real subprocess (``python -m authg
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,9 +13,9 @@ import pytest
 import yaml
 from kubernetes import client
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from authgate.operator.crd import CRD_NAME, crd_manifest, peering_crd_manifests
-from operator_helpers import FakeIdP, OperatorProcess
+
+from .operator_helpers import FakeIdP, OperatorProcess
 
 
 @pytest.fixture(scope="session")

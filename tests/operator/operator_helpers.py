@@ -21,8 +21,8 @@ import httpx
 import pytest
 from kubernetes import client
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from testenv.process import free_port, tail
+from tests.support.ports import free_port
+from tests.testenv.process import tail
 
 T = TypeVar("T")
 GROUP, VERSION, PLURAL = "authgate.io", "v1alpha1", "oidcproviders"

@@ -58,6 +58,7 @@ def test_public_client_and_disabled_browser() -> None:
 
 def test_invalid_browser_spec_names_spec_paths() -> None:
     import pytest
+
     from authgate.operator.render import RenderError
 
     bad = {**SPEC, "browser": {"enabled": True, "neverRedirect": ["api"], "cookieDomain": "a b"}}

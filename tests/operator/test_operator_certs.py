@@ -3,8 +3,9 @@ from __future__ import annotations
 import ssl
 from pathlib import Path
 
-from authgate.operator.certs import ensure_serving_cert, generate_serving_cert
 from cryptography import x509
+
+from authgate.operator.certs import ensure_serving_cert, generate_serving_cert
 
 
 def test_generated_cert_loads_in_ssl_and_covers_ips_and_names(tmp_path: Path) -> None:

@@ -6,13 +6,13 @@ import dataclasses
 from pathlib import Path
 
 import yaml
+from click.testing import CliRunner
+
+from authgate.cli import main
 from authgate.core import config as cfg
 from authgate.core.config import field_types
 from authgate.operator.crd import crd_manifest, spec_schema
 from authgate.operator.spec import DEPLOYMENT_OWNED, SPEC_FIELDS
-from click.testing import CliRunner
-
-from authgate.cli import main
 
 CRD_FILE = Path(__file__).resolve().parents[2] / "operator" / "crd.yaml"
 

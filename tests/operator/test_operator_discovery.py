@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+
 from authgate.operator.discovery import DiscoveryServer, ProviderIndex
 from authgate.operator.metrics import OperatorMetrics
 from authgate.operator.settings import OperatorSettings

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from authgate.operator.idp import IdPCheckFailed, check_idp, endpoints_of
 
 pytestmark = [pytest.mark.integration]
@@ -39,7 +40,7 @@ async def test_keycloak_failures_have_reasons(keycloak: Any) -> None:
 
 
 async def test_jwks_override_and_additional_issuers(fake_idp: Any) -> None:
-    from operator_helpers import FakeIdP
+    from .operator_helpers import FakeIdP
 
     key = {"kty": "EC", "crv": "P-256", "kid": "k1", "use": "sig", "alg": "ES256",
            "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",

@@ -6,6 +6,7 @@ import copy
 
 import jsonpatch
 import pytest
+
 from authgate.operator.injection import (
     InjectionRefused,
     ProviderRef,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from operator_helpers import eventually
+
+from .operator_helpers import eventually
 
 pytestmark = [pytest.mark.k8s, pytest.mark.integration]
 

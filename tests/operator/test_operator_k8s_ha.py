@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 import pytest
 from kubernetes import client
-from operator_helpers import Providers, eventually, keycloak_spec
+
+from .operator_helpers import Providers, eventually, keycloak_spec
 
 pytestmark = [pytest.mark.k8s, pytest.mark.keycloak, pytest.mark.integration, pytest.mark.slow]
 

@@ -8,9 +8,11 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from authgate.core.config import parse_config
 from kubernetes import client
-from operator_helpers import Providers, eventually, keycloak_spec
+
+from authgate.core.config import parse_config
+
+from .operator_helpers import Providers, eventually, keycloak_spec
 
 pytestmark = [pytest.mark.k8s, pytest.mark.keycloak, pytest.mark.integration]
 

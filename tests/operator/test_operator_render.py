@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
+
 from authgate.core.config import parse_config
 from authgate.operator.render import (
     CONFIG_HASH_ANNOTATION,

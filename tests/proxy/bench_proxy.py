@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from proxy_harness import (
+from .proxy_harness import (
     HERE,
     PYTHON,
     FakeIdP,

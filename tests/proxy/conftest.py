@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from proxy_harness import (
+
+from .proxy_harness import (
     HERE,
     PYTHON,
     FakeIdP,

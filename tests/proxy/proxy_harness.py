@@ -12,7 +12,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,17 +25,14 @@ import jwt
 import yaml
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from ..support.ports import free_port
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 PYTHON = sys.executable
 AUDIENCE = "api://authgate"
 CLIENT_ID = "authgate-cli"
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def http_get(url: str, timeout: float = 2.0) -> tuple[int, bytes]:
@@ -223,61 +219,189 @@ def base_document(issuer: str, upstream: str, engine: str) -> dict[str, Any]:
     }
 
 
+def base_config(issuer: str, upstream: str, engine: str) -> dict[str, Any]:
+    """The hostile and fault suites' defaults: :func:`base_document` plus a public
+    prefix, an admin-group rule, a 64-connection pool and the default drain time."""
+    document = deep_merge(
+        base_document(issuer, upstream, engine),
+        {
+            "upstream": {"read_timeout_seconds": 5, "max_connections": 64},
+            "keys": {"fetch_timeout_seconds": 2},
+            "authorization": {
+                "public_paths": ["/apis/auth/discovery", "/healthz", "/readyz", "/public/"],
+                "rules": [
+                    {
+                        "path_prefix": "/apis/files/",
+                        "read_scopes": ["files:read"],
+                        "write_scopes": ["files:write"],
+                    },
+                    {"path_prefix": "/apis/admin/", "groups": ["platform-admins"]},
+                ],
+            },
+        },
+    )
+    del document["limits"]
+    return document
+
+
+class ProxyError(RuntimeError):
+    """The proxy process exited, or never answered, while a test waited for it."""
+
+
 @dataclass
 class ProxyProcess:
-    """``python -m authgate proxy --config FILE`` as a child process."""
+    """``python -m authgate proxy --config FILE`` as a child process.
+
+    It writes the config document (``<name>.yaml``; rewrites are atomic renames,
+    as a ConfigMap update is), captures stdout and stderr in ``<name>.log`` (so
+    tests can assert a token never appears there), waits for ``/readyz`` and
+    exposes what fault tests measure: pid, open descriptors, RSS, metrics, signals.
+    """
 
     document: dict[str, Any]
     workdir: Path
     process: ServerProcess | None = None
+    name: str = "proxy"
+
+    def __post_init__(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
 
     @property
     def config_path(self) -> Path:
-        return self.workdir / "config.yaml"
+        return self.workdir / f"{self.name}.yaml"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.document['listen']['port']}"
+        return f"http://127.0.0.1:{self.port}"
 
     @property
     def port(self) -> int:
         return int(self.document["listen"]["port"])
 
     @property
+    def admin_port(self) -> int:
+        return int(self.document["admin"]["port"])
+
+    @property
     def admin_url(self) -> str:
-        return f"http://127.0.0.1:{self.document['admin']['port']}"
+        return f"http://127.0.0.1:{self.admin_port}"
 
-    def write_config(self, document: Mapping[str, Any]) -> None:
-        """Atomic replace (write a temp file, rename over), as editors and kubelet do."""
+    @property
+    def proc(self) -> subprocess.Popen[bytes] | None:
+        return self.process.proc if self.process is not None else None
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    # -- config ------------------------------------------------------------------------------
+    def write_config(self, document: Mapping[str, Any] | str) -> None:
+        """Atomic replace (write a temp file, rename over), as editors and kubelet do.
+        A string is written verbatim (for broken YAML); a mapping becomes :attr:`document`."""
+        text = document if isinstance(document, str) else yaml.safe_dump(dict(document),
+                                                                          sort_keys=False)
         tmp = self.config_path.with_suffix(".tmp")
-        tmp.write_text(yaml.safe_dump(dict(document), sort_keys=False))
+        tmp.write_text(text)
         os.replace(tmp, self.config_path)
+        if not isinstance(document, str):
+            self.document = dict(document)
 
-    def start(self, *, wait_ready: bool = True) -> ProxyProcess:
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self, *, wait_ready: bool = True, timeout: float = 30) -> ProxyProcess:
+        """Start the process; wait for ``/readyz`` (or, without ``wait_ready``, for the
+        admin listener's ``/healthz``, since a proxy whose IdP is down never gets ready)."""
         if not self.config_path.exists():
             self.write_config(self.document)
-        env = dict(os.environ)
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
         env.pop("AUTHGATE__SERVER__ENGINE", None)
         self.process = ServerProcess(
             [PYTHON, "-m", "authgate", "proxy", "--config", str(self.config_path)],
-            self.workdir / "proxy.log",
+            self.workdir / f"{self.name}.log",
             env=env,
         ).start()
         if wait_ready:
-            wait_for(f"{self.admin_url}/readyz", timeout=30, proc=self.process.proc)
+            self.wait_ready(timeout)
+        else:
+            self.wait_listening(timeout)
         return self
 
+    def _wait_admin(self, path: str, ok: set[int] | None, what: str, timeout: float) -> None:
+        """Poll ``path`` on the admin port until it answers one of ``ok`` (``None``: anything)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise ProxyError(f"{self.name} exited with {self.proc.returncode}\n{self.tail()}")
+            status = http_get(f"{self.admin_url}{path}", timeout=1.0)[0]
+            if status and (ok is None or status in ok):
+                return
+            time.sleep(0.05)
+        raise ProxyError(f"{self.name}: {what} within {timeout}s\n{self.tail()}")
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        self._wait_admin("/readyz", {200}, "never became ready", timeout)
+
+    def wait_listening(self, timeout: float = 30) -> None:
+        self._wait_admin("/healthz", None, "admin port never answered", timeout)
+
+    def signal(self, sig: int = signal.SIGTERM) -> None:
+        assert self.process is not None
+        self.process.signal(sig)
+
+    def wait_exit(self, timeout: float = 60) -> int:
+        assert self.process is not None
+        return self.process.wait(timeout)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+
+    # -- observation -------------------------------------------------------------------------
     def log(self) -> str:
         return self.process.log() if self.process else ""
+
+    def tail(self, n: int = 60) -> str:
+        return "\n".join(self.log().splitlines()[-n:])
+
+    def admin_status(self, path: str) -> int | None:
+        status = http_get(f"{self.admin_url}{path}", timeout=2.0)[0]
+        return status or None
 
     def metrics(self) -> str:
         status, body = http_get(f"{self.admin_url}/metrics")
         assert status == 200
         return body.decode()
 
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop()
+    def metric_sum(self, name: str, **labels: str) -> float:
+        """The sum of every sample of ``name`` whose labels include ``labels``."""
+        total = 0.0
+        for line in self.metrics().splitlines():
+            if not line or line.startswith("#"):
+                continue
+            key, _, value = line.rpartition(" ")
+            if key.split("{", 1)[0] == name and all(f'{k}="{v}"' in key
+                                                    for k, v in labels.items()):  # fmt: skip
+                total += float(value)
+        return total
+
+    def _fds(self) -> list[str]:
+        return os.listdir(f"/proc/{self.pid}/fd")
+
+    def fd_count(self) -> int:
+        return len(self._fds())
+
+    def socket_count(self) -> int:
+        count = 0
+        for fd in self._fds():
+            try:
+                count += os.readlink(f"/proc/{self.pid}/fd/{fd}").startswith("socket:")
+            except OSError:
+                pass
+        return count
+
+    def rss_bytes(self) -> int:
+        assert self.process is not None
+        return self.process.rss_kib() * 1024
 
 
 def metric_value(exposition: str, name: str, **labels: str) -> float:

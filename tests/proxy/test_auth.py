@@ -8,7 +8,8 @@ import time
 
 import aiohttp
 import pytest
-from proxy_harness import FakeIdP, ProxyProcess, raw_request, request_head
+
+from .proxy_harness import FakeIdP, ProxyProcess, raw_request, request_head
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,8 @@ import time
 
 import aiohttp
 import pytest
-from proxy_harness import FakeIdP, free_port, http_get
+
+from .proxy_harness import FakeIdP, free_port, http_get
 
 pytestmark = pytest.mark.integration
 

@@ -4,7 +4,8 @@ fields, the request target — and what must never get there."""
 from __future__ import annotations
 
 import pytest
-from proxy_harness import FakeIdP, ProxyProcess, raw_request, request_head
+
+from .proxy_harness import FakeIdP, ProxyProcess, raw_request, request_head
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from proxy_harness import (
+
+from .proxy_harness import (
     HERE,
     PYTHON,
     FakeIdP,

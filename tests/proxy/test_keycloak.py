@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import aiohttp
 import pytest
-from proxy_harness import ProxyProcess, base_document, deep_merge
+
+from .proxy_harness import ProxyProcess, base_document, deep_merge
 
 pytestmark = [pytest.mark.integration, pytest.mark.keycloak]
 

@@ -13,7 +13,8 @@ import json
 from typing import Any
 
 import pytest
-from proxy_harness import FakeIdP, ProxyProcess
+
+from .proxy_harness import FakeIdP, ProxyProcess
 
 pytestmark = pytest.mark.integration
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 import pytest
+
 from authgate.proxy.lean.rewrite import request_head, response_head
 from authgate.proxy.lean.tunnel import CLOSE_GOING_AWAY, FrameTracker
 

@@ -9,7 +9,8 @@ import time
 
 import aiohttp
 import pytest
-from proxy_harness import FakeIdP, ProxyProcess, http_get
+
+from .proxy_harness import FakeIdP, ProxyProcess, http_get
 
 pytestmark = pytest.mark.integration
 

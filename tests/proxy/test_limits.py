@@ -9,7 +9,8 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from proxy_harness import FakeIdP, http_get
+
+from .proxy_harness import FakeIdP, http_get
 
 pytestmark = pytest.mark.integration
 

@@ -13,8 +13,10 @@ import logging
 import sys
 
 import pytest
+
 from authgate.proxy.accesslog import AiohttpRedactionFilter, JsonFormatter
-from proxy_harness import FakeIdP, ProxyProcess, raw_request
+
+from .proxy_harness import FakeIdP, ProxyProcess, raw_request
 
 pytestmark = pytest.mark.integration
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import aiohttp
 import pytest
-from proxy_harness import FakeIdP, ProxyProcess, http_get, metric_value
+
+from .proxy_harness import FakeIdP, ProxyProcess, http_get, metric_value
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +46,7 @@ async def test_health_ready_and_metrics(proxy: ProxyProcess, fake_idp: FakeIdP) 
 
 
 async def test_not_ready_until_keys_load(proxy_factory, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from proxy_harness import free_port
+    from .proxy_harness import free_port
 
     dead_issuer = f"http://127.0.0.1:{free_port()}"
     proxy = proxy_factory(wait_ready=False, oidc={"issuer": dead_issuer},

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from proxy_harness import ROOT, ServerProcess, free_port, wait_for
+
+from .proxy_harness import ROOT, ServerProcess, free_port, wait_for
 
 pytestmark = pytest.mark.integration
 

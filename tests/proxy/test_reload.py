@@ -11,7 +11,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 import yaml
-from proxy_harness import ProxyProcess, deep_merge, metric_value
+
+from .proxy_harness import ProxyProcess, deep_merge, metric_value
 
 pytestmark = pytest.mark.integration
 
@@ -87,7 +88,7 @@ async def test_configmap_symlink_swap(proxy_factory, tmp_path: Path) -> None:  #
     os.symlink("..v1", mount / "..data")
     os.symlink("..data/config.yaml", mount / "config.yaml")
     proxy.stop()
-    from proxy_harness import ProxyProcess as PP
+    from .proxy_harness import ProxyProcess as PP
 
     watched = PP(proxy.document, proxy.workdir)
     watched.process = None

@@ -8,7 +8,8 @@ import time
 
 import aiohttp
 import pytest
-from proxy_harness import FakeIdP, ProxyProcess
+
+from .proxy_harness import FakeIdP, ProxyProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

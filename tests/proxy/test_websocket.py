@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import aiohttp
 import pytest
-from proxy_harness import FakeIdP, ProxyProcess
+
+from .proxy_harness import FakeIdP, ProxyProcess
 
 pytestmark = pytest.mark.integration
 
@@ -62,7 +63,7 @@ async def test_client_close_code_reaches_upstream(
     import json
     import time
 
-    from proxy_harness import http_get
+    from .proxy_harness import http_get
 
     proxy = proxy_factory(upstream={"url": misbehaving_upstream})
     auth = {"Authorization": f"Bearer {fake_idp.mint()}"}

@@ -29,12 +29,13 @@ from typing import Any
 
 import httpx
 
+from ..support.ports import free_port
 from . import realm
 from .browser import LoginDriver, device_login_finished, redirected_to
 from .ca import TestCA
 from .components import setting
 from .errors import ComponentMissing, TestEnvError
-from .process import ManagedProcess, free_port
+from .process import ManagedProcess
 from .realm import KeycloakUser
 
 ADMIN_USER = "authgate-admin"

@@ -21,18 +21,19 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from ..support.ports import free_port
 from .ca import TestCA
 from .components import binary, kubebuilder_asset
 from .errors import TestEnvError
-from .process import ManagedProcess, free_port
+from .process import ManagedProcess
 
 SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
 
 
-def _service_account_keys(directory: Path) -> tuple[Path, Path]:
+def _service_account_keys(directory: Path, stem: str = "sa") -> tuple[Path, Path]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = directory / "sa.key"
-    public = directory / "sa.pub"
+    private = directory / f"{stem}.key"
+    public = directory / f"{stem}.pub"
     private.write_bytes(
         key.private_bytes(
             serialization.Encoding.PEM,
@@ -67,6 +68,10 @@ class KubeEnv:
         self.etcd: ManagedProcess | None = None
         self.apiserver: ManagedProcess | None = None
         self.version = ""
+        # Service-account token keys: the signing key, and every public key the
+        # apiserver accepts (--service-account-key-file, repeatable), newest last.
+        self.sa_signing_key: Path | None = None
+        self.sa_public_keys: list[Path] = []
 
     @property
     def ca_file(self) -> Path:
@@ -120,7 +125,9 @@ class KubeEnv:
     def _start_apiserver(self) -> None:
         certs = self.directory / "pki"
         certs.mkdir(exist_ok=True)
-        sa_key, sa_pub = _service_account_keys(certs)
+        if self.sa_signing_key is None:
+            self.sa_signing_key, sa_pub = _service_account_keys(certs)
+            self.sa_public_keys = [sa_pub]
         serving_cert, serving_key = self.ca.issue(
             ["127.0.0.1", "localhost", "kubernetes", "kubernetes.default", "10.0.0.1"],
             common_name="kube-apiserver",
@@ -144,8 +151,8 @@ class KubeEnv:
                 "--authorization-mode=RBAC",
                 "--disable-admission-plugins=ServiceAccount",
                 f"--service-account-issuer={self.server}",
-                f"--service-account-key-file={sa_pub}",
-                f"--service-account-signing-key-file={sa_key}",
+                *(f"--service-account-key-file={pub}" for pub in self.sa_public_keys),
+                f"--service-account-signing-key-file={self.sa_signing_key}",
                 "--allow-privileged=true",
                 "--endpoint-reconciler-type=none",
                 "--v=1",
@@ -153,6 +160,18 @@ class KubeEnv:
             self.directory / "kube-apiserver.log",
         )
         self.apiserver.start()
+
+    def rotate_service_account_key(self) -> Path:
+        """Restart the apiserver signing with a new key while the old public keys
+        stay listed (the documented rotation); returns the new private key file."""
+        assert self.apiserver is not None
+        stem = f"sa{len(self.sa_public_keys) + 1}"
+        self.sa_signing_key, public = _service_account_keys(self.directory / "pki", stem)
+        self.sa_public_keys.append(public)
+        self.apiserver.stop()
+        self._start_apiserver()
+        self.apiserver_wait_ready()
+        return self.sa_signing_key
 
     def apiserver_wait_ready(self, timeout: float = 180.0) -> None:
         assert self.apiserver is not None

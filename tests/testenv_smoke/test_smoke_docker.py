@@ -19,7 +19,8 @@ def test_container_runs_from_base_image(docker_engine) -> None:
 def test_testcontainers_drives_the_engine(docker_engine) -> None:
     from testcontainers.core.container import DockerContainer
     from testcontainers.core.wait_strategies import LogMessageWaitStrategy
-    from testenv.process import free_port
+
+    from tests.support.ports import free_port
 
     port = free_port()
     container = (

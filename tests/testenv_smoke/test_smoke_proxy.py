@@ -14,7 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from testenv.process import ManagedProcess, free_port
+
+from tests.support.ports import free_port
+from tests.testenv.process import ManagedProcess
 
 pytestmark = [pytest.mark.keycloak, pytest.mark.integration]
 

@@ -10,8 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
-from testenv.components import kubebuilder_asset
-from testenv.errors import ComponentMissing
+
+from tests.testenv.components import kubebuilder_asset
+from tests.testenv.errors import ComponentMissing
 
 pytestmark = [pytest.mark.k8s, pytest.mark.integration]
 

@@ -21,20 +21,29 @@ Names and labels shared by every template.
 {{- end }}
 {{- end }}
 
-{{/* Selector labels: stable across upgrades. */}}
+{{/* Selector labels of the operator's pods: stable across upgrades (a Deployment's
+selector is immutable), so they keep app.kubernetes.io/component: operator. */}}
 {{- define "authgate.selectorLabels" -}}
 app.kubernetes.io/name: {{ include "authgate.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: operator
 {{- end }}
 
-{{/* Common labels. */}}
+{{/* Common labels: who made the object. No component: CRDs, the provider and the
+test pod are not the operator; each object that is adds "authgate.operatorLabels". */}}
 {{- define "authgate.labels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
-{{ include "authgate.selectorLabels" . }}
+app.kubernetes.io/name: {{ include "authgate.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: authgate
+{{- end }}
+
+{{/* Common labels plus component: operator, for the operator's own objects. */}}
+{{- define "authgate.operatorLabels" -}}
+{{ include "authgate.labels" . }}
+app.kubernetes.io/component: operator
 {{- end }}
 
 {{/* The operator (and default sidecar) image reference. */}}

@@ -1,6 +1,7 @@
 """Keycloak down -> Ready False; Keycloak back -> Ready True (the timer re-check).
 
-Named to run last in this folder: it stops the session's Keycloak for a while.
+Marked ``disruptive``: it stops the session's Keycloak for a while, so the
+ordering hook in ``tests/conftest.py`` runs it after every other test.
 """
 
 from __future__ import annotations
@@ -8,9 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from operator_helpers import Providers, keycloak_spec
 
-pytestmark = [pytest.mark.k8s, pytest.mark.keycloak, pytest.mark.integration, pytest.mark.slow]
+from .operator_helpers import Providers, keycloak_spec
+
+pytestmark = [
+    pytest.mark.k8s,
+    pytest.mark.keycloak,
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.disruptive,
+]
 
 
 def test_idp_outage_flips_ready_and_back(kube: Any, keycloak: Any, namespace: str,

@@ -1,17 +1,19 @@
 """Validation of the ``browser:`` section (called from the config validator).
 
-Kept next to the session code so the rules and the code that relies on them
-change together.  Every problem is reported, none stops the others.
+It lives in the config package (the session code imports the config, never
+the reverse); the rules are those :mod:`authgate.core.session` relies on.
+Every problem is reported, none stops the others.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..config import ProxyConfig
-    from ..config.schema import ErrorList
+    from .model import ProxyConfig
+    from .schema import ErrorList
 
 __all__ = ["check_browser"]
 
@@ -23,8 +25,11 @@ _ORIGIN = re.compile(
 )
 
 
-def check_browser(cfg: ProxyConfig, errors: ErrorList) -> None:
-    from ..config.validation import _check_path, _check_url
+def check_browser(
+    cfg: ProxyConfig, errors: ErrorList, check_path: Callable[[str, str, ErrorList], None]
+) -> None:
+    """``check_path`` is the validator's path rule (passed in: no import cycle)."""
+    from .checks import check_url as _check_url
 
     b = cfg.browser
     if not b.enabled:
@@ -76,7 +81,7 @@ def check_browser(cfg: ProxyConfig, errors: ErrorList) -> None:
             f"not a DNS domain: {b.cookie_domain!r}",
         )
     for i, path in enumerate(b.never_redirect):
-        _check_path(path, f"browser.never_redirect[{i}]", errors)
+        check_path(path, f"browser.never_redirect[{i}]", errors)
     for i, origin in enumerate(b.trusted_origins):
         chk(
             bool(_ORIGIN.fullmatch(origin)),

@@ -1,0 +1,124 @@
+"""Meaning checks of the ``issuers`` list (see :mod:`authgate.core.issuers`).
+
+Called by :func:`.validation.validate_document` after the shape
+pass; like every check there, it appends to the shared error list and never
+stops at the first problem.  The rules that protect the data path:
+
+* every ``iss`` is accepted by exactly one entry (an issuer listed twice would
+  make routing ambiguous), and the IdP's issuers cannot be repeated here;
+* every entry ends up with at least one accepted audience (RFC 8725 §3.9: a
+  token for another service must not be accepted);
+* a ``kubernetes`` entry needs a non-empty allow-list whose every grant names
+  explicit scopes — service-account tokens carry none, and "all scopes" is
+  never a default.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from .checks import check_scopes as _check_scopes
+from .checks import check_url as _check_url
+from .issuer_model import ISSUER_KINDS, TEMPLATE_FIELDS, KubernetesIssuer, template_fields
+from .model import ProxyConfig
+
+if TYPE_CHECKING:
+    from .schema import ErrorList
+
+__all__ = ["check_issuers"]
+
+_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_GROUP_FIELDS = frozenset({"namespace", "name"})
+
+
+def _check_template(template: str, allowed: frozenset[str], path: str, errors: ErrorList) -> None:
+    try:
+        names = template_fields(template)
+    except ValueError as exc:
+        errors.add(path, f"not a valid template: {exc}")
+        return
+    if not template.strip():
+        errors.add(path, "must not be empty")
+    unknown = sorted(n for n in names if n not in allowed)
+    if unknown or any(not n for n in names):
+        errors.add(
+            path,
+            f"unknown template field(s) {', '.join(repr(n) for n in unknown) or '{}'}; "
+            f"allowed: {', '.join(sorted(allowed))}",
+        )
+
+
+def check_issuers(cfg: ProxyConfig, errors: ErrorList) -> None:
+    """Append every problem of ``cfg.issuers`` to ``errors``."""
+    seen_names: dict[str, int] = {}
+    seen_issuers: dict[str, str] = {iss: "oidc.issuer" for iss in cfg.oidc.issuers}
+    idp_audience = cfg.oidc.effective_audience
+    for i, entry in enumerate(cfg.issuers):
+        path = f"issuers[{i}]"
+        if not _NAME_RE.match(entry.name):
+            errors.check(False, f"{path}.name",
+                         "required: lower-case letters, digits and '-' (at most 63)")  # fmt: skip
+        elif entry.name in seen_names or entry.name == "idp":
+            errors.add(f"{path}.name", f"{entry.name!r} is already used"
+                       + (f" by issuers[{seen_names[entry.name]}]" if entry.name in seen_names
+                          else " by the IdP"))  # fmt: skip
+        seen_names.setdefault(entry.name, i)
+        kind_ok = entry.kind in ISSUER_KINDS  # the field's choices report it otherwise
+        if not entry.issuer:
+            errors.check(False, f"{path}.issuer", "required")
+        else:
+            _check_url(entry.issuer, f"{path}.issuer", errors,
+                       schemes=("http", "https"), strict=True)  # fmt: skip
+            if entry.issuer in seen_issuers:
+                errors.add(f"{path}.issuer",
+                           f"{entry.issuer!r} is already accepted by {seen_issuers[entry.issuer]}"
+                           " (each iss routes to exactly one entry)")  # fmt: skip
+            seen_issuers.setdefault(entry.issuer, path)
+        for j, aud in enumerate(entry.audience):
+            errors.check(bool(aud), f"{path}.audience[{j}]", "must not be empty")
+        if not entry.audience and not idp_audience:
+            errors.add(f"{path}.audience", "required: the provider has no audience to inherit")
+        _check_url(entry.discovery_url, f"{path}.discovery_url", errors,
+                   schemes=("http", "https"), strict=True)  # fmt: skip
+        if entry.jwks_uri is not None and not entry.jwks_uri.startswith("file:///"):
+            _check_url(entry.jwks_uri, f"{path}.jwks_uri", errors,
+                       schemes=("http", "https"), strict=True)  # fmt: skip
+        if kind_ok:
+            template = entry.claims.principal
+            if template is not None:
+                _check_template(template, TEMPLATE_FIELDS[entry.kind],
+                                f"{path}.claims.principal", errors)  # fmt: skip
+        for name in ("subject", "email", "groups"):
+            value = getattr(entry.claims, name)
+            errors.check(value is None or bool(value), f"{path}.claims.{name}",
+                         "must not be empty (use null)")  # fmt: skip
+        if entry.kind == "kubernetes":
+            _check_kubernetes(entry.kubernetes, f"{path}.kubernetes", errors)
+            for name in ("email", "groups", "scope_prefix"):
+                errors.check(getattr(entry.claims, name) is None, f"{path}.claims.{name}",
+                             "does not apply to kind kubernetes")  # fmt: skip
+        elif entry.kubernetes != KubernetesIssuer():
+            errors.add(f"{path}.kubernetes", "applies to kind kubernetes only")
+
+
+def _check_kubernetes(k8s: KubernetesIssuer, path: str, errors: ErrorList) -> None:
+    _check_url(k8s.api_server, f"{path}.api_server", errors,
+               schemes=("http", "https"), strict=True)  # fmt: skip
+    grants_path = f"{path}.allowed_service_accounts"
+    if not k8s.allowed_service_accounts:
+        errors.check(False, grants_path,
+                     "required: list the service accounts (namespace, name, scopes) this "
+                     "provider accepts; unlisted ones are refused")  # fmt: skip
+    for j, grant in enumerate(k8s.allowed_service_accounts):
+        gpath = f"{grants_path}[{j}]"
+        errors.check(bool(grant.namespace), f"{gpath}.namespace", "required (a name or a glob)")
+        errors.check(bool(grant.name), f"{gpath}.name", "must not be empty ('*' for all)")
+        if not grant.scopes:
+            errors.check(False, f"{gpath}.scopes",
+                         "required: the scopes these service accounts get "
+                         "(never all scopes by default)")  # fmt: skip
+        else:
+            _check_scopes(grant.scopes, f"{gpath}.scopes", errors, allow_empty=False)
+    for j, template in enumerate(k8s.groups):
+        _check_template(template, _GROUP_FIELDS, f"{path}.groups[{j}]", errors)
