@@ -27,16 +27,16 @@ import tempfile
 
 import atheris
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# The repository root, so the harness imports as a package (tests.fuzz, tests.support).
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 with atheris.instrument_imports(include=["authgate", "jwt"]):
     # Everything the harness imports lazily must be imported here to be instrumented.
-    import fuzz_support as fs
-
     from authgate.core import gate, keys, oidc, rules, verify  # noqa: F401
     from authgate.core.errors import AuthError, InvalidRequest
     from authgate.core.headers import HeaderPlan
     from authgate.core.paths import normalize_path
+    from tests.fuzz import fuzz_support as fs
 
 HARNESS = fs.VerifierHarness()
 PLAN = HeaderPlan.compile(HARNESS.config.headers)
