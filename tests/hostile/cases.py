@@ -27,8 +27,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.support.idp import KeyPair
+
 from . import forge
-from .servers import Canary, KeyPair, Seen
+from .servers import Canary, Seen
 
 ID = "X-NMP-Principal-Id"
 EMAIL = "X-NMP-Principal-Email"

@@ -15,22 +15,19 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jwt
 import yaml
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from ..support.ports import free_port
+from tests.support.idp import AUDIENCE, LocalIdP
+from tests.support.ports import free_port
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 PYTHON = sys.executable
-AUDIENCE = "api://authgate"
 CLIENT_ID = "authgate-cli"
 
 
@@ -120,66 +117,11 @@ class ServerProcess:
         return 0
 
 
-# --------------------------------------------------------------------------- keys and tokens
+# --------------------------------------------------------------------------- the IdP
 
-
-@dataclass
-class SigningKeys:
-    """An RSA and an EC key, published as a JWKS the fake IdP serves."""
-
-    rsa_key: rsa.RSAPrivateKey = field(
-        default_factory=lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    )
-    ec_key: ec.EllipticCurvePrivateKey = field(
-        default_factory=lambda: ec.generate_private_key(ec.SECP256R1())
-    )
-
-    def jwks(self) -> dict[str, Any]:
-        rsa_jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.rsa_key.public_key()))
-        rsa_jwk.update(kid="rsa-1", use="sig", alg="RS256")
-        ec_jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(self.ec_key.public_key()))
-        ec_jwk.update(kid="ec-1", use="sig", alg="ES256")
-        return {"keys": [rsa_jwk, ec_jwk]}
-
-
-@dataclass
-class FakeIdP:
-    issuer: str
-    process: ServerProcess
-    keys: SigningKeys
-
-    def mint(
-        self,
-        *,
-        scope: str | None = "openid platform:read platform:write",
-        kind: str = "rsa",
-        ttl: int = 300,
-        **claims: Any,
-    ) -> str:
-        now = int(time.time())
-        payload: dict[str, Any] = {
-            "iss": self.issuer,
-            "aud": AUDIENCE,
-            "sub": "user-1",
-            "email": "alice@example.com",
-            "groups": ["developers"],
-            "iat": now,
-            "nbf": now,
-            "exp": now + ttl,
-            "jti": uuid.uuid4().hex,
-        }
-        if scope is not None:
-            payload["scope"] = scope
-        payload.update(claims)
-        if kind == "ec":
-            return jwt.encode(payload, self.keys.ec_key, algorithm="ES256",
-                              headers={"kid": "ec-1"})  # fmt: skip
-        return jwt.encode(payload, self.keys.rsa_key, algorithm="RS256", headers={"kid": "rsa-1"})
-
-    def stats(self) -> dict[str, int]:
-        status, body = http_get(f"{self.issuer}/stats")
-        assert status == 200
-        return dict(json.loads(body))
+#: The proxy suites' name for the shared loopback IdP (:class:`tests.support.idp.LocalIdP`;
+#: the ``fake_idp`` fixture serves it with ``realm=""``, so its issuer is its origin).
+FakeIdP = LocalIdP
 
 
 # --------------------------------------------------------------------------- the proxy

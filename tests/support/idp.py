@@ -34,7 +34,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from .servers import ServerThread
+from tests.support.servers import ServerThread
 
 __all__ = ["AUDIENCE", "KeyPair", "LocalIdP", "serve_idp"]
 
