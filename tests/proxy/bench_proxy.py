@@ -21,14 +21,7 @@ from pathlib import Path
 
 from tests.support.idp import serve_idp
 
-from .proxy_harness import (
-    PYTHON,
-    ProxyProcess,
-    ServerProcess,
-    base_document,
-    free_port,
-    wait_for,
-)
+from .proxy_harness import ProxyProcess, base_document, demo_service
 
 
 def wrk(url: str, token: str | None, duration: int, connections: int) -> float:
@@ -54,16 +47,10 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (apt-get install wrk)")
     work = Path(tempfile.mkdtemp(prefix="authgate-bench-"))
-    demo_port = free_port()
-    procs = [
-        ServerProcess([PYTHON, "-m", "authgate.proxy.demo", "--port", str(demo_port)],
-                      work / "demo.log").start(),
-    ]
     servers = ExitStack()
-    idp = servers.enter_context(serve_idp(realm=""))
-    demo = f"http://127.0.0.1:{demo_port}"
     try:
-        wait_for(f"{demo}/x")
+        idp = servers.enter_context(serve_idp(realm=""))
+        demo = servers.enter_context(demo_service(work))
         token = idp.mint(ttl=3600)
         proxies: dict[str, ProxyProcess] = {}
         for engine in ("aiohttp", "lean"):
@@ -96,8 +83,6 @@ def main() -> None:
             runs = ", ".join(f"{v:.0f}" for v in values)
             print(f"  {name:8s} median {rps:8.0f} req/s{share}   [{runs}]")
     finally:
-        for proc in procs:
-            proc.stop()
         servers.close()
 
 

@@ -28,6 +28,7 @@ from .proxy_harness import (
     ServerProcess,
     base_document,
     deep_merge,
+    demo_service,
     free_port,
     wait_for,
 )
@@ -58,15 +59,8 @@ def fake_idp() -> Iterator[FakeIdP]:
 
 @pytest.fixture(scope="session")
 def demo_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    workdir = tmp_path_factory.mktemp("demo")
-    port = free_port()
-    proc = ServerProcess(
-        [PYTHON, "-m", "authgate.proxy.demo", "--port", str(port)], workdir / "demo.log"
-    ).start()
-    url = f"http://127.0.0.1:{port}"
-    wait_for(f"{url}/ready", proc=proc.proc)
-    yield url
-    proc.stop()
+    with demo_service(tmp_path_factory.mktemp("demo")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

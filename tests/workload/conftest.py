@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.proxy.proxy_harness import PYTHON, FakeIdP, ServerProcess, free_port, wait_for
+from tests.proxy.proxy_harness import FakeIdP, demo_service
 from tests.support.idp import serve_idp
 from tests.testenv import KubeEnv
 
@@ -102,12 +102,5 @@ def idp() -> Iterator[FakeIdP]:
 
 @pytest.fixture(scope="module")
 def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    workdir = tmp_path_factory.mktemp("demo")
-    port = free_port()
-    proc = ServerProcess(
-        [PYTHON, "-m", "authgate.proxy.demo", "--port", str(port)], workdir / "demo.log"
-    ).start()
-    url = f"http://127.0.0.1:{port}"
-    wait_for(f"{url}/ready", proc=proc.proc)
-    yield url
-    proc.stop()
+    with demo_service(tmp_path_factory.mktemp("demo")) as url:
+        yield url
