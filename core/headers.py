@@ -202,24 +202,13 @@ class HeaderPlan:
     def filter_request(self, headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
         """The client's headers minus identity (every preset's), hop-by-hop,
         ``Connection``-listed, (unless forwarded) ``Authorization`` and (with
-        ``set_forwarded``) forwarding headers; order and spelling kept."""
-        items = headers if isinstance(headers, list | tuple) else list(headers)
-        drop = self._drop
-        listed: set[str] | None = None
-        for name, value in items:
-            if len(name) == 10 and name.lower() == "connection":
-                listed = listed or set()
-                for token in value.split(","):
-                    token = canonical_name(token.strip())
-                    if token and token not in _NEVER_CONNECTION_DROPPED:
-                        listed.add(token)
-        if listed:
-            drop = drop | listed
-        canonical = _CANONICAL.get
-        return [(n, v) for n, v in items if (canonical(n) or canonical_name(n)) not in drop]
+        ``set_forwarded``) forwarding headers; order and spelling kept.
+        (:meth:`scan`'s first half: the ``Connection``-token logic exists once.)"""
+        return self.scan(headers)[0]
 
     def scan(self, headers: Iterable[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[str]]:
-        """One pass for the gate: ``(filter_request(headers), [Authorization values])``."""
+        """One pass for the gate: ``(kept headers, [Authorization values])``, where the kept
+        headers are :meth:`filter_request`'s answer."""
         drop = self._drop
         canonical = _CANONICAL.get
         kept: list[tuple[str, str]] = []
