@@ -133,7 +133,7 @@ def test_spoofed_identity_headers_are_stripped(deployment: Deployment) -> None:
     # fold into the same name (CVE-2025-64484).
     spoofed = {name: "admin@evil" for name in H.values()} | {
         HEADER_PRESETS["nemo"]["email"].replace("-", "_"): "admin@evil",
-    }  # fmt: skip
+    }
     headers = _echo(httpx.get(
         f"{deployment.public_url}/api/orders",
         headers={"Authorization": f"Bearer {token}", **spoofed}, timeout=10,
