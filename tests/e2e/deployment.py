@@ -159,7 +159,8 @@ def _config_map_data(kube: Any, namespace: str) -> Any:
     return read
 
 
-def deploy(
+@pytest.fixture(scope="module")
+def deployment(
     kube: Any,
     keycloak: Any,
     helm_bin: Path,
@@ -169,7 +170,8 @@ def deploy(
     tmp_path_factory: pytest.TempPathFactory,
     e2e_logs: Path,
 ) -> Iterator[Deployment]:
-    """Install everything, yield the running :class:`Deployment`, then remove it."""
+    """Install everything, yield the running :class:`Deployment`, then remove it (the
+    module fixture of ``test_e2e.py``, registered in ``conftest.py``)."""
     workdir = tmp_path_factory.mktemp("e2e")
     system_ns = f"authgate-{uuid.uuid4().hex[:6]}"
     app_ns = f"shop-{uuid.uuid4().hex[:6]}"

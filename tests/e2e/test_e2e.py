@@ -24,7 +24,6 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,7 @@ import yaml
 
 from authgate.core.config import HEADER_PRESETS
 
-from .deployment import PROVIDER, Deployment, H, deploy, kube_json, provider, wait
+from .deployment import PROVIDER, Deployment, H, kube_json, provider, wait
 from .images import BuiltImage
 
 # The first test also pays for the module fixture: an image build (minutes on a cold
@@ -42,22 +41,6 @@ from .images import BuiltImage
 # the suite's default 300 s.
 pytestmark = [pytest.mark.e2e, pytest.mark.docker, pytest.mark.k8s, pytest.mark.keycloak,
               pytest.mark.helm, pytest.mark.slow, pytest.mark.timeout(1200)]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def deployment(
-    kube: Any,
-    keycloak: Any,
-    helm_bin: Path,
-    docker_engine: Any,
-    authgate_image: BuiltImage,
-    demo_image: BuiltImage,
-    tmp_path_factory: pytest.TempPathFactory,
-    e2e_logs: Path,
-) -> Iterator[Deployment]:
-    """The installation of :func:`.deployment.deploy`, shared by the module's tests."""
-    yield from deploy(kube, keycloak, helm_bin, docker_engine, authgate_image, demo_image,
-                      tmp_path_factory, e2e_logs)
 
 
 # -- the mutated pod ------------------------------------------------------------

@@ -93,16 +93,17 @@ class ServerProcess:
         if hasattr(self, "_log"):
             self._log.close()
 
-    def rss_kib(self) -> int:
+    def status_kib(self, field: str) -> int:
+        """A ``/proc/<pid>/status`` memory field (``VmRSS``, ``VmHWM`` …) in KiB (0: absent)."""
         assert self.proc is not None
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
         return 0
 
+    def rss_kib(self) -> int:
+        return self.status_kib("VmRSS")
+
     def hwm_kib(self) -> int:
-        assert self.proc is not None
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-        return 0
+        """The peak resident set size."""
+        return self.status_kib("VmHWM")
