@@ -21,14 +21,14 @@ The upstream trusts the identity headers, so the only safe order is
    remove that way.  ``Authorization`` is dropped unless
    ``headers.forward_authorization``.
 3. With ``headers.set_forwarded`` (the default) the HTTP layer sets
-   ``X-Forwarded-For``/``-Proto``/``-Host`` from what it saw, so the
-   client's ``X-Forwarded-For``, ``X-Forwarded-Proto``, ``X-Forwarded-Host``
-   and ``Forwarded`` are dropped here in every spelling: an upstream that
-   folds ``_`` into ``-`` would otherwise read ``X_Forwarded_For: 6.6.6.6``
-   as the client address.  (Should a ``trust_forwarded`` option ever be
-   added, the trusted values must be read from the raw request, as the lean
-   engine does, not from this filtered list.)  With ``set_forwarded`` off,
-   they pass through unchanged.
+   ``X-Forwarded-For``/``-Proto``/``-Host`` (:mod:`.forwarding`), so every
+   client field named ``X-Forwarded-<anything>`` (``-Uri`` and ``-Prefix``
+   too: oauth2-proxy GHSA-7x63-xv5r-3p2x) and ``Forwarded`` is dropped here
+   in every spelling: an upstream that folds ``_`` into ``-`` would
+   otherwise read ``X_Forwarded_For: 6.6.6.6`` as the client address.  A
+   trusted peer's chain is read from the raw request by
+   :class:`~.forwarding.ForwardingPlan`, never from this filtered list.
+   With ``set_forwarded`` off, they pass through unchanged.
 4. *Inject* the principal's headers **after** filtering, so ``Connection:
    x-nmp-principal-id`` can never remove a header authgate sets.  Values
    are printable ASCII: ``%`` and anything non-ASCII are percent-encoded as
@@ -38,6 +38,10 @@ The upstream trusts the identity headers, so the only safe order is
    go into their own slots.  Values never contain
    control characters: CR, LF, NUL and the rest of C0/DEL are removed, so a
    hostile claim cannot split or smuggle headers.
+5. A header value with bytes outside ASCII must be valid UTF-8 (it then
+   reaches the upstream byte-exact on both engines); anything else is
+   refused with ``400 invalid_header_value`` (RFC 9110 §5.5 obs-text is
+   opaque, and not every upstream would read the same bytes the same way).
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .config import ATTRIBUTE_SLOTS, HEADER_PRESETS, IDENTITY_SLOTS, HeaderConfig
+from .errors import InvalidRequest
 from .principal import Principal
 
 __all__ = [
@@ -54,6 +59,7 @@ __all__ = [
     "PRESET_IDENTITY",
     "HeaderPlan",
     "canonical_name",
+    "check_value",
     "identity_value",
     "safe_value",
     "websocket_requested",
@@ -81,6 +87,7 @@ FORWARDED: tuple[str, ...] = (
 PRESET_IDENTITY: frozenset[str] = frozenset(
     name.lower() for preset in HEADER_PRESETS.values() for name in preset.values()
 )
+_FORWARDED_PREFIX = "x-forwarded-"
 _NEVER_CONNECTION_DROPPED = frozenset({"host", "content-length"})
 _CONTROL = {i: None for i in (*range(0x20), 0x7F)}
 _INJECT_CACHE_SIZE = 4096
@@ -148,6 +155,17 @@ def identity_value(value: str) -> str:
     )
 
 
+def check_value(value: str) -> None:
+    """Refuse a header value (as the engines decode it: Latin-1, one
+    character per byte) whose bytes are not valid UTF-8 (module docstring, 5)."""
+    try:
+        value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        raise InvalidRequest(
+            "a header value is not valid UTF-8", reason="invalid_header_value"
+        ) from None
+
+
 def _group(name: str) -> str:
     value = identity_value(name)
     return value.replace(",", "%2C") if "," in value else value
@@ -165,6 +183,7 @@ class HeaderPlan:
     #: attribute name -> header name, for Principal.attributes (pod_name, pod_uid)
     attribute_names: tuple[tuple[str, str], ...]
     forward_authorization: bool
+    set_forwarded: bool
     _drop: frozenset[str]
     _identity_keys: frozenset[str]
     _inject_cache: dict[int, tuple[Principal, list[tuple[str, str]]]] = field(
@@ -190,6 +209,7 @@ class HeaderPlan:
             identity_names=identity,
             attribute_names=tuple((slot, names[slot]) for slot in ATTRIBUTE_SLOTS),
             forward_authorization=config.forward_authorization,
+            set_forwarded=config.set_forwarded,
             _drop=frozenset(drop),
             _identity_keys=frozenset(canonical_name(n) for n in identity),
         )
@@ -216,7 +236,13 @@ class HeaderPlan:
         if listed:
             drop = drop | listed
         canonical = _CANONICAL.get
-        return [(n, v) for n, v in items if (canonical(n) or canonical_name(n)) not in drop]
+        forwarded = self.set_forwarded
+        return [
+            (n, v)
+            for n, v in items
+            if (key := canonical(n) or canonical_name(n)) not in drop
+            and not (forwarded and key.startswith(_FORWARDED_PREFIX))
+        ]
 
     def scan(self, headers: Iterable[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[str]]:
         """One pass for the gate: ``(filter_request(headers), [Authorization values])``."""
@@ -225,7 +251,10 @@ class HeaderPlan:
         kept: list[tuple[str, str]] = []
         authorization: list[str] = []
         listed: set[str] | None = None
+        forwarded = self.set_forwarded
         for name, value in headers:
+            if not value.isascii():
+                check_value(value)
             key = canonical(name) or canonical_name(name)
             if key == "authorization":
                 authorization.append(value)
@@ -235,7 +264,7 @@ class HeaderPlan:
                     token = canonical_name(token.strip())
                     if token and token not in _NEVER_CONNECTION_DROPPED:
                         listed.add(token)
-            if key not in drop:
+            if key not in drop and not (forwarded and key.startswith(_FORWARDED_PREFIX)):
                 kept.append((name, value))
         if listed:
             kept = [(n, v) for n, v in kept if canonical_name(n) not in listed]

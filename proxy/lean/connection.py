@@ -60,7 +60,9 @@ class ClientConnection(asyncio.Protocol):
         self.server = server
         self.transport: asyncio.Transport | None = None
         self.peer_host = b""
+        self.peer = ""
         self.scheme = b"http"
+        self.scheme_str = "http"
         self.closed = False
         self.draining = False
         self.write_paused = False
@@ -85,9 +87,11 @@ class ClientConnection(asyncio.Protocol):
         self.transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
         peer = self.transport.get_extra_info("peername")
         if isinstance(peer, tuple) and peer:
-            self.peer_host = str(peer[0]).encode("ascii", "replace")
+            self.peer = str(peer[0])
+            self.peer_host = self.peer.encode("ascii", "replace")
         if self.transport.get_extra_info("sslcontext") is not None:
             self.scheme = b"https"  # X-Forwarded-Proto says how the client reached us
+            self.scheme_str = "https"
         self.server.connections.add(self)
         self._task = self.server.loop.create_task(self._serve())
 
@@ -168,8 +172,9 @@ class ClientConnection(asyncio.Protocol):
         size = len(name)
         if size == 14 and name.lower() == b"content-length":
             ex.has_body = value.strip() != b"0"
+            ex.framed = True
         elif size == 17 and name.lower() == b"transfer-encoding":
-            ex.has_body = ex.chunked_in = True
+            ex.has_body = ex.chunked_in = ex.framed = True
         elif size == 7 and name.lower() == b"upgrade":
             ex.upgrade_value = value
         elif size == 6 and name.lower() == b"expect":
@@ -182,7 +187,11 @@ class ClientConnection(asyncio.Protocol):
         self._in_head = False
         self._since_head = 0
         ex.method = parser.get_method().decode("ascii")
-        ex.http10 = parser.get_http_version() == "1.0"
+        version = parser.get_http_version()
+        ex.http10 = version == "1.0"
+        if version != "1.1":
+            major, _, minor = version.partition(".")
+            ex.version = (int(major or 0), int(minor or 0))
         ex.keep_alive = parser.should_keep_alive()
         ex.upgrade = parser.should_upgrade()
         if ex.method == "CONNECT":

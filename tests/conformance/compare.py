@@ -87,7 +87,12 @@ def normalise(observed: Observed) -> dict[str, Any]:
         "responses": len(observed.client.responses),
         "upstream": len(observed.upstream),
     }
-    for i, response in enumerate(observed.client.responses):
+    # ``100 Continue`` is counted apart: RFC 9110 §10.1.1 lets a server skip it once
+    # body bytes have arrived, so whether it is sent depends on timing.
+    responses = [r for r in observed.client.responses if r.status != 100]
+    out["continue"] = len(observed.client.responses) - len(responses)
+    out["responses"] = len(responses)
+    for i, response in enumerate(responses):
         prefix = f"response[{i}]"
         out[f"{prefix}.status"] = response.status
         out[f"{prefix}.reason"] = response.reason

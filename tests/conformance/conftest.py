@@ -12,6 +12,7 @@ import json
 import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from ..proxy.proxy_harness import FakeIdP, ProxyProcess, base_config, deep_merge
 from .cases import TOKEN, Case, Observed
 from .compare import Allowed, differences, load_allowlist
 from .oracle import check
-from .recorder import RecordingUpstream
+from .recorder import Forwarded, RecordingUpstream
 from .wire import exchange
 
 __all__ = ["EnginePair", "fake_idp", "signing_keys"]
@@ -64,9 +65,17 @@ class EnginePair:
             for engine in ENGINES
         }
         return {
-            engine: Observed(future.result(), tuple(self.upstreams[engine].requests))
-            for engine, future in futures.items()
+            engine: Observed(future.result(), self._seen(engine)) for engine, future in futures.items()
         }
+
+    def _seen(self, engine: str) -> tuple[Forwarded, ...]:
+        """What ``engine``'s upstream received, its own address written ``<upstream>``
+        (the ``Host`` an HTTP/1.0 request without one gets) so the two compare."""
+        own = f"127.0.0.1:{self.upstreams[engine].port}".encode()
+        return tuple(
+            replace(fwd, headers=tuple((n, v.replace(own, b"<upstream>")) for n, v in fwd.headers))
+            for fwd in self.upstreams[engine].requests
+        )
 
     def verify(self, case: Case) -> list[str]:
         """Run ``case``; the problems found (differences not allowed, oracle violations)."""

@@ -157,6 +157,11 @@ _CASES: list[Case] = [
     Case("reply-103", request("GET /public/x HTTP/1.1"),
          reply=b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n"
          + _reply(b"Content-Length: 2", b"Content-Type: text/plain", b"Date: x")),
+    Case("reply-103-http10", request("GET /public/x HTTP/1.0"),
+         reply=b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n"
+         + _reply(b"Content-Length: 2", b"Content-Type: text/plain", b"Date: x")),
+    Case("reply-latin1-header", request("GET /public/x HTTP/1.1"),
+         reply=_reply(b"Content-Length: 2", b"X-Name: jos\xe9", b"Date: x")),
     Case("reply-chunked", request("GET /public/x HTTP/1.1"),
          reply=_reply(b"Transfer-Encoding: chunked", b"Content-Type: text/plain", b"Date: x",
                       body=b"2\r\nok\r\n0\r\n\r\n")),  # fmt: skip

@@ -152,7 +152,9 @@ def check(case: Case, observed: Observed) -> list[str]:
                 if name == b"transfer-encoding" and fwd.framing == "chunked":
                     continue
                 out.append(f"RFC 9110 §7.6.1: hop-by-hop {name!r} forwarded")
-            if name in listed:
+            injected_here = canonical_name(name.decode("latin-1")) in PRESET_IDENTITY
+            ours = injected_here or (websocket and name in (b"connection", b"upgrade"))
+            if name in listed and not ours:  # identity and websocket fields are added by us
                 out.append(f"RFC 9110 §7.6.1: Connection-listed {name!r} forwarded")
         if names.count(b"content-length") > 1 or (
             b"content-length" in names and b"transfer-encoding" in names
@@ -183,6 +185,12 @@ def check(case: Case, observed: Observed) -> list[str]:
             out.append("RFC 9112 §6.3: response with ambiguous framing")
         if facts.version == b"HTTP/1.0" and response.framing == "chunked":
             out.append("RFC 9112 §7.1: chunked response to an HTTP/1.0 client")
+    if status >= 400 and any(r.status == 100 for r in observed.client.responses):
+        out.append("RFC 9110 §10.1.1: 100 Continue invited the body of a refused request")
+    if facts.version == b"HTTP/1.0" and any(
+        100 <= r.status < 200 for r in observed.client.responses
+    ):
+        out.append("RFC 9110 §15.2: a 1xx response sent to an HTTP/1.0 client")
     if status == 101 and not websocket:
         out.append("RFC 9110 §7.8: a protocol switch the client did not ask for reached it")
     return out

@@ -92,6 +92,8 @@ class RecordingUpstream:
                 self._record(record)
                 with self._lock:
                     reply = self.reply
+                if record.line.startswith(b"HEAD "):
+                    reply = reply.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"  # no body
                 conn.sendall(reply)
                 if close or b"connection: close" in reply.lower():
                     return
