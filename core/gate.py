@@ -49,7 +49,7 @@ from .verify import TokenVerifier
 
 __all__ = [
     "AUTHORIZATION_SLACK", "Decision", "Gate", "bearer_token", "check_host", "check_version",
-    "duplicate_host", "missing_host",
+    "bad_request_target", "duplicate_host", "missing_host",
 ]
 
 #: Bytes allowed over ``tokens.max_token_bytes`` in the whole ``Authorization``
@@ -86,6 +86,12 @@ def bearer_token(value: str) -> str:
 #: ``Host = uri-host [ ":" port ]`` (RFC 9110 §7.2, RFC 3986 §3.2.2): an IP
 #: literal in brackets, or reg-name / IPv4 characters; no space, ``/``, ``@``.
 _HOST = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?")
+
+
+def bad_request_target() -> InvalidRequest:
+    return InvalidRequest(
+        "only origin-form request targets are accepted", reason="bad_request_target"
+    )
 
 
 def duplicate_host() -> InvalidRequest:
@@ -198,9 +204,7 @@ class Gate:
         if raw_target[:1] != "/":
             # Absolute-form and asterisk-form are for proxies and OPTIONS * (RFC 9112
             # §3.2.2-4); a reverse proxy in front of one app accepts origin-form only.
-            raise InvalidRequest(
-                "only origin-form request targets are accepted", reason="bad_request_target"
-            )
+            raise bad_request_target()
         check_host(headers, required=require_host)
         raw_path, _, query = raw_target.partition("?")
         path = normalize_path(raw_path)
@@ -210,6 +214,11 @@ class Gate:
             raise InvalidRequest(
                 "more than one Authorization header", reason="duplicate_authorization"
             )
+        if query and (not query.isascii() or not query.isprintable() or "#" in query):
+            # RFC 9112 §3.2: a target has no fragment, and no raw space, control or
+            # non-ASCII byte; a ``#`` forwarded upstream would be read differently by
+            # different parsers (oauth2-proxy CVE-2026-41059).
+            raise InvalidRequest("the query is not valid", reason="invalid_query")
         if query and _query_has_token(query):
             raise InvalidRequest(
                 "send the token in the Authorization header, not in the query",

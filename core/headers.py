@@ -42,6 +42,8 @@ The upstream trusts the identity headers, so the only safe order is
    reaches the upstream byte-exact on both engines); anything else is
    refused with ``400 invalid_header_value`` (RFC 9110 §5.5 obs-text is
    opaque, and not every upstream would read the same bytes the same way).
+   A field of :data:`SINGLETONS` sent twice (in any spelling) is refused with
+   ``400 duplicate_header``.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ __all__ = [
     "FORWARDED",
     "HOP_BY_HOP",
     "PRESET_IDENTITY",
+    "SINGLETONS",
     "HeaderPlan",
     "canonical_name",
     "check_value",
@@ -88,6 +91,13 @@ PRESET_IDENTITY: frozenset[str] = frozenset(
     name.lower() for preset in HEADER_PRESETS.values() for name in preset.values()
 )
 _FORWARDED_PREFIX = "x-forwarded-"
+#: Fields a request may carry once (besides ``Host``, see ``check_host``): two
+#: values would be read differently by different servers (aiohttp's parser
+#: refuses the same set, so both engines answer the same 400).
+SINGLETONS: frozenset[str] = frozenset({
+    "content-length", "content-location", "content-range", "content-type", "etag",
+    "max-forwards", "server", "transfer-encoding", "user-agent",
+})  # fmt: skip
 _NEVER_CONNECTION_DROPPED = frozenset({"host", "content-length"})
 _CONTROL = {i: None for i in (*range(0x20), 0x7F)}
 _INJECT_CACHE_SIZE = 4096
@@ -251,11 +261,21 @@ class HeaderPlan:
         kept: list[tuple[str, str]] = []
         authorization: list[str] = []
         listed: set[str] | None = None
+        seen: set[str] | None = None
         forwarded = self.set_forwarded
         for name, value in headers:
             if not value.isascii():
                 check_value(value)
             key = canonical(name) or canonical_name(name)
+            if key in SINGLETONS:
+                if seen is None:
+                    seen = {key}
+                elif key in seen:
+                    raise InvalidRequest(
+                        "a header that may appear once appears twice", reason="duplicate_header"
+                    )
+                else:
+                    seen.add(key)
             if key == "authorization":
                 authorization.append(value)
             elif key == "connection":

@@ -25,7 +25,12 @@ import logging
 from http import HTTPStatus
 
 from aiohttp import web
-from aiohttp.http_exceptions import BadHttpMessage, BadHttpMethod, HttpProcessingError
+from aiohttp.http_exceptions import (
+    BadHttpMessage,
+    BadHttpMethod,
+    HttpProcessingError,
+    InvalidURLError,
+)
 from aiohttp.web_protocol import RequestHandler
 
 from authgate.core.errors import (
@@ -37,7 +42,7 @@ from authgate.core.errors import (
     RequestTooLarge,
 )
 
-from authgate.core.gate import duplicate_host, missing_host
+from authgate.core.gate import bad_request_target, duplicate_host, missing_host
 
 from ..edge import error_answer
 from ..records import Outcome, RequestObserver, RequestRecord
@@ -55,6 +60,8 @@ def _answer(status: int, exc: BaseException | None = None) -> GatewayError | Aut
     """Our typed error for a status aiohttp answers itself (never its text).
     The parser's Host refusals get the core's errors, so the answer is the
     lean engine's (RFC 9112 §3.2)."""
+    if isinstance(exc, InvalidURLError):  # a target that is not origin-form
+        return bad_request_target()
     if isinstance(exc, BadHttpMessage) and "'Host'" in str(exc.message):
         return missing_host() if "Missing" in str(exc.message) else duplicate_host()
     if status == 400:

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, cast
 
 import httptools
 
-from authgate.core.errors import GatewayError, HeadersTooLarge, MalformedRequest
+from authgate.core.errors import AuthError, GatewayError, HeadersTooLarge, MalformedRequest
+from authgate.core.gate import bad_request_target
 
 from ..records import Outcome, RequestRecord
 from .answers import error_bytes
@@ -74,7 +75,7 @@ class ClientConnection(asyncio.Protocol):
         self._head_bytes = 0
         self._since_head = 0
         self._queue: deque[Exchange] = deque()
-        self._error: GatewayError | None = None
+        self._error: GatewayError | AuthError | None = None
         self._upgrade_buf: list[bytes] | None = None
         self._pauses = 0
         self._waiter: asyncio.Future[None] | None = None
@@ -118,6 +119,9 @@ class ClientConnection(asyncio.Protocol):
         except httptools.HttpParserCallbackError as exc:
             ctx = exc.__context__
             self._protocol_error(ctx if isinstance(ctx, GatewayError) else MalformedRequest())
+            return
+        except httptools.HttpParserInvalidURLError:
+            self._protocol_error(bad_request_target())  # as the Gate and aiohttp answer it
             return
         except httptools.HttpParserError:
             self._protocol_error(MalformedRequest())
@@ -246,7 +250,7 @@ class ClientConnection(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    def _protocol_error(self, error: GatewayError) -> None:
+    def _protocol_error(self, error: GatewayError | AuthError) -> None:
         """Unparseable input: answer after the queued requests, then close."""
         self._error = error
         self._pause(_PAUSE_BUFFER)
@@ -259,7 +263,7 @@ class ClientConnection(asyncio.Protocol):
                 self._queue.remove(ex)
         self._wake()
 
-    def _answer_protocol_error(self, error: GatewayError) -> None:
+    def _answer_protocol_error(self, error: GatewayError | AuthError) -> None:
         self.write(error_bytes(error, close=True))
         self.close()
         hook = self.server.on_request

@@ -7,8 +7,8 @@ and the case of field names.  Values and bodies are compared as bytes.
 
 Every difference is checked against ``allowlist.yaml``: an entry names the
 field (a glob over the dotted field path), optionally regexes the request
-bytes or the upstream's reply must match, and the reason the difference is
-deliberate.  What is not allowed fails the case.
+bytes or the upstream's reply must match and the status both engines must
+have answered, and the reason the difference is deliberate.  What is not allowed fails the case.
 """
 
 from __future__ import annotations
@@ -45,9 +45,12 @@ class Allowed:
     reason: str
     request: re.Pattern[bytes] | None = None
     reply: re.Pattern[bytes] | None = None
+    status: int | None = None  # only when both engines answered this status
 
-    def covers(self, diff: Diff, case: Case) -> bool:
+    def covers(self, diff: Diff, case: Case, status: int | None = None) -> bool:
         if not fnmatch.fnmatchcase(diff.field, self.field):
+            return False
+        if self.status is not None and status != self.status:
             return False
         if self.request is not None and not self.request.search(case.data):
             return False
@@ -68,6 +71,7 @@ def load_allowlist(path: Path = ALLOWLIST) -> list[Allowed]:
                 request=re.compile(entry["request"].encode(), re.S) if "request" in entry
                 else None,
                 reply=re.compile(entry["reply"].encode(), re.S) if "reply" in entry else None,
+                status=entry.get("status"),
             )
         )
     return out
@@ -116,13 +120,14 @@ def differences(
 ) -> tuple[list[Diff], list[tuple[Diff, Allowed]]]:
     """``(unexplained, allowed)`` differences between the two outcomes."""
     a, b = normalise(lean), normalise(aiohttp)
+    status = a["status"] if a["status"] == b["status"] else None
     unexplained: list[Diff] = []
     allowed: list[tuple[Diff, Allowed]] = []
     for key in sorted(a.keys() | b.keys()):
         if a.get(key) == b.get(key):
             continue
         diff = Diff(key, a.get(key), b.get(key))
-        entry = next((e for e in allowlist if e.covers(diff, case)), None)
+        entry = next((e for e in allowlist if e.covers(diff, case, status)), None)
         if entry is None:
             unexplained.append(diff)
         else:
