@@ -124,7 +124,7 @@ def forwarded_headers(
         if name.lower() in _REQUEST_DROP:
             continue
         out.add(name, wire_value(value))
-    if request.content_length is not None and request.content_length > 0:
+    if request.content_length is not None:  # ``0`` too: as the client framed it (lean too)
         out["Content-Length"] = str(request.content_length)
     for name, value in forwarded:
         out.add(name, value)

@@ -25,6 +25,8 @@ _DIGITS = re.compile(rb"[0-9]+")
 #: Never forwarded (RFC 9110 §7.6.1, §7.8; RFC 9113 §3.1 retired h2c).
 _HOP = {b"connection", b"keep-alive", b"te", b"trailer", b"upgrade", b"proxy-connection",
         b"proxy-authorization", b"http2-settings", b"transfer-encoding"}  # fmt: skip
+#: Set by the proxy itself after filtering (``headers.set_forwarded``).
+_SET_BY_PROXY = {b"x-forwarded-for", b"x-forwarded-host", b"x-forwarded-proto"}
 _RESPONSE_HOP = {b"keep-alive", b"te", b"trailer", b"upgrade", b"proxy-connection",
                  b"proxy-authenticate"}  # fmt: skip
 
@@ -153,7 +155,11 @@ def check(case: Case, observed: Observed) -> list[str]:
                     continue
                 out.append(f"RFC 9110 §7.6.1: hop-by-hop {name!r} forwarded")
             injected_here = canonical_name(name.decode("latin-1")) in PRESET_IDENTITY
-            ours = injected_here or (websocket and name in (b"connection", b"upgrade"))
+            ours = (
+                injected_here
+                or name in _SET_BY_PROXY
+                or (websocket and name in (b"connection", b"upgrade"))
+            )
             if name in listed and not ours:  # identity and websocket fields are added by us
                 out.append(f"RFC 9110 §7.6.1: Connection-listed {name!r} forwarded")
         if names.count(b"content-length") > 1 or (
