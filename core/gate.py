@@ -48,8 +48,15 @@ from .rules import Authorizer
 from .verify import TokenVerifier
 
 __all__ = [
-    "AUTHORIZATION_SLACK", "Decision", "Gate", "bearer_token", "check_host", "check_version",
-    "bad_request_target", "duplicate_host", "missing_host",
+    "AUTHORIZATION_SLACK",
+    "Decision",
+    "Gate",
+    "bad_request_target",
+    "bearer_token",
+    "check_host",
+    "check_version",
+    "duplicate_host",
+    "missing_host",
 ]
 
 #: Bytes allowed over ``tokens.max_token_bytes`` in the whole ``Authorization``

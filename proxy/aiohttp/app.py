@@ -144,7 +144,6 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
     """Serve an endpoint, or decide once, then answer, relay a websocket, or forward."""
     app = request.app
     runtime = app[RUNTIME].current
-    config = runtime.config
     raw_target = request.raw_path
     endpoint = runtime.router.match(raw_target)
     if endpoint is not None:

@@ -41,7 +41,6 @@ from authgate.core.errors import (
     MalformedRequest,
     RequestTooLarge,
 )
-
 from authgate.core.gate import bad_request_target, duplicate_host, missing_host
 
 from ..edge import error_answer

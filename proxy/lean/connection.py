@@ -258,7 +258,7 @@ class ClientConnection(asyncio.Protocol):
         if ex is not None and not self._in_head:
             # Broken mid-body: that request is answered with the error instead.
             if ex is self.current:
-                ex.body_broken(error)
+                ex.body_broken(error if isinstance(error, GatewayError) else MalformedRequest())
             elif ex in self._queue:
                 self._queue.remove(ex)
         self._wake()

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,8 +51,10 @@ class EnginePair:
         self.upstreams = upstreams
         self.allowlist: list[Allowed] = load_allowlist()
         self.pool = ThreadPoolExecutor(len(ENGINES))
-        self.figures: dict[str, object] = {"cases": 0, "differing_cases": 0, "oracle_violations": 0,
-                                           "allowed": {}, "unexplained": []}  # fmt: skip
+        self.figures: dict[str, Any] = {
+            "cases": 0, "differing_cases": 0, "oracle_violations": 0, "allowed": {},
+            "unexplained": [],
+        }
 
     def run(self, case: Case) -> dict[str, Observed]:
         data = case.data
@@ -60,13 +63,12 @@ class EnginePair:
         for upstream in self.upstreams.values():
             upstream.reset(case.reply)
         futures = {
-            engine: self.pool.submit(exchange, self.proxies[engine].port, data,
-                                     head_request=case.head_request)  # fmt: skip
+            engine: self.pool.submit(
+                exchange, self.proxies[engine].port, data, head_request=case.head_request
+            )
             for engine in ENGINES
         }
-        return {
-            engine: Observed(future.result(), self._seen(engine)) for engine, future in futures.items()
-        }
+        return {engine: Observed(f.result(), self._seen(engine)) for engine, f in futures.items()}
 
     def _seen(self, engine: str) -> tuple[Forwarded, ...]:
         """What ``engine``'s upstream received, its own address written ``<upstream>``
@@ -80,25 +82,22 @@ class EnginePair:
     def verify(self, case: Case) -> list[str]:
         """Run ``case``; the problems found (differences not allowed, oracle violations)."""
         observed = self.run(case)
-        unexplained, allowed = differences(case, observed["lean"], observed["aiohttp"],
-                                           self.allowlist)  # fmt: skip
+        unexplained, allowed = differences(
+            case, observed["lean"], observed["aiohttp"], self.allowlist
+        )
         problems = [f"differ: {d}" for d in unexplained]
         for engine in ENGINES:
             problems += [f"oracle[{engine}]: {v}" for v in check(case, observed[engine])]
         figures = self.figures
-        figures["cases"] = int(figures["cases"]) + 1  # type: ignore[call-overload]
+        figures["cases"] += 1
         if unexplained or allowed:
-            figures["differing_cases"] = int(figures["differing_cases"]) + 1  # type: ignore[call-overload]
+            figures["differing_cases"] += 1
         counts = figures["allowed"]
-        assert isinstance(counts, dict)
         for entry in {entry.id for _, entry in allowed}:
             counts[entry] = counts.get(entry, 0) + 1
-        violations = [p for p in problems if p.startswith("oracle")]
-        figures["oracle_violations"] = int(figures["oracle_violations"]) + len(violations)  # type: ignore[call-overload]
+        figures["oracle_violations"] += sum(p.startswith("oracle") for p in problems)
         if problems:
-            listing = figures["unexplained"]
-            assert isinstance(listing, list)
-            listing.append({"case": case.name, "problems": problems[:8]})
+            figures["unexplained"].append({"case": case.name, "problems": problems[:8]})
         return problems
 
 

@@ -19,6 +19,7 @@ def _reply(*lines: bytes, body: bytes = b"ok") -> bytes:
     return b"HTTP/1.1 200 OK\r\n" + b"".join(line + b"\r\n" for line in lines) + b"\r\n" + body
 
 
+# fmt: off
 _CASES: list[Case] = [
     # --- baseline -------------------------------------------------------------------------
     Case("plain-get", request("GET /public/x HTTP/1.1")),
@@ -26,13 +27,13 @@ _CASES: list[Case] = [
     Case("head", request("HEAD /public/x HTTP/1.1")),
     Case("post-length", request("POST /public/x HTTP/1.1", CL_BODY, b"hello")),
     Case("post-chunked", request("POST /public/x HTTP/1.1", [(b"Transfer-Encoding", b"chunked")],
-                                 b"5\r\nhello\r\n0\r\n\r\n")),  # fmt: skip
+                                 b"5\r\nhello\r\n0\r\n\r\n")),
     Case("chunk-extension", request(
         "POST /public/x HTTP/1.1", [(b"Transfer-Encoding", b"chunked")],
-        b"5;name=value\r\nhello\r\n0\r\n\r\n")),  # fmt: skip
+        b"5;name=value\r\nhello\r\n0\r\n\r\n")),
     Case("chunk-trailer", request(
         "POST /public/x HTTP/1.1", [(b"Transfer-Encoding", b"chunked")],
-        b"5\r\nhello\r\n0\r\nX-Trailer: t\r\n\r\n")),  # fmt: skip
+        b"5\r\nhello\r\n0\r\nX-Trailer: t\r\n\r\n")),
     Case("no-token", request("GET /apis/x HTTP/1.1")),
     Case("bad-token", request("GET /apis/x HTTP/1.1", [(b"Authorization", b"Bearer abc.def.ghi")])),
     Case("scope-denied", request("DELETE /apis/files/a HTTP/1.1", [AUTH])),
@@ -50,29 +51,29 @@ _CASES: list[Case] = [
     # --- framing (RFC 9112 §6) ---------------------------------------------------------------
     Case("te-and-cl", request("POST /public/x HTTP/1.1",
                               [(b"Content-Length", b"3"), (b"Transfer-Encoding", b"chunked")],
-                              b"5\r\nhello\r\n0\r\n\r\n")),  # fmt: skip
+                              b"5\r\nhello\r\n0\r\n\r\n")),
     Case("two-cl-differ", request("POST /public/x HTTP/1.1",
                                   [(b"Content-Length", b"5"), (b"Content-Length", b"6")],
-                                  b"hello!")),  # fmt: skip
+                                  b"hello!")),
     Case("cl-list", request("POST /public/x HTTP/1.1", [(b"Content-Length", b"5, 5")], b"hello")),
     Case("cl-plus", request("POST /public/x HTTP/1.1", [(b"Content-Length", b"+5")], b"hello")),
     Case("cl-negative", request("POST /public/x HTTP/1.1", [(b"Content-Length", b"-1")])),
     Case("te-gzip-only", request("POST /public/x HTTP/1.1", [(b"Transfer-Encoding", b"gzip")],
-                                 b"hello")),  # fmt: skip
+                                 b"hello")),
     Case("te-xchunked", request("POST /public/x HTTP/1.1", [(b"Transfer-Encoding", b"xchunked")],
-                                b"5\r\nhello\r\n0\r\n\r\n")),  # fmt: skip
+                                b"5\r\nhello\r\n0\r\n\r\n")),
     Case("te-chunked-then-gzip", request(
         "POST /public/x HTTP/1.1", [(b"Transfer-Encoding", b"chunked, gzip")],
-        b"5\r\nhello\r\n0\r\n\r\n")),  # fmt: skip
+        b"5\r\nhello\r\n0\r\n\r\n")),
     Case("te-http10", request("POST /public/x HTTP/1.0", [(b"Transfer-Encoding", b"chunked")],
-                              b"5\r\nhello\r\n0\r\n\r\n")),  # fmt: skip
+                              b"5\r\nhello\r\n0\r\n\r\n")),
     Case("te-space-before-colon", request(
         "POST /public/x HTTP/1.1", [b"Transfer-Encoding : chunked"], b"5\r\nhello\r\n0\r\n\r\n")),
     Case("chunk-size-bad", request("POST /public/x HTTP/1.1", [(b"Transfer-Encoding", b"chunked")],
-                                   b"zz\r\nhello\r\n0\r\n\r\n")),  # fmt: skip
+                                   b"zz\r\nhello\r\n0\r\n\r\n")),
     Case("cl-smuggle-second", request("POST /public/x HTTP/1.1", [(b"Content-Length", b"0")],
                                       b"GET /apis/admin/x HTTP/1.1\r\nHost: h\r\n\r\n"),
-         requests=2),  # fmt: skip
+         requests=2),
     # --- field syntax (RFC 9112 §5, RFC 9110 §5.5) ---------------------------------------------
     Case("obs-fold", request("GET /public/x HTTP/1.1", [b"X-A: one", b" two"])),
     Case("space-in-name", request("GET /public/x HTTP/1.1", [b"X A: v"])),
@@ -145,7 +146,7 @@ _CASES: list[Case] = [
     # --- HTTP/1.0 clients -------------------------------------------------------------------
     Case("http10", request("GET /public/x HTTP/1.0", close=False)),
     Case("http10-keep-alive", request("GET /public/x HTTP/1.0", [(b"Connection", b"keep-alive")],
-                                      close=False)),  # fmt: skip
+                                      close=False)),
     Case("http10-chunked-reply", request("GET /public/x HTTP/1.0"),
          reply=_reply(b"Transfer-Encoding: chunked", body=b"2\r\nok\r\n0\r\n\r\n")),
     # --- responses ---------------------------------------------------------------------------
@@ -164,7 +165,7 @@ _CASES: list[Case] = [
          reply=_reply(b"Content-Length: 2", b"X-Name: jos\xe9", b"Date: x")),
     Case("reply-chunked", request("GET /public/x HTTP/1.1"),
          reply=_reply(b"Transfer-Encoding: chunked", b"Content-Type: text/plain", b"Date: x",
-                      body=b"2\r\nok\r\n0\r\n\r\n")),  # fmt: skip
+                      body=b"2\r\nok\r\n0\r\n\r\n")),
     Case("reply-no-length", request("GET /public/x HTTP/1.1"),
          reply=_reply(b"Content-Type: text/plain", b"Connection: close", b"Date: x")),
     Case("reply-204", request("GET /public/x HTTP/1.1"),
@@ -182,6 +183,7 @@ _CASES: list[Case] = [
     Case("reply-head", request("HEAD /public/x HTTP/1.1"),
          reply=b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nDate: x\r\n\r\n"),
 ]
+# fmt: on
 
 CORPUS: dict[str, Case] = {case.name: case for case in _CASES}
 assert len(CORPUS) == len(_CASES), "corpus case names must be unique"

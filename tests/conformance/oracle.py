@@ -66,7 +66,7 @@ def request_facts(data: bytes) -> RequestFacts:
         or not _TCHAR.fullmatch(parts[0])
         or parts[2] not in (b"HTTP/1.1", b"HTTP/1.0")
     )
-    method, target, version = (parts + [b"", b"", b""])[:3]
+    method, target, version = [*parts, b"", b"", b""][:3]
     fields: list[tuple[bytes, bytes]] = []
     bad_field = obs_fold = bad_value = False
     for raw in raw_fields:
@@ -78,7 +78,7 @@ def request_facts(data: bytes) -> RequestFacts:
             bad_field = True
             continue
         value = value.strip(b" \t")
-        if any(b < 0x20 and b != 0x09 or b == 0x7F for b in value):
+        if any((b < 0x20 and b != 0x09) or b == 0x7F for b in value):
             bad_value = True
         fields.append((name, value))
     return RequestFacts(method, target, version, tuple(fields), bad_line, bad_field, obs_fold,

@@ -92,7 +92,7 @@ def cases(draw: st.DrawFn) -> Case:
     lines += [b"Host: " + h for h in hosts]
     fields = draw(st.lists(_field(), max_size=5))
     lines += fields
-    listed = draw(st.lists(st.sampled_from(NAMES + [b"Host", b"Content-Length"]), max_size=2))
+    listed = draw(st.lists(st.sampled_from([*NAMES, b"Host", b"Content-Length"]), max_size=2))
     if listed:
         lines.append(b"Connection: " + b", ".join(listed))
     claims: dict[str, Any] = {}

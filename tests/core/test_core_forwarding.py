@@ -70,7 +70,7 @@ def test_versions() -> None:
     with pytest.raises(VersionNotSupported) as exc:
         check_version((2, 0), [])
     assert exc.value.status == 505
-    with pytest.raises(InvalidRequest, match="0.9"):
+    with pytest.raises(InvalidRequest, match=r"0\.9"):
         check_version((0, 9), [])
     with pytest.raises(InvalidRequest) as bad:
         check_version((1, 0), [("Transfer-Encoding", "chunked")])
