@@ -8,6 +8,12 @@ The token comes from the first source that is set: ``token=``,
 projected service-account tokens), then the stored login
 (:mod:`authgate.client.sources`); with an environment source the base URL
 comes from ``base_url=``, ``AUTHGATE_BASE_URL`` or the current context.
+``exchange_from=`` (a token file or a token) instead trades that token for a
+platform token at the IdP (RFC 8693, :mod:`authgate.client.exchange`),
+optionally for ``exchange_audience=`` / ``exchange_scope=``, as the
+confidential client ``client_id=`` / ``client_secret=`` (default
+``AUTHGATE_CLIENT_ID`` / ``AUTHGATE_CLIENT_SECRET``), and exchanges again
+before the result expires or when the file changes.
 
 Tokens are renewed lazily, when less than 60 s are left, and once more after
 a 401 (the token may have been revoked or the clock may be off), through the
@@ -33,7 +39,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -53,6 +59,7 @@ from authgate.client.errors import (
     Unauthorized,
     UsageError,
 )
+from authgate.client.exchange import ExchangeArgs, Exchanger, exchange_args, exchange_source
 from authgate.client.refresh import SDK_REFRESH_MARGIN, Session
 from authgate.client.sources import (
     BASE_URL_ENV,
@@ -79,25 +86,33 @@ class _Credentials:
     :mod:`authgate.client.sources` for the order)."""
 
     def __init__(self, base_url: str | None, access_token: str | None, context: str | None,
-                 config_file: str | os.PathLike[str] | None, ca_file: str | None) -> None:
+                 config_file: str | os.PathLike[str] | None, ca_file: str | None,
+                 exchange: ExchangeArgs | None = None) -> None:
         self.static_token: str | None = None
         self.token_file: TokenFile | None = None
         self.session: Session | None = None
+        self.exchanger: Exchanger | None = None
         wanted: str | None = normalize_base_url(base_url) if base_url else None
         cluster_ca: str | None = None
         found: tuple[Source, str | TokenFile] | None = None
+        if access_token is not None and exchange is not None:
+            raise UsageError("pass token= or exchange_from=, not both")
         if access_token is not None:
             found = Source("argument"), check_token(access_token, "the token argument")
+        subject = exchange_source(exchange[0]) if exchange is not None else None
+        if subject is not None:
+            # A stand-in until the exchanger exists (it needs the base URL and CA first).
+            found = Source("exchange", subject.path or "token argument"), ""
         found = found or env_source()
         if found is not None:
             self.source, value = found
             if isinstance(value, TokenFile):
                 self.token_file = value
-            else:
+            elif subject is None:
                 self.static_token = value
             if wanted is None and (env_url := env_base_url()):
                 wanted = normalize_base_url(env_url)
-        if (self.static_token is None and self.token_file is None) or wanted is None:
+        if found is None or wanted is None:
             store = ConfigStore(config_file)
             if wanted is not None and context is None:
                 context = _context_for(store, wanted)
@@ -121,6 +136,9 @@ class _Credentials:
         assert wanted is not None
         self.base_url: str = wanted
         self.ca_file = ca_file or env_ca_file() or cluster_ca
+        if subject is not None and exchange is not None:
+            self.exchanger = Exchanger(subject, exchange[1], base_url=wanted,
+                                       ca_file=self.ca_file)
 
     def url(self, path: str) -> str:
         """``base_url + path``; an absolute URL only when it is on the platform itself."""
@@ -133,12 +151,14 @@ class _Credentials:
 
     @property
     def renews_in_thread(self) -> bool:
-        """Only a stored login renews over the network (file sources are a stat)."""
-        return self.session is not None
+        """A stored login and an exchange renew over the network (file sources are a stat)."""
+        return self.session is not None or self.exchanger is not None
 
     def token(self) -> str:
         if self.static_token is not None:
             return self.static_token
+        if self.exchanger is not None:
+            return self.exchanger.token(SDK_REFRESH_MARGIN)
         if self.token_file is not None:
             return self.token_file.read()
         assert self.session is not None
@@ -147,6 +167,8 @@ class _Credentials:
 
     def renew_after_401(self, rejected_token: str) -> str | None:
         """A replacement for a token the platform rejected, or None when there is none."""
+        if self.exchanger is not None:
+            return self.exchanger.renew_after_401(rejected_token)
         if self.token_file is not None:
             fresh = self.token_file.read(force=True)
             return fresh if fresh != rejected_token else None
@@ -228,9 +250,16 @@ class Client:
     def __init__(self, base_url: str | None = None, *, token: str | None = None,
                  access_token: str | None = None, context: str | None = None,
                  config_file: str | os.PathLike[str] | None = None, ca_file: str | None = None,
-                 timeout: httpx.Timeout | float = DEFAULT_TIMEOUT) -> None:
+                 timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+                 exchange_from: str | os.PathLike[str] | None = None,
+                 exchange_audience: str | None = None,
+                 exchange_scope: str | Sequence[str] | None = None,
+                 client_id: str | None = None, client_secret: str | None = None,
+                 subject_token_type: str | None = None) -> None:
+        exchange = exchange_args(exchange_from, exchange_audience, exchange_scope, client_id,
+                                  client_secret, subject_token_type)
         self._credentials = _Credentials(base_url, token if token is not None else access_token,
-                                         context, config_file, ca_file)
+                                         context, config_file, ca_file, exchange)
         self.base_url = self._credentials.base_url
         self._http = sync_client(self._credentials.ca_file,
                                  timeout if isinstance(timeout, httpx.Timeout)
@@ -313,9 +342,16 @@ class AsyncClient:
     def __init__(self, base_url: str | None = None, *, token: str | None = None,
                  access_token: str | None = None, context: str | None = None,
                  config_file: str | os.PathLike[str] | None = None, ca_file: str | None = None,
-                 timeout: httpx.Timeout | float = DEFAULT_TIMEOUT) -> None:
+                 timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+                 exchange_from: str | os.PathLike[str] | None = None,
+                 exchange_audience: str | None = None,
+                 exchange_scope: str | Sequence[str] | None = None,
+                 client_id: str | None = None, client_secret: str | None = None,
+                 subject_token_type: str | None = None) -> None:
+        exchange = exchange_args(exchange_from, exchange_audience, exchange_scope, client_id,
+                                  client_secret, subject_token_type)
         self._credentials = _Credentials(base_url, token if token is not None else access_token,
-                                         context, config_file, ca_file)
+                                         context, config_file, ca_file, exchange)
         self.base_url = self._credentials.base_url
         self._http = async_client(self._credentials.ca_file,
                                   timeout if isinstance(timeout, httpx.Timeout)

@@ -74,16 +74,17 @@ class Source:
 class TokenFile:
     """A token file, re-read when it changes (thread-safe)."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, label: str | None = None, hint: str | None = None) -> None:
         self.path = path
+        self.label = label or f"{TOKEN_FILE_ENV}={path}"  # how messages name the file
+        self.hint = hint or (f"point {TOKEN_FILE_ENV} at a readable file holding one token, "
+                             "or unset it")
         self._lock = threading.Lock()
         self._stamp: tuple[int, int, int, int] | None = None
         self._token: str | None = None
 
     def _problem(self, message: str) -> CredentialSourceError:
-        return CredentialSourceError(f"{TOKEN_FILE_ENV}={self.path}: {message}",
-                                     hint=f"point {TOKEN_FILE_ENV} at a readable file holding "
-                                          "one token, or unset it")
+        return CredentialSourceError(f"{self.label}: {message}", hint=self.hint)
 
     def read(self, *, force: bool = False) -> str:
         """The current token; the file is read again only when it changed (or ``force``)."""
@@ -112,7 +113,7 @@ class TokenFile:
                 text = raw.decode("ascii")
                 if len(raw) > MAX_TOKEN_FILE_BYTES:
                     raise ValueError
-                token = check_token(text, f"{TOKEN_FILE_ENV}={self.path}")
+                token = check_token(text, self.label)
             except (ValueError, CredentialSourceError) as exc:
                 if self._token is not None:
                     return self._token  # half-written: keep the last good one, retry next time
