@@ -204,20 +204,34 @@ def exchange(http: httpx.Client, discovery: Discovery, subject: str, settings: E
 
 def _refusal(exc: OAuthError, client_id: str, *, confidential: bool, idp: str,
              where: str) -> LoginRejected:
+    """Map the IdP's error answer (RFC 8693 §2.2.2, RFC 6749 §5.2) to a named refusal.
+
+    Keycloak's answers, measured: wrong secret ``401 unauthorized_client``; exchange
+    off for the client (also every public client) ``invalid_request: Standard token
+    exchange is not enabled ...``; an audience that is no client ``invalid_client:
+    Audience not found``; a subject not naming the client ``403 access_denied``."""
     detail = exc.detail()
+    text = (exc.description or "").lower()
     if exc.error == "unsupported_grant_type":
         return ExchangeUnsupported(
             f"the identity provider at {idp} does not support token exchange (RFC 8693) "
             f"({detail})", hint="use another login method, or enable token exchange at the "
                                 "identity provider", error=exc.error)
-    text = (exc.description or "").lower()
-    if exc.error == "unauthorized_client" or "not enabled" in text or "not supported" in text:
+    if "not enabled" in text or (exc.error == "unauthorized_client" and exc.status != 401):
         return ExchangeUnsupported(
             f"the identity provider at {idp} does not let client {client_id!r} exchange "
             f"tokens ({detail})",
-            hint="enable token exchange for that client at the identity provider (Keycloak: "
-                 "the client's 'Standard token exchange' switch)", error=exc.error)
-    if exc.error == "invalid_client" or exc.status == 401:
+            hint="use a confidential client with token exchange enabled at the identity "
+                 "provider (Keycloak: the client's 'Standard token exchange' switch), named "
+                 f"by {CLIENT_ID_ENV} and {CLIENT_SECRET_ENV}", error=exc.error)
+    if exc.error in ("invalid_scope", "invalid_target") or ("audience" in text and (
+            "not found" in text or "not available" in text)):
+        what = "scope" if exc.error == "invalid_scope" else "audience"
+        return ExchangeRejected(
+            f"the identity provider at {idp} refused the requested {what} ({detail})",
+            hint=f"ask for a {what} client {client_id!r} may request (Keycloak: an audience is "
+                 "a client id the client's own tokens already carry)", error=exc.error)
+    if exc.error in ("invalid_client", "unauthorized_client") or exc.status == 401:
         why = ("wrong, rotated or revoked secret" if confidential else
                "it is a public client; most identity providers let only confidential "
                "clients exchange tokens")
@@ -226,12 +240,6 @@ def _refusal(exc: OAuthError, client_id: str, *, confidential: bool, idp: str,
             f"exchange: {why} ({detail})",
             hint=f"set {CLIENT_ID_ENV} and {CLIENT_SECRET_ENV} to a confidential client "
                  "allowed to exchange tokens", error=exc.error)
-    if exc.error in ("invalid_scope", "invalid_target"):
-        return ExchangeRejected(
-            f"the identity provider at {idp} refused the requested "
-            f"{'scope' if exc.error == 'invalid_scope' else 'audience'} ({detail})",
-            hint="ask for scopes and an audience the exchanging client may request",
-            error=exc.error)
     return ExchangeRejected(
         f"the identity provider at {idp} refused to exchange the subject token from "
         f"{where} ({detail})",
