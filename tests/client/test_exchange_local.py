@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -83,6 +84,11 @@ def test_request_on_the_wire() -> None:
     form = {k: v[0] for k, v in parse_qs(seen[0].content.decode()).items()}
     assert form["client_id"] == "authgate-cli" and form["scope"] == "openid"
     assert "authorization" not in seen[0].headers
+    # the resource/audience discovery asks every token request to carry (RFC 8707)
+    seen.clear()
+    wanted = replace(DISCOVERY, token_request_params={"resource": "https://api.p/"})
+    exchange(http, wanted, SUBJECT, ExchangeSettings(), base_url="https://p", where="t")
+    assert parse_qs(seen[0].content.decode())["resource"] == ["https://api.p/"]
 
 
 @pytest.mark.parametrize(("error", "description", "kind", "phrase"), [
