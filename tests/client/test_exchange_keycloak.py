@@ -12,6 +12,7 @@ a preview feature this test Keycloak does not enable; see tests/client/exchange_
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from authgate.client import Client
+from authgate.client import AsyncClient, Client
 from authgate.client.errors import ExitCode
 from authgate.client.exchange import ExchangeRejected
 from authgate.client.tokens import claims
@@ -84,6 +85,16 @@ def test_sdk_exchange_narrows_audience_and_scope(platform: Any, keycloak: Any,
     assert "platform:read" in scopes and "platform:write" not in scopes  # write not asked for
     assert exchanged["aud"] == "api://authgate" and exchanged["azp"] == clients.exchanger_id
     assert "platform:write" in claims(subject)["scope"]
+
+    async def with_async_client() -> str:  # the exchange runs in a worker thread
+        async with AsyncClient(platform.base_url, exchange_from=str(subject_file),
+                               client_id=clients.exchanger_id,
+                               client_secret=clients.exchanger_secret,
+                               ca_file=str(keycloak.ca_file)) as client:
+            response = await client.get("/apis/demo/hello")
+            return str(dict(response.json()["headers"])["X-NMP-Principal-Email"])
+
+    assert asyncio.run(with_async_client()) == "alice@example.com"
 
     # The service account's own token carries `account` too; an explicit audience drops it.
     service = job_token(keycloak, clients)
