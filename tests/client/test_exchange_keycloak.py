@@ -197,6 +197,17 @@ def test_cli_login_exchange_from_file_and_stdin(cli: Cli, platform: Any, keycloa
                     input=job_token(keycloak, clients, "carol") + "\n")  # fmt: skip
     assert piped.returncode == 0, piped.stderr
     assert "as carol@example.com" in piped.stdout and "exchanged from stdin" in piped.stdout
+    carols = cli.run("token").stdout.strip()
+    assert upstream_headers(hello(platform, carols))["x-nmp-principal-email"] == (
+        "carol@example.com")
+    # logout revokes the exchanged token as the client it was issued to (RFC 7009)
+    out = cli.run("logout")
+    assert out.returncode == 0, out.stderr
+    assert "Revoked the access token at the identity provider" in out.stdout
+    introspected = httpx.post(keycloak.token_endpoint + "/introspect", data={"token": carols},
+                              auth=(clients.exchanger_id, clients.exchanger_secret),
+                              verify=keycloak.ssl_context())  # fmt: skip
+    assert introspected.json()["active"] is False
 
 
 def test_refusals_are_clear(cli: Cli, platform: Any, keycloak: Any, clients: ExchangeClients,
