@@ -107,7 +107,8 @@ def exchange_source(value: str | os.PathLike[str], where: str = "exchange_from")
         os.path.expanduser(text))
     if looks_like_path and not _JWT.match(text):
         return _file_subject(text, where)
-    return Subject(token=check_token(text, where), where=where)
+    named = where if _JWT.match(text) else f"{where} (taken as a token: no file of that name)"
+    return Subject(token=check_token(text, where), where=named)
 
 
 def _file_subject(path: str, where: str) -> Subject:

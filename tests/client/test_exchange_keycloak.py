@@ -182,7 +182,9 @@ def test_cli_login_exchange_from_file_and_stdin(cli: Cli, platform: Any, keycloa
     first = cli.run("token").stdout.strip()
     scopes = upstream_headers(hello(platform, first))["x-nmp-scopes"].split()
     assert "platform:read" in scopes and "platform:write" not in scopes
-    assert "token_exchange" in cli.run("status").stdout
+    status = cli.run("status").stdout
+    assert "token_exchange" in status and f"Exchanged from:     {subject_file}" in status
+    assert first not in status
 
     # The file now holds bob's token; once the 20 s token is half spent, `token` exchanges
     # the file again (stored secret, no environment needed).

@@ -49,7 +49,9 @@ def test_path_or_token(tmp_path: Path) -> None:
         source = exchange_source(value)
         assert source.path == str(token_file) and source.read() == SUBJECT
     given = exchange_source(SUBJECT)
-    assert given.path is None and given.read() == SUBJECT
+    assert given.path is None and given.read() == SUBJECT and given.where == "exchange_from"
+    opaque = exchange_source("token.txt")  # no such file, so an opaque token: said so
+    assert opaque.path is None and "taken as a token: no file of that name" in opaque.where
     with pytest.raises(CredentialSourceError) as empty:
         exchange_source("  ")
     assert empty.value.exit_code == ExitCode.CREDENTIALS
