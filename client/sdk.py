@@ -45,7 +45,7 @@ from typing import Any, Self
 
 import httpx
 
-from authgate.client.credentials import Credentials
+from authgate.client.sdk_credentials import Credentials
 from authgate.client.discovery import (
     Discovery,
     fetch_discovery,
