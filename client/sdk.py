@@ -45,7 +45,6 @@ from typing import Any, Self
 
 import httpx
 
-from authgate.client.sdk_credentials import Credentials
 from authgate.client.discovery import (
     Discovery,
     fetch_discovery,
@@ -58,6 +57,7 @@ from authgate.client.errors import (
     Unauthorized,
 )
 from authgate.client.exchange import exchange_args
+from authgate.client.sdk_credentials import Credentials
 from authgate.client.sources import (
     Source,
 )
