@@ -5,9 +5,9 @@ default): a confidential client whose attribute `standard.token.exchange.enabled
 is `true` may exchange an access token of the same realm that names it in `aud`,
 for a token issued to itself, with `scope` limited to its own client scopes and
 `audience` limited to what its token would carry anyway. It does not exchange
-tokens of other issuers (a Kubernetes service-account token): that is the
-legacy V1 exchange (`token-exchange` preview feature plus fine-grained admin
-permissions V1), which this test Keycloak does not run.
+tokens of other issuers (a Kubernetes service-account token): that needs a
+preview feature (legacy V1 exchange with fine-grained admin permissions V1, or
+26.5's JWT Authorization Grant), which this test Keycloak does not enable.
 
 Two clients, created once per Keycloak (idempotently, next to the realm the
 session fixture made):
