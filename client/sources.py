@@ -55,8 +55,8 @@ def check_token(value: str, where: str) -> str:
 
 @dataclass(frozen=True)
 class Source:
-    """Which source is in use: ``kind`` is argument, AUTHGATE_TOKEN, AUTHGATE_TOKEN_FILE
-    or login; ``detail`` the file path or the context name."""
+    """Which source is in use: ``kind`` is argument, exchange, AUTHGATE_TOKEN,
+    AUTHGATE_TOKEN_FILE or login; ``detail`` the file path or the context name."""
 
     kind: str
     detail: str = ""
@@ -68,6 +68,8 @@ class Source:
             return f"{TOKEN_FILE_ENV} ({self.detail})"
         if self.kind == "argument":
             return "explicit token (--token / token=)"
+        if self.kind == "exchange":
+            return f"token exchange (RFC 8693) of {self.detail}"
         return self.kind
 
 

@@ -143,6 +143,7 @@ def test_sdk_arguments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         Client("http://127.0.0.1:1", exchange_from=empty)
     client = Client("http://127.0.0.1:1", exchange_from=SUBJECT)  # lazy: nothing sent yet
     assert client.credential_source.kind == "exchange"
+    assert client.credential_source.describe() == "token exchange (RFC 8693) of token argument"
     assert SUBJECT not in repr(client.credential_source)
 
 
