@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from authgate.client.cli_exchange import exchange_options, exchange_subject
 from authgate.client.client_credentials import CLIENT_ID_ENV, CLIENT_SECRET_ENV, env_secret
 from authgate.client.commands import AuthCommand, context_option, output_option
 from authgate.client.errors import UsageError
@@ -55,20 +56,27 @@ def _read_password(password_stdin: bool, console: Console) -> str:
 @click.option("--client-id", envvar=CLIENT_ID_ENV, help="The client for --client-credentials.")
 @click.option("--client-secret-stdin", is_flag=True,
               help=f"Read the client secret from stdin (or set {CLIENT_SECRET_ENV}).")
+@exchange_options
 @output_option
 def login_command(base_url: str | None, context: str | None, scopes: tuple[str, ...],
                   ca_file: str | None, username: str | None, password: str | None,
                   password_stdin: bool, unsigned_token: bool, email: str | None,
                   no_browser: bool, client_credentials: bool, client_id: str | None,
-                  client_secret_stdin: bool, output: str) -> None:
+                  client_secret_stdin: bool, exchange_from: str | None, audience: str | None,
+                  output: str) -> None:
     """Log in: device flow by default, password grant with --username, client
-    credentials with --client-credentials, or an unsigned quickstart token with
-    --unsigned-token --email."""
+    credentials with --client-credentials, token exchange (RFC 8693) with
+    --exchange-from FILE|-, or an unsigned quickstart token with --unsigned-token --email."""
     console = Console()
     if email and not unsigned_token:
         raise UsageError("--email is only used with --unsigned-token")
     client_secret: str | None = None
-    if client_credentials:
+    subject = None
+    if exchange_from is not None or audience is not None:
+        subject, client_secret = exchange_subject(exchange_from, audience, client_id,
+                                                  client_secret_stdin, client_credentials)
+        username = password = None
+    elif client_credentials:
         if not client_id:
             raise UsageError("--client-credentials needs --client-id (or AUTHGATE_CLIENT_ID)")
         if client_secret_stdin:
@@ -93,6 +101,7 @@ def login_command(base_url: str | None, context: str | None, scopes: tuple[str, 
                            username=username, password=password, unsigned_token=unsigned_token,
                            email=email, open_browser=not no_browser,
                            client_credentials=client_credentials, client_id=client_id,
-                           client_secret=client_secret)
+                           client_secret=client_secret, exchange_from=subject,
+                           audience=audience)
     result = login(request, ConfigStore(), console)
     emit(result.summary(), output, describe(result))
