@@ -18,24 +18,27 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 import yaml
 
+from authgate.client.access_keys import access_keys_group
 from authgate.client.client_credentials import CLIENT_ID_ENV, CLIENT_SECRET_ENV, env_secret
 from authgate.client.clock import human_duration, offset_from_iat, skew_warning
+from authgate.client.commands import (
+    AuthGroup,
+    context_option,
+    mark_root,
+    output_option,
+)
 from authgate.client.errors import (
-    ClientError,
-    ExitCode,
     NotLoggedIn,
     UsageError,
     command,
-    command_prefix,
 )
 from authgate.client.login import LoginRequest, describe, login
-from authgate.client.output import FORMATS, Console, emit, key_value_table, table
+from authgate.client.output import Console, emit, key_value_table, table
 from authgate.client.refresh import CLI_REFRESH_MARGIN, Session, resolve
 from authgate.client.revoke import revoke
 from authgate.client.sources import Source, env_base_url
@@ -43,71 +46,6 @@ from authgate.client.status import auth_disabled, env_login, status_rows
 from authgate.client.store import ConfigStore
 from authgate.client.tokens import claims, header, identity
 from authgate.client.transport import CA_FILE_ENV
-
-DEBUG_ENV = "AUTHGATE_DEBUG"
-
-
-def _prefix(ctx: click.Context) -> str:
-    """``authgate`` when mounted flat, ``nemo auth`` when mounted as a group."""
-    node: click.Context | None = ctx
-    while node is not None:
-        if node.command is auth_group:
-            return node.command_path
-        node = node.parent
-    return ctx.find_root().command_path or "authgate"
-
-
-class AuthCommand(click.Command):
-    """A command whose failures are one clear line and an exit code."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        token = command_prefix.set(_prefix(ctx))
-        console = Console()
-        try:
-            result = super().invoke(ctx)
-            sys.stdout.flush()  # surface a closed pipe here, not at interpreter exit
-            return result
-        except BrokenPipeError:
-            # `authgate token | head`: the reader left; that is not an error to report.
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            ctx.exit(int(ExitCode.PIPE_CLOSED))
-        except ClientError as exc:
-            console.error(exc.message, exc.hint)
-            ctx.exit(int(exc.exit_code))
-        except KeyboardInterrupt:
-            console.info("\nInterrupted.")
-            ctx.exit(int(ExitCode.INTERRUPTED))
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
-            raise
-        except Exception as exc:
-            if os.environ.get(DEBUG_ENV):
-                raise
-            console.error(f"unexpected {exc.__class__.__name__}: {exc}",
-                          f"this is a bug; rerun with {DEBUG_ENV}=1 for details")
-            ctx.exit(int(ExitCode.UNEXPECTED))
-        finally:
-            command_prefix.reset(token)
-
-
-class AuthGroup(click.Group):
-    command_class = AuthCommand
-    group_class = type  # subgroups are AuthGroup too
-
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def output_option(function: F) -> F:
-    """The ``--output/-o table|json`` option."""
-    decorate: Callable[[F], F] = click.option(
-        "--output", "-o", "output", type=click.Choice(FORMATS), default="table",
-        show_default=True, help="Human table or JSON for scripts.")
-    return decorate(function)
-
-
-context_option = click.option("--context", "context", envvar="AUTHGATE_CONTEXT",
-                              help="Context in the config file (default: current-context).")
 
 
 @click.group("auth", cls=AuthGroup)
@@ -374,3 +312,7 @@ def config_get_contexts(output: str) -> None:
                   [["*" if r["current"] else "", str(r["name"]), str(r["base_url"] or "-"),
                     str(r["user"] or "-")] for r in rows])
     emit({"contexts": rows}, output, human)
+
+
+mark_root(auth_group)
+auth_group.add_command(access_keys_group)
