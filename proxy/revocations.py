@@ -12,7 +12,9 @@ prepublished a successor key — the poller refreshes that issuer's JWKS at
 once, so a signing-key rotation reaches the sidecar within one poll rather
 than one JWKS refresh interval.
 
-Redirects are not followed and bodies are bounded, as for the JWKS fetcher.
+The GET goes through the core's plain-asyncio fetcher (:mod:`authgate.core.idpfetch`,
+the JWKS fetcher's policy: TLS verified, no redirects, bounded), so the lean
+engine does not load aiohttp for it.
 """
 
 from __future__ import annotations
@@ -21,13 +23,12 @@ import asyncio
 import contextlib
 import logging
 import random
-import ssl
 from collections.abc import Awaitable, Callable, Mapping
 
-import aiohttp
-
 from authgate.core.config import ProxyConfig
+from authgate.core.idpfetch import DocumentFetcher, FetchPolicy
 from authgate.core.keys import KeyCache
+from authgate.core.oidc import FetchError
 from authgate.core.revocation import RevocationList, RevocationListError
 
 __all__ = ["RevocationPoller", "open_revocations"]
@@ -51,43 +52,29 @@ class RevocationPoller:
         self.url = url
         self.revocations = revocations
         self.poll_seconds = poll_seconds
-        self._timeout = timeout_seconds
-        self._ca_file = ca_file
         self._on_keys_changed = on_keys_changed
-        self._session: aiohttp.ClientSession | None = None
+        self._fetcher = DocumentFetcher(FetchPolicy(
+            timeout_seconds=timeout_seconds, max_bytes=MAX_LIST_BYTES, ca_file=ca_file,
+            user_agent="authgate-proxy"))  # fmt: skip
         self._task: asyncio.Task[None] | None = None
         self.requests = 0
         self.bytes_received = 0
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            context = ssl.create_default_context()
-            if self._ca_file:
-                context.load_verify_locations(cafile=self._ca_file)
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self._timeout),
-                connector=aiohttp.TCPConnector(ssl=context, limit=1),
-                headers={"Accept": "application/json", "User-Agent": "authgate-proxy"},
-            )
-        return self._session
 
     async def poll_once(self) -> None:
         """One conditional GET; failures are counted and logged, never raised."""
         headers = {"If-None-Match": self.revocations.etag} if self.revocations.etag else {}
         self.requests += 1
         try:
-            async with self._client().get(self.url, headers=headers,
-                                          allow_redirects=False) as rsp:  # fmt: skip
-                if rsp.status == 304:
-                    self.revocations.confirm()
-                    self.revocations.not_modified += 1
-                    return
-                body = await rsp.content.read(MAX_LIST_BYTES + 1)
-                self.bytes_received += len(body)
-                if rsp.status != 200 or len(body) > MAX_LIST_BYTES:
-                    raise RevocationListError(f"answered HTTP {rsp.status}")
-                changed = self.revocations.apply(body, rsp.headers.get("ETag"))
-        except (aiohttp.ClientError, TimeoutError, OSError, RevocationListError) as exc:
+            rsp = await self._fetcher.fetch(self.url, headers)
+            if rsp.status == 304:
+                self.revocations.confirm()
+                self.revocations.not_modified += 1
+                return
+            self.bytes_received += len(rsp.body)
+            if rsp.status != 200:
+                raise RevocationListError(f"answered HTTP {rsp.status}")
+            changed = self.revocations.apply(rsp.body, rsp.etag)
+        except (FetchError, RevocationListError) as exc:
             self.revocations.fail()
             log.warning("revocation list fetch failed",
                         extra={"issuer": self.revocations.issuer,
@@ -115,9 +102,7 @@ class RevocationPoller:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._fetcher.close()
 
 
 def open_revocations(
