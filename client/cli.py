@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import click
 
+from authgate.client.access_keys import access_keys_group
 from authgate.client.cli_config import config_group
 from authgate.client.cli_login import login_command
 from authgate.client.cli_tokens import (
@@ -47,5 +48,5 @@ def auth_group() -> None:
 
 mark_root(auth_group)
 for _command in (login_command, status_command, token_command, refresh_command, logout_command,
-                 config_group):
+                 config_group, access_keys_group):
     auth_group.add_command(_command)

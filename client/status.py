@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from authgate.client.clock import human_duration
+from authgate.client.credential import credential_type
 from authgate.client.discovery import fetch_discovery
 from authgate.client.errors import ClientError
 from authgate.client.sources import Source, TokenFile, check_token, env_source
@@ -47,6 +48,9 @@ def status_rows(tokens: TokenSet) -> tuple[dict[str, Any], list[tuple[str, str]]
     if tokens.grant == "token_exchange":  # RFC 8693: where the next exchange reads from
         data["exchanged_from"] = tokens.subject_file
         rows.append(("Exchanged from", tokens.subject_file or "stdin (not renewed)"))
+    kind = credential_type(found)  # "access key" (with its jti) or "IdP token"
+    data.update(kind[0])
+    rows.insert(0, kind[1])
     return data, rows
 
 

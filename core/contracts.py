@@ -24,4 +24,7 @@ INJECTED_ANNOTATION: Final = "authgate.io/injected"
 NAMESPACE_INJECTION_LABEL: Final = "authgate.io/injection"  # "enabled"
 
 DISCOVERY_PATH: Final = "/apis/auth/discovery"
+# The operator's access-key API, and the prefix of its per-provider access-key issuers.
+ACCESS_KEYS_API_PATH: Final = "/apis/auth/v2/access-keys"
+ACCESS_KEY_ISSUER_PATH: Final = "/apis/auth/v2/issuers"
 CONFIG_FILE_NAME: Final = "config.yaml"  # key inside the rendered ConfigMap

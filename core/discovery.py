@@ -10,9 +10,10 @@ plus ``accepted_audiences``, ``revocation_endpoint`` (RFC 7009, from the
 IdP's metadata), ``token_request_params`` (``resource``/``audience`` every
 token request must carry, when configured) and ``endpoints_unknown`` (a
 sentence, when the IdP has not been reached since the proxy started), or
-``{"auth_enabled": false}``.  Endpoints configured in ``oidc.*`` win over
-the IdP's own metadata.  In quickstart mode the document says so and tells
-the user how to log in with an unsigned token.
+``{"auth_enabled": false}``.  A provider with access keys also publishes
+``access_keys_endpoint`` (the operator's API for its keys).  Endpoints
+configured in ``oidc.*`` win over the IdP's own metadata.  In quickstart mode
+the document says so and tells the user how to log in with an unsigned token.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from __future__ import annotations
 from typing import Any
 
 from .config import ProxyConfig
+from .contracts import ACCESS_KEY_ISSUER_PATH, ACCESS_KEYS_API_PATH
 from .oidc import ProviderMetadata
 from .quickstart import QUICKSTART_ISSUER
 
-__all__ = ["QUICKSTART_LOGIN_HINT", "discovery_document"]
+__all__ = ["QUICKSTART_LOGIN_HINT", "access_keys_endpoint", "discovery_document"]
 
 QUICKSTART_LOGIN_HINT = "authgate login --unsigned-token --email you@example.com"
 
@@ -76,4 +78,17 @@ def discovery_document(config: ProxyConfig, metadata: ProviderMetadata | None) -
             "the platform cannot currently reach its identity provider, so its endpoints "
             "are not known yet; retry shortly"
         )
+    endpoint_url = access_keys_endpoint(config)
+    if endpoint_url:
+        document["access_keys_endpoint"] = endpoint_url
     return document
+
+
+def access_keys_endpoint(config: ProxyConfig) -> str | None:
+    """Where ``authgate access-keys`` manages this provider's keys: the operator
+    that runs its access-key issuer (``<operator>/apis/auth/v2/issuers/<ns>/<name>``)."""
+    for entry in config.issuers:
+        base, sep, provider = entry.issuer.partition(ACCESS_KEY_ISSUER_PATH + "/")
+        if entry.kind == "access_key" and sep and provider.count("/") == 1:
+            return f"{base}{ACCESS_KEYS_API_PATH}?provider={provider}"
+    return None

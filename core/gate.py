@@ -44,6 +44,7 @@ from .headers import HeaderPlan
 from .keys import KeyCache
 from .paths import normalize_path
 from .principal import Principal
+from .revocation import RevocationList
 from .rules import Authorizer
 from .verify import TokenVerifier
 
@@ -179,10 +180,12 @@ class Gate:
         config: ProxyConfig,
         keys: Mapping[str, KeyCache],
         sources: Sequence[CredentialSourceFactory] = (),
+        revocations: Mapping[str, RevocationList] | None = None,
     ) -> Gate:
         """Compile everything once; ``keys`` holds one KeyCache per accepted
-        issuer, ``sources`` builds the extra credential sources (in order)."""
-        verifier = TokenVerifier(config, keys)
+        issuer, ``sources`` builds the extra credential sources (in order),
+        ``revocations`` holds one revocation list per access-key issuer."""
+        verifier = TokenVerifier(config, keys, revocations=revocations)
         built = [source for make in sources if (source := make(config, verifier)) is not None]
         return cls(
             config,

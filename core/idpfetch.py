@@ -214,7 +214,8 @@ class DocumentFetcher:
             if status == 101:
                 raise _Refused("the server switched protocols")
             body = await self._read_body(reader, status, headers)
-            return FetchResult(status=status, body=body)
+            etag = headers.get("etag")
+            return FetchResult(status=status, body=body, etag=etag[-1] if etag else None)
         finally:
             writer.transport.abort()  # Connection: close; no TLS close_notify wait
 

@@ -22,6 +22,10 @@ same for every kind (JOSE header, signature with *this* issuer's keys only,
   refused with 403 (never "all scopes" by default).  The pod the token is
   bound to (``kubernetes.io.pod.name``/``uid``) becomes identity attributes,
   so an upstream can audit which pod called.
+* ``access_key`` — keys the operator mints (``/apis/auth/v2/access-keys``):
+  fixed claims (``sub``, ``email``, ``groups``, ``scope``), a ``jti`` of the
+  form ``ak_<32 hex>``; every request is also checked against the issuer's
+  revocation list (:mod:`authgate.core.revocation`), cached tokens included.
 
 To add a kind: a mapper factory ``(entry, config) -> ClaimMapper`` in
 :data:`MAPPERS` and its name in :data:`authgate.core.config.ISSUER_KINDS`.
@@ -29,6 +33,7 @@ To add a kind: a mapper factory ``(entry, config) -> ClaimMapper`` in
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -219,10 +224,39 @@ def kubernetes_mapper(entry: IssuerEntry, config: ProxyConfig) -> ClaimMapper:
     return map_claims
 
 
+# -- operator-minted access keys ------------------------------------------------------
+
+_ACCESS_KEY_ID = re.compile(r"ak_[0-9a-f]{32}")
+
+
+def access_key_mapper(entry: IssuerEntry, config: ProxyConfig) -> ClaimMapper:
+    """Access keys (issue #17) carry fixed claims the operator wrote: ``sub`` (the
+    creator, or ``system:serviceaccount:<ns>:<name>``), ``email``/``groups``
+    copied from the creator, ``scope`` (no prefix) and ``jti`` (``ak_<32 hex>``),
+    which becomes the ``access_key_id`` attribute the revocation check reads."""
+
+    def map_claims(claims: dict[str, Any]) -> Identity:
+        jti = claims.get("jti")
+        if not isinstance(jti, str) or not _ACCESS_KEY_ID.fullmatch(jti):
+            raise InvalidToken("the access key has no valid jti", reason="bad_claim")
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not subject:
+            raise InvalidToken("the token has no subject", reason="missing_claim")
+        email = claims.get("email")
+        if email is not None and not isinstance(email, str):
+            raise InvalidToken("the email claim is not a string", reason="bad_claim")
+        groups = strings_claim(claims.get("groups"), "groups", split=False)
+        return Identity(subject, email, groups, scopes_claim(claims, ""),
+                        (("access_key_id", jti),))  # fmt: skip
+
+    return map_claims
+
+
 #: One mapper factory per kind (keep in step with ``config.ISSUER_KINDS``).
 MAPPERS: Mapping[str, Callable[[IssuerEntry, ProxyConfig], ClaimMapper]] = {
     "oidc": oidc_mapper,
     "kubernetes": kubernetes_mapper,
+    "access_key": access_key_mapper,
 }
 
 

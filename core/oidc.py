@@ -53,10 +53,11 @@ MIN_RSA_BITS = 2048  # RFC 7518 §3.3
 
 @dataclass(frozen=True, slots=True)
 class FetchResult:
-    """The status and body of one HTTP GET."""
+    """The status and body of one HTTP GET (and its ``ETag``, for conditional polls)."""
 
     status: int
     body: bytes
+    etag: str | None = None
 
 
 class FetchError(Exception):

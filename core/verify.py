@@ -59,6 +59,7 @@ from .issuers import CompiledIssuer, compile_issuers, scopes_claim, strings_clai
 from .keys import KeyCache
 from .oidc import VerificationKey
 from .principal import Principal
+from .revocation import RevocationList
 
 __all__ = ["QUICKSTART_ISSUER", "TokenVerifier", "decode_segment", "parse_json_object"]
 
@@ -143,8 +144,11 @@ class TokenVerifier:
         keys: Mapping[str, KeyCache],
         *,
         clock: Callable[[], float] = time.time,
+        revocations: Mapping[str, RevocationList] | None = None,
     ) -> None:
         self._keys = dict(keys)
+        # Per access-key issuer: its revocation list (absent: such keys are refused).
+        self._revocations = dict(revocations or {})
         self._clock = clock
         tokens = config.tokens
         self._algorithms = frozenset(a for a in tokens.algorithms if a in _ALGORITHMS)
@@ -180,12 +184,25 @@ class TokenVerifier:
         if hit is not None:
             if self._still_valid(hit, now):
                 self.cache_hits += 1
+                if hit.principal.kind == "access_key":
+                    self._check_revoked(hit.principal)
                 return hit.principal
             self._cache.discard(digest)
         self.cache_misses += 1
         entry = await self._verify_uncached(token, now)
         self._cache.put(digest, entry)
+        if entry.principal.kind == "access_key":
+            self._check_revoked(entry.principal)
         return entry.principal
+
+    def _check_revoked(self, principal: Principal) -> None:
+        """Access keys are checked against their issuer's revocation list on every
+        request (the token cache only saves the signature check, never this)."""
+        revocations = self._revocations.get(principal.issuer)
+        if revocations is None:
+            raise InvalidToken("access keys cannot be checked (no revocation list)",
+                               reason="revocations_unavailable")  # fmt: skip
+        revocations.check(principal.attribute("access_key_id"))
 
     def _still_valid(self, hit: Cached, now: float) -> bool:
         if now >= hit.valid_until or now < hit.not_before:

@@ -11,6 +11,7 @@ import sys
 
 import click
 
+from .accesskeys.settings import AccessKeySettings
 from .settings import OperatorSettings, SidecarSettings, WebhookSettings
 
 __all__ = ["operator_command"]
@@ -44,6 +45,17 @@ __all__ = ["operator_command"]
               help="Seconds between IdP re-checks of each provider.")
 @click.option("--fetch-timeout", type=float, default=5.0, show_default=True,
               help="Timeout of each discovery/JWKS request, seconds.")
+@click.option("--public-url", default=None,
+              help="Base URL sidecars reach this operator at; the access-key issuer is "
+                   "<public-url>/apis/auth/v2/issuers/<namespace>/<provider>.")
+@click.option("--access-key-rotation", type=float, default=AccessKeySettings().rotation_seconds,
+              show_default=True, help="Seconds a signing key signs before a successor takes over.")
+@click.option("--access-key-prepublish", type=float,
+              default=AccessKeySettings().prepublish_seconds, show_default=True,
+              help="Seconds a new signing key is published before it signs.")
+@click.option("--access-key-gc-interval", type=float,
+              default=AccessKeySettings().gc_interval_seconds, show_default=True,
+              help="Seconds between access-key phase updates and garbage collection.")
 @click.option("--verbose", "-v", is_flag=True, help="Debug logging.")
 @click.pass_context
 def operator_command(
@@ -63,6 +75,10 @@ def operator_command(
     sidecar_image: str,
     recheck_interval: float,
     fetch_timeout: float,
+    public_url: str | None,
+    access_key_rotation: float,
+    access_key_prepublish: float,
+    access_key_gc_interval: float,
     verbose: bool,
 ) -> None:
     """Run the authgate operator: OIDCProvider -> proxy config, status, discovery, injection."""
@@ -89,6 +105,9 @@ def operator_command(
             configuration_name=webhook_name,
             cert_dir=cert_dir,
         ),
+        access_keys=AccessKeySettings(public_url=public_url, rotation_seconds=access_key_rotation,
+                                      prepublish_seconds=access_key_prepublish,
+                                      gc_interval_seconds=access_key_gc_interval),
     )
     from .runner import OperatorStartupError, run
 
@@ -103,9 +122,12 @@ def operator_command(
 @click.option("--peering", "with_peering", is_flag=True,
               help="Also print kopf's peering CRDs (needed unless the operator runs --standalone).")
 def crd_command(with_peering: bool) -> None:
-    """Print the OIDCProvider CustomResourceDefinition as YAML (for kubectl apply / Helm)."""
+    """Print the OIDCProvider and AccessKey CustomResourceDefinitions as YAML
+    (for kubectl apply / Helm)."""
+    from .accesskeys.crd import access_key_crd_manifest
     from .crd import crd_manifest, peering_crd_manifests
     from .render import dump_yaml
 
-    docs = [crd_manifest(), *(peering_crd_manifests() if with_peering else [])]
+    docs = [crd_manifest(), access_key_crd_manifest(),
+            *(peering_crd_manifests() if with_peering else [])]
     click.echo("---\n".join(dump_yaml(d) for d in docs), nl=False)

@@ -21,6 +21,7 @@ from typing import Any
 from authgate.core.config import FieldType, bounds_schema, settings
 from authgate.core.contracts import GROUP, PROVIDER_KIND, PROVIDER_PLURAL
 
+from .accesskeys.policy import SPEC_SCHEMA as ACCESS_KEYS_SCHEMA
 from .spec import SPEC_FIELDS, SpecField, camel, config_setting
 
 __all__ = [
@@ -69,6 +70,7 @@ _OPERATOR_FIELDS: dict[str, dict[str, Any]] = {
                     "description": "Key of the PEM bundle inside the ConfigMap."},
         },
     },
+    "accessKeys": ACCESS_KEYS_SCHEMA,
 }  # fmt: skip
 
 

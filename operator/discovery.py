@@ -97,7 +97,8 @@ def entry_from_provider(obj: Mapping[str, Any], settings: OperatorSettings) -> P
     ready = condition(status.get("conditions") or [], READY) or {}
     document: dict[str, Any] | None
     try:
-        config = parse_config(render_document(spec, settings))
+        config = parse_config(render_document(
+            spec, settings, provider=(str(meta.get("namespace", "")), str(meta.get("name", "")))))
     except ConfigError:
         document = None
     else:
@@ -194,8 +195,10 @@ class DiscoveryServer:
         metrics: OperatorMetrics,
         lister: Lister,
         read_configmap: ConfigMapReader | None = None,
+        extensions: tuple[Callable[[web.Application], None], ...] = (),
     ) -> None:
         self.settings = settings
+        self._extensions = extensions  # more routes on this server (the access-key API)
         self.index = index
         self.metrics = metrics
         self._list = lister
@@ -209,6 +212,8 @@ class DiscoveryServer:
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/readyz", self.readyz)
         app.router.add_get("/metrics", self.metrics_handler)
+        for extend in self._extensions:
+            extend(app)
         return app
 
     async def discovery(self, request: web.Request) -> web.Response:

@@ -144,7 +144,7 @@ class Reconciler:
             config_check = Check(False, ca_problem.reason, ca_problem.message)
         else:
             try:
-                rendered = render(spec, self.settings, ca_pem)
+                rendered = render(spec, self.settings, ca_pem, (namespace, name))
             except RenderError as exc:
                 config_check = Check(False, "InvalidSpec", "; ".join(exc.errors))
 

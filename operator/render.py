@@ -41,6 +41,7 @@ from authgate.core.config import ProxyConfig, config_to_document, parse_config
 from authgate.core.contracts import API_VERSION, CONFIG_FILE_NAME, CONFIG_KIND, PROVIDER_KIND
 from authgate.core.errors import ConfigError
 
+from .accesskeys.render import access_key_entry, public_url
 from .settings import OperatorSettings
 from .spec import SPEC_FIELDS, camel
 
@@ -125,9 +126,14 @@ def _lookup(spec: Mapping[str, Any], path: tuple[str, ...]) -> Any:
 
 
 def render_document(
-    spec: Mapping[str, Any], settings: OperatorSettings, *, has_ca: bool = False
+    spec: Mapping[str, Any],
+    settings: OperatorSettings,
+    *,
+    has_ca: bool = False,
+    provider: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The ProxyConfig document for ``spec`` (not yet validated)."""
+    """The ProxyConfig document for ``spec`` (not yet validated); ``provider``
+    (namespace, name) adds the access-key issuer entry when the spec enables it."""
     sidecar = settings.sidecar
     doc: dict[str, Any] = {
         "apiVersion": API_VERSION,
@@ -146,6 +152,12 @@ def render_document(
         target[name] = _snake_keys(value)
     if has_ca:
         doc.setdefault("keys", {})["ca_file"] = f"{sidecar.config_dir}/{CA_FILE_NAME}"
+    if provider is not None:
+        base = public_url(settings.access_keys, settings.discovery_address,
+                          settings.discovery_port)  # fmt: skip
+        entry = access_key_entry(spec, base, *provider)
+        if entry is not None:
+            doc["issuers"] = [*doc.get("issuers", []), entry]
     return doc
 
 
@@ -167,12 +179,17 @@ def config_hash(data: Mapping[str, str]) -> str:
     return hashlib.sha256(canonical).hexdigest()
 
 
-def render(spec: Mapping[str, Any], settings: OperatorSettings, ca_pem: str | None) -> Rendered:
+def render(
+    spec: Mapping[str, Any],
+    settings: OperatorSettings,
+    ca_pem: str | None,
+    provider: tuple[str, str] | None = None,
+) -> Rendered:
     """Validate ``spec`` through the proxy's own validator and build the ConfigMap data.
 
     Raises :class:`RenderError` listing every problem by spec path.
     """
-    document = render_document(spec, settings, has_ca=bool(ca_pem))
+    document = render_document(spec, settings, has_ca=bool(ca_pem), provider=provider)
     try:
         config = parse_config(document)
     except ConfigError as exc:

@@ -23,12 +23,15 @@ from typing import Any
 
 import kopf
 
+from .accesskeys.api import AccessKeyApi
+from .accesskeys.service import AccessKeyService
 from .certs import ServingCert, ensure_serving_cert
 from .crd import CRD_NAME
 from .discovery import DiscoveryServer, ProviderIndex
 from .kube import ApiException, Kube, load_client_config
 from .metrics import OperatorMetrics
 from .reconcile import Reconciler
+from .render import render_document
 from .settings import OperatorSettings
 from .webhook import HANDLER_ID, Injector, webhook_configuration
 
@@ -157,7 +160,10 @@ async def _main(settings: OperatorSettings, priority: int) -> None:
             )
             settings.admission.managed = None  # we register our own, with deliberate selectors
 
-    discovery = DiscoveryServer(settings, index, metrics, kube.list_providers, kube.read_configmap)
+    access_keys = AccessKeyService(settings, kube, render_document)
+    discovery = DiscoveryServer(settings, index, metrics, kube.list_providers, kube.read_configmap,
+                                (AccessKeyApi(access_keys).register,))  # fmt: skip
+    await access_keys.start()
     await discovery.start()
     tasks: list[asyncio.Task[None]] = []
     if cert is not None and settings.webhook.register:
@@ -176,6 +182,7 @@ async def _main(settings: OperatorSettings, priority: int) -> None:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await discovery.stop()
+        await access_keys.stop()
 
 
 def run(settings: OperatorSettings, *, verbose: bool = False, priority: int | None = None) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .accesskeys.settings import AccessKeySettings
+
 
 @dataclass(frozen=True, slots=True)
 class ResourceSettings:
@@ -98,6 +100,7 @@ class OperatorSettings:
     fetch_timeout_seconds: float = 5.0
     sidecar: SidecarSettings = field(default_factory=SidecarSettings)
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
+    access_keys: AccessKeySettings = field(default_factory=AccessKeySettings)
 
     def backoff(self, retry: int) -> float:
         """Delay before retry number ``retry`` (0-based) of a failing reconcile."""

@@ -30,9 +30,11 @@ from authgate.core.gate import Gate
 from authgate.core.gatekeeper import Gatekeeper
 from authgate.core.keys import KeyCache
 from authgate.core.oidc import ProviderMetadata
+from authgate.core.revocation import RevocationList
 
 from .extensions import CREDENTIAL_SOURCES, ENDPOINTS
 from .fetcher import IdPFetcher
+from .revocations import RevocationPoller, open_revocations
 from .routes import EndpointFactory, Router
 
 __all__ = ["KeySet", "Runtime", "RuntimeHolder", "build_runtime", "restart_required_changes"]
@@ -61,7 +63,8 @@ def _key_sources(config: ProxyConfig) -> tuple[tuple[Any, ...], ...]:
 
 
 def _key_identity(config: ProxyConfig) -> tuple[Any, ...]:
-    return (_key_sources(config), config.keys)
+    access_keys = tuple((e.issuer, e.access_key) for e in config.issuers if e.kind == "access_key")
+    return (_key_sources(config), config.keys, access_keys)
 
 
 @dataclass
@@ -73,6 +76,9 @@ class KeySet:
     caches: dict[str, KeyCache]
     fetchers: list[IdPFetcher]
     primary: str | None
+    #: Per access-key issuer: its revocation list, kept current by its poller.
+    revocations: dict[str, RevocationList] = field(default_factory=dict)
+    pollers: list[RevocationPoller] = field(default_factory=list)
 
     @classmethod
     async def open(cls, config: ProxyConfig, *, start: bool = True) -> KeySet:
@@ -92,7 +98,8 @@ class KeySet:
                 iss, fetcher, config.keys, jwks_uri=jwks_uri, metadata_url=metadata_url
             )
         primary = config.oidc.issuer or (config.oidc.issuers or (None,))[0]
-        keyset = cls(identity, caches, list(fetchers.values()), primary)
+        revocations, pollers = open_revocations(config, caches)
+        keyset = cls(identity, caches, list(fetchers.values()), primary, revocations, pollers)
         if start:
             await keyset.start()
         return keyset
@@ -108,6 +115,8 @@ class KeySet:
                     "initial key load failed",
                     extra={"issuer": issuer, "error": f"{type(exc).__name__}: {exc}"},
                 )
+        for poller in self.pollers:
+            await poller.start()
 
     @property
     def ready(self) -> bool:
@@ -126,6 +135,8 @@ class KeySet:
         return fetches, failures, keys
 
     async def close(self) -> None:
+        for poller in self.pollers:
+            await poller.close()
         for cache in self.caches.values():
             await cache.close()
         for fetcher in self.fetchers:
@@ -176,7 +187,7 @@ async def build_runtime(
         keyset = previous.keyset
     else:
         keyset = await KeySet.open(config, start=start_keys)
-    gate = Gate.from_config(config, keyset.caches, sources)
+    gate = Gate.from_config(config, keyset.caches, sources, revocations=keyset.revocations)
     gatekeeper = Gatekeeper(gate, config.gateway)
     router = Router.build(config, endpoints)
     return Runtime(

@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING
 
 from .checks import check_scopes as _check_scopes
 from .checks import check_url as _check_url
-from .issuer_model import ISSUER_KINDS, TEMPLATE_FIELDS, KubernetesIssuer, template_fields
+from .issuer_model import (
+    ISSUER_KINDS,
+    TEMPLATE_FIELDS,
+    AccessKeyIssuer,
+    KubernetesIssuer,
+    template_fields,
+)
 from .model import ProxyConfig
 
 if TYPE_CHECKING:
@@ -68,8 +74,10 @@ def check_issuers(cfg: ProxyConfig, errors: ErrorList) -> None:
         if not entry.issuer:
             errors.check(False, f"{path}.issuer", "required")
         else:
+            # The operator's access-key issuer is served in-cluster (often plain http to a
+            # Service name; see THREAT_MODEL.md), so only IdP-like kinds must be https.
             _check_url(entry.issuer, f"{path}.issuer", errors,
-                       schemes=("http", "https"), strict=True)  # fmt: skip
+                       schemes=("http", "https"), strict=entry.kind != "access_key")  # fmt: skip
             if entry.issuer in seen_issuers:
                 errors.add(f"{path}.issuer",
                            f"{entry.issuer!r} is already accepted by {seen_issuers[entry.issuer]}"
@@ -100,6 +108,13 @@ def check_issuers(cfg: ProxyConfig, errors: ErrorList) -> None:
                              "does not apply to kind kubernetes")  # fmt: skip
         elif entry.kubernetes != KubernetesIssuer():
             errors.add(f"{path}.kubernetes", "applies to kind kubernetes only")
+        if entry.kind == "access_key":
+            _check_access_key(entry.access_key, f"{path}.access_key", errors)
+            for name in ("principal", "subject", "email", "groups", "scope_prefix"):
+                errors.check(getattr(entry.claims, name) is None, f"{path}.claims.{name}",
+                             "does not apply to kind access_key (its claims are fixed)")
+        elif entry.access_key != AccessKeyIssuer():
+            errors.add(f"{path}.access_key", "applies to kind access_key only")
 
 
 def _check_kubernetes(k8s: KubernetesIssuer, path: str, errors: ErrorList) -> None:
@@ -122,3 +137,10 @@ def _check_kubernetes(k8s: KubernetesIssuer, path: str, errors: ErrorList) -> No
             _check_scopes(grant.scopes, f"{gpath}.scopes", errors, allow_empty=False)
     for j, template in enumerate(k8s.groups):
         _check_template(template, _GROUP_FIELDS, f"{path}.groups[{j}]", errors)
+
+
+def _check_access_key(ak: AccessKeyIssuer, path: str, errors: ErrorList) -> None:
+    _check_url(ak.revocation_url, f"{path}.revocation_url", errors,
+               schemes=("http", "https"), strict=False)  # fmt: skip
+    errors.check(2 * ak.poll_seconds <= ak.max_stale_seconds, f"{path}.max_stale_seconds",
+                 "must be at least twice poll_seconds")  # fmt: skip

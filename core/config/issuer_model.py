@@ -21,6 +21,7 @@ __all__ = [
     "IN_CLUSTER_CA_FILE",
     "IN_CLUSTER_TOKEN_FILE",
     "ISSUER_KINDS",
+    "AccessKeyIssuer",
     "IssuerClaims",
     "IssuerEntry",
     "KubernetesIssuer",
@@ -34,7 +35,7 @@ def _doc(default: Any, doc: str, **bounds: Any) -> Any:
 
 #: Kinds of issuer entry: how an entry's verified claims become a principal
 #: (see :mod:`authgate.core.issuers`, which holds one claim mapper per kind).
-ISSUER_KINDS: tuple[str, ...] = ("oidc", "kubernetes")
+ISSUER_KINDS: tuple[str, ...] = ("oidc", "kubernetes", "access_key")
 
 #: Where a pod finds its cluster CA and its own service-account token.
 IN_CLUSTER_CA_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
@@ -83,6 +84,23 @@ class KubernetesIssuer:
 
 
 @dataclass(frozen=True, slots=True)
+class AccessKeyIssuer:
+    """Settings of a ``kind: access_key`` entry: the operator's access-key issuer
+    (rendered by the operator when ``spec.accessKeys.enabled``; see docs/operator.md)."""
+
+    revocation_url: str | None = _doc(
+        None, "the operator's revocation list; default {issuer}/revocations"
+    )
+    poll_seconds: float = _doc(
+        2.0, "how often the revocation list is polled (ETag/304)", minimum=0.2, maximum=600
+    )
+    max_stale_seconds: float = _doc(
+        60.0, "without a fresh revocation list this long, access keys are refused (fail closed)",
+        minimum=1, maximum=86400,
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class IssuerEntry:
     """One more issuer whose tokens are accepted next to ``oidc`` (routed by ``iss``)."""
 
@@ -114,6 +132,10 @@ class IssuerEntry:
     kubernetes: KubernetesIssuer = field(
         default_factory=KubernetesIssuer,
         metadata={"doc": "service-account settings (kind: kubernetes only)"},
+    )
+    access_key: AccessKeyIssuer = field(
+        default_factory=AccessKeyIssuer,
+        metadata={"doc": "revocation-list settings (kind: access_key only; the operator sets it)"},
     )
 
     @property
@@ -148,11 +170,17 @@ class IssuerEntry:
             return self.kubernetes.api_server.rstrip("/") + "/openid/v1/jwks"
         return None
 
+    @property
+    def effective_revocation_url(self) -> str:
+        """Where a ``kind: access_key`` entry's revocation list is polled."""
+        return self.access_key.revocation_url or self.issuer.rstrip("/") + "/revocations"
+
 
 #: Fields each kind's principal template may use.
 TEMPLATE_FIELDS: Mapping[str, frozenset[str]] = {
     "oidc": frozenset({"sub"}),
     "kubernetes": frozenset({"sub", "namespace", "name", "uid"}),
+    "access_key": frozenset({"sub"}),
 }
 
 

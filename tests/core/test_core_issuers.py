@@ -237,7 +237,8 @@ def test_config_errors_are_collected() -> None:
     assert "issuers[1].name: 'cluster' is already used by issuers[0]" in text
     assert "issuers[1].claims.principal: unknown template field(s) 'pod'" in text
     assert "issuers[2].name: required" in text
-    assert "issuers[2].kind: must be one of oidc, kubernetes (did you mean 'oidc'?)" in text
+    assert ("issuers[2].kind: must be one of oidc, kubernetes, access_key "
+            "(did you mean 'oidc'?)") in text
     assert "issuers[2].issuer: must use https" in text
     assert "issuers[2].audience[0]: must not be empty" in text
     assert "issuers[3].kubernetes: applies to kind kubernetes only" in text

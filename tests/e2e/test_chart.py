@@ -36,7 +36,8 @@ from .charts import (
     parse_documents,
 )
 
-CRD_NAMES = ["oidcproviders.authgate.io", "kopfpeerings.kopf.dev", "clusterkopfpeerings.kopf.dev"]
+CRD_NAMES = ["oidcproviders.authgate.io", "accesskeys.authgate.io", "kopfpeerings.kopf.dev",
+             "clusterkopfpeerings.kopf.dev"]
 SCENARIO_IDS = [path.name.removesuffix("-values.yaml") for path in SCENARIOS]
 
 
@@ -88,8 +89,9 @@ def test_default_render(helm: Helm) -> None:
     for crd in crds:  # crds.keep defaults to true
         assert crd["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
         assert crd["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "Helm"
-    operator_crd = yaml.safe_load((Path(__file__).parents[2] / "operator" / "crd.yaml").read_text())
-    assert crds[0]["spec"] == operator_crd["spec"]
+    operator_crds = list(yaml.safe_load_all(
+        (Path(__file__).parents[2] / "operator" / "crd.yaml").read_text()))
+    assert [c["spec"] for c in crds[:2]] == [c["spec"] for c in operator_crds]
 
     deployment = one(docs, "Deployment")
     assert deployment["spec"]["replicas"] == 2
@@ -126,7 +128,11 @@ def test_default_render(helm: Helm) -> None:
     resources = {r for rule in role["rules"] for r in rule["resources"]}
     needed = {"oidcproviders", "oidcproviders/status", "configmaps", "clusterkopfpeerings"}
     assert needed <= resources
-    assert not {"pods", "secrets", "mutatingwebhookconfigurations"} & resources  # least privilege
+    assert not {"pods", "mutatingwebhookconfigurations"} & resources  # least privilege
+    # Secrets only for the access-key signing keys: never list/watch/delete.
+    secret_verbs = {v for rule in role["rules"] if "secrets" in rule["resources"]
+                    for v in rule["verbs"]}
+    assert secret_verbs == {"get", "create", "update"}
     assert not by_kind(docs, "Role")
     assert not by_kind(docs, "Ingress") and not by_kind(docs, "ServiceMonitor")
     assert not by_kind(docs, "OIDCProvider")
@@ -147,7 +153,8 @@ def _assert_signed_for(secret: dict[str, Any], host: str) -> None:
 def test_single_replica_render(helm: Helm) -> None:
     docs = helm.template(values_files=[scenario("single-replica")])
     crds = by_kind(docs, "CustomResourceDefinition")
-    assert [c["metadata"]["name"] for c in crds] == ["oidcproviders.authgate.io"]
+    assert [c["metadata"]["name"] for c in crds] == ["oidcproviders.authgate.io",
+                                                       "accesskeys.authgate.io"]
     assert "helm.sh/resource-policy" not in (crds[0]["metadata"].get("annotations") or {})
     args = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--standalone" in args and "--verbose" in args

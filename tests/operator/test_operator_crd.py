@@ -37,7 +37,10 @@ def test_every_config_field_is_in_the_crd_or_owned_by_the_deployment() -> None:
 
 
 def test_committed_crd_yaml_is_the_generated_one() -> None:
-    assert yaml.safe_load(CRD_FILE.read_text()) == crd_manifest(), (
+    from authgate.operator.accesskeys.crd import access_key_crd_manifest
+
+    committed = list(yaml.safe_load_all(CRD_FILE.read_text()))
+    assert committed == [crd_manifest(), access_key_crd_manifest()], (
         "operator/crd.yaml is stale: run `authgate operator crd > operator/crd.yaml`"
     )
 
@@ -45,10 +48,10 @@ def test_committed_crd_yaml_is_the_generated_one() -> None:
 def test_cli_prints_the_crd() -> None:
     result = CliRunner().invoke(main, ["operator", "crd"])
     assert result.exit_code == 0, result.output
-    assert yaml.safe_load(result.output) == crd_manifest()
+    assert next(iter(yaml.safe_load_all(result.output))) == crd_manifest()
     with_peering = CliRunner().invoke(main, ["operator", "crd", "--peering"])
     kinds = [d["spec"]["names"]["kind"] for d in yaml.safe_load_all(with_peering.output)]
-    assert kinds == ["OIDCProvider", "KopfPeering", "ClusterKopfPeering"]
+    assert kinds == ["OIDCProvider", "AccessKey", "KopfPeering", "ClusterKopfPeering"]
 
 
 def _walk(schema: dict, path: str = "spec"):

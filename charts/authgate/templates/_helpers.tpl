@@ -84,6 +84,14 @@ app.kubernetes.io/component: operator
 - apiGroups: ["", events.k8s.io]
   resources: [events]
   verbs: [create, patch]
+{{- if .Values.accessKeys.enabled }}
+- apiGroups: [authgate.io]
+  resources: [accesskeys]
+  verbs: [get, list, watch, create, update, delete]
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get, create, update]
+{{- end }}
 {{- end }}
 
 {{/* Arguments of the operator container (the image's entrypoint is `authgate`). */}}
@@ -102,6 +110,7 @@ app.kubernetes.io/component: operator
 - --standalone
 {{- end }}
 - --discovery-port={{ .Values.service.targetPort }}
+- --public-url=http://{{ include "authgate.serviceHost" . }}:{{ .Values.service.port }}
 - --sidecar-image={{ default (include "authgate.image" .) .Values.sidecar.image }}
 {{- if .Values.webhook.enabled }}
 - --webhook-port={{ .Values.webhook.port }}
