@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from ..proxy.conftest import fake_idp, signing_keys
+from ..proxy.conftest import fake_idp
 from ..proxy.proxy_harness import FakeIdP, ProxyProcess, base_config, deep_merge
 from .cases import TOKEN, Case, Observed
 from .compare import Allowed, differences, load_allowlist
@@ -26,7 +26,7 @@ from .oracle import check
 from .recorder import Forwarded, RecordingUpstream
 from .wire import exchange
 
-__all__ = ["EnginePair", "fake_idp", "signing_keys"]
+__all__ = ["EnginePair", "fake_idp"]
 
 pytestmark = pytest.mark.integration
 
