@@ -41,6 +41,7 @@ from authgate.core.config import ProxyConfig, config_to_document, parse_config
 from authgate.core.contracts import API_VERSION, CONFIG_FILE_NAME, CONFIG_KIND, PROVIDER_KIND
 from authgate.core.errors import ConfigError
 
+from .browser import browser_paths
 from .settings import OperatorSettings
 from .spec import SPEC_FIELDS, camel
 
@@ -146,6 +147,7 @@ def render_document(
         target[name] = _snake_keys(value)
     if has_ca:
         doc.setdefault("keys", {})["ca_file"] = f"{sidecar.config_dir}/{CA_FILE_NAME}"
+    browser_paths(spec, doc)
     return doc
 
 

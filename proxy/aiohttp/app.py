@@ -26,6 +26,7 @@ from aiohttp import web
 from authgate.core.errors import AuthError, HeadersTooLarge, Overloaded
 from authgate.core.upstream import UpstreamTarget
 
+from ..browser import refusal_answer
 from ..edge import error_answer
 from ..lifecycle import Lifecycle
 from ..metrics import Metrics
@@ -155,7 +156,7 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
         request[AUTH_SECONDS] = loop.time() - started
         request[OUTCOME] = Outcome.DENIED
         request[REASON] = exc.reason
-        return render(error_answer(exc))
+        return render(refusal_answer(runtime, exc, request.method, raw_target, headers))
     request[AUTH_SECONDS] = loop.time() - started
     request[OUTCOME] = Outcome.PUBLIC if decision.public else Outcome.ALLOWED
     request[PATH] = decision.path
