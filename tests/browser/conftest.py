@@ -17,18 +17,18 @@ from typing import Any, NoReturn
 import pytest
 
 from authgate.core.session.crypto import generate_key_material
-
-from ..proxy.proxy_harness import (  # the proxy as a real process
+from tests.browser.chromium import Browser, chromium_paths
+from tests.proxy.proxy_harness import (  # the proxy as a real process
     PYTHON,
     ProxyProcess,
     ServerProcess,
     base_document,
     deep_merge,
-    free_port,
     wait_for,
 )
-from ..testenv.components import in_ci
-from .chromium import Browser, chromium_paths
+from tests.support.ports import free_port
+from tests.testenv.components import in_ci
+from tests.testenv.realm import BROWSER_CLIENT_ID
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -101,8 +101,6 @@ def sidecars(
     started: list[ProxyProcess] = []
 
     def factory(**overrides: Any) -> ProxyProcess:
-        from testenv.realm import BROWSER_CLIENT_ID
-
         document = deep_merge(
             base_document(keycloak.issuer, landing, engine),
             {

@@ -27,8 +27,7 @@ from authgate.core.session.crypto import (
     generate_key_material,
     load_keyring_dir,
 )
-
-from .chromium import Browser
+from tests.browser.chromium import Browser
 
 # Keycloak starts (and builds the realm) inside the first test: minutes on busy shared cores.
 pytestmark = [pytest.mark.integration, pytest.mark.keycloak, pytest.mark.timeout(900)]
