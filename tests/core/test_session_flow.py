@@ -21,7 +21,7 @@ from authgate.core.keys import KeyCache
 from authgate.core.oidc import FetchResult
 from authgate.core.session import BrowserSessions, build_browser
 from authgate.core.session.crypto import generate_key_material
-from authgate.core.session.source import session_source
+from authgate.core.session.source import SessionCookieSource
 from authgate.core.verify import TokenVerifier
 
 from .core_helpers import FAST_KEYS, ISSUER, FakeIdP, Keys, claims, make_config, sign
@@ -155,8 +155,9 @@ async def world(idp: FakeIdP, keys: Keys, tmp_path: Path) -> World:
         access_verifier=TokenVerifier(config, {ISSUER: cache}),
     )
     assert browser is not None
-    gate = Gate.from_config(config, {ISSUER: cache}, [session_source(browser)])
-    assert browser is not None
+    gate = Gate.from_config(
+        config, {ISSUER: cache}, [lambda _config, verifier: SessionCookieSource(browser, verifier)]
+    )
     return World(gate, browser, tokens, tmp_path)
 
 
