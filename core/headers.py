@@ -29,7 +29,14 @@ The upstream trusts the identity headers, so the only safe order is
    added, the trusted values must be read from the raw request, as the lean
    engine does, not from this filtered list.)  With ``set_forwarded`` off,
    they pass through unchanged.
-4. *Inject* the principal's headers **after** filtering, so ``Connection:
+4. *Remove authgate's own cookies* from ``Cookie`` (:func:`is_owned_cookie`:
+   ``authgate-session*`` and ``authgate-login-*``, bare or with the
+   ``__Host-``/``__Secure-`` prefix), whatever the config and however the
+   request was authenticated (bearer, cookie, public path): the session cookie
+   is host-wide, so a browser sends it to every service of a platform host,
+   including one whose sidecar has browser sign-in off.  The app's own
+   cookies pass unchanged; a ``Cookie`` left empty is dropped.
+5. *Inject* the principal's headers **after** filtering, so ``Connection:
    x-nmp-principal-id`` can never remove a header authgate sets.  Values
    are printable ASCII: ``%`` and anything non-ASCII are percent-encoded as
    UTF-8 (:func:`identity_value`); groups are joined with ``,`` (a ``,``
@@ -51,11 +58,14 @@ from .principal import Principal
 __all__ = [
     "FORWARDED",
     "HOP_BY_HOP",
+    "OWNED_COOKIE_BASE",
     "PRESET_IDENTITY",
     "HeaderPlan",
     "canonical_name",
     "identity_value",
+    "is_owned_cookie",
     "safe_value",
+    "strip_owned_cookies",
     "websocket_requested",
 ]
 
@@ -87,6 +97,47 @@ _INJECT_CACHE_SIZE = 4096
 
 
 _CANONICAL: dict[str, str] = {}
+
+#: The name every authgate cookie starts with (after an optional cookie prefix).
+OWNED_COOKIE_BASE = "authgate"
+_COOKIE_PREFIXES = ("", "__Host-", "__Secure-")  # RFC 6265bis §4.1.3
+
+
+def is_owned_cookie(name: str, base: str = OWNED_COOKIE_BASE) -> bool:
+    """True for a cookie authgate sets: the browser session (and its chunks)
+    and the login-state cookies, bare or ``__Host-``/``__Secure-`` prefixed."""
+    for prefix in _COOKIE_PREFIXES:
+        if name.startswith(f"{prefix}{base}-session") or name.startswith(
+            f"{prefix}{base}-login-"
+        ):
+            return True
+    return False
+
+
+def strip_owned_cookies(values: Iterable[str], base: str = OWNED_COOKIE_BASE) -> str | None:
+    """The ``Cookie`` value(s) without authgate's own cookies, joined with
+    ``; `` (``None`` when nothing is left)."""
+    kept: list[str] = []
+    for value in values:
+        for pair in value.split(";"):
+            pair = pair.strip()
+            if pair and not is_owned_cookie(pair.split("=", 1)[0].strip(), base):
+                kept.append(pair)
+    return "; ".join(kept) if kept else None
+
+
+def _without_owned_cookies(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``items`` with authgate's cookies removed from every ``Cookie`` field
+    (a field left empty is dropped); other fields keep their order."""
+    out: list[tuple[str, str]] = []
+    for name, value in items:
+        if len(name) == 6 and name.lower() == "cookie" and OWNED_COOKIE_BASE in value:
+            kept = strip_owned_cookies((value,))
+            if kept is not None:
+                out.append((name, kept))
+        else:
+            out.append((name, value))
+    return out
 
 
 def canonical_name(name: str) -> str:
@@ -202,7 +253,8 @@ class HeaderPlan:
     def filter_request(self, headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
         """The client's headers minus identity (every preset's), hop-by-hop,
         ``Connection``-listed, (unless forwarded) ``Authorization`` and (with
-        ``set_forwarded``) forwarding headers; order and spelling kept."""
+        ``set_forwarded``) forwarding headers, and authgate's own cookies;
+        order and spelling kept."""
         items = headers if isinstance(headers, list | tuple) else list(headers)
         drop = self._drop
         listed: set[str] | None = None
@@ -216,7 +268,8 @@ class HeaderPlan:
         if listed:
             drop = drop | listed
         canonical = _CANONICAL.get
-        return [(n, v) for n, v in items if (canonical(n) or canonical_name(n)) not in drop]
+        kept = [(n, v) for n, v in items if (canonical(n) or canonical_name(n)) not in drop]
+        return _without_owned_cookies(kept)
 
     def scan(self, headers: Iterable[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[str]]:
         """One pass for the gate: ``(filter_request(headers), [Authorization values])``."""
@@ -225,10 +278,13 @@ class HeaderPlan:
         kept: list[tuple[str, str]] = []
         authorization: list[str] = []
         listed: set[str] | None = None
+        cookies = False
         for name, value in headers:
             key = canonical(name) or canonical_name(name)
             if key == "authorization":
                 authorization.append(value)
+            elif key == "cookie":
+                cookies = cookies or OWNED_COOKIE_BASE in value
             elif key == "connection":
                 listed = listed or set()
                 for token in value.split(","):
@@ -239,6 +295,8 @@ class HeaderPlan:
                 kept.append((name, value))
         if listed:
             kept = [(n, v) for n, v in kept if canonical_name(n) not in listed]
+        if cookies:
+            kept = _without_owned_cookies(kept)
         return kept, authorization
 
     def inject(self, principal: Principal) -> list[tuple[str, str]]:

@@ -28,6 +28,9 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from ..headers import is_owned_cookie
+from ..headers import strip_owned_cookies as _strip
+
 __all__ = ["CookiePolicy", "RequestOrigin", "csrf_allowed", "request_origin"]
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -102,12 +105,7 @@ class CookiePolicy:
 
     def owned(self, name: str) -> bool:
         """True for every cookie name this policy may have set (any prefix)."""
-        for prefix in ("", "__Host-", "__Secure-"):
-            if name.startswith(f"{prefix}{self.base}-session") or name.startswith(
-                f"{prefix}{self.base}-login-"
-            ):
-                return True
-        return False
+        return is_owned_cookie(name, self.base)
 
     def set_cookie(self, origin: RequestOrigin, name: str, value: str, max_age: int) -> str:
         """A ``Set-Cookie`` value (RFC 6265bis §4.1)."""
@@ -130,17 +128,9 @@ class CookiePolicy:
 
 def strip_owned_cookies(policy: CookiePolicy, values: Sequence[str]) -> str | None:
     """The ``Cookie`` header without authgate's own cookies (``None`` when
-    nothing is left): the upstream never sees the session."""
-    kept: list[str] = []
-    for value in values:
-        for pair in value.split(";"):
-            pair = pair.strip()
-            if not pair:
-                continue
-            name = pair.split("=", 1)[0].strip()
-            if not policy.owned(name):
-                kept.append(pair)
-    return "; ".join(kept) if kept else None
+    nothing is left).  The header plan does the same for every request
+    (:func:`authgate.core.headers.strip_owned_cookies`)."""
+    return _strip(values, policy.base)
 
 
 def csrf_allowed(
