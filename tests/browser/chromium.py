@@ -29,11 +29,17 @@ CHROMIUM_FLAGS = (
 )  # fmt: skip
 
 
+#: Debian's packages (``chromium``, ``chromium-driver``); never a downloaded browser.
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
 def chromium_paths() -> tuple[str, str] | None:
-    """(chromium, chromedriver) when both are installed."""
-    browser = os.environ.get("AUTHGATE_CHROMIUM") or shutil.which("chromium")
-    driver = os.environ.get("AUTHGATE_CHROMEDRIVER") or shutil.which("chromedriver")
-    if browser and driver:
+    """(chromium, chromedriver) when both are installed (``AUTHGATE_CHROMIUM`` /
+    ``AUTHGATE_CHROMEDRIVER`` override the Debian paths)."""
+    browser = os.environ.get("AUTHGATE_CHROMIUM") or CHROMIUM
+    driver = os.environ.get("AUTHGATE_CHROMEDRIVER") or CHROMEDRIVER
+    if os.access(browser, os.X_OK) and os.access(driver, os.X_OK):
         return browser, driver
     return None
 
@@ -52,6 +58,9 @@ class Browser:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
 
+        # Both paths are given, so Selenium Manager has nothing to resolve; offline
+        # makes sure it never tries to download a browser or a driver.
+        os.environ.setdefault("SE_OFFLINE", "true")
         self.profile = tempfile.mkdtemp(prefix="authgate-chromium-")
         self.artifacts = artifacts
         options = webdriver.ChromeOptions()
