@@ -96,7 +96,8 @@ def test_sign_in_sso_refresh_logout(  # scenarios 1-4
 
     # 3. The access token (20 s) nears expiry: the next navigation refreshes it silently.
     before = browser.cookies()
-    session = json.loads(browser.fetch(f"{a.url}/apis/auth/session")[1])
+    # fetch() from the page on b's origin (a's port would be a CORS request); same cookie.
+    session = json.loads(browser.fetch(f"{b.url}/apis/auth/session")[1])
     wait = session["access_token_expires_at"] - time.time() - 5 + 1
     time.sleep(max(0.0, wait))
     browser.get(f"{a.url}/apps/after-expiry")
