@@ -207,6 +207,7 @@ class Exchange(ResponseRelay):
             self.outcome, self.reason, self.status = Outcome.DENIED, exc.reason, exc.status
             self._drop_body()
             answer = refusal_answer(runtime, exc, self.method, target, headers)
+            self.status = answer.status  # a login redirect is logged as the 302 it is
             conn.write(render(answer, close=self._closing(), head=self.method == "HEAD"))
             return
         self.auth_seconds = server.loop.time() - t0

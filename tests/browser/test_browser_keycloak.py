@@ -55,6 +55,14 @@ def login(browser: Browser, keycloak: Any, url: str, *, user: str = "alice",
     browser.wait_for("h1#who")
 
 
+def access_log(log: str) -> list[dict[str, Any]]:
+    entries = []
+    for line in log.splitlines():
+        if line.startswith("{") and '"logger":"authgate.access"' in line:
+            entries.append(json.loads(line))
+    return entries
+
+
 def session_cookie_names(browser: Browser) -> list[str]:
     return sorted(n for n in browser.cookies() if n.startswith(SESSION))
 
@@ -84,6 +92,10 @@ def test_sign_in_sso_refresh_logout(  # scenarios 1-4
     assert session_cookie_names(browser), browser.cookies()
     assert all(c["httpOnly"] and c["sameSite"] == "Lax" for c in browser.driver.get_cookies()
                if c["name"].startswith(SESSION))  # fmt: skip
+    # Both engines log the login redirect as the 302 they sent, then the callback's 302.
+    statuses = [(e["path"], e["status"]) for e in access_log(a.log())]
+    assert statuses[:3] == [("/apps/notebook", 302), ("/apis/auth/callback", 302),
+                            ("/apps/notebook", 200)], statuses  # fmt: skip
 
     # 2. Reload, and a second service behind another sidecar: no new login.
     browser.driver.refresh()
