@@ -88,6 +88,9 @@ HOP_BY_HOP: tuple[str, ...] = (
     "upgrade",
     "proxy-authorization",
     "proxy-authenticate",
+    # RFC 9113 §3.1: h2c is not supported, and the field only has meaning for the
+    # hop that upgrades, so it is dropped even when ``Connection`` does not list it.
+    "http2-settings",
 )
 #: Client fields replaced by the HTTP layer when ``headers.set_forwarded`` (lower-case).
 FORWARDED: tuple[str, ...] = (

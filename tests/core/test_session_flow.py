@@ -23,8 +23,9 @@ from authgate.core.session import BrowserSessions, build_browser
 from authgate.core.session.crypto import generate_key_material
 from authgate.core.session.source import SessionCookieSource
 from authgate.core.verify import TokenVerifier
+from tests.support.fetchers import MemoryIdP
 
-from .core_helpers import FAST_KEYS, ISSUER, FakeIdP, Keys, claims, make_config, sign
+from .core_helpers import FAST_KEYS, ISSUER, Keys, claims, make_config, sign
 
 HOST = "app.example.com"
 WEB = "authgate-web"
@@ -133,7 +134,7 @@ def header(answer: Any, name: str) -> str:
 
 
 @pytest.fixture
-async def world(idp: FakeIdP, keys: Keys, tmp_path: Path) -> World:
+async def world(idp: MemoryIdP, keys: Keys, tmp_path: Path) -> World:
     (tmp_path / "k1").write_text(generate_key_material())
     (tmp_path / "current").write_text("k1")
     config = make_config(
@@ -165,7 +166,7 @@ async def login(world: World, target: str = "/app/page?x=1&y=2") -> dict[str, st
     answer = await world.request("GET", target, NAV)
     assert answer.status == 302
     location = header(answer, "Location")
-    assert location.startswith(ISSUER + "/auth?")
+    assert location.startswith(ISSUER + "/protocol/openid-connect/auth?")
     jar = jar_of(answer)
     code = world.idp.authorize(location)
     state = parse_qs(urlsplit(location).query)["state"][0]
