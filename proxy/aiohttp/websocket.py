@@ -8,6 +8,14 @@ subprotocol.  Frames are relayed as they arrive in both directions: text,
 binary, and ping/pong (``autoping`` is off on both legs so pings travel end
 to end and are answered by the real peer).  A close frame's code and reason
 are passed on to the other side; on drain both legs are closed with 1001.
+
+The client leg is always closed by the handler's own task, after the leg that
+reads the client has been stopped: aiohttp's ``close()`` then waits (up to
+``_CLOSE_TIMEOUT``) for the client's close reply before it closes the TCP
+connection (RFC 6455 §7.1.1).  Called from another task while a ``receive()``
+is pending, it would close the connection right after sending its own close
+frame, and a client that sees the FIN before it has answered fails its reply
+and reports 1006 (abnormal closure) instead of the code it was sent.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from dataclasses import replace
+from typing import Any
 from weakref import WeakSet
 
 import aiohttp
@@ -42,6 +51,9 @@ _HANDSHAKE = frozenset(
     }
 )
 _MAX_MESSAGE = 16 * 1024 * 1024
+#: How long a close we started waits for the client's close frame.
+_CLOSE_TIMEOUT = 3.0
+_DRAIN = (WSCloseCode.GOING_AWAY, b"server shutting down")
 # Codes that must not appear in a close frame (RFC 6455 §7.4.1).
 _RESERVED = frozenset({1005, 1006, 1015})
 
@@ -64,15 +76,29 @@ def _close_code(code: object) -> int:
     return WSCloseCode.OK
 
 
+class _ClientSocket(web.WebSocketResponse):
+    """The client leg, with the drain's request to close it (see :func:`close_all`)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.going_away = asyncio.Event()
+
+
+Close = tuple[int, bytes]
+
+
 async def _relay(
     source: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
     sink: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
-) -> None:
-    """Copy messages from ``source`` to ``sink`` until one side closes."""
+    *,
+    close_sink: bool = True,
+) -> Close:
+    """Copy messages from ``source`` to ``sink`` until one side closes; the
+    close to pass on is returned (and sent, with ``close_sink``)."""
     while True:
         msg = await source.receive()
         if sink.closed:
-            return
+            return _close_code(source.close_code), b""
         if msg.type is WSMsgType.TEXT:
             await sink.send_str(msg.data)
         elif msg.type is WSMsgType.BINARY:
@@ -81,13 +107,16 @@ async def _relay(
             await sink.ping(msg.data)
         elif msg.type is WSMsgType.PONG:
             await sink.pong(msg.data)
-        elif msg.type is WSMsgType.CLOSE:
-            await sink.close(code=_close_code(msg.data), message=(msg.extra or "").encode())
-            return
-        else:  # CLOSING, CLOSED, ERROR
-            code = WSCloseCode.INTERNAL_ERROR if msg.type is WSMsgType.ERROR else None
-            await sink.close(code=code or _close_code(source.close_code))
-            return
+        else:
+            if msg.type is WSMsgType.CLOSE:
+                close = _close_code(msg.data), (msg.extra or "").encode()
+            elif msg.type is WSMsgType.ERROR:
+                close = WSCloseCode.INTERNAL_ERROR, b""
+            else:  # CLOSING, CLOSED
+                close = _close_code(source.close_code), b""
+            if close_sink:
+                await sink.close(code=close[0], message=close[1])
+            return close
 
 
 async def proxy_websocket(
@@ -120,34 +149,46 @@ async def proxy_websocket(
         return render(error_answer(upstream_refused()))
     except (TimeoutError, aiohttp.ServerTimeoutError):
         return render(error_answer(GatewayTimeout()))
-    client = web.WebSocketResponse(
+    client = _ClientSocket(
         protocols=(upstream.protocol,) if upstream.protocol else (),
         autoping=False,
         max_msg_size=_MAX_MESSAGE,
+        timeout=_CLOSE_TIMEOUT,
     )
+    to_client: Close | None = None  # a close the client is still to be sent
     try:
         await client.prepare(request)
         registry.add(client)
-        legs = [
-            asyncio.ensure_future(_relay(client, upstream)),
-            asyncio.ensure_future(_relay(upstream, client)),
-        ]
+        from_client = asyncio.ensure_future(_relay(client, upstream))
+        from_upstream = asyncio.ensure_future(_relay(upstream, client, close_sink=False))
+        drain = asyncio.ensure_future(client.going_away.wait())
+        legs: list[asyncio.Future[Any]] = [from_client, from_upstream, drain]
         try:
-            _done, pending = await asyncio.wait(legs, return_when=asyncio.FIRST_COMPLETED)
-            # Give the other leg a moment to deliver the close handshake.
-            if pending:
-                await asyncio.wait(pending, timeout=5)
+            await asyncio.wait(legs, return_when=asyncio.FIRST_COMPLETED)
+            if from_client.done():
+                # The client closed (aiohttp answered it): give the upstream
+                # leg a moment to deliver the close handshake.
+                await asyncio.wait([from_upstream], timeout=5)
+            elif from_upstream.done() and from_upstream.exception() is None:
+                to_client = from_upstream.result()
+            elif from_upstream.done():
+                to_client = WSCloseCode.INTERNAL_ERROR, b""
+            else:
+                to_client = _DRAIN
         finally:
+            # Stops the leg reading the client before the close below.
             await _cancel(legs)
     finally:
         if not upstream.closed:
-            await upstream.close(code=_close_code(client.close_code))
+            code = WSCloseCode.GOING_AWAY if to_client is _DRAIN else client.close_code
+            await upstream.close(code=_close_code(code))
         if not client.closed:
-            await client.close(code=_close_code(upstream.close_code))
+            code, message = to_client or (_close_code(upstream.close_code), b"")
+            await client.close(code=code, message=message)
     return client
 
 
-async def _cancel(tasks: Iterable[asyncio.Future[None]]) -> None:
+async def _cancel(tasks: Iterable[asyncio.Future[Any]]) -> None:
     for task in tasks:
         if not task.done():
             task.cancel()
@@ -159,9 +200,10 @@ async def _cancel(tasks: Iterable[asyncio.Future[None]]) -> None:
 
 
 async def close_all(registry: WeakSet[web.WebSocketResponse]) -> None:
-    """Drain: close every client websocket with 1001 (going away)."""
-    sockets = [ws for ws in registry if not ws.closed]
-    await asyncio.gather(
-        *(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down") for ws in sockets),
-        return_exceptions=True,
-    )
+    """Drain: ask every client websocket's handler to close it with 1001
+    (going away); the handlers finish within the server's shutdown timeout."""
+    for ws in list(registry):
+        if isinstance(ws, _ClientSocket):
+            ws.going_away.set()
+        elif not ws.closed:
+            await ws.close(code=_DRAIN[0], message=_DRAIN[1])

@@ -31,6 +31,8 @@ __all__ = ["STATUS_FAILED", "ResponseRelay"]
 #: ``pending_error`` holds the error to answer (or to retry on a fresh connection).
 STATUS_FAILED = -1
 
+#: How long a drained websocket waits for the client to answer our close.
+_CLOSE_GRACE = 3.0
 _CHUNK_END = b"0\r\n\r\n"
 _CRLF = b"\r\n"
 #: A 101 to a request that did not ask for a websocket is never spliced (RFC 9110 §7.8).
@@ -185,11 +187,21 @@ class ResponseRelay:
             return
         if frames.at_boundary:
             self.conn.write(CLOSE_GOING_AWAY)
+            self.conn.uncork()  # the close frame leaves now, whatever the caller corked
+            self.frames = None  # sent once
             if self.upstream is not None:
                 self.upstream.abort()
                 self.upstream = None
-            self.conn.close()
-            self._resolve()
+            # The TCP connection stays open for the client's close reply (RFC
+            # 6455 §7.1.1): a FIN right behind our close frame can reach a busy
+            # client before it has answered, and its reply then fails (1006).
+            # The client closes after replying (``client_lost``); one that does
+            # not is closed after the grace.
+            self.conn.server.loop.call_later(_CLOSE_GRACE, self._close_tunnel)
+
+    def _close_tunnel(self) -> None:
+        self.conn.close()
+        self._resolve()
 
     def upstream_failed(self, error: GatewayError, *, retryable: bool = False) -> None:
         self.upstream = None
