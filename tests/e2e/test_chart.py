@@ -129,10 +129,11 @@ def test_default_render(helm: Helm) -> None:
     needed = {"oidcproviders", "oidcproviders/status", "configmaps", "clusterkopfpeerings"}
     assert needed <= resources
     assert not {"pods", "mutatingwebhookconfigurations"} & resources  # least privilege
-    # Secrets only for the access-key signing keys: never list/watch/delete.
+    # Secrets only for the access-key signing keys (get/create/update) and the generated
+    # browser-session key Secrets (get/create/patch): never list/watch/delete.
     secret_verbs = {v for rule in role["rules"] if "secrets" in rule["resources"]
                     for v in rule["verbs"]}
-    assert secret_verbs == {"get", "create", "update"}
+    assert secret_verbs == {"get", "create", "update", "patch"}
     assert not by_kind(docs, "Role")
     assert not by_kind(docs, "Ingress") and not by_kind(docs, "ServiceMonitor")
     assert not by_kind(docs, "OIDCProvider")
