@@ -135,6 +135,8 @@ _CASES: list[Case] = [
         (b"Connection", b"Upgrade"), (b"Upgrade", b"websocket"), (b"Sec-WebSocket-Version", b"13"),
         (b"Sec-WebSocket-Key", b"dGhlIHNhbXBsZSBub25jZQ==")], close=False),
         reply=_reply(b"Content-Length: 2", b"Connection: close")),
+    Case("http2-settings-alone", request("GET /public/x HTTP/1.1", [
+        (b"HTTP2-Settings", b"AAMAAABkAAQAAP__")])),  # found by the deep run
     Case("h2-preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
     # --- Expect -----------------------------------------------------------------------------
     Case("expect-continue", request("POST /public/x HTTP/1.1",
