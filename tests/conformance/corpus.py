@@ -151,6 +151,8 @@ _CASES: list[Case] = [
     Case("http10", request("GET /public/x HTTP/1.0", close=False)),
     Case("http10-keep-alive", request("GET /public/x HTTP/1.0", [(b"Connection", b"keep-alive")],
                                       close=False)),
+    Case("http10-keep-alive-and-close", request("GET /public/x HTTP/1.0", [
+        (b"Connection", b"Keep-Alive")])),  # found by the deep run: close must win
     Case("http10-chunked-reply", request("GET /public/x HTTP/1.0"),
          reply=_reply(b"Transfer-Encoding: chunked", body=b"2\r\nok\r\n0\r\n\r\n")),
     # --- responses ---------------------------------------------------------------------------
