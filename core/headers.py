@@ -16,7 +16,7 @@ The upstream trusts the identity headers, so the only safe order is
 2. *Drop* hop-by-hop headers (RFC 9110 §7.6.1): ``Connection``,
    ``Proxy-Connection``, ``Keep-Alive``, ``TE``, ``Trailer``,
    ``Transfer-Encoding``, ``Upgrade``, plus ``Proxy-Authorization``/
-   ``-Authenticate`` and every name the client lists in ``Connection`` —
+   ``-Authenticate``, ``HTTP2-Settings`` and every name the client lists in ``Connection`` —
    except ``Host`` and ``Content-Length``, which a client must not be able to
    remove that way.  ``Authorization`` is dropped unless
    ``headers.forward_authorization``.
@@ -88,8 +88,8 @@ HOP_BY_HOP: tuple[str, ...] = (
     "upgrade",
     "proxy-authorization",
     "proxy-authenticate",
-    # RFC 9113 §3.1: h2c is not supported, and the field only has meaning for the
-    # hop that upgrades, so it is dropped even when ``Connection`` does not list it.
+    # only meaningful with ``Upgrade: h2c`` (RFC 9113 §3.1 retired it); never forwarded,
+    # listed in ``Connection`` or not
     "http2-settings",
 )
 #: Client fields replaced by the HTTP layer when ``headers.set_forwarded`` (lower-case).

@@ -178,7 +178,11 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
         request,
         runtime.gate.forwarding.values(request.remote or "", request.scheme, headers),
     )
-    if request.headers.get("Expect", "").lower() == "100-continue" and request.version >= (1, 1):
+    if (
+        request.headers.get("Expect", "").strip().lower() == "100-continue"
+        and request.version >= (1, 1)
+        and request.body_exists  # nothing to invite otherwise (as on lean)
+    ):
         # Only now, with the request allowed, invite the body (RFC 9110 §10.1.1).
         await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
     session = app[UPSTREAM_SESSION]

@@ -120,10 +120,15 @@ def forwarded_headers(
     :class:`~authgate.core.forwarding.ForwardingPlan`).  Values keep the
     client's bytes (:func:`wire_value`)."""
     out: CIMultiDict[str] = CIMultiDict()
+    spelling: dict[str, str] = {}
     for name, value in headers:
-        if name.lower() in _REQUEST_DROP:
+        lower = name.lower()
+        if lower in _REQUEST_DROP:
             continue
-        out.add(name, wire_value(value))
+        # A repeated field keeps its first spelling: aiohttp's client compares names
+        # case-sensitively when it merges and would keep only the last of
+        # ``X-A: 1`` and ``x-a: 2`` (lean sends both; names are case-insensitive).
+        out.add(spelling.setdefault(lower, name), wire_value(value))
     if request.content_length is not None:  # ``0`` too: as the client framed it (lean too)
         out["Content-Length"] = str(request.content_length)
     for name, value in forwarded:

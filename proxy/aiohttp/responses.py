@@ -105,5 +105,18 @@ async def suppress_defaults(request: web.Request, response: web.StreamResponse) 
         response.headers.popall(hdrs.SERVER, None)
     if response.get(NO_CONTENT_TYPE, False):
         response.headers.popall(hdrs.CONTENT_TYPE, None)
-    if request.version == (1, 0) and hdrs.CONNECTION not in response.headers:
+    if request.version == (1, 0) and (
+        hdrs.CONNECTION not in response.headers or _asks_close(request)
+    ):
+        # ``close`` wins over ``keep-alive`` in another Connection field (RFC 9112
+        # §9.6); aiohttp's llhttp keeps an HTTP/1.0 connection that has both.
         response.headers[hdrs.CONNECTION] = "close"
+        response.force_close()
+
+
+def _asks_close(request: web.BaseRequest) -> bool:
+    return any(
+        token.strip().lower() == "close"
+        for value in request.headers.getall(hdrs.CONNECTION, ())
+        for token in value.split(",")
+    )

@@ -183,6 +183,10 @@ class ClientConnection(asyncio.Protocol):
             ex.upgrade_value = value
         elif size == 6 and name.lower() == b"expect":
             ex.expect_continue = value.strip().lower() == b"100-continue"
+        elif size == 10 and name.lower() == b"connection" and b"close" in value.lower():
+            # ``close`` wins over a ``keep-alive`` in another Connection field
+            # (RFC 9112 §9.6); llhttp keeps an HTTP/1.0 connection that has both.
+            ex.keep_alive = False
 
     def on_headers_complete(self) -> None:
         ex = self._parsing
@@ -196,7 +200,7 @@ class ClientConnection(asyncio.Protocol):
         if version != "1.1":
             major, _, minor = version.partition(".")
             ex.version = (int(major or 0), int(minor or 0))
-        ex.keep_alive = parser.should_keep_alive()
+        ex.keep_alive = ex.keep_alive and parser.should_keep_alive()
         ex.upgrade = parser.should_upgrade()
         if ex.method == "CONNECT":
             raise MalformedRequest("CONNECT is not supported")

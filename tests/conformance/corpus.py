@@ -82,6 +82,8 @@ _CASES: list[Case] = [
     Case("del-in-name", request("GET /public/x HTTP/1.1", [b"X-\x7fA: v"])),
     Case("utf8-value", request("GET /public/x HTTP/1.1", [(b"X-Name", "józef 日本".encode())])),
     Case("latin1-value", request("GET /public/x HTTP/1.1", [(b"X-Name", b"jos\xe9")])),
+    Case("repeated-field-case", request("GET /public/x HTTP/1.1", [
+        (b"X-Custom", b"1"), (b"x-cUSTOM", b"2")])),  # found by the deep run (aiohttp kept "2")
     Case("empty-value", request("GET /public/x HTTP/1.1", [(b"X-Empty", b"")])),
     Case("tab-in-value", request("GET /public/x HTTP/1.1", [(b"X-Tab", b"a\tb")])),
     Case("lf-only-lines", b"GET /public/x HTTP/1.1\nHost: h\nConnection: close\n\n"),
@@ -135,6 +137,8 @@ _CASES: list[Case] = [
         (b"Connection", b"Upgrade"), (b"Upgrade", b"websocket"), (b"Sec-WebSocket-Version", b"13"),
         (b"Sec-WebSocket-Key", b"dGhlIHNhbXBsZSBub25jZQ==")], close=False),
         reply=_reply(b"Content-Length: 2", b"Connection: close")),
+    Case("http2-settings-alone", request("GET /public/x HTTP/1.1", [
+        (b"HTTP2-Settings", b"AAMAAABkAAQAAP__")])),  # found by the deep run
     Case("h2-preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
     # --- Expect -----------------------------------------------------------------------------
     Case("expect-continue", request("POST /public/x HTTP/1.1",
@@ -147,6 +151,8 @@ _CASES: list[Case] = [
     Case("http10", request("GET /public/x HTTP/1.0", close=False)),
     Case("http10-keep-alive", request("GET /public/x HTTP/1.0", [(b"Connection", b"keep-alive")],
                                       close=False)),
+    Case("http10-keep-alive-and-close", request("GET /public/x HTTP/1.0", [
+        (b"Connection", b"Keep-Alive")])),  # found by the deep run: close must win
     Case("http10-chunked-reply", request("GET /public/x HTTP/1.0"),
          reply=_reply(b"Transfer-Encoding: chunked", body=b"2\r\nok\r\n0\r\n\r\n")),
     # --- responses ---------------------------------------------------------------------------
