@@ -8,7 +8,7 @@ PORT ?= 8080
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv quickstart test test-fast testenv lint bench fuzz clean
+.PHONY: venv quickstart test test-fast testenv lint bench fuzz conformance-deep clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,14 @@ lint: $(STAMP)
 # them), not the cluster or Keycloak, so it does not run `testenv`.
 bench: $(STAMP)
 	{ f="$${XDG_CACHE_HOME:-$$HOME/.cache}/authgate/env.sh"; [ -f "$$f" ] && source "$$f"; } ; $(BIN)/python -m bench $(BENCH_ARGS)
+
+# The differential conformance suite (tests/conformance) runs bounded and seeded in
+# `make test`; this runs it deep (random seed, CONFORMANCE_EXAMPLES generated requests,
+# AUTHGATE_CONFORMANCE_SEED=N replays one) and prints the figures. Needs no testenv.
+conformance-deep: $(STAMP)
+	AUTHGATE_CONFORMANCE_DEEP=1 AUTHGATE_CONFORMANCE_REPORT=1 \
+	AUTHGATE_CONFORMANCE_EXAMPLES=$${CONFORMANCE_EXAMPLES:-20000} \
+	$(BIN)/python -m pytest tests/conformance -q -p no:cacheprovider $(PYTEST_ARGS)
 
 fuzz: $(STAMP)
 	$(BIN)/python tests/fuzz/fuzz_targets.py -max_total_time=$${FUZZ_SECONDS:-300}

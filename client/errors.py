@@ -34,6 +34,7 @@ class ExitCode(IntEnum):
     SESSION_EXPIRED = 10
     API = 11
     CREDENTIALS = 12
+    EXCHANGE_UNSUPPORTED = 13  # the IdP offers no token exchange (RFC 8693) to this client
     INTERRUPTED = 130
     PIPE_CLOSED = 141  # 128 + SIGPIPE: the reader of stdout went away (`| head`)
 

@@ -35,6 +35,7 @@ from authgate.client.discovery import (
     unavailable_idp,
 )
 from authgate.client.errors import UsageError, command
+from authgate.client.exchange import ExchangeSettings, Subject, login_exchange
 from authgate.client.output import Console
 from authgate.client.password_grant import MFA_WARNING, password_login
 from authgate.client.quickstart import mint as mint_quickstart_token
@@ -59,6 +60,8 @@ class LoginRequest:
     client_credentials: bool = False
     client_id: str | None = None
     client_secret: str | None = None
+    exchange_from: Subject | None = None  # token exchange (RFC 8693)
+    audience: str | None = None
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,12 @@ def _run_flow(request: LoginRequest, discovery: Discovery, ca_file: str | None,
     extra = discovery.token_request_params
     if request.client_credentials:
         return _client_credentials(request, discovery, token_endpoint, ca_file)
+    if request.exchange_from is not None:
+        settings = ExchangeSettings.create(client_id=request.client_id,
+                                           client_secret=request.client_secret,
+                                           audience=request.audience, scopes=request.scopes)
+        with sync_client(ca_file) as http:
+            return login_exchange(http, discovery, request.exchange_from, settings, base_url)
     if not client_id:
         raise UsageError("the discovery document names no client for the CLI")
     scope = requested_scopes(discovery.default_scopes, request.scopes, discovery.scope_prefix)
@@ -179,9 +188,11 @@ def _client_credentials(request: LoginRequest, discovery: Discovery, token_endpo
 
 
 def login(request: LoginRequest, store: ConfigStore, console: Console) -> LoginResult:
-    chosen = [request.unsigned_token, request.username is not None, request.client_credentials]
+    chosen = [request.unsigned_token, request.username is not None, request.client_credentials,
+              request.exchange_from is not None]
     if sum(chosen) > 1:
-        raise UsageError("choose one of --unsigned-token, --username and --client-credentials")
+        raise UsageError("choose one of --unsigned-token, --username, --client-credentials "
+                         "and --exchange-from")
     name, base_url, ca_file = _target(request, store.load())
     with sync_client(ca_file) as http:
         discovery = fetch_discovery(http, base_url)
@@ -226,6 +237,13 @@ def describe(result: LoginResult) -> str:
     renew = ("refresh token stored" if result.tokens.refresh_token else
              "re-minted on refresh" if result.tokens.grant == "unsigned" else
              "requested again before it expires" if result.tokens.grant == "client_credentials"
+             else _exchange_renewal(result.tokens) if result.tokens.grant == "token_exchange"
              else "no refresh token")
     return (f"Logged in to {result.base_url} as {who} (context {result.context!r}).\n"
             f"Access token {expiry}; {renew}.")
+
+
+def _exchange_renewal(tokens: TokenSet) -> str:
+    if tokens.subject_file:
+        return f"exchanged again from {tokens.subject_file} before it expires"
+    return "exchanged from stdin, so not renewed: log in again when it expires"

@@ -12,7 +12,8 @@ Policy:
   telling the user to log in again;
 * quickstart logins are "refreshed" by minting a new unsigned token;
 * client-credentials logins have no refresh token and are requested again
-  (RFC 6749 §4.4.3) with the stored secret or ``AUTHGATE_CLIENT_SECRET``.
+  (RFC 6749 §4.4.3) with the stored secret or ``AUTHGATE_CLIENT_SECRET``;
+* token-exchange logins (RFC 8693) are exchanged again from their subject file.
 
 Concurrency: one :class:`Session` per (config file, context) per process, so
 every SDK client and thread shares one token. A renewal holds the session's
@@ -34,6 +35,7 @@ from authgate.client.client_credentials import (
 )
 from authgate.client.discovery import fetch_discovery, unavailable_idp
 from authgate.client.errors import NotLoggedIn, SessionExpired, command
+from authgate.client.exchange import renew_exchange
 from authgate.client.oauth import OAuthError, rejected, token_request
 from authgate.client.quickstart import mint as mint_quickstart_token
 from authgate.client.store import ClientConfig, Cluster, ConfigStore
@@ -86,6 +88,9 @@ def renew(login: Login) -> TokenSet:
         return mint_quickstart_token(current.email)
     if current.grant == "client_credentials":
         return _request_again(login, again)
+    if current.grant == "token_exchange":  # RFC 8693: exchange the subject file again
+        return renew_exchange(current, login.cluster.base_url, login.cluster.ca_file,
+                              login.context, again)
     if not current.refresh_token:
         raise SessionExpired(
             f"the login of context {login.context!r} has no refresh token and cannot be renewed",

@@ -46,7 +46,8 @@ def revoke(cluster: Cluster, tokens: TokenSet) -> Revocation:
                                          "expires.")
             form = {"token": token, "token_type_hint": hint}
             headers = {}
-            if tokens.grant == "client_credentials" and tokens.client_id and tokens.client_secret:
+            confidential = tokens.grant in ("client_credentials", "token_exchange")
+            if confidential and tokens.client_id and tokens.client_secret:
                 headers["Authorization"] = basic_auth(tokens.client_id, tokens.client_secret)
             elif discovery.client_id:
                 form["client_id"] = discovery.client_id

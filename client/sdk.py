@@ -8,6 +8,12 @@ The token comes from the first source that is set: ``token=``,
 projected service-account tokens), then the stored login
 (:mod:`authgate.client.sources`); with an environment source the base URL
 comes from ``base_url=``, ``AUTHGATE_BASE_URL`` or the current context.
+``exchange_from=`` (a token file or a token) instead trades that token for a
+platform token at the IdP (RFC 8693, :mod:`authgate.client.exchange`),
+optionally for ``exchange_audience=`` / ``exchange_scope=``, as the
+confidential client ``client_id=`` / ``client_secret=`` (default
+``AUTHGATE_CLIENT_ID`` / ``AUTHGATE_CLIENT_SECRET``), and exchanges again
+before the result expires or when the file changes.
 
 Tokens are renewed lazily, when less than 60 s are left, and once more after
 a 401 (the token may have been revoked or the clock may be off), through the
@@ -33,7 +39,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -43,132 +49,25 @@ from authgate.client.discovery import (
     Discovery,
     fetch_discovery,
     fetch_discovery_async,
-    normalize_base_url,
 )
 from authgate.client.errors import (
     APIError,
     ClientError,
     Forbidden,
-    NotLoggedIn,
     Unauthorized,
-    UsageError,
 )
-from authgate.client.refresh import SDK_REFRESH_MARGIN, Session
+from authgate.client.exchange import exchange_args
+from authgate.client.sdk_credentials import Credentials
 from authgate.client.sources import (
-    BASE_URL_ENV,
     Source,
-    TokenFile,
-    check_token,
-    env_base_url,
-    env_source,
 )
-from authgate.client.store import ConfigStore
 from authgate.client.token_check import mismatches
 from authgate.client.transport import (
     DEFAULT_TIMEOUT,
     async_client,
-    env_ca_file,
-    origin,
     sync_client,
     unreachable,
 )
-
-
-class _Credentials:
-    """Where a client's base URL and bearer token come from (see
-    :mod:`authgate.client.sources` for the order)."""
-
-    def __init__(self, base_url: str | None, access_token: str | None, context: str | None,
-                 config_file: str | os.PathLike[str] | None, ca_file: str | None) -> None:
-        self.static_token: str | None = None
-        self.token_file: TokenFile | None = None
-        self.session: Session | None = None
-        wanted: str | None = normalize_base_url(base_url) if base_url else None
-        cluster_ca: str | None = None
-        found: tuple[Source, str | TokenFile] | None = None
-        if access_token is not None:
-            found = Source("argument"), check_token(access_token, "the token argument")
-        found = found or env_source()
-        if found is not None:
-            self.source, value = found
-            if isinstance(value, TokenFile):
-                self.token_file = value
-            else:
-                self.static_token = value
-            if wanted is None and (env_url := env_base_url()):
-                wanted = normalize_base_url(env_url)
-        if (self.static_token is None and self.token_file is None) or wanted is None:
-            store = ConfigStore(config_file)
-            if wanted is not None and context is None:
-                context = _context_for(store, wanted)
-            session = Session.shared(store, context)
-            try:
-                login = session.login()
-            except NotLoggedIn as exc:
-                if found is not None:  # a token but no platform to send it to
-                    raise UsageError("which platform? a token source is set but no base URL",
-                                     hint=f"pass base_url= or set {BASE_URL_ENV}") from exc
-                raise
-            if wanted is not None and login.cluster.base_url != wanted:
-                # Never send one platform's token to another.
-                raise UsageError(
-                    f"context {login.context!r} belongs to {login.cluster.base_url}, "
-                    f"not {wanted}", hint="pass the matching context= or access_token=")
-            wanted, cluster_ca = login.cluster.base_url, login.cluster.ca_file
-            if found is None:
-                self.session = session
-                self.source = Source("login", login.context)
-        assert wanted is not None
-        self.base_url: str = wanted
-        self.ca_file = ca_file or env_ca_file() or cluster_ca
-
-    def url(self, path: str) -> str:
-        """``base_url + path``; an absolute URL only when it is on the platform itself."""
-        if path.startswith("/"):
-            return self.base_url + path
-        if origin(path) != origin(self.base_url) or not path.startswith(self.base_url):
-            raise UsageError(f"refusing to send the platform's token to {origin(path)}",
-                             hint="pass a path such as '/apis/...'")
-        return path
-
-    @property
-    def renews_in_thread(self) -> bool:
-        """Only a stored login renews over the network (file sources are a stat)."""
-        return self.session is not None
-
-    def token(self) -> str:
-        if self.static_token is not None:
-            return self.static_token
-        if self.token_file is not None:
-            return self.token_file.read()
-        assert self.session is not None
-        token: str = self.session.token(SDK_REFRESH_MARGIN).tokens.access_token
-        return token
-
-    def renew_after_401(self, rejected_token: str) -> str | None:
-        """A replacement for a token the platform rejected, or None when there is none."""
-        if self.token_file is not None:
-            fresh = self.token_file.read(force=True)
-            return fresh if fresh != rejected_token else None
-        if self.session is None:
-            return None
-        token: str = self.session.refresh(stale=rejected_token).tokens.access_token
-        return token
-
-
-def _context_for(store: ConfigStore, base_url: str) -> str:
-    """The context logged in to ``base_url`` (the current one first)."""
-    config = store.load()
-    names = sorted(config.contexts, key=lambda name: name != config.current_context)
-    for name in names:
-        entry = config.contexts[name]
-        cluster = config.clusters.get(entry.cluster)
-        if cluster is not None and cluster.base_url == base_url and entry.user in config.users:
-            found: str = name
-            return found
-    raise NotLoggedIn(f"not logged in to {base_url}",
-                      hint=f"run: authgate login --base-url {base_url}, or pass access_token=")
-
 
 #: 401 reasons that are a mismatch between the platform and the IdP: a new login
 #: gets a token with the same defect, so the hint must not say "log in again".
@@ -228,9 +127,16 @@ class Client:
     def __init__(self, base_url: str | None = None, *, token: str | None = None,
                  access_token: str | None = None, context: str | None = None,
                  config_file: str | os.PathLike[str] | None = None, ca_file: str | None = None,
-                 timeout: httpx.Timeout | float = DEFAULT_TIMEOUT) -> None:
-        self._credentials = _Credentials(base_url, token if token is not None else access_token,
-                                         context, config_file, ca_file)
+                 timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+                 exchange_from: str | os.PathLike[str] | None = None,
+                 exchange_audience: str | None = None,
+                 exchange_scope: str | Sequence[str] | None = None,
+                 client_id: str | None = None, client_secret: str | None = None,
+                 subject_token_type: str | None = None) -> None:
+        exchange = exchange_args(exchange_from, exchange_audience, exchange_scope, client_id,
+                                  client_secret, subject_token_type)
+        self._credentials = Credentials(base_url, token if token is not None else access_token,
+                                         context, config_file, ca_file, exchange)
         self.base_url = self._credentials.base_url
         self._http = sync_client(self._credentials.ca_file,
                                  timeout if isinstance(timeout, httpx.Timeout)
@@ -313,9 +219,16 @@ class AsyncClient:
     def __init__(self, base_url: str | None = None, *, token: str | None = None,
                  access_token: str | None = None, context: str | None = None,
                  config_file: str | os.PathLike[str] | None = None, ca_file: str | None = None,
-                 timeout: httpx.Timeout | float = DEFAULT_TIMEOUT) -> None:
-        self._credentials = _Credentials(base_url, token if token is not None else access_token,
-                                         context, config_file, ca_file)
+                 timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+                 exchange_from: str | os.PathLike[str] | None = None,
+                 exchange_audience: str | None = None,
+                 exchange_scope: str | Sequence[str] | None = None,
+                 client_id: str | None = None, client_secret: str | None = None,
+                 subject_token_type: str | None = None) -> None:
+        exchange = exchange_args(exchange_from, exchange_audience, exchange_scope, client_id,
+                                  client_secret, subject_token_type)
+        self._credentials = Credentials(base_url, token if token is not None else access_token,
+                                         context, config_file, ca_file, exchange)
         self.base_url = self._credentials.base_url
         self._http = async_client(self._credentials.ca_file,
                                   timeout if isinstance(timeout, httpx.Timeout)

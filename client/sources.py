@@ -55,8 +55,8 @@ def check_token(value: str, where: str) -> str:
 
 @dataclass(frozen=True)
 class Source:
-    """Which source is in use: ``kind`` is argument, AUTHGATE_TOKEN, AUTHGATE_TOKEN_FILE
-    or login; ``detail`` the file path or the context name."""
+    """Which source is in use: ``kind`` is argument, exchange, AUTHGATE_TOKEN,
+    AUTHGATE_TOKEN_FILE or login; ``detail`` the file path or the context name."""
 
     kind: str
     detail: str = ""
@@ -68,22 +68,25 @@ class Source:
             return f"{TOKEN_FILE_ENV} ({self.detail})"
         if self.kind == "argument":
             return "explicit token (--token / token=)"
+        if self.kind == "exchange":
+            return f"token exchange (RFC 8693) of {self.detail}"
         return self.kind
 
 
 class TokenFile:
     """A token file, re-read when it changes (thread-safe)."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, label: str | None = None, hint: str | None = None) -> None:
         self.path = path
+        self.label = label or f"{TOKEN_FILE_ENV}={path}"  # how messages name the file
+        self.hint = hint or (f"point {TOKEN_FILE_ENV} at a readable file holding one token, "
+                             "or unset it")
         self._lock = threading.Lock()
         self._stamp: tuple[int, int, int, int] | None = None
         self._token: str | None = None
 
     def _problem(self, message: str) -> CredentialSourceError:
-        return CredentialSourceError(f"{TOKEN_FILE_ENV}={self.path}: {message}",
-                                     hint=f"point {TOKEN_FILE_ENV} at a readable file holding "
-                                          "one token, or unset it")
+        return CredentialSourceError(f"{self.label}: {message}", hint=self.hint)
 
     def read(self, *, force: bool = False) -> str:
         """The current token; the file is read again only when it changed (or ``force``)."""
@@ -112,7 +115,7 @@ class TokenFile:
                 text = raw.decode("ascii")
                 if len(raw) > MAX_TOKEN_FILE_BYTES:
                     raise ValueError
-                token = check_token(text, f"{TOKEN_FILE_ENV}={self.path}")
+                token = check_token(text, self.label)
             except (ValueError, CredentialSourceError) as exc:
                 if self._token is not None:
                     return self._token  # half-written: keep the last good one, retry next time

@@ -45,6 +45,9 @@ def status_rows(tokens: TokenSet) -> tuple[dict[str, Any], list[tuple[str, str]]
         ("Refresh token", "present" if tokens.refresh_token else "none"),
         ("Login method", tokens.grant),
     ]
+    if tokens.grant == "token_exchange":  # RFC 8693: where the next exchange reads from
+        data["exchanged_from"] = tokens.subject_file
+        rows.append(("Exchanged from", tokens.subject_file or "stdin (not renewed)"))
     kind = credential_type(found)  # "access key" (with its jti) or "IdP token"
     data.update(kind[0])
     rows.insert(0, kind[1])

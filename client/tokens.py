@@ -29,12 +29,16 @@ class TokenSet:
     id_token: str | None = None
     token_type: str = "Bearer"  # noqa: S105 (a type name)
     scope: str | None = None
-    grant: str = "device"  # device | password | client_credentials | unsigned | static
+    # device | password | client_credentials | token_exchange | unsigned | static
+    grant: str = "device"
     email: str | None = None  # quickstart: re-minted from this on refresh
     obtained_at: float | None = None
     # client_credentials: re-requested with these (RFC 6749 §4.4 issues no refresh token)
     client_id: str | None = None
     client_secret: str | None = None
+    # token_exchange (RFC 8693): exchanged again from this file, for this audience
+    subject_file: str | None = None
+    audience: str | None = None
 
     def seconds_left(self, now: float | None = None) -> float | None:
         if self.expires_at is None:
@@ -59,13 +63,14 @@ class TokenSet:
         return replace(new, refresh_token=new.refresh_token or self.refresh_token,
                        id_token=new.id_token or self.id_token, grant=self.grant,
                        email=self.email, client_id=self.client_id,
-                       client_secret=self.client_secret)
+                       client_secret=self.client_secret, subject_file=self.subject_file,
+                       audience=self.audience)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"access_token": self.access_token, "token_type": self.token_type,
                                 "grant": self.grant}
         for key in ("expires_at", "refresh_token", "id_token", "scope", "email", "obtained_at",
-                    "client_id", "client_secret"):
+                    "client_id", "client_secret", "subject_file", "audience"):
             value = getattr(self, key)
             if value is not None:
                 data[key] = value
@@ -90,6 +95,8 @@ class TokenSet:
             obtained_at=float(obtained_at) if obtained_at is not None else None,
             client_id=_opt_str(data.get("client_id")),
             client_secret=_opt_str(data.get("client_secret")),
+            subject_file=_opt_str(data.get("subject_file")),
+            audience=_opt_str(data.get("audience")),
         )
 
     @classmethod

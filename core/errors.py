@@ -35,6 +35,7 @@ __all__ = [
     "MissingToken",
     "Overloaded",
     "RequestTooLarge",
+    "VersionNotSupported",
     "upstream_refused",
 ]
 
@@ -144,6 +145,16 @@ class InvalidRequest(AuthError):
     status = 400
     default_error = "invalid_request"
     default_reason = "invalid_request"
+
+
+class VersionNotSupported(InvalidRequest):
+    """A request line naming HTTP/2 or later over HTTP/1.x framing: 505 (RFC 9110 §15.6.6)."""
+
+    status = 505
+    default_reason = "unsupported_version"
+
+    def __init__(self, description: str = "only HTTP/1.0 and HTTP/1.1 are served") -> None:
+        super().__init__(description, reason=self.default_reason)
 
 
 class GatewayError(Exception):

@@ -38,7 +38,8 @@ from urllib.parse import unquote
 
 from .config import ProxyConfig
 from .credentials import Credential, CredentialRequest, CredentialSource, CredentialSourceFactory
-from .errors import InvalidRequest, InvalidToken, MissingToken
+from .errors import InvalidRequest, InvalidToken, MissingToken, VersionNotSupported
+from .forwarding import ForwardingPlan
 from .headers import HeaderPlan
 from .keys import KeyCache
 from .paths import normalize_path
@@ -47,7 +48,17 @@ from .revocation import RevocationList
 from .rules import Authorizer
 from .verify import TokenVerifier
 
-__all__ = ["AUTHORIZATION_SLACK", "Decision", "Gate", "bearer_token", "check_host"]
+__all__ = [
+    "AUTHORIZATION_SLACK",
+    "Decision",
+    "Gate",
+    "bad_request_target",
+    "bearer_token",
+    "check_host",
+    "check_version",
+    "duplicate_host",
+    "missing_host",
+]
 
 #: Bytes allowed over ``tokens.max_token_bytes`` in the whole ``Authorization``
 #: value: the ``Bearer`` scheme word, its space and stray whitespace.
@@ -85,6 +96,20 @@ def bearer_token(value: str) -> str:
 _HOST = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?")
 
 
+def bad_request_target() -> InvalidRequest:
+    return InvalidRequest(
+        "only origin-form request targets are accepted", reason="bad_request_target"
+    )
+
+
+def duplicate_host() -> InvalidRequest:
+    return InvalidRequest("more than one Host header", reason="duplicate_host")
+
+
+def missing_host() -> InvalidRequest:
+    return InvalidRequest("an HTTP/1.1 request needs a Host header", reason="missing_host")
+
+
 def check_host(headers: Sequence[tuple[str, str]], *, required: bool) -> None:
     """RFC 9112 §3.2: more than one ``Host``, an invalid value, or none on an
     HTTP/1.1 request is answered 400 — never forwarded, never copied into
@@ -94,11 +119,28 @@ def check_host(headers: Sequence[tuple[str, str]], *, required: bool) -> None:
         if len(name) == 4 and name.lower() == "host":
             seen += 1
             if seen > 1:
-                raise InvalidRequest("more than one Host header", reason="duplicate_host")
+                raise duplicate_host()
             if _HOST.fullmatch(value.strip(" \t")) is None:
                 raise InvalidRequest("the Host header is not a valid host", reason="invalid_host")
     if required and not seen:
-        raise InvalidRequest("an HTTP/1.1 request needs a Host header", reason="missing_host")
+        raise missing_host()
+
+
+def check_version(version: tuple[int, int], headers: Sequence[tuple[str, str]]) -> None:
+    """HTTP/1.0 and 1.1 only (RFC 9112 §2.3): HTTP/0.9 is a ``400``, 2.0 and
+    later over this text framing a ``505`` (RFC 9110 §15.6.6).  An HTTP/1.0
+    request with ``Transfer-Encoding`` has faulty framing (RFC 9112 §6.1): 400."""
+    major, _ = version
+    if major == 0:
+        raise InvalidRequest("HTTP/0.9 is not supported", reason="bad_request_line")
+    if major > 1:
+        raise VersionNotSupported()
+    if version == (1, 0) and any(
+        len(n) == 17 and n.lower() == "transfer-encoding" for n, _ in headers
+    ):
+        raise InvalidRequest(
+            "an HTTP/1.0 request cannot use Transfer-Encoding", reason="bad_framing"
+        )
 
 
 def _query_has_token(query: str) -> bool:
@@ -129,6 +171,8 @@ class Gate:
         self.sources = tuple(sources)
         self._auth_enabled = config.auth_enabled
         self._max_authorization = config.tokens.max_token_bytes + AUTHORIZATION_SLACK
+        self.forwarding = ForwardingPlan(config.headers.set_forwarded,
+                                         tuple(config.server.trusted_proxies))  # fmt: skip
 
     @classmethod
     def from_config(
@@ -158,17 +202,19 @@ class Gate:
         headers: Sequence[tuple[str, str]],
         *,
         require_host: bool = False,
+        version: tuple[int, int] = (1, 1),
     ) -> Decision:
         """Decide one request; raise :class:`~authgate.core.errors.AuthError` to refuse it.
 
         ``require_host`` is set by the engines for HTTP/1.1 requests, which
-        must carry exactly one ``Host`` (RFC 9112 §3.2)."""
+        must carry exactly one ``Host`` (RFC 9112 §3.2); ``version`` is the
+        request's HTTP version (:func:`check_version`)."""
+        if version != (1, 1):
+            check_version(version, headers)
         if raw_target[:1] != "/":
             # Absolute-form and asterisk-form are for proxies and OPTIONS * (RFC 9112
             # §3.2.2-4); a reverse proxy in front of one app accepts origin-form only.
-            raise InvalidRequest(
-                "only origin-form request targets are accepted", reason="bad_request_target"
-            )
+            raise bad_request_target()
         check_host(headers, required=require_host)
         raw_path, _, query = raw_target.partition("?")
         path = normalize_path(raw_path)
@@ -178,6 +224,11 @@ class Gate:
             raise InvalidRequest(
                 "more than one Authorization header", reason="duplicate_authorization"
             )
+        if query and (not query.isascii() or not query.isprintable() or "#" in query):
+            # RFC 9112 §3.2: a target has no fragment, and no raw space, control or
+            # non-ASCII byte; a ``#`` forwarded upstream would be read differently by
+            # different parsers (oauth2-proxy CVE-2026-41059).
+            raise InvalidRequest("the query is not valid", reason="invalid_query")
         if query and _query_has_token(query):
             raise InvalidRequest(
                 "send the token in the Authorization header, not in the query",

@@ -21,14 +21,14 @@ The upstream trusts the identity headers, so the only safe order is
    remove that way.  ``Authorization`` is dropped unless
    ``headers.forward_authorization``.
 3. With ``headers.set_forwarded`` (the default) the HTTP layer sets
-   ``X-Forwarded-For``/``-Proto``/``-Host`` from what it saw, so the
-   client's ``X-Forwarded-For``, ``X-Forwarded-Proto``, ``X-Forwarded-Host``
-   and ``Forwarded`` are dropped here in every spelling: an upstream that
-   folds ``_`` into ``-`` would otherwise read ``X_Forwarded_For: 6.6.6.6``
-   as the client address.  (Should a ``trust_forwarded`` option ever be
-   added, the trusted values must be read from the raw request, as the lean
-   engine does, not from this filtered list.)  With ``set_forwarded`` off,
-   they pass through unchanged.
+   ``X-Forwarded-For``/``-Proto``/``-Host`` (:mod:`.forwarding`), so every
+   client field named ``X-Forwarded-<anything>`` (``-Uri`` and ``-Prefix``
+   too: oauth2-proxy GHSA-7x63-xv5r-3p2x) and ``Forwarded`` is dropped here
+   in every spelling: an upstream that folds ``_`` into ``-`` would
+   otherwise read ``X_Forwarded_For: 6.6.6.6`` as the client address.  A
+   trusted peer's chain is read from the raw request by
+   :class:`~.forwarding.ForwardingPlan`, never from this filtered list.
+   With ``set_forwarded`` off, they pass through unchanged.
 4. *Inject* the principal's headers **after** filtering, so ``Connection:
    x-nmp-principal-id`` can never remove a header authgate sets.  Values
    are printable ASCII: ``%`` and anything non-ASCII are percent-encoded as
@@ -38,6 +38,12 @@ The upstream trusts the identity headers, so the only safe order is
    go into their own slots.  Values never contain
    control characters: CR, LF, NUL and the rest of C0/DEL are removed, so a
    hostile claim cannot split or smuggle headers.
+5. A header value with bytes outside ASCII must be valid UTF-8 (it then
+   reaches the upstream byte-exact on both engines); anything else is
+   refused with ``400 invalid_header_value`` (RFC 9110 §5.5 obs-text is
+   opaque, and not every upstream would read the same bytes the same way).
+   A field of :data:`SINGLETONS` sent twice (in any spelling) is refused with
+   ``400 duplicate_header``.
 """
 
 from __future__ import annotations
@@ -46,14 +52,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .config import ATTRIBUTE_SLOTS, HEADER_PRESETS, IDENTITY_SLOTS, HeaderConfig
+from .errors import InvalidRequest
 from .principal import Principal
 
 __all__ = [
     "FORWARDED",
     "HOP_BY_HOP",
     "PRESET_IDENTITY",
+    "SINGLETONS",
     "HeaderPlan",
     "canonical_name",
+    "check_value",
     "identity_value",
     "safe_value",
     "websocket_requested",
@@ -81,6 +90,14 @@ FORWARDED: tuple[str, ...] = (
 PRESET_IDENTITY: frozenset[str] = frozenset(
     name.lower() for preset in HEADER_PRESETS.values() for name in preset.values()
 )
+_FORWARDED_PREFIX = "x-forwarded-"
+#: Fields a request may carry once (besides ``Host``, see ``check_host``): two
+#: values would be read differently by different servers (aiohttp's parser
+#: refuses the same set, so both engines answer the same 400).
+SINGLETONS: frozenset[str] = frozenset({
+    "content-length", "content-location", "content-range", "content-type", "etag",
+    "max-forwards", "server", "transfer-encoding", "user-agent",
+})  # fmt: skip
 _NEVER_CONNECTION_DROPPED = frozenset({"host", "content-length"})
 _CONTROL = {i: None for i in (*range(0x20), 0x7F)}
 _INJECT_CACHE_SIZE = 4096
@@ -148,6 +165,17 @@ def identity_value(value: str) -> str:
     )
 
 
+def check_value(value: str) -> None:
+    """Refuse a header value (as the engines decode it: Latin-1, one
+    character per byte) whose bytes are not valid UTF-8 (module docstring, 5)."""
+    try:
+        value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        raise InvalidRequest(
+            "a header value is not valid UTF-8", reason="invalid_header_value"
+        ) from None
+
+
 def _group(name: str) -> str:
     value = identity_value(name)
     return value.replace(",", "%2C") if "," in value else value
@@ -165,6 +193,7 @@ class HeaderPlan:
     #: attribute name -> header name, for Principal.attributes (pod_name, pod_uid)
     attribute_names: tuple[tuple[str, str], ...]
     forward_authorization: bool
+    set_forwarded: bool
     _drop: frozenset[str]
     _identity_keys: frozenset[str]
     _inject_cache: dict[int, tuple[Principal, list[tuple[str, str]]]] = field(
@@ -190,6 +219,7 @@ class HeaderPlan:
             identity_names=identity,
             attribute_names=tuple((slot, names[slot]) for slot in ATTRIBUTE_SLOTS),
             forward_authorization=config.forward_authorization,
+            set_forwarded=config.set_forwarded,
             _drop=frozenset(drop),
             _identity_keys=frozenset(canonical_name(n) for n in identity),
         )
@@ -202,31 +232,33 @@ class HeaderPlan:
     def filter_request(self, headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
         """The client's headers minus identity (every preset's), hop-by-hop,
         ``Connection``-listed, (unless forwarded) ``Authorization`` and (with
-        ``set_forwarded``) forwarding headers; order and spelling kept."""
-        items = headers if isinstance(headers, list | tuple) else list(headers)
-        drop = self._drop
-        listed: set[str] | None = None
-        for name, value in items:
-            if len(name) == 10 and name.lower() == "connection":
-                listed = listed or set()
-                for token in value.split(","):
-                    token = canonical_name(token.strip())
-                    if token and token not in _NEVER_CONNECTION_DROPPED:
-                        listed.add(token)
-        if listed:
-            drop = drop | listed
-        canonical = _CANONICAL.get
-        return [(n, v) for n, v in items if (canonical(n) or canonical_name(n)) not in drop]
+        ``set_forwarded``) forwarding headers; order and spelling kept.
+        (:meth:`scan`'s first half: the ``Connection``-token logic exists once.)"""
+        return self.scan(headers)[0]
 
     def scan(self, headers: Iterable[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[str]]:
-        """One pass for the gate: ``(filter_request(headers), [Authorization values])``."""
+        """One pass for the gate: ``(kept headers, [Authorization values])``, where the kept
+        headers are :meth:`filter_request`'s answer."""
         drop = self._drop
         canonical = _CANONICAL.get
         kept: list[tuple[str, str]] = []
         authorization: list[str] = []
         listed: set[str] | None = None
+        seen: set[str] | None = None
+        forwarded = self.set_forwarded
         for name, value in headers:
+            if not value.isascii():
+                check_value(value)
             key = canonical(name) or canonical_name(name)
+            if key in SINGLETONS:
+                if seen is None:
+                    seen = {key}
+                elif key in seen:
+                    raise InvalidRequest(
+                        "a header that may appear once appears twice", reason="duplicate_header"
+                    )
+                else:
+                    seen.add(key)
             if key == "authorization":
                 authorization.append(value)
             elif key == "connection":
@@ -235,7 +267,7 @@ class HeaderPlan:
                     token = canonical_name(token.strip())
                     if token and token not in _NEVER_CONNECTION_DROPPED:
                         listed.add(token)
-            if key not in drop:
+            if key not in drop and not (forwarded and key.startswith(_FORWARDED_PREFIX)):
                 kept.append((name, value))
         if listed:
             kept = [(n, v) for n, v in kept if canonical_name(n) not in listed]

@@ -68,6 +68,12 @@ class UpstreamTarget:
         port = "" if self.port == default else f":{self.port}"
         return f"{self.scheme}://{host}{port}"
 
+    @property
+    def authority(self) -> str:
+        """``host[:port]`` of :attr:`origin`: the ``Host`` sent upstream when an
+        HTTP/1.0 client sent none (an HTTP/1.1 request needs one, RFC 9112 §3.2)."""
+        return self.origin.split("://", 1)[1]
+
     def target(self, raw_target: str) -> str:
         """The upstream request target: the base path, then the client's
         origin-form target byte-exact (``/api`` + ``/x?y`` = ``/api/x?y``)."""

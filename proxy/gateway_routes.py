@@ -28,15 +28,14 @@ being proxied to an upstream that does not exist.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from authgate.core.config import ProxyConfig
 from authgate.core.errors import AuthError
+from authgate.core.forwarding import peer_trusted
 from authgate.core.gatekeeper import Gatekeeper, Verdict
 from authgate.core.gateway import Flavour, principal_document
 
@@ -62,8 +61,6 @@ FORWARD_AUTH_PATH = "/apis/auth/forward-auth"
 _NO_STORE = ("Cache-Control", "no-store")
 _JSON = ("Content-Type", "application/json")
 _FLAVOURS = {CHECK_PATH: Flavour.NGINX, FORWARD_AUTH_PATH: Flavour.FORWARD_AUTH}
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,25 +91,6 @@ def gateway_endpoint(config: ProxyConfig, raw_target: str) -> str | None:
     if not gateway.proxy_upstream:
         return "not_found"
     return None
-
-
-@lru_cache(maxsize=16)
-def _networks(cidrs: tuple[str, ...]) -> tuple[Network, ...]:
-    return tuple(ipaddress.ip_network(c, strict=False) for c in cidrs)
-
-
-def peer_trusted(peer: str, cidrs: Sequence[str]) -> bool:
-    """True when ``peer`` (an IP address, possibly IPv4-mapped IPv6) lies in
-    one of ``cidrs`` (``server.trusted_proxies``; empty trusts nobody)."""
-    if not cidrs:
-        return False
-    try:
-        address = ipaddress.ip_address(peer.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return any(address in network for network in _networks(tuple(cidrs)))
 
 
 def _error(exc: AuthError, endpoint: str) -> GatewayResponse:

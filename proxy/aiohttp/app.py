@@ -55,6 +55,7 @@ from .websocket import close_all, is_websocket_upgrade, proxy_websocket
 __all__ = ["build_app", "guard", "proxy_handler"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_SERVED_VERSIONS = ((1, 0), (1, 1))
 
 
 def _header_bytes(request: web.BaseRequest) -> int:
@@ -71,6 +72,10 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     loop = asyncio.get_running_loop()
     started = loop.time()
     status = 500
+    if request.match_info.http_exception is not None:
+        # No route matched (``OPTIONS *``, a target that is not a path): the
+        # Gate answers it, as on the lean engine, never aiohttp's text 404.
+        handler = proxy_handler
     try:
         if lifecycle.in_flight >= limits.max_in_flight:
             request[OUTCOME] = Outcome.SHED
@@ -139,7 +144,6 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
     """Serve an endpoint, or decide once, then answer, relay a websocket, or forward."""
     app = request.app
     runtime = app[RUNTIME].current
-    config = runtime.config
     raw_target = request.raw_path
     endpoint = runtime.router.match(raw_target)
     if endpoint is not None:
@@ -149,13 +153,19 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
     started = loop.time()
     try:
         decision = await runtime.gate.decide(
-            request.method, raw_target, headers, require_host=request.version >= (1, 1)
+            request.method,
+            raw_target,
+            headers,
+            require_host=request.version >= (1, 1),
+            version=(request.version.major, request.version.minor),
         )
     except AuthError as exc:
         request[AUTH_SECONDS] = loop.time() - started
         request[OUTCOME] = Outcome.DENIED
         request[REASON] = exc.reason
-        return render(error_answer(exc))
+        # A request line the Gate refused for its version leaves the connection
+        # in an unknown protocol: close it, as the lean engine does.
+        return render(error_answer(exc, close=request.version not in _SERVED_VERSIONS))
     request[AUTH_SECONDS] = loop.time() - started
     request[OUTCOME] = Outcome.PUBLIC if decision.public else Outcome.ALLOWED
     request[PATH] = decision.path
@@ -164,7 +174,7 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
     upstream_headers = forwarded_headers(
         decision.upstream_headers,
         request,
-        set_forwarded=config.headers.set_forwarded,
+        runtime.gate.forwarding.values(request.remote or "", request.scheme, headers),
     )
     if request.headers.get("Expect", "").lower() == "100-continue" and request.version >= (1, 1):
         # Only now, with the request allowed, invite the body (RFC 9110 §10.1.1).

@@ -39,7 +39,7 @@ from authgate.core.upstream import UpstreamTarget
 
 from ..edge import error_answer
 from ..upstream_tls import upstream_ssl_context
-from .responses import UPSTREAM_SERVER, render
+from .responses import NO_CONTENT_TYPE, UPSTREAM_SERVER, render
 from .state import UPSTREAM_SECONDS
 
 log = logging.getLogger("authgate.proxy.aiohttp.forwarding")
@@ -50,6 +50,7 @@ __all__ = [
     "forwarded_headers",
     "response_headers",
     "upstream_url",
+    "wire_value",
 ]
 
 #: Dropped from the upstream request besides what the core already filtered:
@@ -95,30 +96,38 @@ def upstream_url(target: UpstreamTarget, raw_target: str) -> URL:
     return URL(target.origin + target.target(raw_target), encoded=True)
 
 
+def wire_value(value: str) -> str:
+    """A value decoded as Latin-1 (one character per byte, as both engines
+    decode heads) re-decoded as UTF-8, so that aiohttp, which writes every head
+    as UTF-8, sends the original bytes.  The core has refused request values
+    that are not valid UTF-8; a response value that is not is written as
+    aiohttp would (the one deliberate difference, tests/conformance/allowlist.yaml)."""
+    if value.isascii():
+        return value
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
+
+
 def forwarded_headers(
     headers: Iterable[tuple[str, str]],
     request: web.BaseRequest,
-    *,
-    set_forwarded: bool,
+    forwarded: Iterable[tuple[str, str]] = (),
 ) -> CIMultiDict[str]:
     """The upstream request headers: the gate's list minus framing fields,
-    plus ``X-Forwarded-*`` (de-facto standard) describing the peer we saw.
-
-    When ``set_forwarded`` is on, the core has already dropped every client
-    spelling of ``X-Forwarded-*`` and RFC 7239 ``Forwarded``, so nothing a
-    client sent can extend or replace the chain."""
+    plus ``forwarded`` (the core's ``X-Forwarded-*``, see
+    :class:`~authgate.core.forwarding.ForwardingPlan`).  Values keep the
+    client's bytes (:func:`wire_value`)."""
     out: CIMultiDict[str] = CIMultiDict()
     for name, value in headers:
         if name.lower() in _REQUEST_DROP:
             continue
-        out.add(name, value)
-    if request.content_length is not None and request.content_length > 0:
+        out.add(name, wire_value(value))
+    if request.content_length is not None:  # ``0`` too: as the client framed it (lean too)
         out["Content-Length"] = str(request.content_length)
-    if set_forwarded:
-        out["X-Forwarded-For"] = request.remote or ""
-        out["X-Forwarded-Proto"] = request.scheme
-        if request.host:
-            out["X-Forwarded-Host"] = request.host
+    for name, value in forwarded:
+        out.add(name, value)
     return out
 
 
@@ -149,15 +158,19 @@ def response_headers(
         lower = name.lower()
         if lower in _HOP or lower in named:
             continue
-        out.add(name, value)
+        out.add(name, wire_value(value))
     for name, value in extra:
         out.add(name, value)
     return out
 
 
 def _mark_server(response: web.StreamResponse, headers: CIMultiDict[str]) -> None:
+    """Note what the upstream sent, so :func:`~.responses.suppress_defaults`
+    keeps its ``Server`` and removes a ``Content-Type`` only aiohttp added."""
     if "Server" in headers:
         response[UPSTREAM_SERVER] = True
+    if "Content-Type" not in headers:
+        response[NO_CONTENT_TYPE] = True
 
 
 async def _small_response(

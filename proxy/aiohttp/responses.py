@@ -22,18 +22,40 @@ from authgate.core.paths import normalize_path
 
 from ..edge import EdgeRequest, EdgeResponse
 
-__all__ = ["UPSTREAM_SERVER", "edge_request", "read_bounded", "render", "suppress_defaults"]
+__all__ = [
+    "NO_CONTENT_TYPE",
+    "UPSTREAM_SERVER",
+    "BareResponse",
+    "edge_request",
+    "read_bounded",
+    "render",
+    "suppress_defaults",
+]
 
 #: Set on a response that carries the upstream's own ``Server`` field.
 UPSTREAM_SERVER = "authgate.upstream_server"
+#: Set on a relayed response whose upstream sent no ``Content-Type``.
+NO_CONTENT_TYPE = "authgate.no_content_type"
 
 
-def render(answer: EdgeResponse) -> web.Response:
-    """``answer`` as an aiohttp response (aiohttp adds Content-Length)."""
-    response = web.Response(status=answer.status, body=answer.body)
+class BareResponse(web.Response):
+    """A response without aiohttp's ``Server`` banner, for answers made
+    outside the application (a request the parser rejected never reaches
+    ``on_response_prepare``)."""
+
+    async def _prepare_headers(self) -> None:
+        await super()._prepare_headers()
+        self.headers.popall(hdrs.SERVER, None)
+
+
+def render(answer: EdgeResponse, *, bare: bool = False) -> web.Response:
+    """``answer`` as an aiohttp response (aiohttp adds Content-Length);
+    ``bare``: a :class:`BareResponse`."""
+    response = (BareResponse if bare else web.Response)(status=answer.status, body=answer.body)
     for name, value in answer.headers:
         response.headers.add(name, value)
     if answer.close:
+        response.headers[hdrs.CONNECTION] = "close"  # on any version, as lean says it
         response.force_close()
     return response
 
@@ -74,6 +96,14 @@ async def read_bounded(request: web.BaseRequest, limit: int) -> bytes | None:
 
 
 async def suppress_defaults(request: web.Request, response: web.StreamResponse) -> None:
-    """``on_response_prepare``: drop the ``Server`` banner aiohttp added itself."""
+    """``on_response_prepare``: drop the ``Server`` banner aiohttp added itself,
+    the ``Content-Type: application/octet-stream`` it adds to a relayed
+    response whose upstream sent none (the client must see what the upstream
+    said, not a type it never claimed), and tell an HTTP/1.0 client that
+    its connection closes (as the lean engine does)."""
     if not response.get(UPSTREAM_SERVER, False):
         response.headers.popall(hdrs.SERVER, None)
+    if response.get(NO_CONTENT_TYPE, False):
+        response.headers.popall(hdrs.CONTENT_TYPE, None)
+    if request.version == (1, 0) and hdrs.CONNECTION not in response.headers:
+        response.headers[hdrs.CONNECTION] = "close"

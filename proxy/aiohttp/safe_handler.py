@@ -25,16 +25,23 @@ import logging
 from http import HTTPStatus
 
 from aiohttp import web
-from aiohttp.http_exceptions import BadHttpMethod, HttpProcessingError
+from aiohttp.http_exceptions import (
+    BadHttpMessage,
+    BadHttpMethod,
+    HttpProcessingError,
+    InvalidURLError,
+)
 from aiohttp.web_protocol import RequestHandler
 
 from authgate.core.errors import (
+    AuthError,
     GatewayError,
     GatewayTimeout,
     HeadersTooLarge,
     MalformedRequest,
     RequestTooLarge,
 )
+from authgate.core.gate import bad_request_target, duplicate_host, missing_host
 
 from ..edge import error_answer
 from ..records import Outcome, RequestObserver, RequestRecord
@@ -48,8 +55,14 @@ log = logging.getLogger("authgate.proxy.aiohttp.safe_handler")
 MALFORMED_REASON = MalformedRequest.default_reason
 
 
-def _answer(status: int) -> GatewayError:
-    """Our typed error for a status aiohttp answers itself (never its text)."""
+def _answer(status: int, exc: BaseException | None = None) -> GatewayError | AuthError:
+    """Our typed error for a status aiohttp answers itself (never its text).
+    The parser's Host refusals get the core's errors, so the answer is the
+    lean engine's (RFC 9112 §3.2)."""
+    if isinstance(exc, InvalidURLError):  # a target that is not origin-form
+        return bad_request_target()
+    if isinstance(exc, BadHttpMessage) and "'Host'" in str(exc.message):
+        return missing_host() if "Missing" in str(exc.message) else duplicate_host()
     if status == 400:
         return MalformedRequest()
     if status == 413:
@@ -77,7 +90,7 @@ class SafeRequestHandler(RequestHandler):
         exc: BaseException | None = None,
         message: str | None = None,  # aiohttp's text (quotes the raw input): never used
     ) -> web.StreamResponse:
-        error = _answer(status)
+        error = _answer(status, exc)
         reason = error.reason
         exc_type = type(exc).__name__ if exc is not None else None
         if isinstance(exc, HttpProcessingError):
@@ -114,7 +127,7 @@ class SafeRequestHandler(RequestHandler):
                 observer = _observer(request) or self._server_observer()
                 if observer is not None:
                     observer(_record(request, error, reason))
-        response = render(error_answer(error))
+        response = render(error_answer(error, close=True), bare=True)
         response.force_close()
         return response
 
@@ -133,7 +146,7 @@ def _observer(request: web.Request) -> RequestObserver | None:
         return None
 
 
-def _record(request: web.Request, error: GatewayError, reason: str) -> RequestRecord:
+def _record(request: web.Request, error: GatewayError | AuthError, reason: str) -> RequestRecord:
     return RequestRecord(
         method=request.method,
         path="",  # the target did not parse; nothing of it is logged

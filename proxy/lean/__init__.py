@@ -21,7 +21,7 @@ Entry point (the contract the proxy's engine dispatch wires to)::
 
 * ``config`` — the parsed document; ``listen``, ``upstream`` (parsed into an
   :class:`~authgate.core.upstream.UpstreamTarget`: scheme, TLS, base path),
-  ``limits`` and ``headers.set_forwarded`` are read once at start (the proxy
+  and ``limits`` are read once at start (the proxy
   restarts for changes to those, see ``restart_required_changes``).
 * ``runtime`` — returns the current :class:`~authgate.proxy.runtime.Runtime`
   and is called once per request, so a hot reload that swaps the Gate (or

@@ -20,8 +20,11 @@ from .rewrite import http_date, status_line
 __all__ = ["error_bytes", "render"]
 
 
-def render(answer: EdgeResponse, *, close: bool, head: bool = False) -> bytes:
-    """The full response for ``answer``; ``head`` omits the body (RFC 9110 §9.3.2)."""
+def render(
+    answer: EdgeResponse, *, close: bool, head: bool = False, http10: bool = False
+) -> bytes:
+    """The full response for ``answer``; ``head`` omits the body (RFC 9110 §9.3.2);
+    an HTTP/1.0 client kept open is told ``Connection: keep-alive``."""
     body = answer.body
     parts = [status_line(answer.status)]
     for name, value in answer.headers:
@@ -30,12 +33,16 @@ def render(answer: EdgeResponse, *, close: bool, head: bool = False) -> bytes:
     parts.append(b"Content-Length: %d\r\n" % len(body))
     if close or answer.close:
         parts.append(b"Connection: close\r\n")
+    elif http10:
+        parts.append(b"Connection: keep-alive\r\n")
     parts.append(b"\r\n")
     if not head:
         parts.append(body)
     return b"".join(parts)
 
 
-def error_bytes(error: AuthError | GatewayError, *, close: bool, head: bool = False) -> bytes:
+def error_bytes(
+    error: AuthError | GatewayError, *, close: bool, head: bool = False, http10: bool = False
+) -> bytes:
     """:func:`render` of :func:`~authgate.proxy.edge.error_answer`."""
-    return render(error_answer(error), close=close, head=head)
+    return render(error_answer(error), close=close, head=head, http10=http10)

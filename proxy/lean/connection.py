@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, cast
 
 import httptools
 
-from authgate.core.errors import GatewayError, HeadersTooLarge, MalformedRequest
+from authgate.core.errors import AuthError, GatewayError, HeadersTooLarge, MalformedRequest
+from authgate.core.gate import bad_request_target
 
 from ..records import Outcome, RequestRecord
 from .answers import error_bytes
@@ -60,7 +61,9 @@ class ClientConnection(asyncio.Protocol):
         self.server = server
         self.transport: asyncio.Transport | None = None
         self.peer_host = b""
+        self.peer = ""
         self.scheme = b"http"
+        self.scheme_str = "http"
         self.closed = False
         self.draining = False
         self.write_paused = False
@@ -72,7 +75,7 @@ class ClientConnection(asyncio.Protocol):
         self._head_bytes = 0
         self._since_head = 0
         self._queue: deque[Exchange] = deque()
-        self._error: GatewayError | None = None
+        self._error: GatewayError | AuthError | None = None
         self._upgrade_buf: list[bytes] | None = None
         self._pauses = 0
         self._waiter: asyncio.Future[None] | None = None
@@ -85,9 +88,11 @@ class ClientConnection(asyncio.Protocol):
         self.transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
         peer = self.transport.get_extra_info("peername")
         if isinstance(peer, tuple) and peer:
-            self.peer_host = str(peer[0]).encode("ascii", "replace")
+            self.peer = str(peer[0])
+            self.peer_host = self.peer.encode("ascii", "replace")
         if self.transport.get_extra_info("sslcontext") is not None:
             self.scheme = b"https"  # X-Forwarded-Proto says how the client reached us
+            self.scheme_str = "https"
         self.server.connections.add(self)
         self._task = self.server.loop.create_task(self._serve())
 
@@ -114,6 +119,9 @@ class ClientConnection(asyncio.Protocol):
         except httptools.HttpParserCallbackError as exc:
             ctx = exc.__context__
             self._protocol_error(ctx if isinstance(ctx, GatewayError) else MalformedRequest())
+            return
+        except httptools.HttpParserInvalidURLError:
+            self._protocol_error(bad_request_target())  # as the Gate and aiohttp answer it
             return
         except httptools.HttpParserError:
             self._protocol_error(MalformedRequest())
@@ -168,8 +176,9 @@ class ClientConnection(asyncio.Protocol):
         size = len(name)
         if size == 14 and name.lower() == b"content-length":
             ex.has_body = value.strip() != b"0"
+            ex.framed = True
         elif size == 17 and name.lower() == b"transfer-encoding":
-            ex.has_body = ex.chunked_in = True
+            ex.has_body = ex.chunked_in = ex.framed = True
         elif size == 7 and name.lower() == b"upgrade":
             ex.upgrade_value = value
         elif size == 6 and name.lower() == b"expect":
@@ -182,7 +191,11 @@ class ClientConnection(asyncio.Protocol):
         self._in_head = False
         self._since_head = 0
         ex.method = parser.get_method().decode("ascii")
-        ex.http10 = parser.get_http_version() == "1.0"
+        version = parser.get_http_version()
+        ex.http10 = version == "1.0"
+        if version != "1.1":
+            major, _, minor = version.partition(".")
+            ex.version = (int(major or 0), int(minor or 0))
         ex.keep_alive = parser.should_keep_alive()
         ex.upgrade = parser.should_upgrade()
         if ex.method == "CONNECT":
@@ -237,7 +250,7 @@ class ClientConnection(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    def _protocol_error(self, error: GatewayError) -> None:
+    def _protocol_error(self, error: GatewayError | AuthError) -> None:
         """Unparseable input: answer after the queued requests, then close."""
         self._error = error
         self._pause(_PAUSE_BUFFER)
@@ -245,12 +258,12 @@ class ClientConnection(asyncio.Protocol):
         if ex is not None and not self._in_head:
             # Broken mid-body: that request is answered with the error instead.
             if ex is self.current:
-                ex.body_broken(error)
+                ex.body_broken(error if isinstance(error, GatewayError) else MalformedRequest())
             elif ex in self._queue:
                 self._queue.remove(ex)
         self._wake()
 
-    def _answer_protocol_error(self, error: GatewayError) -> None:
+    def _answer_protocol_error(self, error: GatewayError | AuthError) -> None:
         self.write(error_bytes(error, close=True))
         self.close()
         hook = self.server.on_request

@@ -46,6 +46,7 @@ __all__ = ["BODY_BUFFER_LIMIT", "Exchange"]
 BODY_BUFFER_LIMIT = 256 * 1024
 
 _CHUNK_END = b"0\r\n\r\n"
+_BODYLESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 _CRLF = b"\r\n"
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
@@ -64,6 +65,7 @@ class Exchange(ResponseRelay):
         "conn",
         "done",
         "expect_continue",
+        "framed",
         "has_body",
         "headers",
         "http10",
@@ -77,6 +79,7 @@ class Exchange(ResponseRelay):
         "upgrade",
         "upgrade_value",
         "url",
+        "version",
         "websocket",
     )
 
@@ -86,12 +89,14 @@ class Exchange(ResponseRelay):
         self.headers: list[tuple[bytes, bytes]] = []
         self.method = "GET"
         self.http10 = False
+        self.version = (1, 1)
         self.keep_alive = True
         self.upgrade = False
         self.upgrade_value: bytes | None = None
         self.websocket = False
         self.chunked_in = False
         self.has_body = False
+        self.framed = False
         self.expect_continue = False
         self.body_done = False
         self.body_queue: list[bytes] | None = []
@@ -199,13 +204,14 @@ class Exchange(ResponseRelay):
         headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in self.headers]
         try:
             decision = await runtime.gate.decide(
-                self.method, target, headers, require_host=not self.http10
+                self.method, target, headers, require_host=not self.http10, version=self.version
             )
         except AuthError as exc:
             self.auth_seconds = server.loop.time() - t0
             self.outcome, self.reason, self.status = Outcome.DENIED, exc.reason, exc.status
             self._drop_body()
-            conn.write(error_bytes(exc, close=self._closing(), head=self.method == "HEAD"))
+            conn.write(error_bytes(exc, close=self._closing(), head=self.method == "HEAD",
+                                   http10=self.http10))  # fmt: skip
             return
         self.auth_seconds = server.loop.time() - t0
         self.path = decision.path
@@ -227,8 +233,7 @@ class Exchange(ResponseRelay):
             self.method,
             server.upstream.target_bytes(self.url),
             decision.upstream_headers,
-            self._extra(),
-            drop_forwarded=server.set_forwarded,
+            self._extra(runtime.gate.forwarding.values(conn.peer, conn.scheme_str, headers)),
         )
         await self._forward(conn, head)
 
@@ -271,23 +276,20 @@ class Exchange(ResponseRelay):
             self.pending_error = None
             self._answer_error(error)
 
-    def _extra(self) -> list[tuple[bytes, bytes]]:
-        extra: list[tuple[bytes, bytes]] = []
-        server = self.conn.server
-        if server.set_forwarded:
-            # As the aiohttp path: X-Forwarded-* describe the peer we saw (the
-            # core has dropped every client spelling of them).
-            host = b""
-            for name, value in self.headers:
-                if len(name) == 4 and name.lower() == b"host":
-                    host = value
-                    break
-            extra.append((b"X-Forwarded-For", self.conn.peer_host))
-            extra.append((b"X-Forwarded-Proto", self.conn.scheme))
-            if host:
-                extra.append((b"X-Forwarded-Host", host))
+    def _extra(self, forwarded: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+        """Framing, ``X-Forwarded-*`` (the core's :class:`ForwardingPlan`), and
+        ``Host`` for an HTTP/1.0 client that sent none."""
+        extra = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in forwarded]
+        if self.http10 and not any(
+            len(name) == 4 and name.lower() == b"host" for name, _ in self.headers
+        ):
+            extra.append((b"Host", self.conn.server.upstream.authority.encode("ascii")))
         if self.chunked_in:
             extra.append((b"Transfer-Encoding", b"chunked"))
+        elif not self.framed and self.method not in _BODYLESS_METHODS:
+            # A method whose content has a meaning, sent without any: say so
+            # (RFC 9110 §8.6), as aiohttp's client does.
+            extra.append((b"Content-Length", b"0"))
         if self.websocket:
             # The only upgrade we tunnel (RFC 6455 §4.1); every other token is dropped.
             extra.append((b"Connection", b"Upgrade"))
@@ -336,7 +338,8 @@ class Exchange(ResponseRelay):
         elif exc.status < 500:
             self.outcome = Outcome.REJECTED
         self._drop_body()
-        self.conn.write(error_bytes(exc, close=self._closing(), head=self.method == "HEAD"))
+        self.conn.write(error_bytes(exc, close=self._closing(), head=self.method == "HEAD",
+                                    http10=self.http10))  # fmt: skip
 
     def _record(self, t0: float) -> None:
         if self.conn.server.on_request is not None:

@@ -124,6 +124,7 @@ class ResponseRelay:
                 framing=b"chunked" if chunk else None,
                 close=close,
                 extra=self.response_extra,
+                http10=self.http10,
             )
         )
 

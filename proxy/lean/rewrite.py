@@ -47,6 +47,7 @@ _REASONS: dict[int, bytes] = {
     502: b"Bad Gateway",
     503: b"Service Unavailable",
     504: b"Gateway Timeout",
+    505: b"HTTP Version Not Supported",
 }
 
 
@@ -76,29 +77,20 @@ def request_head(
     target: bytes,
     headers: Iterable[tuple[str, str]],
     extra: Sequence[tuple[bytes, bytes]] = (),
-    *,
-    drop_forwarded: bool = False,
 ) -> bytes:
     """The upstream request head: method and target byte-exact, then ``headers``
-    (already filtered by the core) and ``extra`` (framing, forwarding).
+    (already filtered by the core, client ``X-Forwarded-*`` included) and
+    ``extra`` (framing, forwarding).
 
     ``Expect`` never goes up: we answer ``100 Continue`` once the request is
-    allowed.  ``drop_forwarded`` removes the client's ``X-Forwarded-*`` and
-    ``Forwarded`` fields because
-    ``extra`` carries the ones we computed (a client must not be able to
-    claim a host or scheme; its ``X-Forwarded-For`` chain is kept by
-    appending the peer to it).
+    allowed.  Values are the client's bytes (the engines decode them as
+    Latin-1, one character per byte, and the core has refused any that are not
+    valid UTF-8), so they go up byte-exact.
     """
     parts = [method.encode("ascii"), b" ", target, b" HTTP/1.1\r\n"]
     for name, value in headers:
-        first = name[:1]
-        if first in "xX":
-            if drop_forwarded and name[:12].lower() == "x-forwarded-":
-                continue
-        elif first in "eE" and len(name) == 6 and name.lower() == "expect":
+        if len(name) == 6 and name[:1] in "eE" and name.lower() == "expect":
             continue  # answered by us after the auth decision
-        elif drop_forwarded and first in "fF" and name.lower() == "forwarded":
-            continue
         parts.append(f"{name}: {value}\r\n".encode("latin-1"))
     for bname, bvalue in extra:
         parts.append(bname + b": " + bvalue + b"\r\n")
@@ -124,6 +116,7 @@ def response_head(
     close: bool,
     keep_upgrade: bool = False,
     extra: Sequence[tuple[bytes, bytes]] = (),
+    http10: bool = False,
 ) -> bytes:
     """The response head for the client.
 
@@ -131,7 +124,9 @@ def response_head(
     (Content-Length, if any, is one of ``headers`` and passes through).
     ``keep_upgrade`` keeps ``Upgrade``/``Connection`` on a 101.  ``extra``
     are fields the decision adds (e.g. a refreshed session's ``Set-Cookie``).
-    A response without ``Date`` gets one (RFC 9110 §6.6.1).
+    A response without ``Date`` gets one (RFC 9110 §6.6.1).  An HTTP/1.0
+    client whose connection stays open is told so (``Connection:
+    keep-alive``, RFC 9112 §9.3), as the aiohttp engine does.
     """
     listed = connection_tokens(headers)
     parts = [status_line(status, reason)]
@@ -154,5 +149,7 @@ def response_head(
         parts.append(b"Transfer-Encoding: " + framing + b"\r\n")
     if close and not keep_upgrade:
         parts.append(b"Connection: close\r\n")
+    elif http10:
+        parts.append(b"Connection: keep-alive\r\n")
     parts.append(b"\r\n")
     return b"".join(parts)

@@ -78,7 +78,6 @@ class LeanServer:
         self.max_header_bytes = config.limits.max_header_bytes
         self.max_in_flight = config.limits.max_in_flight
         self.drain_timeout = config.limits.drain_timeout_seconds
-        self.set_forwarded = config.headers.set_forwarded
         self.upstream = UpstreamTarget.from_config(config.upstream)
         self.pool = UpstreamPool(self.upstream, upstream_ssl_context(self.upstream))
         self.connections: set[ClientConnection] = set()

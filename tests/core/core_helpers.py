@@ -1,5 +1,6 @@
-"""Shared helpers for the pure core tests: real keys, an in-memory IdP
-(fetcher), and a token builder that can also produce hostile tokens."""
+"""Shared helpers for the pure core tests: real keys, the ``idp`` fixture (the shared
+in-memory IdP, :class:`tests.support.fetchers.MemoryIdP`), and a token builder that can
+also produce hostile tokens."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import base64
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import jwt
@@ -16,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from authgate.core.config import KeyConfig, ProxyConfig, parse_config
-from authgate.core.oidc import FetchError, FetchResult
+from tests.support.fetchers import MemoryIdP, keycloak_endpoints
 
 ISSUER = "https://idp.test/realms/platform"
 AUDIENCE = "api://authgate"
@@ -56,45 +57,10 @@ def keys() -> Keys:
     )
 
 
-@dataclass
-class FakeIdP:
-    """An in-memory fetcher: records every URL and serves discovery + JWKS."""
-
-    jwks: dict[str, Any]
-    issuer: str = ISSUER
-    up: bool = True
-    calls: list[str] = field(default_factory=list)
-    discovery_issuer: str | None = None
-
-    @property
-    def jwks_uri(self) -> str:
-        return self.issuer + "/protocol/openid-connect/certs"
-
-    @property
-    def jwks_calls(self) -> int:
-        return sum(1 for c in self.calls if c == self.jwks_uri)
-
-    async def __call__(self, url: str) -> FetchResult:
-        self.calls.append(url)
-        if not self.up:
-            raise FetchError("connection refused")
-        if url == self.issuer + "/.well-known/openid-configuration":
-            meta = {
-                "issuer": self.discovery_issuer or self.issuer,
-                "jwks_uri": self.jwks_uri,
-                "token_endpoint": self.issuer + "/protocol/openid-connect/token",
-                "device_authorization_endpoint": self.issuer + "/device",
-                "authorization_endpoint": self.issuer + "/auth",
-            }
-            return FetchResult(200, json.dumps(meta).encode())
-        if url == self.jwks_uri:
-            return FetchResult(200, json.dumps(self.jwks).encode())
-        return FetchResult(404, b"not found")
-
-
 @pytest.fixture
-def idp(keys: Keys) -> FakeIdP:
-    return FakeIdP(jwks=keys.jwks())
+def idp(keys: Keys) -> MemoryIdP:
+    """The in-memory IdP of :data:`ISSUER` with the session's keys (Keycloak's endpoints)."""
+    return MemoryIdP(jwks=keys.jwks(), issuer=ISSUER, endpoints=keycloak_endpoints(ISSUER))
 
 
 class Clock:

@@ -12,11 +12,12 @@ from authgate.core.errors import AuthError
 from authgate.core.gate import Gate
 from authgate.core.keys import KeyCache
 from authgate.core.quickstart import mint_unsigned_token
+from tests.support.fetchers import MemoryIdP
 
-from .core_helpers import FAST_KEYS, ISSUER, FakeIdP, Keys, claims, make_config, sign
+from .core_helpers import FAST_KEYS, ISSUER, Keys, claims, make_config, sign
 
 
-async def make_gate(idp: FakeIdP, **overrides: Any) -> Gate:
+async def make_gate(idp: MemoryIdP, **overrides: Any) -> Gate:
     config = make_config(**overrides)
     cache = KeyCache(ISSUER, idp, FAST_KEYS)
     await cache.refresh()
@@ -31,7 +32,7 @@ async def refused(
     return info.value
 
 
-async def test_allowed_with_identity(idp: FakeIdP, keys: Keys) -> None:
+async def test_allowed_with_identity(idp: MemoryIdP, keys: Keys) -> None:
     gate = await make_gate(idp)
     token = sign(keys.rsa, claims())
     decision = await gate.decide(
@@ -50,7 +51,7 @@ async def test_allowed_with_identity(idp: FakeIdP, keys: Keys) -> None:
     ]
 
 
-async def test_answers(idp: FakeIdP, keys: Keys) -> None:
+async def test_answers(idp: MemoryIdP, keys: Keys) -> None:
     gate = await make_gate(idp)
     token = sign(keys.rsa, claims(scope="platform:read"))
     auth = ("Authorization", f"Bearer {token}")
@@ -90,7 +91,7 @@ async def test_answers(idp: FakeIdP, keys: Keys) -> None:
     assert (await gate.decide("GET", "/x", [("authorization", f"bearer {token}")])).principal
 
 
-async def test_public_paths_and_auth_disabled(idp: FakeIdP) -> None:
+async def test_public_paths_and_auth_disabled(idp: MemoryIdP) -> None:
     gate = await make_gate(idp)
     decision = await gate.decide("GET", "/healthz", [("X-NMP-Scopes", "admin")])
     assert decision.public and decision.principal is None
@@ -100,7 +101,7 @@ async def test_public_paths_and_auth_disabled(idp: FakeIdP) -> None:
     assert decision.principal is None and decision.upstream_headers == [("A", "b")]
 
 
-async def test_quickstart_gate(idp: FakeIdP) -> None:
+async def test_quickstart_gate(idp: MemoryIdP) -> None:
     gate = await make_gate(idp, quickstart__enabled=True)
     token = mint_unsigned_token("dev@example.com")
     decision = await gate.decide("POST", "/x", [("Authorization", f"Bearer {token}")])
@@ -108,7 +109,7 @@ async def test_quickstart_gate(idp: FakeIdP) -> None:
     assert ("X-NMP-Principal-Email", "dev@example.com") in decision.upstream_headers
 
 
-async def test_discovery_document(idp: FakeIdP) -> None:
+async def test_discovery_document(idp: MemoryIdP) -> None:
     cache = KeyCache(ISSUER, idp, FAST_KEYS)
     await cache.refresh()
     config = make_config(oidc__scope_prefix="api://nmp/")
@@ -119,11 +120,11 @@ async def test_discovery_document(idp: FakeIdP) -> None:
             "issuer": ISSUER,
             "accepted_audiences": ["api://authgate"],
             "token_endpoint": ISSUER + "/protocol/openid-connect/token",
-            "device_authorization_endpoint": ISSUER + "/device",
+            "device_authorization_endpoint": ISSUER + "/protocol/openid-connect/auth/device",
             "client_id": "authgate-cli",
             "default_scopes": "platform:read platform:write openid profile email offline_access",
             "scope_prefix": "api://nmp/",
-            "authorization_endpoint": ISSUER + "/auth",
+            "authorization_endpoint": ISSUER + "/protocol/openid-connect/auth",
         },
     }
     override = make_config(oidc__token_endpoint="https://tok.example/t")

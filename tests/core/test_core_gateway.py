@@ -17,14 +17,15 @@ from authgate.core.gatekeeper import Gatekeeper, Verdict
 from authgate.core.gateway import Flavour, principal_document, read_original
 from authgate.core.keys import KeyCache
 from authgate.core.principal import Principal
+from tests.support.fetchers import MemoryIdP
 
-from .core_helpers import FAST_KEYS, ISSUER, Clock, FakeIdP, Keys, claims, make_config, sign
+from .core_helpers import FAST_KEYS, ISSUER, Clock, Keys, claims, make_config, sign
 
 NGINX, FWD, ENVOY = Flavour.NGINX, Flavour.FORWARD_AUTH, Flavour.ENVOY
 PREFIX = "/apis/auth/ext-authz"
 
 
-async def make_keeper(idp: FakeIdP, **overrides: Any) -> Gatekeeper:
+async def make_keeper(idp: MemoryIdP, **overrides: Any) -> Gatekeeper:
     config = make_config(**overrides)
     cache = KeyCache(ISSUER, idp, FAST_KEYS)
     await cache.refresh()
@@ -146,7 +147,7 @@ async def outcome(keeper: Gatekeeper, call: Awaitable[Verdict]) -> tuple[int, Ve
     return 200, verdict
 
 
-async def test_check_untrusted_peer_is_refused(idp: FakeIdP, keys: Keys) -> None:
+async def test_check_untrusted_peer_is_refused(idp: MemoryIdP, keys: Keys) -> None:
     keeper = await make_keeper(idp)
     token = sign(keys.rsa, claims())
     status, err = await outcome(keeper, keeper.check(
@@ -156,7 +157,7 @@ async def test_check_untrusted_peer_is_refused(idp: FakeIdP, keys: Keys) -> None
     assert err.www_authenticate("authgate") is not None
 
 
-async def test_check_verdicts_are_the_gates(idp: FakeIdP, keys: Keys) -> None:
+async def test_check_verdicts_are_the_gates(idp: MemoryIdP, keys: Keys) -> None:
     keeper = await make_keeper(idp, authorization__rules=[
         {"path_prefix": "/apis/admin", "read_scopes": ["platform:admin"]}])  # fmt: skip
     auth = ("Authorization", f"Bearer {sign(keys.rsa, claims())}")
@@ -178,7 +179,7 @@ async def test_check_verdicts_are_the_gates(idp: FakeIdP, keys: Keys) -> None:
     assert public.principal is None and public.identity == ()
 
 
-async def test_authenticate_answers_identity(idp: FakeIdP, keys: Keys) -> None:
+async def test_authenticate_answers_identity(idp: MemoryIdP, keys: Keys) -> None:
     keeper = await make_keeper(idp, authorization__rules=[
         {"path_prefix": "/apis/auth", "read_scopes": ["nothing-has-this"]}])  # fmt: skip
     token = sign(keys.rsa, claims(scope="openid other:thing"))
@@ -243,7 +244,7 @@ def test_no_store_and_no_cache_forbid_caching() -> None:
     assert not forbids_caching([("Pragma", "no-store")])
 
 
-async def test_cached_allow_is_per_credential_and_revalidated(idp: FakeIdP, keys: Keys) -> None:
+async def test_cached_allow_is_per_credential_and_revalidated(idp: MemoryIdP, keys: Keys) -> None:
     keeper = await make_keeper(idp, gateway__cache_size=100)
     alice = ("Authorization", f"Bearer {sign(keys.rsa, claims())}")
     bob = ("Authorization", f"Bearer {sign(keys.rsa, claims(sub='bob', scope='x:y'))}")

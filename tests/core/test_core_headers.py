@@ -138,8 +138,17 @@ def test_forwarded_passes_when_set_forwarded_is_off() -> None:
 
 
 def test_forwarded_lookalikes_kept() -> None:
-    sent = [("X-Forwarded-Port", "443"), ("X-Forwarded-Forx", "1"), ("Forwarded-For", "1")]
+    sent = [("Forwarded-For", "1"), ("XForwarded-For", "1"), ("X-Forwardedfor", "1")]
     assert PLAN.filter_request(sent) == sent
+
+
+@pytest.mark.parametrize(
+    "name", ["X-Forwarded-Port", "X-Forwarded-Uri", "x_forwarded_prefix", "X.Forwarded.Forx"]
+)
+def test_every_x_forwarded_name_dropped(name: str) -> None:
+    # one rule for both engines (issue 11 defect 5; oauth2-proxy GHSA-7x63-xv5r-3p2x)
+    assert PLAN.filter_request([(name, "spoof")]) == []
+    assert PLAN.scan([(name, "spoof")])[0] == []
 
 
 @pytest.mark.parametrize("preset", ["nemo", "authgate"])

@@ -15,10 +15,10 @@ from authgate.core.config import parse_config
 from authgate.core.errors import AuthError, ConfigError, Forbidden, InvalidToken
 from authgate.core.gate import Gate
 from authgate.core.keys import KeyCache
-from authgate.core.oidc import FetchResult
 from authgate.core.verify import TokenVerifier
+from tests.support.fetchers import MemoryIdP
 
-from .core_helpers import AUDIENCE, FAST_KEYS, ISSUER, FakeIdP, Keys, base_document, claims, sign
+from .core_helpers import AUDIENCE, FAST_KEYS, ISSUER, Keys, base_document, claims, sign
 
 SA_ISSUER = "https://kubernetes.default.svc.cluster.local"
 API_SERVER = "https://kubernetes.default.svc"
@@ -43,22 +43,13 @@ SA_ENTRY: dict[str, Any] = {
 }
 
 
-class FakeApiServer:
-    """The apiserver's /.well-known/openid-configuration and /openid/v1/jwks."""
-
-    def __init__(self, keys: Keys) -> None:
-        jwk = {**json.loads(RSAAlgorithm.to_jwk(keys.rsa_other.public_key())), "kid": "sa1"}
-        self.jwks = {"keys": [jwk]}
-        self.calls: list[str] = []
-
-    async def __call__(self, url: str) -> FetchResult:
-        self.calls.append(url)
-        if url == API_SERVER + "/.well-known/openid-configuration":
-            meta = {"issuer": SA_ISSUER, "jwks_uri": "https://10.0.0.1:6443/openid/v1/jwks"}
-            return FetchResult(200, json.dumps(meta).encode())
-        if url == API_SERVER + "/openid/v1/jwks":
-            return FetchResult(200, json.dumps(self.jwks).encode())
-        return FetchResult(404, b"")
+def fake_api_server(keys: Keys) -> MemoryIdP:
+    """The apiserver's /.well-known/openid-configuration and /openid/v1/jwks: the document
+    names the service-account issuer and the apiserver's own address for the keys."""
+    jwk = {**json.loads(RSAAlgorithm.to_jwk(keys.rsa_other.public_key())), "kid": "sa1"}
+    return MemoryIdP(jwks={"keys": [jwk]}, issuer=SA_ISSUER, base=API_SERVER,
+                     jwks_path="/openid/v1/jwks",
+                     advertised_jwks_uri="https://10.0.0.1:6443/openid/v1/jwks")
 
 
 def sa_claims(namespace: str = "jobs", name: str = "runner", **extra: Any) -> dict[str, Any]:
@@ -80,11 +71,11 @@ def sa_claims(namespace: str = "jobs", name: str = "runner", **extra: Any) -> di
     return {k: v for k, v in body.items() if v is not None}
 
 
-async def setup(idp: FakeIdP, keys: Keys, **entry: Any) -> tuple[Gate, FakeApiServer]:
+async def setup(idp: MemoryIdP, keys: Keys, **entry: Any) -> tuple[Gate, MemoryIdP]:
     doc = base_document()
     doc["issuers"] = [{**SA_ENTRY, **entry}]
     config = parse_config(doc)
-    api = FakeApiServer(keys)
+    api = fake_api_server(keys)
     sa_entry = config.issuers[0]
     idp_cache = KeyCache(ISSUER, idp, FAST_KEYS)
     sa_cache = KeyCache(
@@ -106,7 +97,7 @@ async def refused(gate: Gate, token: str, method: str = "GET") -> AuthError:
     return info.value
 
 
-async def test_service_account_token_maps_to_principal(idp: FakeIdP, keys: Keys) -> None:
+async def test_service_account_token_maps_to_principal(idp: MemoryIdP, keys: Keys) -> None:
     gate, api = await setup(idp, keys)
     assert api.calls == [API_SERVER + "/.well-known/openid-configuration",
                          API_SERVER + "/openid/v1/jwks"]  # fmt: skip
@@ -141,7 +132,7 @@ async def test_service_account_token_maps_to_principal(idp: FakeIdP, keys: Keys)
     assert idp_decision.principal.kind == "oidc"
 
 
-async def test_glob_grant_and_template(idp: FakeIdP, keys: Keys) -> None:
+async def test_glob_grant_and_template(idp: MemoryIdP, keys: Keys) -> None:
     gate, _ = await setup(idp, keys, claims={"principal": "sa/{namespace}/{name}/{uid}"})
     token = sign(keys.rsa_other, sa_claims("ci-main", "deployer"), kid="sa1")
     decision = await gate.decide("POST", "/api/x", [("Authorization", f"Bearer {token}")])
@@ -167,7 +158,7 @@ async def test_glob_grant_and_template(idp: FakeIdP, keys: Keys) -> None:
     ],
 )
 async def test_service_account_refusals(
-    idp: FakeIdP, keys: Keys, payload: dict[str, Any], status: int, reason: str
+    idp: MemoryIdP, keys: Keys, payload: dict[str, Any], status: int, reason: str
 ) -> None:
     gate, _ = await setup(idp, keys)
     payload = {k: v for k, v in payload.items() if v is not None}
@@ -177,7 +168,7 @@ async def test_service_account_refusals(
         assert isinstance(error, Forbidden)
 
 
-async def test_legacy_secret_token_refused(idp: FakeIdP, keys: Keys) -> None:
+async def test_legacy_secret_token_refused(idp: MemoryIdP, keys: Keys) -> None:
     gate, _ = await setup(idp, keys)
     legacy = {
         "iss": "kubernetes/serviceaccount",
@@ -191,7 +182,7 @@ async def test_legacy_secret_token_refused(idp: FakeIdP, keys: Keys) -> None:
     assert (await refused(gate, sign(keys.rsa_other, legacy, kid="sa1"))).reason == "missing_claim"
 
 
-async def test_issuers_never_use_each_others_keys(idp: FakeIdP, keys: Keys) -> None:
+async def test_issuers_never_use_each_others_keys(idp: MemoryIdP, keys: Keys) -> None:
     gate, api = await setup(idp, keys)
     calls = api.calls.count(API_SERVER + "/openid/v1/jwks")
     # an SA-shaped token signed with the IdP's key (kid rsa1), and the reverse
@@ -206,7 +197,7 @@ async def test_issuers_never_use_each_others_keys(idp: FakeIdP, keys: Keys) -> N
     assert api.calls.count(API_SERVER + "/openid/v1/jwks") == calls + 1
 
 
-async def test_verifier_routes_only_configured_issuers(idp: FakeIdP, keys: Keys) -> None:
+async def test_verifier_routes_only_configured_issuers(idp: MemoryIdP, keys: Keys) -> None:
     doc = base_document()
     doc["issuers"] = [SA_ENTRY]
     config = parse_config(doc)

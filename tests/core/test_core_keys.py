@@ -18,11 +18,12 @@ from authgate.core.oidc import (
     fetch_provider_metadata,
     parse_jwks,
 )
+from tests.support.fetchers import MemoryIdP
 
-from .core_helpers import FAST_KEYS, ISSUER, Clock, FakeIdP
+from .core_helpers import FAST_KEYS, ISSUER, Clock
 
 
-async def test_start_loads_keys_and_metadata(idp: FakeIdP) -> None:
+async def test_start_loads_keys_and_metadata(idp: MemoryIdP) -> None:
     cache = KeyCache(ISSUER, idp, FAST_KEYS)
     assert not cache.ready
     await cache.start()
@@ -37,7 +38,7 @@ async def test_start_loads_keys_and_metadata(idp: FakeIdP) -> None:
         await cache.close()
 
 
-async def test_start_with_idp_down_is_not_ready(idp: FakeIdP) -> None:
+async def test_start_with_idp_down_is_not_ready(idp: MemoryIdP) -> None:
     idp.up = False
     cache = KeyCache(ISSUER, idp, FAST_KEYS)
     await cache.start()
@@ -51,7 +52,7 @@ async def test_start_with_idp_down_is_not_ready(idp: FakeIdP) -> None:
         await cache.close()
 
 
-async def test_discovery_issuer_must_match_exactly(idp: FakeIdP) -> None:
+async def test_discovery_issuer_must_match_exactly(idp: MemoryIdP) -> None:
     idp.discovery_issuer = ISSUER + "/"
     with pytest.raises(DiscoveryError, match="exact match"):
         await fetch_provider_metadata(ISSUER, idp)
@@ -61,7 +62,7 @@ async def test_discovery_issuer_must_match_exactly(idp: FakeIdP) -> None:
     assert not cache.ready
 
 
-async def test_unknown_kid_flood_causes_one_fetch_per_cooldown(idp: FakeIdP) -> None:
+async def test_unknown_kid_flood_causes_one_fetch_per_cooldown(idp: MemoryIdP) -> None:
     clock = Clock()
     cache = KeyCache(ISSUER, idp, FAST_KEYS, clock=clock)
     await cache.refresh()
@@ -86,7 +87,7 @@ async def test_unknown_kid_flood_causes_one_fetch_per_cooldown(idp: FakeIdP) -> 
     assert cache.refetches_for_unknown_kid == 2
 
 
-async def test_rotated_key_found_by_one_refetch(idp: FakeIdP, keys: object) -> None:
+async def test_rotated_key_found_by_one_refetch(idp: MemoryIdP, keys: object) -> None:
     clock = Clock()
     cache = KeyCache(ISSUER, idp, FAST_KEYS, clock=clock)
     await cache.refresh()
@@ -97,7 +98,7 @@ async def test_rotated_key_found_by_one_refetch(idp: FakeIdP, keys: object) -> N
     assert idp.jwks_calls == 2
 
 
-async def test_negative_cache_remembers_missing_kid(idp: FakeIdP) -> None:
+async def test_negative_cache_remembers_missing_kid(idp: MemoryIdP) -> None:
     clock = Clock()
     cache = KeyCache(ISSUER, idp, KeyConfig(unknown_kid_cooldown_seconds=0), clock=clock)
     await cache.refresh()
@@ -109,7 +110,7 @@ async def test_negative_cache_remembers_missing_kid(idp: FakeIdP) -> None:
     assert idp.jwks_calls == 2  # negative cache, even with no cooldown
 
 
-async def test_stale_keys_kept_then_fail_closed(idp: FakeIdP) -> None:
+async def test_stale_keys_kept_then_fail_closed(idp: MemoryIdP) -> None:
     clock = Clock()
     settings = KeyConfig(stale_max_age_seconds=600, unknown_kid_cooldown_seconds=30)
     cache = KeyCache(ISSUER, idp, settings, clock=clock)
@@ -131,7 +132,7 @@ async def test_stale_keys_kept_then_fail_closed(idp: FakeIdP) -> None:
     assert cache.ready
 
 
-async def test_background_refresh_runs(idp: FakeIdP) -> None:
+async def test_background_refresh_runs(idp: MemoryIdP) -> None:
     settings = KeyConfig(refresh_interval_seconds=1, refresh_jitter=0.0)
     cache = KeyCache(ISSUER, idp, settings)
     await cache.start()
@@ -145,7 +146,7 @@ async def test_background_refresh_runs(idp: FakeIdP) -> None:
         await cache.close()
 
 
-async def test_jwks_uri_override_skips_discovery(idp: FakeIdP) -> None:
+async def test_jwks_uri_override_skips_discovery(idp: MemoryIdP) -> None:
     cache = KeyCache(ISSUER, idp, FAST_KEYS, jwks_uri=idp.jwks_uri)
     await cache.refresh()
     assert idp.calls == [idp.jwks_uri]
@@ -188,7 +189,7 @@ def test_parse_jwks_skips_unusable(keys: object) -> None:
         parse_jwks(b'{"keys": 1}')
 
 
-async def test_unexpected_fetcher_error_is_a_failure_not_a_crash(idp: FakeIdP) -> None:
+async def test_unexpected_fetcher_error_is_a_failure_not_a_crash(idp: MemoryIdP) -> None:
     calls = 0
 
     async def buggy(url: str) -> FetchResult:

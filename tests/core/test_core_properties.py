@@ -12,8 +12,9 @@ from authgate.core.errors import InvalidRequest, InvalidToken
 from authgate.core.keys import KeyCache
 from authgate.core.paths import normalize_path, remove_dot_segments
 from authgate.core.verify import TokenVerifier
+from tests.support.fetchers import MemoryIdP
 
-from .core_helpers import FAST_KEYS, ISSUER, FakeIdP, make_config
+from .core_helpers import FAST_KEYS, ISSUER, make_config
 
 PATH_ALPHABET = "/.%;\\\x00 aZ09-_~:@!$&'()*+,=2eEfFcC5%#?é"
 
@@ -42,7 +43,7 @@ _TOKEN_ALPHABET = "abcXYZ019-_.=+/ "
 @given(st.text(alphabet=_TOKEN_ALPHABET, max_size=200))
 def test_verifier_only_raises_invalid_token(token: str) -> None:
     async def run() -> None:
-        idp = FakeIdP(jwks={"keys": []})
+        idp = MemoryIdP(jwks={"keys": []}, issuer=ISSUER)
         cache = KeyCache(ISSUER, idp, FAST_KEYS)
         verifier = TokenVerifier(make_config(), {ISSUER: cache})
         try:
@@ -97,7 +98,7 @@ def test_structured_garbage_is_refused_cleanly(
     token = raw_token(header, payload, sig)
 
     async def run() -> None:
-        idp = FakeIdP(jwks={"keys": []})
+        idp = MemoryIdP(jwks={"keys": []}, issuer=ISSUER)
         cache = KeyCache(ISSUER, idp, FAST_KEYS)
         verifier = TokenVerifier(make_config(quickstart__enabled=quickstart), {ISSUER: cache})
         try:

@@ -16,12 +16,12 @@ from authgate.core.errors import InvalidToken
 from authgate.core.keys import KeyCache
 from authgate.core.quickstart import mint_unsigned_token
 from authgate.core.verify import TokenVerifier
+from tests.support.fetchers import MemoryIdP
 
 from .core_helpers import (
     AUDIENCE,
     FAST_KEYS,
     ISSUER,
-    FakeIdP,
     Keys,
     b64,
     b64json,
@@ -32,7 +32,7 @@ from .core_helpers import (
 )
 
 
-async def make_verifier(idp: FakeIdP, **overrides: Any) -> TokenVerifier:
+async def make_verifier(idp: MemoryIdP, **overrides: Any) -> TokenVerifier:
     config = make_config(**overrides)
     cache = KeyCache(ISSUER, idp, FAST_KEYS)
     await cache.refresh()
@@ -47,7 +47,7 @@ async def reason_of(verifier: TokenVerifier, token: str) -> str:
     return info.value.reason
 
 
-async def test_valid_tokens_all_key_types(idp: FakeIdP, keys: Keys) -> None:
+async def test_valid_tokens_all_key_types(idp: MemoryIdP, keys: Keys) -> None:
     verifier = await make_verifier(idp)
     for key, alg, kid in [
         (keys.rsa, "RS256", "rsa1"),
@@ -64,7 +64,7 @@ async def test_valid_tokens_all_key_types(idp: FakeIdP, keys: Keys) -> None:
         assert not principal.quickstart
 
 
-async def test_cache_hits_and_exp_bound(idp: FakeIdP, keys: Keys) -> None:
+async def test_cache_hits_and_exp_bound(idp: MemoryIdP, keys: Keys) -> None:
     verifier = await make_verifier(idp)
     token = sign(keys.rsa, claims())
     first = await verifier.verify(token)
@@ -76,7 +76,7 @@ async def test_cache_hits_and_exp_bound(idp: FakeIdP, keys: Keys) -> None:
     assert await reason_of(verifier, token) == "token_expired"
 
 
-async def test_cache_invalidated_when_key_leaves_jwks(idp: FakeIdP, keys: Keys) -> None:
+async def test_cache_invalidated_when_key_leaves_jwks(idp: MemoryIdP, keys: Keys) -> None:
     verifier = await make_verifier(idp)
     token = sign(keys.rsa, claims())
     await verifier.verify(token)
@@ -85,14 +85,14 @@ async def test_cache_invalidated_when_key_leaves_jwks(idp: FakeIdP, keys: Keys) 
     assert await reason_of(verifier, token) == "unknown_kid"
 
 
-async def test_cache_bounded(idp: FakeIdP, keys: Keys) -> None:
+async def test_cache_bounded(idp: MemoryIdP, keys: Keys) -> None:
     verifier = await make_verifier(idp, tokens__cache_size=5)
     for i in range(20):
         await verifier.verify(sign(keys.rsa, claims(sub=f"u{i}")))
     assert verifier.cache_entries <= 5
 
 
-async def test_cache_bounded_by_memory_and_shares_common_values(idp: FakeIdP, keys: Keys) -> None:
+async def test_cache_bounded_by_memory_and_shares_common_values(idp: MemoryIdP, keys: Keys) -> None:
     from authgate.core.tokencache import ENTRY_OVERHEAD_BYTES
 
     budget = 4 * (ENTRY_OVERHEAD_BYTES + 120)  # room for about four short entries
@@ -114,7 +114,7 @@ async def test_cache_bounded_by_memory_and_shares_common_values(idp: FakeIdP, ke
     assert first.subject != last.subject
 
 
-async def test_cache_budget_zero_disables_caching(idp: FakeIdP, keys: Keys) -> None:
+async def test_cache_budget_zero_disables_caching(idp: MemoryIdP, keys: Keys) -> None:
     verifier = await make_verifier(idp, tokens__cache_max_bytes=0)
     token = sign(keys.rsa, claims())
     await verifier.verify(token)
@@ -122,7 +122,7 @@ async def test_cache_budget_zero_disables_caching(idp: FakeIdP, keys: Keys) -> N
     assert (verifier.cache_entries, verifier.cache_hits) == (0, 0)
 
 
-async def test_scope_forms_and_prefix(idp: FakeIdP, keys: Keys) -> None:
+async def test_scope_forms_and_prefix(idp: MemoryIdP, keys: Keys) -> None:
     verifier = await make_verifier(idp, oidc__scope_prefix="api://nmp/")
     p = await verifier.verify(sign(keys.rsa, claims(scope=None, scp="api://nmp/files:read x")))
     assert p.scopes == ("files:read", "x")
@@ -132,7 +132,7 @@ async def test_scope_forms_and_prefix(idp: FakeIdP, keys: Keys) -> None:
     assert p.scopes == () and p.groups == ()
 
 
-async def test_audience_array_and_default_client_id(idp: FakeIdP, keys: Keys) -> None:
+async def test_audience_array_and_default_client_id(idp: MemoryIdP, keys: Keys) -> None:
     verifier = await make_verifier(idp)
     p = await verifier.verify(sign(keys.rsa, claims(aud=["other", AUDIENCE])))
     assert p.audience == ("other", AUDIENCE)
@@ -141,8 +141,8 @@ async def test_audience_array_and_default_client_id(idp: FakeIdP, keys: Keys) ->
     assert p.audience == ("authgate-cli",)
 
 
-async def test_additional_issuer(idp: FakeIdP, keys: Keys) -> None:
-    other = FakeIdP(jwks=idp.jwks, issuer="https://other.test/realms/x")
+async def test_additional_issuer(idp: MemoryIdP, keys: Keys) -> None:
+    other = MemoryIdP(jwks=idp.jwks, issuer="https://other.test/realms/x")
     config = make_config(oidc__additional_issuers=[other.issuer])
     caches = {
         ISSUER: KeyCache(ISSUER, idp, FAST_KEYS),
@@ -276,7 +276,7 @@ def hostile_cases(keys: Keys) -> list[tuple[str, str, str]]:
     ]
 
 
-async def test_hostile_tokens(idp: FakeIdP, keys: Keys) -> None:
+async def test_hostile_tokens(idp: MemoryIdP, keys: Keys) -> None:
     verifier = await make_verifier(idp, tokens__algorithms=["RS256", "PS384", "ES256", "EdDSA"])
     failures = []
     for name, token, expected in hostile_cases(keys):
@@ -291,7 +291,7 @@ async def test_hostile_tokens(idp: FakeIdP, keys: Keys) -> None:
     assert failures == []
 
 
-async def test_jku_x5u_jwk_never_used(idp: FakeIdP, keys: Keys) -> None:
+async def test_jku_x5u_jwk_never_used(idp: MemoryIdP, keys: Keys) -> None:
     verifier = await make_verifier(idp)
     attacker = "http://127.0.0.1:9/attacker-jwks"
     attacker_jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(keys.rsa_other.public_key()))
@@ -310,7 +310,7 @@ async def test_jku_x5u_jwk_never_used(idp: FakeIdP, keys: Keys) -> None:
     assert (await verifier.verify(ok)).subject == "user-1"
 
 
-async def test_random_kid_flood_one_fetch(idp: FakeIdP, keys: Keys) -> None:
+async def test_random_kid_flood_one_fetch(idp: MemoryIdP, keys: Keys) -> None:
     verifier = await make_verifier(idp)
     before = idp.jwks_calls
     for i in range(300):
@@ -319,7 +319,7 @@ async def test_random_kid_flood_one_fetch(idp: FakeIdP, keys: Keys) -> None:
     assert idp.jwks_calls - before == 1
 
 
-async def test_quickstart_unsigned(idp: FakeIdP) -> None:
+async def test_quickstart_unsigned(idp: MemoryIdP) -> None:
     verifier = await make_verifier(idp, quickstart__enabled=True)
     token = mint_unsigned_token("dev@example.com")
     p = await verifier.verify(token)
@@ -338,12 +338,12 @@ async def test_quickstart_unsigned(idp: FakeIdP) -> None:
     )
 
 
-async def test_unsigned_refused_outside_quickstart(idp: FakeIdP) -> None:
+async def test_unsigned_refused_outside_quickstart(idp: MemoryIdP) -> None:
     verifier = await make_verifier(idp)
     assert await reason_of(verifier, mint_unsigned_token("dev@example.com")) == "alg_not_allowed"
 
 
-async def test_hs256_refused_even_if_config_bypasses_validation(idp: FakeIdP, keys: Keys) -> None:
+async def test_hs256_refused_even_if_config_bypasses_validation(idp: MemoryIdP, keys: Keys) -> None:
     import dataclasses
 
     config = make_config()
@@ -358,7 +358,7 @@ async def test_hs256_refused_even_if_config_bypasses_validation(idp: FakeIdP, ke
     assert "HS256" not in (await cache.get("rsa1", "HS256")).algorithms
 
 
-async def test_token_without_kid_uses_the_only_fitting_key(idp: FakeIdP, keys: Keys) -> None:
+async def test_token_without_kid_uses_the_only_fitting_key(idp: MemoryIdP, keys: Keys) -> None:
     verifier = await make_verifier(idp)
     assert (await verifier.verify(sign(keys.ec, claims(), alg="ES256", kid=None))).subject
     # two RSA keys: a kid-less RS256 token is ambiguous and refused

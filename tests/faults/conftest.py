@@ -16,8 +16,8 @@ import pytest
 
 from tests.hostile.conftest import ENGINES, canary, idp, servers, upstream
 from tests.hostile.forge import claims
-from tests.hostile.servers import LocalIdP
 from tests.proxy.proxy_harness import ProxyProcess, base_config, deep_merge
+from tests.support.idp import LocalIdP
 
 __all__ = ["canary", "idp", "servers", "upstream"]
 

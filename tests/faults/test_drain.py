@@ -18,7 +18,8 @@ import aiohttp
 import pytest
 import websockets
 
-from tests.hostile.servers import LocalIdP, RecordingUpstream
+from tests.hostile.servers import RecordingUpstream
+from tests.support.idp import LocalIdP
 
 from .conftest import StartProxy, local_token
 from .load import LoadReport, one_request, run_load

@@ -13,7 +13,8 @@ import asyncio
 import aiohttp
 import pytest
 
-from tests.hostile.servers import LocalIdP, RecordingUpstream
+from tests.hostile.servers import RecordingUpstream
+from tests.support.idp import LocalIdP
 
 from .conftest import StartProxy, local_token
 from .load import LoadReport, one_request, run_load

@@ -16,7 +16,8 @@ import time
 import pytest
 
 from tests.hostile.rawhttp import request
-from tests.hostile.servers import LocalIdP, RecordingUpstream
+from tests.hostile.servers import RecordingUpstream
+from tests.support.idp import LocalIdP
 from tests.support.ports import free_port
 
 from .conftest import StartProxy, local_token

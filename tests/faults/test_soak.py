@@ -21,8 +21,9 @@ import time
 import aiohttp
 import pytest
 
-from tests.hostile.servers import LocalIdP, RecordingUpstream
+from tests.hostile.servers import RecordingUpstream
 from tests.proxy.proxy_harness import ProxyProcess
+from tests.support.idp import LocalIdP
 
 from .conftest import StartProxy, local_token
 from .load import LoadReport, one_request

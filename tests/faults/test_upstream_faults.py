@@ -15,8 +15,9 @@ import asyncio
 import aiohttp
 import pytest
 
-from tests.hostile.servers import LocalIdP, RecordingUpstream
+from tests.hostile.servers import RecordingUpstream
 from tests.proxy.proxy_harness import ProxyProcess
+from tests.support.idp import LocalIdP
 from tests.support.ports import free_port
 
 from .conftest import StartProxy, local_token

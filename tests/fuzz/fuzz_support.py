@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from authgate.core.config import ProxyConfig, parse_config
 from authgate.core.errors import AuthError
+from tests.support.fetchers import MemoryIdP, keycloak_endpoints
 
 ISSUER = "https://idp.fuzz.invalid/realms/authgate"
 JWKS_URI = ISSUER + "/protocol/openid-connect/certs"
@@ -180,29 +181,6 @@ def raw_jws(header: Any, payload: Any, signature: bytes = b"") -> str:
     )
 
 
-class FakeIdP:
-    """An in-memory OIDC provider: the core's fetcher contract over a dict."""
-
-    def __init__(self, key: SigningKey) -> None:
-        self.key = key
-        self.requests: list[str] = []
-
-    async def fetch(self, url: str) -> Any:
-        from authgate.core.oidc import FetchResult
-
-        self.requests.append(url)
-        if url == JWKS_URI:
-            return FetchResult(status=200, body=self.key.jwks)
-        if url == ISSUER + "/.well-known/openid-configuration":
-            doc = {
-                "issuer": ISSUER,
-                "jwks_uri": JWKS_URI,
-                "token_endpoint": ISSUER + "/protocol/openid-connect/token",
-            }
-            return FetchResult(status=200, body=json.dumps(doc).encode())
-        return FetchResult(status=404, body=b"not found")
-
-
 class VerifierHarness:
     """A ``TokenVerifier`` and ``Gate`` on a private event loop, for sync callers
     (hypothesis ``@given`` tests and the atheris target)."""
@@ -213,10 +191,11 @@ class VerifierHarness:
 
         self.config = config or make_config()
         self.key = key or SigningKey.generate()
-        self.idp = FakeIdP(self.key)
+        self.idp = MemoryIdP(jwks=json.loads(self.key.jwks), issuer=ISSUER,
+                             endpoints=keycloak_endpoints(ISSUER))
         self.loop = asyncio.new_event_loop()
         self.caches = {
-            iss: KeyCache(iss, self.idp.fetch, self.config.keys, jwks_uri=self.config.oidc.jwks_uri)
+            iss: KeyCache(iss, self.idp, self.config.keys, jwks_uri=self.config.oidc.jwks_uri)
             for iss in self.config.oidc.issuers
         }
         for cache in self.caches.values():

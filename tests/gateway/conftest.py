@@ -11,7 +11,6 @@ Caddy fails the run (``tests/conftest.py`` ``unavailable``).
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +18,12 @@ from typing import Any, NoReturn
 
 import pytest
 
-from tests.hostile.servers import KeyPair, LocalIdP, RecordingUpstream, ServerThread
+from tests.hostile.servers import RecordingUpstream
 from tests.proxy.proxy_harness import ProxyProcess, base_config, deep_merge
+from tests.support.engines import ENGINES
+from tests.support.idp import KeyPair, LocalIdP
 from tests.support.ports import free_port
+from tests.support.servers import ServerThread
 from tests.testenv.components import in_ci
 from tests.testenv.errors import ComponentMissing
 from tests.testenv.process import ManagedProcess
@@ -29,18 +31,6 @@ from tests.testenv.process import ManagedProcess
 from . import gateways
 
 pytestmark = pytest.mark.integration
-
-
-def _engines() -> list[str]:
-    """``aiohttp`` always; ``lean`` when its server exists (as in tests/hostile)."""
-    try:
-        module = importlib.import_module("authgate.proxy.lean.server")
-    except ImportError:
-        return ["aiohttp"]
-    return ["aiohttp", "lean"] if hasattr(module, "serve_lean") else ["aiohttp"]
-
-
-ENGINES = _engines()
 
 
 def unavailable(reason: str) -> NoReturn:

@@ -10,7 +10,6 @@ same engine list.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,27 +18,16 @@ from typing import Any
 import pytest
 
 from tests.proxy.proxy_harness import ProxyProcess, base_config, deep_merge
+from tests.support.engines import ENGINES
+from tests.support.idp import LocalIdP
+from tests.support.servers import ServerThread
 
 from .cases import Ctx
 from .forge import attacker_rsa
-from .servers import Canary, LocalIdP, RecordingUpstream, ServerThread
+from .servers import Canary, RecordingUpstream
 
 pytestmark = pytest.mark.integration
 
-
-def engines() -> list[str]:
-    """``aiohttp`` always; ``lean`` once ``authgate.proxy.lean.server.serve_lean`` exists."""
-    found = ["aiohttp"]
-    try:
-        module = importlib.import_module("authgate.proxy.lean.server")
-    except ImportError:
-        return found
-    if hasattr(module, "serve_lean"):
-        found.append("lean")
-    return found
-
-
-ENGINES = engines()
 
 #: Limits the hostile table relies on (sizes in cases.py are chosen around them).
 HOSTILE_OVERRIDES: dict[str, Any] = {

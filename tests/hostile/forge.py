@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
-from .servers import KeyPair
+from tests.support.idp import KeyPair
 
 AUDIENCE = "api://authgate"
 

@@ -1,8 +1,7 @@
 """The real servers around the proxy under attack, on loopback.
 
-* :class:`LocalIdP` publishes an OIDC discovery document and a JWKS (one RSA and
-  one EC key) over plain HTTP on loopback — the proxy fetches it like any IdP.
-  Its keys can be rotated, and it can be made to fail (outage scenarios).
+* the IdP is the shared :class:`tests.support.idp.LocalIdP` (discovery + JWKS on
+  loopback, one RSA and one EC key), on the shared :class:`tests.support.servers.ServerThread`;
 * :class:`Canary` is where hostile tokens point ``jku``/``x5u``: it records
   every hit, so a test can assert the proxy never fetched it.
 * :class:`RecordingUpstream` is the protected app: it records exactly what it
@@ -11,198 +10,22 @@
   ``/hang``, ``/reset``, ``/stream``) for fault tests.
 
 They all run on one aiohttp event loop in a background thread
-(:class:`ServerThread`), so the synchronous test code can drive the proxy with
-raw sockets while the servers keep answering.
+(:class:`~tests.support.servers.ServerThread`), so the synchronous test code can
+drive the proxy with raw sockets while the servers keep answering.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
-import threading
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
 
-import jwt
 from aiohttp import WSMsgType, web
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-T = TypeVar("T")
+from tests.support.servers import ServerThread
 
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-
-class ServerThread:
-    """An asyncio loop in a daemon thread that hosts aiohttp apps."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self._thread.start()
-        self._runners: list[web.AppRunner] = []
-
-    def call(self, coro: Awaitable[T], timeout: float = 30) -> T:
-        fut: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)  # type: ignore[arg-type]
-        return fut.result(timeout)
-
-    def serve(self, app: web.Application, port: int = 0) -> tuple[web.AppRunner, int]:
-        async def start() -> tuple[web.AppRunner, int]:
-            runner = web.AppRunner(app, access_log=None, handle_signals=False)
-            await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", port, reuse_address=True)
-            await site.start()
-            sock = site._server.sockets[0]  # type: ignore[union-attr]
-            return runner, int(sock.getsockname()[1])
-
-        runner, bound = self.call(start())
-        self._runners.append(runner)
-        return runner, bound
-
-    def stop_runner(self, runner: web.AppRunner) -> None:
-        self.call(runner.cleanup())
-        if runner in self._runners:
-            self._runners.remove(runner)
-
-    def close(self) -> None:
-        for runner in list(self._runners):
-            try:
-                self.call(runner.cleanup(), timeout=10)
-            except Exception:
-                pass
-
-        async def cancel_rest() -> None:
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-        try:
-            self.call(cancel_rest(), timeout=10)
-        except Exception:
-            pass
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(10)
-
-
-# --------------------------------------------------------------------------- IdP
-
-
-@dataclass
-class KeyPair:
-    kid: str
-    alg: str
-    private: Any
-    public: Any
-
-    @classmethod
-    def rsa(cls, kid: str) -> KeyPair:
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        return cls(kid, "RS256", key, key.public_key())
-
-    @classmethod
-    def ec(cls, kid: str) -> KeyPair:
-        key = ec.generate_private_key(ec.SECP256R1())
-        return cls(kid, "ES256", key, key.public_key())
-
-    def jwk(self) -> dict[str, Any]:
-        algo = (
-            jwt.algorithms.RSAAlgorithm
-            if self.alg.startswith(("RS", "PS"))
-            else jwt.algorithms.ECAlgorithm
-        )
-        data: dict[str, Any] = json.loads(algo.to_jwk(self.public))
-        data.update({"kid": self.kid, "use": "sig", "alg": self.alg})
-        return data
-
-    @property
-    def public_pem(self) -> bytes:
-        return bytes(
-            self.public.public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
-        )
-
-    def sign(
-        self, claims: dict[str, Any], headers: dict[str, Any] | None = None, alg: str | None = None
-    ) -> str:
-        """A JWS with a genuine signature.  Built by hand (PyJWT's own signer,
-        not its encoder) because the encoder refuses ill-typed claims such as
-        a non-string ``iss`` — which hostile tests need to send."""
-        header = {"alg": alg or self.alg, "typ": "JWT", "kid": self.kid, **(headers or {})}
-        signing_input = (
-            f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}"
-        )
-        algo = jwt.get_algorithm_by_name(alg or self.alg)
-        sig = algo.sign(signing_input.encode(), self.private)
-        return f"{signing_input}.{_b64url(sig)}"
-
-
-@dataclass
-class LocalIdP:
-    """Discovery + JWKS on loopback. ``keys`` is what is published; ``mode`` can
-    be ``"ok"``, ``"down"`` (connection refused: the listener is stopped) or
-    ``"error"`` (HTTP 503)."""
-
-    servers: ServerThread
-    keys: list[KeyPair] = field(default_factory=list)
-    port: int = 0
-    mode: str = "ok"
-    jwks_hits: int = 0
-    _runner: web.AppRunner | None = None
-
-    @property
-    def issuer(self) -> str:
-        return f"http://127.0.0.1:{self.port}/realms/authgate"
-
-    @property
-    def jwks_uri(self) -> str:
-        return self.issuer + "/protocol/openid-connect/certs"
-
-    def start(self) -> LocalIdP:
-        if not self.keys:
-            self.keys = [KeyPair.rsa("rsa-1"), KeyPair.ec("ec-1")]
-        app = web.Application()
-        app.router.add_get("/realms/authgate/.well-known/openid-configuration", self._discovery)
-        app.router.add_get("/realms/authgate/protocol/openid-connect/certs", self._jwks)
-        self._runner, self.port = self.servers.serve(app, self.port)
-        return self
-
-    def stop(self) -> None:
-        """Outage: stop listening (clients get connection refused)."""
-        if self._runner is not None:
-            self.servers.stop_runner(self._runner)
-            self._runner = None
-
-    async def _discovery(self, request: web.Request) -> web.Response:
-        if self.mode == "error":
-            return web.Response(status=503)
-        return web.json_response(
-            {
-                "issuer": self.issuer,
-                "jwks_uri": self.jwks_uri,
-                "token_endpoint": self.issuer + "/protocol/openid-connect/token",
-                "device_authorization_endpoint": self.issuer
-                + "/protocol/openid-connect/auth/device",
-            }
-        )
-
-    async def _jwks(self, request: web.Request) -> web.Response:
-        self.jwks_hits += 1
-        if self.mode == "error":
-            return web.Response(status=503)
-        return web.json_response({"keys": [k.jwk() for k in self.keys]})
-
-    @property
-    def primary(self) -> KeyPair:
-        return self.keys[0]
+__all__ = ["Canary", "RecordingUpstream", "Seen"]
 
 
 # ------------------------------------------------------------------------ Canary

@@ -9,9 +9,10 @@ import secrets
 
 import pytest
 
+from tests.support.idp import LocalIdP
+
 from .conftest import HostileEnv
 from .rawhttp import request
-from .servers import LocalIdP
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

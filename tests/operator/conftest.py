@@ -14,8 +14,9 @@ import yaml
 from kubernetes import client
 
 from authgate.operator.crd import CRD_NAME, crd_manifest, peering_crd_manifests
+from tests.support.idp import LocalIdP
 
-from .operator_helpers import FakeIdP, OperatorProcess
+from .operator_helpers import OperatorProcess, no_keys_idp
 
 
 @pytest.fixture(scope="session")
@@ -73,6 +74,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 @pytest.fixture
-def fake_idp() -> Iterator[FakeIdP]:
-    with FakeIdP() as idp:
+def fake_idp() -> Iterator[LocalIdP]:
+    with no_keys_idp() as idp:
         yield idp

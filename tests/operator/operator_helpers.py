@@ -4,16 +4,14 @@ Keycloak (``keycloak``) and the operator as a real subprocess (``python -m authg
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
-from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,6 +19,7 @@ import httpx
 import pytest
 from kubernetes import client
 
+from tests.support.idp import LocalIdP, serve_idp
 from tests.support.ports import free_port
 from tests.testenv.process import tail
 
@@ -190,45 +189,12 @@ def keycloak_spec(keycloak: Any, **extra: Any) -> dict[str, Any]:
     }
 
 
-class FakeIdP:
-    """A tiny loopback HTTP IdP with a configurable discovery document and JWKS, for the
-    failure modes a real Keycloak will not produce (issuer mismatch, empty JWKS)."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.issuer = f"http://127.0.0.1:{self.port}"
-        self.discovery: dict[str, Any] = {"issuer": self.issuer,
-                                          "jwks_uri": f"{self.issuer}/jwks"}
-        self.jwks: dict[str, Any] = {"keys": []}
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if self.path == "/.well-known/openid-configuration":
-                    body = json.dumps(fake.discovery).encode()
-                elif self.path == "/jwks":
-                    body = json.dumps(fake.jwks).encode()
-                else:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> FakeIdP:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+@contextmanager
+def no_keys_idp() -> Iterator[LocalIdP]:
+    """The shared loopback IdP (issuer: its origin) publishing an empty JWKS, for the
+    failure modes a real Keycloak will not produce: set ``jwks`` to publish keys,
+    ``discovery`` for an issuer mismatch."""
+    with serve_idp(realm="", jwks={"keys": []}) as idp:
+        yield idp
 
 

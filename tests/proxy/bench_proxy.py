@@ -4,7 +4,7 @@ Same machine, same run, same cached token: ``wrk`` drives GET requests at the
 demo echo service directly, then through the proxy on each engine.  Prints
 the figures; asserts nothing (speed is measured, not tested).
 
-    .venv/bin/python tests/proxy/bench_proxy.py [--duration 10] [--connections 32] [--rounds 3]
+    .venv/bin/python -m tests.proxy.bench_proxy [--duration 10] [--connections 32] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -16,19 +16,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 
-from .proxy_harness import (
-    HERE,
-    PYTHON,
-    FakeIdP,
-    ProxyProcess,
-    ServerProcess,
-    SigningKeys,
-    base_document,
-    free_port,
-    wait_for,
-)
+from tests.support.idp import serve_idp
+
+from .proxy_harness import ProxyProcess, base_document, demo_service
 
 
 def wrk(url: str, token: str | None, duration: int, connections: int) -> float:
@@ -54,23 +47,10 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (apt-get install wrk)")
     work = Path(tempfile.mkdtemp(prefix="authgate-bench-"))
-    keys = SigningKeys()
-    jwks = work / "jwks.json"
-    import json
-
-    jwks.write_text(json.dumps(keys.jwks()))
-    idp_port, demo_port = free_port(), free_port()
-    procs = [
-        ServerProcess([PYTHON, str(HERE / "fake_idp.py"), "--port", str(idp_port),
-                       "--jwks", str(jwks)], work / "idp.log").start(),
-        ServerProcess([PYTHON, "-m", "authgate.proxy.demo", "--port", str(demo_port)],
-                      work / "demo.log").start(),
-    ]  # fmt: skip
-    idp = FakeIdP(f"http://127.0.0.1:{idp_port}", procs[0], keys)
-    demo = f"http://127.0.0.1:{demo_port}"
+    servers = ExitStack()
     try:
-        wait_for(f"{idp.issuer}/stats")
-        wait_for(f"{demo}/x")
+        idp = servers.enter_context(serve_idp(realm=""))
+        demo = servers.enter_context(demo_service(work))
         token = idp.mint(ttl=3600)
         proxies: dict[str, ProxyProcess] = {}
         for engine in ("aiohttp", "lean"):
@@ -103,8 +83,7 @@ def main() -> None:
             runs = ", ".join(f"{v:.0f}" for v in values)
             print(f"  {name:8s} median {rps:8.0f} req/s{share}   [{runs}]")
     finally:
-        for proc in procs:
-            proc.stop()
+        servers.close()
 
 
 if __name__ == "__main__":

@@ -1,24 +1,24 @@
 """Fixtures for the proxy suite: real processes on loopback.
 
-* ``fake_idp`` — discovery + JWKS server (RSA and EC keys made here), until
-  Keycloak is the IdP of every run (``test_keycloak.py`` covers it already).
+* ``fake_idp`` — discovery + JWKS on loopback (:class:`tests.support.idp.LocalIdP`),
+  until Keycloak is the IdP of every run (``test_keycloak.py`` covers it already).
 * ``demo_upstream`` — ``python -m authgate.proxy.demo``, the echo service.
 * ``misbehaving_upstream`` — hangs, for 504 and cancellation.
 * ``proxy_factory`` — ``python -m authgate proxy --config FILE``, parametrized
-  over the data-path engine: ``aiohttp``, and ``lean`` once
-  ``authgate.proxy.lean`` provides ``serve_lean`` — so the whole suite runs
-  against both.
+  over the data-path engines (:data:`tests.support.engines.ENGINES`: ``aiohttp``
+  and ``lean``), so the whole suite runs against both.
 """
 
 from __future__ import annotations
 
-import importlib
-import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support.engines import ENGINES
+from tests.support.idp import serve_idp
 
 from .proxy_harness import (
     HERE,
@@ -26,28 +26,14 @@ from .proxy_harness import (
     FakeIdP,
     ProxyProcess,
     ServerProcess,
-    SigningKeys,
     base_document,
     deep_merge,
+    demo_service,
     free_port,
     wait_for,
 )
 
 pytestmark = pytest.mark.integration
-
-
-def _engines() -> list[str]:
-    engines = ["aiohttp"]
-    try:
-        module = importlib.import_module("authgate.proxy.lean.server")
-    except ImportError:
-        return engines
-    if hasattr(module, "serve_lean"):
-        engines.append("lean")
-    return engines
-
-
-ENGINES = _engines()
 
 
 def _dump_on_failure(request: pytest.FixtureRequest, *procs: ServerProcess) -> None:
@@ -65,39 +51,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def signing_keys() -> SigningKeys:
-    return SigningKeys()
-
-
-@pytest.fixture(scope="session")
-def fake_idp(
-    signing_keys: SigningKeys, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[FakeIdP]:
-    workdir = tmp_path_factory.mktemp("idp")
-    jwks_file = workdir / "jwks.json"
-    jwks_file.write_text(json.dumps(signing_keys.jwks()))
-    port = free_port()
-    proc = ServerProcess(
-        [PYTHON, str(HERE / "fake_idp.py"), "--port", str(port), "--jwks", str(jwks_file)],
-        workdir / "idp.log",
-    ).start()
-    issuer = f"http://127.0.0.1:{port}"
-    wait_for(f"{issuer}/stats", proc=proc.proc)
-    yield FakeIdP(issuer, proc, signing_keys)
-    proc.stop()
+def fake_idp() -> Iterator[FakeIdP]:
+    """The shared loopback IdP (one RSA, one EC key), its issuer the bare origin."""
+    with serve_idp(realm="") as idp:
+        yield idp
 
 
 @pytest.fixture(scope="session")
 def demo_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    workdir = tmp_path_factory.mktemp("demo")
-    port = free_port()
-    proc = ServerProcess(
-        [PYTHON, "-m", "authgate.proxy.demo", "--port", str(port)], workdir / "demo.log"
-    ).start()
-    url = f"http://127.0.0.1:{port}"
-    wait_for(f"{url}/ready", proc=proc.proc)
-    yield url
-    proc.stop()
+    with demo_service(tmp_path_factory.mktemp("demo")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -1,185 +1,63 @@
-"""Real processes for the proxy tests: servers, the proxy, tokens, raw HTTP.
+"""Real processes for the proxy tests: the demo service, the proxy, raw HTTP.
 
 Everything here starts an actual process on a free loopback port and waits
-for it with a bounded poll; logs go to files that are printed on failure.
+for it with a bounded poll; logs go to files that are printed on failure. The
+generic pieces live in :mod:`tests.support` (processes, ports, the loopback IdP) and
+are re-exported here, for the suites that import them from the harness.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
-import http.client
 import json
 import os
 import signal
 import subprocess
-import sys
 import time
-import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jwt
 import yaml
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from ..support.ports import free_port
+from tests.support.idp import AUDIENCE, LocalIdP
+from tests.support.ports import free_port
+from tests.support.processes import PYTHON, ROOT, ServerProcess, http_get, wait_for
+
+__all__ = [
+    "AUDIENCE", "CLIENT_ID", "HERE", "PYTHON", "ROOT", "FakeIdP", "ProxyError", "ProxyProcess",
+    "RawResponse", "ServerProcess", "base_config", "base_document", "deep_merge", "demo_service",
+    "free_port", "http_get", "metric_value", "raw_request", "request_head", "wait_for",
+]
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-PYTHON = sys.executable
-AUDIENCE = "api://authgate"
 CLIENT_ID = "authgate-cli"
 
 
-
-def http_get(url: str, timeout: float = 2.0) -> tuple[int, bytes]:
-    """A blocking GET for readiness polls (never raises on connection errors)."""
-    host_port = url.split("//", 1)[1].split("/", 1)[0]
-    path = "/" + url.split("//", 1)[1].split("/", 1)[1] if "/" in url.split("//", 1)[1] else "/"
-    host, port = host_port.rsplit(":", 1)
-    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+@contextmanager
+def demo_service(workdir: Path) -> Iterator[str]:
+    """``python -m authgate.proxy.demo`` (the echo service) on a free port, until the
+    block ends; yields its URL once ``/ready`` answers. Its log is ``workdir/demo.log``."""
+    port = free_port()
+    proc = ServerProcess(
+        [PYTHON, "-m", "authgate.proxy.demo", "--port", str(port)], workdir / "demo.log"
+    ).start()
     try:
-        conn.request("GET", path)
-        resp = conn.getresponse()
-        return resp.status, resp.read()
-    except OSError:
-        return 0, b""
+        url = f"http://127.0.0.1:{port}"
+        wait_for(f"{url}/ready", proc=proc.proc)
+        yield url
     finally:
-        conn.close()
+        proc.stop()
 
 
-def wait_for(url: str, *, status: int = 200, timeout: float = 20.0, proc: Any = None) -> None:
-    deadline = time.monotonic() + timeout
-    last = 0
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode} before {url} was up")
-        last, _ = http_get(url, timeout=1.0)
-        if last == status:
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"{url} did not answer {status} within {timeout}s (last {last})")
+# --------------------------------------------------------------------------- the IdP
 
-
-@dataclass
-class ServerProcess:
-    """A child process with its output in a log file."""
-
-    argv: list[str]
-    log_path: Path
-    env: dict[str, str] | None = None
-    proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> ServerProcess:
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            self.argv, stdout=self._log, stderr=subprocess.STDOUT, env=self.env, cwd=ROOT
-        )
-        return self
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def signal(self, sig: int) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(sig)
-
-    def wait(self, timeout: float) -> int:
-        assert self.proc is not None
-        return self.proc.wait(timeout=timeout)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        if hasattr(self, "_log"):
-            self._log.close()
-
-    def rss_kib(self) -> int:
-        assert self.proc is not None
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-        return 0
-
-    def hwm_kib(self) -> int:
-        assert self.proc is not None
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-        return 0
-
-
-# --------------------------------------------------------------------------- keys and tokens
-
-
-@dataclass
-class SigningKeys:
-    """An RSA and an EC key, published as a JWKS the fake IdP serves."""
-
-    rsa_key: rsa.RSAPrivateKey = field(
-        default_factory=lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    )
-    ec_key: ec.EllipticCurvePrivateKey = field(
-        default_factory=lambda: ec.generate_private_key(ec.SECP256R1())
-    )
-
-    def jwks(self) -> dict[str, Any]:
-        rsa_jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.rsa_key.public_key()))
-        rsa_jwk.update(kid="rsa-1", use="sig", alg="RS256")
-        ec_jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(self.ec_key.public_key()))
-        ec_jwk.update(kid="ec-1", use="sig", alg="ES256")
-        return {"keys": [rsa_jwk, ec_jwk]}
-
-
-@dataclass
-class FakeIdP:
-    issuer: str
-    process: ServerProcess
-    keys: SigningKeys
-
-    def mint(
-        self,
-        *,
-        scope: str | None = "openid platform:read platform:write",
-        kind: str = "rsa",
-        ttl: int = 300,
-        **claims: Any,
-    ) -> str:
-        now = int(time.time())
-        payload: dict[str, Any] = {
-            "iss": self.issuer,
-            "aud": AUDIENCE,
-            "sub": "user-1",
-            "email": "alice@example.com",
-            "groups": ["developers"],
-            "iat": now,
-            "nbf": now,
-            "exp": now + ttl,
-            "jti": uuid.uuid4().hex,
-        }
-        if scope is not None:
-            payload["scope"] = scope
-        payload.update(claims)
-        if kind == "ec":
-            return jwt.encode(payload, self.keys.ec_key, algorithm="ES256",
-                              headers={"kid": "ec-1"})  # fmt: skip
-        return jwt.encode(payload, self.keys.rsa_key, algorithm="RS256", headers={"kid": "rsa-1"})
-
-    def stats(self) -> dict[str, int]:
-        status, body = http_get(f"{self.issuer}/stats")
-        assert status == 200
-        return dict(json.loads(body))
+#: The proxy suites' name for the shared loopback IdP (:class:`tests.support.idp.LocalIdP`;
+#: the ``fake_idp`` fixture serves it with ``realm=""``, so its issuer is its origin).
+FakeIdP = LocalIdP
 
 
 # --------------------------------------------------------------------------- the proxy

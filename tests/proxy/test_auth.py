@@ -139,8 +139,8 @@ async def test_discovery_document(proxy: ProxyProcess, fake_idp: FakeIdP) -> Non
     oidc = doc["oidc"]
     assert oidc["issuer"] == fake_idp.issuer
     assert oidc["client_id"] == "authgate-cli"
-    assert oidc["token_endpoint"] == f"{fake_idp.issuer}/token"
-    assert oidc["device_authorization_endpoint"] == f"{fake_idp.issuer}/device"
+    assert oidc["token_endpoint"] == fake_idp.token_endpoint
+    assert oidc["device_authorization_endpoint"] == fake_idp.device_authorization_endpoint
     assert "platform:read" in oidc["default_scopes"]
     assert "scope_prefix" in oidc
 

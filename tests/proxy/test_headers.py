@@ -75,6 +75,39 @@ async def test_forwarded_headers_set_from_peer(proxy: ProxyProcess, fake_idp: Fa
     assert seen["x-forwarded-host"] == [f"127.0.0.1:{proxy.port}"]
 
 
+async def test_forwarded_chain_of_a_trusted_proxy_is_appended_to(
+    proxy_factory, fake_idp: FakeIdP
+) -> None:  # type: ignore[no-untyped-def]
+    # issue 11 defect 5: server.trusted_proxies (the gateway's peer trust) also says
+    # whose X-Forwarded-* to keep; the test client connects from 127.0.0.1.
+    trusted = proxy_factory(server={"trusted_proxies": ["127.0.0.0/8"]})
+    untrusted = proxy_factory(server={"trusted_proxies": ["10.0.0.0/8"]})
+    sent = [
+        ("Authorization", f"Bearer {fake_idp.mint()}"),
+        ("X-Forwarded-For", "6.6.6.6, 7.7.7.7"),
+        ("X-Forwarded-Host", "app.example"),
+        ("X-Forwarded-Proto", "https"),
+        ("X-Forwarded-Uri", "/public/"),
+        ("X_Forwarded_Prefix", "/public"),
+    ]
+    seen = {}
+    for name, proxy in (("trusted", trusted), ("untrusted", untrusted)):
+        resp = await raw_request(proxy.port, request_head("GET", "/apis/fwd", proxy.port, sent))
+        assert resp.status == 200
+        fields: dict[str, list[str]] = {}
+        for k, v in resp.json()["headers"]:
+            fields.setdefault(k.lower(), []).append(v)
+        seen[name] = fields
+    assert seen["trusted"]["x-forwarded-for"] == ["6.6.6.6, 7.7.7.7, 127.0.0.1"]
+    assert seen["trusted"]["x-forwarded-host"] == ["app.example"]
+    assert seen["trusted"]["x-forwarded-proto"] == ["https"]
+    assert seen["untrusted"]["x-forwarded-for"] == ["127.0.0.1"]
+    assert seen["untrusted"]["x-forwarded-host"] == [f"127.0.0.1:{untrusted.port}"]
+    assert seen["untrusted"]["x-forwarded-proto"] == ["http"]
+    for fields in seen.values():  # never taken from anyone, trusted or not
+        assert not {"x-forwarded-uri", "x_forwarded_prefix", "x-forwarded-prefix"} & set(fields)
+
+
 async def test_hop_by_hop_request_fields_removed(proxy: ProxyProcess, fake_idp: FakeIdP) -> None:
     token = fake_idp.mint()
     head = request_head("GET", "/apis/hop", proxy.port, [

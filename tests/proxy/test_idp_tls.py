@@ -2,56 +2,28 @@
 
 from __future__ import annotations
 
-import http.client
-import json
 import ssl
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import aiohttp
 import pytest
 
-from .proxy_harness import (
-    HERE,
-    PYTHON,
-    FakeIdP,
-    ServerProcess,
-    SigningKeys,
-    free_port,
-    http_get,
-    metric_value,
-)
+from tests.support.idp import serve_idp
+
+from .proxy_harness import FakeIdP, http_get, metric_value
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def tls_idp(test_ca, signing_keys: SigningKeys, tmp_path: Path) -> Iterator[FakeIdP]:  # type: ignore[no-untyped-def]
+def tls_idp(test_ca, fake_idp: FakeIdP) -> Iterator[FakeIdP]:  # type: ignore[no-untyped-def]
+    """The same keys as ``fake_idp``, over HTTPS with a certificate from the test CA."""
     cert, key = test_ca.issue(["127.0.0.1"])
-    jwks = tmp_path / "jwks.json"
-    jwks.write_text(json.dumps(signing_keys.jwks()))
-    port = free_port()
-    proc = ServerProcess(
-        [PYTHON, str(HERE / "fake_idp.py"), "--port", str(port), "--jwks", str(jwks),
-         "--cert", str(cert), "--key", str(key)],
-        tmp_path / "tls-idp.log",
-    ).start()  # fmt: skip
-    issuer = f"https://127.0.0.1:{port}"
-    context = ssl.create_default_context(cafile=str(test_ca.cert_file))
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=2, context=context)
-            conn.request("GET", "/stats")
-            if conn.getresponse().status == 200:
-                break
-        except OSError:
-            pass
-        assert time.monotonic() < deadline, proc.log()
-        time.sleep(0.05)
-    yield FakeIdP(issuer, proc, signing_keys)
-    proc.stop()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(cert), str(key))
+    with serve_idp(realm="", keys=fake_idp.keys, ssl_context=context) as idp:
+        yield idp
 
 
 async def test_ca_file_trusts_the_idp(proxy_factory, tls_idp: FakeIdP, test_ca) -> None:  # type: ignore[no-untyped-def]

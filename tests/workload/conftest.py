@@ -4,22 +4,14 @@ fake IdP and the demo upstream, and the proxy as a real process."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from tests.proxy.proxy_harness import HERE as PROXY_TESTS
-from tests.proxy.proxy_harness import (
-    PYTHON,
-    FakeIdP,
-    ServerProcess,
-    SigningKeys,
-    free_port,
-    wait_for,
-)
+from tests.proxy.proxy_harness import FakeIdP, demo_service
+from tests.support.idp import serve_idp
 from tests.testenv import KubeEnv
 
 SA_AUDIENCE = "https://platform.authgate.test"
@@ -102,30 +94,13 @@ def cluster(workload_kube: KubeEnv) -> Cluster:
 
 
 @pytest.fixture(scope="module")
-def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeIdP]:
-    keys = SigningKeys()
-    workdir = tmp_path_factory.mktemp("idp")
-    jwks_file = workdir / "jwks.json"
-    jwks_file.write_text(json.dumps(keys.jwks()))
-    port = free_port()
-    proc = ServerProcess(
-        [PYTHON, str(PROXY_TESTS / "fake_idp.py"), "--port", str(port), "--jwks", str(jwks_file)],
-        workdir / "idp.log",
-    ).start()
-    issuer = f"http://127.0.0.1:{port}"
-    wait_for(f"{issuer}/stats", proc=proc.proc)
-    yield FakeIdP(issuer, proc, keys)
-    proc.stop()
+def idp() -> Iterator[FakeIdP]:
+    """The shared loopback IdP for user tokens, its issuer the bare origin."""
+    with serve_idp(realm="") as found:
+        yield found
 
 
 @pytest.fixture(scope="module")
 def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    workdir = tmp_path_factory.mktemp("demo")
-    port = free_port()
-    proc = ServerProcess(
-        [PYTHON, "-m", "authgate.proxy.demo", "--port", str(port)], workdir / "demo.log"
-    ).start()
-    url = f"http://127.0.0.1:{port}"
-    wait_for(f"{url}/ready", proc=proc.proc)
-    yield url
-    proc.stop()
+    with demo_service(tmp_path_factory.mktemp("demo")) as url:
+        yield url
