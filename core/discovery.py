@@ -4,7 +4,8 @@ Its shape is the NeMo Platform's, which users' CLIs and SDKs already parse::
 
     {"auth_enabled": true,
      "oidc": {"issuer", "token_endpoint", "device_authorization_endpoint",
-              "client_id", "default_scopes", "scope_prefix"[, "authorization_endpoint"]}}
+              "client_id", "default_scopes", "scope_prefix"[, "authorization_endpoint",
+              "userinfo_endpoint"]}}
 
 plus ``accepted_audiences``, ``revocation_endpoint`` (RFC 7009, from the
 IdP's metadata), ``token_request_params`` (``resource``/``audience`` every
@@ -52,9 +53,13 @@ def discovery_document(config: ProxyConfig, metadata: ProviderMetadata | None) -
         "default_scopes": oidc.default_scopes,
         "scope_prefix": oidc.scope_prefix,
     }
+    # A web UI starts a login from these alone (as NeMo Platform's document allows).
     authorization_endpoint = endpoint("authorization_endpoint")
     if authorization_endpoint:
         body["authorization_endpoint"] = authorization_endpoint
+    userinfo_endpoint = metadata.userinfo_endpoint if metadata is not None else None
+    if userinfo_endpoint:
+        body["userinfo_endpoint"] = userinfo_endpoint
     document: dict[str, Any] = {"auth_enabled": True, "oidc": body}
     if config.quickstart.enabled:
         document["quickstart"] = True

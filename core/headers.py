@@ -29,7 +29,14 @@ The upstream trusts the identity headers, so the only safe order is
    trusted peer's chain is read from the raw request by
    :class:`~.forwarding.ForwardingPlan`, never from this filtered list.
    With ``set_forwarded`` off, they pass through unchanged.
-4. *Inject* the principal's headers **after** filtering, so ``Connection:
+4. *Remove authgate's own cookies* from ``Cookie`` (:func:`is_owned_cookie`:
+   ``authgate-session*`` and ``authgate-login-*``, bare or with the
+   ``__Host-``/``__Secure-`` prefix), whatever the config and however the
+   request was authenticated (bearer, cookie, public path): the session cookie
+   is host-wide, so a browser sends it to every service of a platform host,
+   including one whose sidecar has browser sign-in off.  The app's own
+   cookies pass unchanged; a ``Cookie`` left empty is dropped.
+5. *Inject* the principal's headers **after** filtering, so ``Connection:
    x-nmp-principal-id`` can never remove a header authgate sets.  Values
    are printable ASCII: ``%`` and anything non-ASCII are percent-encoded as
    UTF-8 (:func:`identity_value`); groups are joined with ``,`` (a ``,``
@@ -38,7 +45,7 @@ The upstream trusts the identity headers, so the only safe order is
    go into their own slots.  Values never contain
    control characters: CR, LF, NUL and the rest of C0/DEL are removed, so a
    hostile claim cannot split or smuggle headers.
-5. A header value with bytes outside ASCII must be valid UTF-8 (it then
+6. A header value with bytes outside ASCII must be valid UTF-8 (it then
    reaches the upstream byte-exact on both engines); anything else is
    refused with ``400 invalid_header_value`` (RFC 9110 §5.5 obs-text is
    opaque, and not every upstream would read the same bytes the same way).
@@ -58,13 +65,16 @@ from .principal import Principal
 __all__ = [
     "FORWARDED",
     "HOP_BY_HOP",
+    "OWNED_COOKIE_BASE",
     "PRESET_IDENTITY",
     "SINGLETONS",
     "HeaderPlan",
     "canonical_name",
     "check_value",
     "identity_value",
+    "is_owned_cookie",
     "safe_value",
+    "strip_owned_cookies",
     "websocket_requested",
 ]
 
@@ -104,6 +114,47 @@ _INJECT_CACHE_SIZE = 4096
 
 
 _CANONICAL: dict[str, str] = {}
+
+#: The name every authgate cookie starts with (after an optional cookie prefix).
+OWNED_COOKIE_BASE = "authgate"
+_COOKIE_PREFIXES = ("", "__Host-", "__Secure-")  # RFC 6265bis §4.1.3
+
+
+def is_owned_cookie(name: str, base: str = OWNED_COOKIE_BASE) -> bool:
+    """True for a cookie authgate sets: the browser session (and its chunks)
+    and the login-state cookies, bare or ``__Host-``/``__Secure-`` prefixed."""
+    for prefix in _COOKIE_PREFIXES:
+        if name.startswith(f"{prefix}{base}-session") or name.startswith(
+            f"{prefix}{base}-login-"
+        ):
+            return True
+    return False
+
+
+def strip_owned_cookies(values: Iterable[str], base: str = OWNED_COOKIE_BASE) -> str | None:
+    """The ``Cookie`` value(s) without authgate's own cookies, joined with
+    ``; `` (``None`` when nothing is left)."""
+    kept: list[str] = []
+    for value in values:
+        for pair in value.split(";"):
+            pair = pair.strip()
+            if pair and not is_owned_cookie(pair.split("=", 1)[0].strip(), base):
+                kept.append(pair)
+    return "; ".join(kept) if kept else None
+
+
+def _without_owned_cookies(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``items`` with authgate's cookies removed from every ``Cookie`` field
+    (a field left empty is dropped); other fields keep their order."""
+    out: list[tuple[str, str]] = []
+    for name, value in items:
+        if len(name) == 6 and name.lower() == "cookie" and OWNED_COOKIE_BASE in value:
+            kept = strip_owned_cookies((value,))
+            if kept is not None:
+                out.append((name, kept))
+        else:
+            out.append((name, value))
+    return out
 
 
 def canonical_name(name: str) -> str:
@@ -232,7 +283,7 @@ class HeaderPlan:
     def filter_request(self, headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
         """The client's headers minus identity (every preset's), hop-by-hop,
         ``Connection``-listed, (unless forwarded) ``Authorization`` and (with
-        ``set_forwarded``) forwarding headers; order and spelling kept.
+        ``set_forwarded``) forwarding headers, and authgate's own cookies; order and spelling kept.
         (:meth:`scan`'s first half: the ``Connection``-token logic exists once.)"""
         return self.scan(headers)[0]
 
@@ -246,6 +297,7 @@ class HeaderPlan:
         listed: set[str] | None = None
         seen: set[str] | None = None
         forwarded = self.set_forwarded
+        cookies = False
         for name, value in headers:
             if not value.isascii():
                 check_value(value)
@@ -261,6 +313,8 @@ class HeaderPlan:
                     seen.add(key)
             if key == "authorization":
                 authorization.append(value)
+            elif key == "cookie":
+                cookies = cookies or OWNED_COOKIE_BASE in value
             elif key == "connection":
                 listed = listed or set()
                 for token in value.split(","):
@@ -271,6 +325,8 @@ class HeaderPlan:
                 kept.append((name, value))
         if listed:
             kept = [(n, v) for n, v in kept if canonical_name(n) not in listed]
+        if cookies:
+            kept = _without_owned_cookies(kept)
         return kept, authorization
 
     def inject(self, principal: Principal) -> list[tuple[str, str]]:

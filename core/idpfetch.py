@@ -16,7 +16,8 @@ that policy, so it is written once:
   most :data:`~authgate.core.oidc.MAX_DOCUMENT_BYTES` however it is framed
   (``Content-Length``, chunked or close-delimited, RFC 9112 §6); anything
   larger is refused before it is buffered.
-* **Plain**: HTTP/1.1 ``GET`` with ``Connection: close``, no cookies, no
+* **Plain**: HTTP/1.1 ``GET`` (and, for browser sign-in's token endpoint,
+  a form ``POST``: :meth:`DocumentFetcher.post_form`) with ``Connection: close``, no cookies, no
   proxy environment variables, no content codings (we send no
   ``Accept-Encoding``; an encoded answer is refused), no credentials in URLs.
 
@@ -35,7 +36,7 @@ import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Self
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from .oidc import MAX_DOCUMENT_BYTES, FetchError, FetchResult
 
@@ -159,29 +160,46 @@ class DocumentFetcher:
     async def fetch(self, url: str, headers: Mapping[str, str] | None = None) -> FetchResult:
         """GET ``url``; ``headers`` are added to the request (e.g. a bearer
         token for a non-anonymous issuer); CR/LF in them is refused."""
+        return await self._request("GET", url, headers, b"")
+
+    async def post_form(
+        self, url: str, form: Mapping[str, str], headers: Mapping[str, str] | None = None
+    ) -> FetchResult:
+        """POST ``form`` as ``application/x-www-form-urlencoded`` (the token
+        endpoint of browser sign-in), under the same policy as a GET."""
+        body = urlencode(dict(form)).encode("ascii")
+        sent = {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
+        sent["Content-Length"] = str(len(body))
+        return await self._request("POST", url, sent, body)
+
+    async def _request(
+        self, method: str, url: str, headers: Mapping[str, str] | None, body: bytes
+    ) -> FetchResult:
         extra = ""
         for name, value in (headers or {}).items():
             if any(c in name + value for c in "\r\n\0") or not name.isascii():
-                raise FetchError(f"GET {url}: invalid request header {name!r}")
+                raise FetchError(f"{method} {url}: invalid request header {name!r}")
             extra += f"{name}: {value}\r\n"
         try:
             target = _target(url)
             async with asyncio.timeout(self.policy.timeout_seconds):
-                return await self._exchange(target, extra)
+                return await self._exchange(target, extra, method, body)
         except _Refused as exc:
-            raise FetchError(f"GET {url}: {exc}") from None
+            raise FetchError(f"{method} {url}: {exc}") from None
         except TimeoutError:
             raise FetchError(
-                f"GET {url}: no complete answer within {self.policy.timeout_seconds:g} s"
+                f"{method} {url}: no complete answer within {self.policy.timeout_seconds:g} s"
             ) from None
         except asyncio.IncompleteReadError:
-            raise FetchError(f"GET {url}: the connection closed mid-answer") from None
+            raise FetchError(f"{method} {url}: the connection closed mid-answer") from None
         except asyncio.LimitOverrunError:
-            raise FetchError(f"GET {url}: a response line is too long") from None
+            raise FetchError(f"{method} {url}: a response line is too long") from None
         except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
-            raise FetchError(f"GET {url}: {type(exc).__name__}: {exc}") from None
+            raise FetchError(f"{method} {url}: {type(exc).__name__}: {exc}") from None
 
-    async def _exchange(self, target: _Target, extra_headers: str = "") -> FetchResult:
+    async def _exchange(
+        self, target: _Target, extra_headers: str = "", method: str = "GET", body: bytes = b""
+    ) -> FetchResult:
         tls = target.scheme == "https"
         if tls and self._tls is None:
             self._tls = tls_context(self.policy)
@@ -195,7 +213,7 @@ class DocumentFetcher:
         try:
             writer.write(
                 (
-                    f"GET {target.request_target} HTTP/1.1\r\n"
+                    f"{method} {target.request_target} HTTP/1.1\r\n"
                     f"Host: {target.host_header}\r\n"
                     # RFC 7517 §8.5: the apiserver serves its JWKS only as jwk-set+json.
                     "Accept: application/json, application/jwk-set+json\r\n"
@@ -203,6 +221,7 @@ class DocumentFetcher:
                     f"{extra_headers}"
                     "Connection: close\r\n\r\n"
                 ).encode("latin-1")
+                + body
             )
             await writer.drain()
             for _ in range(_MAX_INTERIM + 1):

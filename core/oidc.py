@@ -81,6 +81,8 @@ class ProviderMetadata:
     token_endpoint: str | None = None
     device_authorization_endpoint: str | None = None
     authorization_endpoint: str | None = None
+    userinfo_endpoint: str | None = None
+    end_session_endpoint: str | None = None  # OIDC RP-Initiated Logout 1.0 §2.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +156,8 @@ async def fetch_provider_metadata(
         token_endpoint=_optional_url(meta, "token_endpoint"),
         device_authorization_endpoint=_optional_url(meta, "device_authorization_endpoint"),
         authorization_endpoint=_optional_url(meta, "authorization_endpoint"),
+        userinfo_endpoint=_optional_url(meta, "userinfo_endpoint"),
+        end_session_endpoint=_optional_url(meta, "end_session_endpoint"),
     )
 
 

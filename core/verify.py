@@ -49,6 +49,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from jwt.algorithms import Algorithm, get_default_algorithms
@@ -172,6 +173,12 @@ class TokenVerifier:
     def cache_bytes(self) -> int:
         """The estimated memory held by the cache's entries."""
         return self._cache.bytes
+
+    @property
+    def key_caches(self) -> Mapping[str, KeyCache]:
+        """The key cache per accepted issuer (read-only), for a credential
+        source that verifies other tokens of the same issuers (ID tokens)."""
+        return MappingProxyType(self._keys)
 
     async def verify(self, token: str) -> Principal:
         """The principal of a valid token; otherwise :class:`InvalidToken`

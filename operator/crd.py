@@ -22,6 +22,7 @@ from authgate.core.config import FieldType, bounds_schema, settings
 from authgate.core.contracts import GROUP, PROVIDER_KIND, PROVIDER_PLURAL
 
 from .accesskeys.policy import SPEC_SCHEMA as ACCESS_KEYS_SCHEMA
+from .browser import REF_SCHEMAS as BROWSER_REFS
 from .spec import SPEC_FIELDS, SpecField, camel, config_setting
 
 __all__ = [
@@ -42,6 +43,7 @@ _GROUP_DOCS: dict[tuple[str, ...], str] = {
     ("headers",): "Identity headers injected upstream (and always stripped from clients).",
     ("authorization",): "Scopes and groups required per path; public paths.",
     ("tuning",): "Token checks and JWKS caching.",
+    ("browser",): "Browser sign-in: authorization code + PKCE and an encrypted cookie session.",
 }
 
 #: Spec fields that are about the operator itself, not the rendered config.
@@ -162,7 +164,8 @@ def spec_schema() -> dict[str, Any]:
             node.setdefault("required", []).append(spec_field.spec[-1])
     for name, schema in _OPERATOR_FIELDS.items():
         root["properties"][name] = schema
-    for name in ("claims", "headers", "authorization", "tuning"):
+    root["properties"]["browser"]["properties"].update(BROWSER_REFS)
+    for name in ("claims", "headers", "authorization", "tuning", "browser"):
         root["properties"][name]["default"] = {}  # so nested defaults are applied too
     root["x-kubernetes-validations"] = [
         {

@@ -83,6 +83,32 @@ class Kube:
             raise
         return True
 
+    # -- Secrets (browser session keys) ----------------------------------------------------
+
+    async def read_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            secret = await self._call(self.core.read_namespaced_secret, name, namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return dict(self.api.sanitize_for_serialization(secret))  # type: ignore[no-untyped-call]
+
+    async def create_secret(self, manifest: Mapping[str, Any]) -> bool:
+        """Create the Secret; ``False`` when it already exists (never overwritten)."""
+        try:
+            await self._call(
+                self.core.create_namespaced_secret, manifest["metadata"]["namespace"], manifest
+            )
+        except ApiException as exc:
+            if exc.status == 409:
+                return False
+            raise
+        return True
+
+    async def patch_secret(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
+        await self._call(self.core.patch_namespaced_secret, name, namespace, patch)
+
     # -- Namespaces -------------------------------------------------------------------------
 
     async def namespace_labels(self, namespace: str) -> dict[str, str]:

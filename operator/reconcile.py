@@ -41,6 +41,7 @@ import kopf
 
 from authgate.core.contracts import API_VERSION, GROUP, PROVIDER_PLURAL
 
+from .browser import ensure_session_secret
 from .crd import VERSION
 from .discovery import ProviderIndex, entry_from_provider, served_entry
 from .events import emit_transitions
@@ -169,6 +170,12 @@ class Reconciler:
         # 3. Write the ConfigMap, or keep the last one that passed the IdP checks.
         config_hash: str | None = None
         if rendered is not None:
+            try:  # first the session key Secret the sidecars will mount (spec.browser)
+                action = await ensure_session_secret(self.kube, body)
+                if action:
+                    log.info("session key Secret %s for %s/%s", action, namespace, name)
+            except ApiException as exc:
+                log.warning("session key Secret for %s/%s: HTTP %s", namespace, name, exc.status)
             config_check, config_hash = await self._apply_config(
                 body, rendered, verified=discovery_check.ok, endpoints=endpoints_of(spec, metadata)
             )

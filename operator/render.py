@@ -42,6 +42,7 @@ from authgate.core.contracts import API_VERSION, CONFIG_FILE_NAME, CONFIG_KIND, 
 from authgate.core.errors import ConfigError
 
 from .accesskeys.render import access_key_entry, public_url
+from .browser import browser_paths
 from .settings import OperatorSettings
 from .spec import SPEC_FIELDS, camel
 
@@ -158,6 +159,7 @@ def render_document(
         entry = access_key_entry(spec, base, *provider)
         if entry is not None:
             doc["issuers"] = [*doc.get("issuers", []), entry]
+    browser_paths(spec, doc)
     return doc
 
 

@@ -115,6 +115,21 @@ SPEC_FIELDS: tuple[SpecField, ...] = (
     SpecField(("tuning", "unknownKidCooldownSeconds"), ("keys", "unknown_kid_cooldown_seconds")),
     SpecField(("tuning", "keyStaleMaxAgeSeconds"), ("keys", "stale_max_age_seconds")),
     SpecField(("tuning", "fetchTimeoutSeconds"), ("keys", "fetch_timeout_seconds")),
+    # Browser sign-in; the Secret references are in operator.browser.REF_SCHEMAS.
+    SpecField(("browser", "enabled"), ("browser", "enabled")),
+    SpecField(("browser", "clientId"), ("browser", "client_id"), {"maxLength": 256}),
+    SpecField(("browser", "scopes"), ("browser", "scopes"), {"maxLength": 2048}),
+    SpecField(("browser", "redirectUrl"), ("browser", "redirect_url"), _URL),
+    SpecField(("browser", "cookieDomain"), ("browser", "cookie_domain"), {"maxLength": 253}),
+    SpecField(("browser", "sessionLifetimeSeconds"), ("browser", "session_lifetime_seconds")),
+    SpecField(("browser", "refreshBeforeSeconds"), ("browser", "refresh_before_seconds")),
+    SpecField(("browser", "loginTimeoutSeconds"), ("browser", "login_timeout_seconds")),
+    SpecField(("browser", "neverRedirect"), ("browser", "never_redirect"),
+              {"maxItems": 64, "items": {"type": "string", "maxLength": 1024, "pattern": "^/"}}),
+    SpecField(("browser", "trustedOrigins"), ("browser", "trusted_origins"),
+              {"maxItems": 32, "items": {"type": "string", "maxLength": 512}}),
+    SpecField(("browser", "postLogoutRedirectUrl"), ("browser", "post_logout_redirect_url"),
+              {"maxLength": 2048}),
 )  # fmt: skip
 
 #: Config fields the OIDCProvider does not set: they belong to the pod the sidecar
@@ -126,6 +141,9 @@ DEPLOYMENT_OWNED: frozenset[tuple[str, str]] = frozenset(
         for name in settings(_section(section))
     }
     | {("keys", "ca_file")}
+    # Derived from spec.browser's Secret references (operator.browser), or dev-only.
+    | {("browser", "session_keys_dir"), ("browser", "client_secret_file"),
+       ("browser", "insecure_http_loopback")}
 )
 
 

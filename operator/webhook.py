@@ -35,6 +35,7 @@ from authgate.core.contracts import (
     PROVIDER_ANNOTATION,
 )
 
+from .browser import add_browser_mounts
 from .discovery import ProviderIndex
 from .injection import (
     InjectionRefused,
@@ -192,6 +193,7 @@ class Injector:
                     f"{rendered.get('message', 'not reconciled')})"
                 )
             out = inject(pod, ProviderRef(namespace, name, configmap_name(name)), sidecar)
+            add_browser_mounts(out, name, provider.get("spec") or {}, sidecar.container_name)
         except InjectionRefused as exc:
             raise self._refuse(str(exc)) from None
         ready = condition(conditions, READY) or {}

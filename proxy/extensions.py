@@ -19,11 +19,17 @@ from __future__ import annotations
 
 from authgate.core.credentials import CredentialSourceFactory
 
+from .browser import browser_endpoints, session_cookie_source
 from .gateway_routes import gateway_endpoints
 from .routes import EndpointFactory, discovery_endpoints
 
 __all__ = ["CREDENTIAL_SOURCES", "ENDPOINTS"]
 
-ENDPOINTS: tuple[EndpointFactory, ...] = (discovery_endpoints, gateway_endpoints)
+ENDPOINTS: tuple[EndpointFactory, ...] = (
+    discovery_endpoints,
+    gateway_endpoints,
+    browser_endpoints,
+)
 
-CREDENTIAL_SOURCES: tuple[CredentialSourceFactory, ...] = ()
+#: The browser session cookie (``browser.enabled``): :func:`.browser.session_cookie_source`.
+CREDENTIAL_SOURCES: tuple[CredentialSourceFactory, ...] = (session_cookie_source,)

@@ -19,6 +19,7 @@ JWKS URL is read from disk (a key set mounted from a Secret or ConfigMap).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -68,6 +69,13 @@ class IdPFetcher(DocumentFetcher):
         if url.startswith("file://"):
             return await asyncio.to_thread(_read_file, url)
         return await self.fetch(url, self._headers())
+
+    async def post(
+        self, url: str, form: Mapping[str, str], headers: Mapping[str, str]
+    ) -> FetchResult:
+        """One form POST (the token endpoint of browser sign-in): the core's
+        ``Poster``.  Same deadline, CA bundle and size bound as GET."""
+        return await self.post_form(url, form, headers)
 
 
 def _read_file(url: str) -> FetchResult:

@@ -31,7 +31,9 @@ from authgate.core.gatekeeper import Gatekeeper
 from authgate.core.keys import KeyCache
 from authgate.core.oidc import ProviderMetadata
 from authgate.core.revocation import RevocationList
+from authgate.core.session import BrowserSessions
 
+from .browser import browser_of
 from .extensions import CREDENTIAL_SOURCES, ENDPOINTS
 from .fetcher import IdPFetcher
 from .revocations import RevocationPoller, open_revocations
@@ -153,6 +155,7 @@ class Runtime:
     keyset: KeySet
     gatekeeper: Gatekeeper
     router: Router = field(default_factory=lambda: Router(()))
+    browser: BrowserSessions | None = None  # browser sign-in, when ``browser.enabled``
     _discovery: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -191,7 +194,12 @@ async def build_runtime(
     gatekeeper = Gatekeeper(gate, config.gateway)
     router = Router.build(config, endpoints)
     return Runtime(
-        config=config, gate=gate, keyset=keyset, gatekeeper=gatekeeper, router=router
+        config=config,
+        gate=gate,
+        keyset=keyset,
+        gatekeeper=gatekeeper,
+        router=router,
+        browser=browser_of(gate),
     )
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "OIDC_SCOPES",
     "AdminConfig",
     "AuthorizationConfig",
+    "BrowserConfig",
     "GatewayConfig",
     "HeaderConfig",
     "KeyConfig",
@@ -381,6 +382,10 @@ class ProxyConfig:
         default_factory=lambda: GatewayConfig(),
         metadata={"doc": "gateway mode: auth_request / forward-auth / ext_authz checks"},
     )
+    browser: BrowserConfig = field(
+        default_factory=lambda: BrowserConfig(),
+        metadata={"doc": "browser sign-in (authorization code + PKCE, cookie session)"},
+    )
 
 
 
@@ -398,3 +403,54 @@ class GatewayConfig:
     cache_size: int = _doc(0, "decision-cache entries (0 = off); never shared across tokens")
     cache_ttl_seconds: float = _doc(10.0, "a cached decision lives at most this long (and <= exp)")
 
+
+@dataclass(frozen=True, slots=True)
+class BrowserConfig:
+    """Browser sign-in: OIDC authorization code + PKCE and an encrypted cookie session.
+
+    Off by default.  When on, a navigation without credentials is redirected
+    to the IdP instead of getting a JSON 401, ``/apis/auth/callback``,
+    ``/apis/auth/login``, ``/apis/auth/logout`` and ``/apis/auth/session`` are
+    served, and a valid session cookie counts as a bearer token (see
+    ``docs/proxy.md``, "Browser sign-in").
+    """
+
+    enabled: bool = _doc(False, "serve browser sign-in and accept the session cookie")
+    client_id: str = _doc("", "the web client's id; empty means oidc.client_id")
+    client_secret_file: str | None = _doc(
+        None, "file holding the client secret (confidential client); null = public client"
+    )
+    session_keys_dir: str = _doc(
+        "", "mounted Secret: one base64 key file per key id and 'current' naming the sealing kid"
+    )
+    scopes: str | None = _doc(None, "scopes requested at login; null means oidc.default_scopes")
+    redirect_url: str | None = _doc(
+        None, "absolute callback URL; null derives it from the Host header"
+    )
+    cookie_domain: str | None = _doc(
+        None, "Domain attribute; null = host-only __Host- cookie (recommended)"
+    )
+    session_lifetime_seconds: float = _doc(
+        28800.0, "a session ends this long after login", minimum=60
+    )
+    refresh_before_seconds: float = _doc(
+        60.0, "refresh the access token when it expires within this", minimum=0
+    )
+    login_timeout_seconds: float = _doc(
+        600.0, "how long a started login (state cookie) lasts", minimum=30, maximum=3600
+    )
+    never_redirect: tuple[str, ...] = _doc(
+        (), "paths answered with 401 JSON, never a login redirect: exact, or prefixes ending in /"
+    )
+    trusted_origins: tuple[str, ...] = _doc(
+        (), "other origins allowed to send cookie-authenticated state-changing requests"
+    )
+    post_logout_redirect_url: str | None = _doc(
+        None, "where the IdP sends the user after logout; null = this origin's /"
+    )
+    insecure_http_loopback: bool = _doc(
+        False, "dev only: plain http and non-Secure cookies when the Host is loopback"
+    )
+
+    def effective_client_id(self, oidc: OIDCConfig) -> str:
+        return self.client_id or oidc.client_id

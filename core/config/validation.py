@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 from ..contracts import API_VERSION, CONFIG_KIND
 from ..errors import ConfigError, InvalidRequest
 from ..paths import normalize_path
+from .browser_checks import check_browser
 from .checks import SCOPE_RE as _SCOPE_RE
 from .checks import check_scopes as _check_scopes
 from .checks import check_url as _check_url
@@ -184,6 +185,7 @@ def _check_meaning(cfg: ProxyConfig, errors: ErrorList) -> None:
     _check_headers(cfg.headers, errors)
     _check_authorization(cfg.authorization, errors)
     check_issuers(cfg, errors)
+    check_browser(cfg, errors, _check_path)
 
     _check_gateway(cfg, errors)
 

@@ -26,6 +26,7 @@ from aiohttp import web
 from authgate.core.errors import AuthError, HeadersTooLarge, Overloaded
 from authgate.core.upstream import UpstreamTarget
 
+from ..browser import refusal_answer
 from ..edge import error_answer
 from ..lifecycle import Lifecycle
 from ..metrics import Metrics
@@ -165,7 +166,8 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
         request[REASON] = exc.reason
         # A request line the Gate refused for its version leaves the connection
         # in an unknown protocol: close it, as the lean engine does.
-        return render(error_answer(exc, close=request.version not in _SERVED_VERSIONS))
+        return render(refusal_answer(runtime, exc, request.method, raw_target, headers,
+                                     close=request.version not in _SERVED_VERSIONS))
     request[AUTH_SECONDS] = loop.time() - started
     request[OUTCOME] = Outcome.PUBLIC if decision.public else Outcome.ALLOWED
     request[PATH] = decision.path

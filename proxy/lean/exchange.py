@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING
 from authgate.core.errors import AuthError, GatewayError, Overloaded
 from authgate.core.headers import websocket_requested
 
+from ..browser import refusal_answer
 from ..records import Outcome
-from .answers import error_bytes
+from .answers import error_bytes, render
 from .endpoint import serve
 from .relay import STATUS_FAILED, ResponseRelay
 from .rewrite import request_head
@@ -210,8 +211,10 @@ class Exchange(ResponseRelay):
             self.auth_seconds = server.loop.time() - t0
             self.outcome, self.reason, self.status = Outcome.DENIED, exc.reason, exc.status
             self._drop_body()
-            conn.write(error_bytes(exc, close=self._closing(), head=self.method == "HEAD",
-                                   http10=self.http10))  # fmt: skip
+            answer = refusal_answer(runtime, exc, self.method, target, headers)
+            self.status = answer.status  # a login redirect is logged as the 302 it is
+            conn.write(render(answer, close=self._closing(), head=self.method == "HEAD",
+                              http10=self.http10))
             return
         self.auth_seconds = server.loop.time() - t0
         self.path = decision.path

@@ -75,6 +75,9 @@ apt_packages() {
   command -v iptables >/dev/null || missing+=(iptables)
   command -v gcc >/dev/null || missing+=(gcc)
   [ -f /usr/lib/x86_64-linux-gnu/libc.a ] || [ -f /usr/lib/libc.a ] || missing+=(libc6-dev)
+  # The real-browser tests (tests/browser): Debian's chromium and its chromedriver.
+  command -v chromium >/dev/null || missing+=(chromium)
+  command -v chromedriver >/dev/null || missing+=(chromium-driver)
   command -v go >/dev/null || { echo "Go toolchain not found on PATH" >&2; return 1; }
   if ((${#missing[@]})); then
     echo "installing: ${missing[*]}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from authgate.core.config import HeaderConfig
-from authgate.core.headers import HOP_BY_HOP, HeaderPlan, safe_value
+from authgate.core.headers import HOP_BY_HOP, HeaderPlan, is_owned_cookie, safe_value
 from authgate.core.principal import Principal
 
 PLAN = HeaderPlan.compile(HeaderConfig(strip=("X-Debug-User",)))
@@ -180,3 +180,30 @@ def test_overridden_names_and_both_presets_stripped() -> None:
     sent = [("x_user", "m"), ("X-NMP-Principal-Id", "m"), ("X-Auth-Request-User", "m")]
     assert plan.filter_request(sent) == []
     assert plan.inject(ALICE)[0] == ("X-User", "alice")
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["authgate-session", "authgate-session-3", "__Host-authgate-session",
+     "__Secure-authgate-session-0", "authgate-login-0123456789abcdef", "__Host-authgate-login-x"],
+)  # fmt: skip
+def test_owned_cookies(name: str) -> None:
+    assert is_owned_cookie(name)
+
+
+@pytest.mark.parametrize("name", ["authgate", "my-authgate-session", "session", "authgate-loginx"])
+def test_app_cookies_are_not_owned(name: str) -> None:
+    assert not is_owned_cookie(name)
+
+
+def test_plan_drops_authgate_cookies_on_every_request() -> None:
+    plan = HeaderPlan.compile(HeaderConfig())
+    headers = [
+        ("Cookie", "a=1; __Host-authgate-session=k1.x;authgate-login-ab=k1.y ; b=2"),
+        ("cookie", "authgate-session-0=k1.z"),
+        ("X-Other", "authgate-session=kept"),
+    ]
+    expected = [("Cookie", "a=1; b=2"), ("X-Other", "authgate-session=kept")]
+    assert plan.filter_request(headers) == expected
+    assert plan.scan(headers) == (expected, [])
+    assert plan.scan([("Cookie", "plain=1")]) == ([("Cookie", "plain=1")], [])

@@ -27,6 +27,7 @@ class Canned:
     def __init__(self) -> None:
         self.respond: Responder = lambda head: b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
         self.requests: list[bytes] = []
+        self.bodies: list[bytes] = []
         self.server: asyncio.Server | None = None
         self.hold = False
 
@@ -34,6 +35,9 @@ class Canned:
         try:
             head = await reader.readuntil(b"\r\n\r\n")
             self.requests.append(head)
+            length = [ln for ln in head.split(b"\r\n") if ln.lower().startswith(b"content-length:")]
+            if length:
+                self.bodies.append(await reader.readexactly(int(length[0].split(b":")[1])))
             if self.hold:
                 await asyncio.sleep(30)
             writer.write(self.respond(head))
@@ -72,6 +76,22 @@ async def test_content_length_body_and_request_shape() -> None:
         assert f"Host: {base.removeprefix('http://')}\r\n" in head
         assert "User-Agent: t/1\r\n" in head and "Connection: close\r\n" in head
         assert "Accept-Encoding" not in head and "Cookie" not in head
+
+
+async def test_form_post_for_the_token_endpoint() -> None:
+    async with serving() as (server, base):
+        server.respond = answer("HTTP/1.1 400 Bad Request\r\nContent-Length: 2", b"{}")
+        fetch = DocumentFetcher(FetchPolicy())
+        form = {"grant_type": "authorization_code", "code": "a b&c", "code_verifier": "v"}
+        result = await fetch.post_form(base + "/token", form, {"Authorization": "Basic eDp5"})
+        assert (result.status, result.body) == (400, b"{}")  # an error answer is returned
+        head = server.requests[0].decode()
+        assert head.startswith("POST /token HTTP/1.1\r\n")
+        assert "Content-Type: application/x-www-form-urlencoded\r\n" in head
+        assert "Authorization: Basic eDp5\r\n" in head
+        assert server.bodies == [b"grant_type=authorization_code&code=a+b%26c&code_verifier=v"]
+        with pytest.raises(FetchError, match=r"POST .*invalid request header"):
+            await fetch.post_form(base + "/token", form, {"X-Bad": "a\r\nb"})
 
 
 async def test_chunked_and_close_delimited_bodies() -> None:

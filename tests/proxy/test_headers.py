@@ -3,7 +3,11 @@ fields, the request target — and what must never get there."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+
+from authgate.core.session.crypto import generate_key_material
 
 from .proxy_harness import FakeIdP, ProxyProcess, raw_request, request_head
 
@@ -124,6 +128,46 @@ async def test_hop_by_hop_request_fields_removed(proxy: ProxyProcess, fake_idp: 
     names = {k.lower() for k, _ in resp.json()["headers"]}
     assert not names & {"x-drop-me", "keep-alive", "te", "proxy-authorization"}
     assert "x-end-to-end" in names
+
+
+AUTHGATE_COOKIES = (
+    "__Host-authgate-session=k1.sealed; authgate-session-0=k1.part; "
+    "__Secure-authgate-session-1=k1.part; __Host-authgate-login-abcdef=k1.state"
+)
+
+
+def _cookies(echo: dict) -> list[str]:
+    return [v for k, v in echo["headers"] if k.lower() == "cookie"]
+
+
+@pytest.mark.parametrize("browser", [False, True], ids=["browser-off", "browser-on"])
+async def test_authgate_cookies_never_reach_upstream(
+    proxy_factory, fake_idp: FakeIdP, tmp_path: Path, browser: bool  # type: ignore[no-untyped-def]
+) -> None:
+    """The session and login-state cookies are host-wide: a bearer request, a
+    public path (and a sidecar with browser sign-in off) must drop them too;
+    the app's own cookies pass."""
+    overrides: dict = {"authorization": {"public_paths": ["/healthz"]}}
+    if browser:
+        keys = tmp_path / "session-keys"
+        keys.mkdir()
+        (keys / "k1").write_text(generate_key_material())
+        (keys / "current").write_text("k1")
+        overrides["browser"] = {"enabled": True, "session_keys_dir": str(keys)}
+    proxy = proxy_factory(**overrides)
+    token = fake_idp.mint()
+    mixed = [("Cookie", f"theme=dark; {AUTHGATE_COOKIES}; lang=en")]
+    bearer = [("Authorization", f"Bearer {token}")]
+    for path, extra in (("/apis/whoami", bearer), ("/healthz", [])):
+        resp = await raw_request(proxy.port, request_head("GET", path, proxy.port,
+                                                          [*extra, *mixed]))  # fmt: skip
+        assert resp.status == 200, (path, resp.body)
+        assert _cookies(resp.json()) == ["theme=dark; lang=en"], path
+        only_ours = [("Cookie", AUTHGATE_COOKIES), ("Cookie", "app=1")]
+        resp = await raw_request(proxy.port, request_head("GET", path, proxy.port,
+                                                          [*extra, *only_ours]))  # fmt: skip
+        assert resp.status == 200, (path, resp.body)
+        assert _cookies(resp.json()) == ["app=1"], path  # a field left empty is dropped
 
 
 async def test_hop_by_hop_response_fields_removed(

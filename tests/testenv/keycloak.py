@@ -104,7 +104,7 @@ class KeycloakEnv:
         return ssl.create_default_context(cafile=str(self.ca_file))
 
     # -- lifecycle -------------------------------------------------------
-    def start(self, timeout: float = 240.0) -> None:
+    def start(self, timeout: float = 480.0) -> None:  # 240 s was not enough on busy cores
         """Start (or restart) the server on the same port; create the realm once."""
         if self.process is not None and self.process.alive():
             return
@@ -194,7 +194,9 @@ class KeycloakEnv:
         scope_ids = {
             s["name"]: s["id"] for s in self.admin("GET", f"{base}/client-scopes").json()
         }
-        for client_id in (self.cli_client_id, self.web_client_id, self.ci_client_id):
+        for client_id in (
+            self.cli_client_id, self.web_client_id, self.ci_client_id, realm.BROWSER_CLIENT_ID
+        ):
             internal = self._client_uuid(client_id)
             for name in realm.SCOPES:
                 self.admin(

@@ -25,6 +25,9 @@ CLI_CLIENT_ID = "authgate-cli"
 WEB_CLIENT_ID = "authgate-web"
 SCOPES = ("platform:read", "platform:write")
 LOOPBACK_REDIRECTS = ["http://127.0.0.1/*", "http://localhost/*"]
+# -- browser sign-in (issue 12) --
+BROWSER_CLIENT_ID = "authgate-browser"
+BROWSER_ACCESS_TOKEN_SECONDS = 20  # short, so the refresh path runs within a test
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,7 @@ def realm_representation(web_secret: str, ci_secret: str = "") -> dict[str, Any]
                 "protocolMappers": _mappers(),
             },
             *(workload_clients(ci_secret) if ci_secret else []),
+            browser_client(),
         ],
     }
 
@@ -165,6 +169,32 @@ def workload_clients(ci_secret: str) -> list[dict[str, Any]]:
 
 
 # -- end of workload identity -------------------------------------------------------------
+
+
+def browser_client() -> dict[str, Any]:
+    """The public browser client (authorization code + PKCE S256 enforced) whose
+    access tokens live only ``BROWSER_ACCESS_TOKEN_SECONDS``.  The confidential
+    variant of the flow uses ``authgate-web``."""
+    return {
+        "clientId": BROWSER_CLIENT_ID,
+        "name": "authgate browser",
+        "enabled": True,
+        "publicClient": True,
+        "standardFlowEnabled": True,
+        "directAccessGrantsEnabled": False,
+        "implicitFlowEnabled": False,
+        "redirectUris": LOOPBACK_REDIRECTS,
+        "webOrigins": ["+"],
+        "attributes": {
+            "pkce.code.challenge.method": "S256",
+            "post.logout.redirect.uris": "+",
+            "access.token.lifespan": str(BROWSER_ACCESS_TOKEN_SECONDS),
+        },
+        "protocolMappers": _mappers(),
+    }
+
+
+# -- end of browser sign-in --
 
 
 def client_scope_representation(name: str) -> dict[str, Any]:
