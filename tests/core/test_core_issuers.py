@@ -141,6 +141,9 @@ async def test_glob_grant_and_template(idp: MemoryIdP, keys: Keys) -> None:
     assert decision.principal.scopes == ("platform:read", "platform:write")
 
 
+_COLLECTED_AT = int(time.time())
+
+
 @pytest.mark.parametrize(
     ("payload", "status", "reason"),
     [
@@ -161,7 +164,11 @@ async def test_service_account_refusals(
     idp: MemoryIdP, keys: Keys, payload: dict[str, Any], status: int, reason: str
 ) -> None:
     gate, _ = await setup(idp, keys)
-    payload = {k: v for k, v in payload.items() if v is not None}
+    # The payloads were built at collection time, maybe many minutes before this test runs:
+    # move their times to now, so only the expired case is expired.
+    shift = int(time.time()) - _COLLECTED_AT
+    payload = {k: (v + shift if k in ("iat", "nbf", "exp") and isinstance(v, int) else v)
+               for k, v in payload.items() if v is not None}  # fmt: skip
     error = await refused(gate, sign(keys.rsa_other, payload, kid="sa1"))
     assert (error.status, error.reason) == (status, reason)
     if status == 403:

@@ -16,6 +16,9 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
+#: Every CRD the chart installs (kept on uninstall, so later installs adopt them).
+CRD_NAMES = ["oidcproviders.authgate.io", "accesskeys.authgate.io", "kopfpeerings.kopf.dev",
+             "clusterkopfpeerings.kopf.dev"]
 CHART = REPO / "charts" / "authgate"
 SCENARIOS = sorted((CHART / "ci").glob("*-values.yaml"))
 # `helm template` has no cluster to ask; a helm built without the release

@@ -22,7 +22,7 @@ from testcontainers.core.container import DockerContainer
 from authgate.core.config import HEADER_PRESETS
 
 from ..support.ports import free_port as _free_port
-from .charts import CHART, Helm
+from .charts import CHART, CRD_NAMES, Helm
 from .images import BuiltImage
 from .kubelet import PodRunner, RunningPod
 
@@ -177,8 +177,7 @@ def deployment(
     app_ns = f"shop-{uuid.uuid4().hex[:6]}"
     helm = Helm(helm_bin, kubeconfig=Path(kube.kubeconfig), home=workdir / "helm-home")
     repository, tag = authgate_image.tag.rsplit(":", 1)
-    for name in ("oidcproviders.authgate.io", "kopfpeerings.kopf.dev",
-                 "clusterkopfpeerings.kopf.dev"):  # fmt: skip
+    for name in CRD_NAMES:
         if kube.kubectl("get", f"crd/{name}", check=False).returncode == 0:  # adopt, see docs
             kube.kubectl("label", "--overwrite", f"crd/{name}", "app.kubernetes.io/managed-by=Helm")
             kube.kubectl("annotate", "--overwrite", f"crd/{name}",

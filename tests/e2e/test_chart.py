@@ -26,6 +26,7 @@ import yaml
 
 from .charts import (
     CHART,
+    CRD_NAMES,
     SCENARIOS,
     TEMPLATE_KUBE_VERSION,
     Helm,
@@ -36,8 +37,6 @@ from .charts import (
     parse_documents,
 )
 
-CRD_NAMES = ["oidcproviders.authgate.io", "accesskeys.authgate.io", "kopfpeerings.kopf.dev",
-             "clusterkopfpeerings.kopf.dev"]
 SCENARIO_IDS = [path.name.removesuffix("-values.yaml") for path in SCENARIOS]
 
 
