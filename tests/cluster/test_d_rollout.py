@@ -100,6 +100,6 @@ def test_helm_upgrade_to_a_new_operator_tag_leaves_app_traffic_alone(installed: 
 
 
 def _chart() -> object:
-    from e2e.charts import CHART
+    from tests.e2e.charts import CHART
 
     return CHART
