@@ -89,6 +89,9 @@ def orders_provider(installed: Cluster) -> dict[str, Any]:
     only ``jobs/caller`` is listed, with read scope."""
     manifest = provider_manifest(installed.keycloak, ["platform:read"])
     manifest["metadata"] = {"name": "orders", "namespace": SERVER_NAMESPACE}
+    # Not a default: the operator's discovery describes the one default provider, and two
+    # defaults (shop's and this) would make it answer 409. The pods name it instead.
+    manifest["spec"]["default"] = False
     manifest["spec"]["issuers"] = [{
         "name": "cluster",
         "kind": "kubernetes",

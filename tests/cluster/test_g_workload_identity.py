@@ -32,10 +32,9 @@ def test_server_sidecar_has_the_pod_service_account_mount(installed: Cluster) ->
     mounts = {m["mountPath"]: m for m in sidecar["volumeMounts"]}
     account = mounts["/var/run/secrets/kubernetes.io/serviceaccount"]
     assert account["readOnly"] is True and account["name"].startswith("kube-api-access-")
-    # ... and not for a provider without a kubernetes issuer
-    echo = installed.pods("shop", "app=echo")[0]["spec"]["initContainers"]
-    proxy = next(c for c in echo if c["name"] == "authgate-proxy")
-    assert all("serviceaccount" not in m["mountPath"] for m in proxy["volumeMounts"])
+    # (The API server re-runs its ServiceAccount admission plugin after a webhook changed the
+    # pod, so it may mount the token on every injected sidecar too; the webhook does not
+    # rely on that.)
 
 
 def test_pod_calls_a_pod_across_a_kubelet_token_rotation(installed: Cluster) -> None:
