@@ -24,7 +24,9 @@ import fcntl
 import json
 import os
 import shutil
+import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Any, TextIO
@@ -184,9 +186,22 @@ class ClusterEnv:
         self.started_seconds = time.monotonic() - started
 
     def stop(self) -> None:
-        """Stop everything by the pid we started, then remove what the node left."""
+        """Stop everything by the pid we started, then remove what the node left.
+
+        SIGTERM is ignored meanwhile: a runner that signals a session already tearing
+        down (the test session turns SIGTERM into KeyboardInterrupt) would otherwise
+        cut the cleanup short and leave mounts, cgroups, chains and the bridge."""
         if self._lock is None:
             return  # never started (or another session holds the host): touch nothing
+        in_main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, signal.SIG_IGN) if in_main else None
+        try:
+            self._stop()
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+
+    def _stop(self) -> None:
         for name in ("kube-controller-manager", "kube-scheduler", "kubelet"):
             if name in self.processes:
                 self.processes[name].stop(timeout=20)

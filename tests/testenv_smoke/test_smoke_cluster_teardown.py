@@ -45,10 +45,10 @@ def _child(basetemp: Path) -> subprocess.Popen[str]:
     )  # fmt: skip
 
 
-def _assert_clean(basetemp: Path) -> None:
+def _assert_clean(basetemp: Path, output: str = "") -> None:
     node = cache_dir() / "cluster" / "node"  # ClusterEnv.node_dir: sockets, kubelet root
     found = leftovers([basetemp, node], [str(basetemp), str(node)])
-    assert found == {k: [] for k in found}, found
+    assert found == {k: [] for k in found}, f"{found}\nchild session:\n{output[-6000:]}"
     assert not node.exists(), "the node's directory is left"
 
 
@@ -79,8 +79,8 @@ def test_nothing_left_after_sigterm_with_a_pod_running(
             pytest.fail("no pod sandbox started in the child session")
         time.sleep(3)
         proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=300)
+        output, _ = proc.communicate(timeout=300)
     finally:
         if proc.poll() is None:
             proc.kill()
-    _assert_clean(basetemp)
+    _assert_clean(basetemp, output)
