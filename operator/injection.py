@@ -18,6 +18,13 @@ Port takeover
 Native sidecar
     The proxy is an initContainer with ``restartPolicy: Always`` (KEP-753): it
     starts before the app containers, stays up, and stops after them.
+
+Service-account credentials
+    A provider with a ``kind: kubernetes`` issuer makes the sidecar fetch the
+    cluster's keys with the in-pod CA and its own token.  The ServiceAccount
+    admission plugin runs before webhooks, so the pod's containers already
+    mount that volume at :data:`SERVICE_ACCOUNT_DIR` and the sidecar we add
+    does not: the sidecar gets the same mount, read-only, and only then.
 """
 
 from __future__ import annotations
@@ -46,10 +53,13 @@ __all__ = [
     "inject",
     "opted_in",
     "provider_reference",
+    "service_account_mount",
     "sidecar_container",
 ]
 
 DEFAULT_PORT_NAME = "http"
+#: Where the ServiceAccount admission plugin mounts the pod's token, CA and namespace.
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 _PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
 
 
@@ -64,6 +74,9 @@ class ProviderRef:
     namespace: str
     name: str
     config_map: str
+    #: The provider accepts the cluster's service-account tokens (a ``kind: kubernetes``
+    #: issuer): the sidecar needs the pod's service-account mount to fetch the keys.
+    service_account: bool = False
 
 
 def _annotations(pod: Mapping[str, Any]) -> Mapping[str, str]:
@@ -195,6 +208,17 @@ def sidecar_container(
     }  # fmt: skip
 
 
+def service_account_mount(pod: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The pod's service-account volume mount (read-only copy), as the ServiceAccount
+    admission plugin put it on the app containers; ``None`` if it did not (automount off)."""
+    spec = pod.get("spec") or {}
+    for container in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+        for mount in container.get("volumeMounts") or []:
+            if mount.get("mountPath", "").rstrip("/") == SERVICE_ACCOUNT_DIR:
+                return {"name": mount["name"], "mountPath": SERVICE_ACCOUNT_DIR, "readOnly": True}
+    return None
+
+
 def _repoint_probes(container: dict[str, Any], old: str, new: str) -> None:
     for probe_name in _PROBES:
         probe = container.get(probe_name)
@@ -230,7 +254,18 @@ def inject(
         for container in (spec.get("initContainers") or []) + (spec.get("containers") or []):
             _repoint_probes(container, old_name, settings.app_port_rename)
 
-    spec.setdefault("initContainers", []).append(sidecar_container(settings, port_name, number))
+    sidecar = sidecar_container(settings, port_name, number)
+    if provider.service_account:
+        mount = service_account_mount(out)
+        if mount is None:
+            raise InjectionRefused(
+                f"OIDCProvider {provider.namespace}/{provider.name} accepts service-account "
+                "tokens, so its sidecar needs the pod's service-account token to fetch the "
+                "cluster's keys, but the pod mounts none: remove "
+                "automountServiceAccountToken: false"
+            )
+        sidecar["volumeMounts"].append(mount)
+    spec.setdefault("initContainers", []).append(sidecar)
     spec.setdefault("volumes", []).extend(
         [
             {"name": settings.volume_name, "configMap": {"name": provider.config_map}},

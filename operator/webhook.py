@@ -192,7 +192,10 @@ class Injector:
                     f"({rendered.get('reason', 'Pending')}: "
                     f"{rendered.get('message', 'not reconciled')})"
                 )
-            out = inject(pod, ProviderRef(namespace, name, configmap_name(name)), sidecar)
+            issuers = (provider.get("spec") or {}).get("issuers") or []
+            accepts_sa = any(i.get("kind") == "kubernetes" for i in issuers)
+            ref = ProviderRef(namespace, name, configmap_name(name), service_account=accepts_sa)
+            out = inject(pod, ref, sidecar)
             add_browser_mounts(out, name, provider.get("spec") or {}, sidecar.container_name)
         except InjectionRefused as exc:
             raise self._refuse(str(exc)) from None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +33,7 @@ def test_no_token_is_401(installed: Cluster) -> None:
 def test_token_reaches_the_app_with_identity(installed: Cluster) -> None:
     token = installed.token("alice")
     headers = _echo(installed.get("/api/orders", token))
-    if installed.first_ok_seconds is None:
-        installed.first_ok_seconds = time.monotonic() - installed.installed_at
-        print(f"\n[cluster] helm install -> first authenticated 200: "
-              f"{installed.first_ok_seconds:.1f}s")  # fmt: skip
+    assert installed.first_ok_seconds is not None  # measured by the fixture
     alice = installed.keycloak.users["alice"]
     assert headers[H["principal_id"]] == claims(token)["sub"]
     assert headers[H["email"]] == alice.email

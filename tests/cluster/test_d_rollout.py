@@ -94,12 +94,14 @@ def test_helm_upgrade_to_a_new_operator_tag_leaves_app_traffic_alone(installed: 
           f"{sum(load.failures.values())} failed {dict(load.failures)}")  # fmt: skip
     assert not load.failures, dict(load.failures)
     assert _pod_names(installed) == app_pods  # the app was not restarted
-    images = {p["spec"]["containers"][0]["image"]
-              for p in installed.pods(SYSTEM_NAMESPACE, "app.kubernetes.io/component=operator")}
-    assert images == {f"{repository}:{new_tag}"}
+    # `rollout status` returns once the new pods are available; old ones may still terminate.
+    wait_for("only the new operator pods", lambda: {
+        p["spec"]["containers"][0]["image"]
+        for p in installed.pods(SYSTEM_NAMESPACE, "app.kubernetes.io/component=operator")}
+        == {f"{repository}:{new_tag}"}, timeout=120)  # fmt: skip
 
 
 def _chart() -> object:
-    from e2e.charts import CHART
+    from tests.e2e.charts import CHART
 
     return CHART

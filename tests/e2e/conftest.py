@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from .deployment import deployment  # noqa: F401  (test_e2e.py's module fixture)
 from .images import BuiltImage, ImageBuildError, build_authgate_image, build_demo_image
 
 

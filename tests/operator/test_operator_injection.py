@@ -98,3 +98,25 @@ def test_provider_reference() -> None:
     assert provider_reference(_pod(), "team") is None
     assert provider_reference(_pod({"authgate.io/provider": "corp"}), "team") == "corp"
     assert provider_reference(_pod({"authgate.io/provider": "team/corp"}), "team") == "corp"
+
+
+def _sa_mount(name: str = "kube-api-access-x1y2z") -> dict:
+    return {"name": name, "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
+            "readOnly": True}  # fmt: skip
+
+
+def test_service_account_mount_only_for_a_kubernetes_issuer() -> None:
+    """A provider accepting service-account tokens: the sidecar fetches the cluster's keys
+    with the pod's own token and CA, so it gets the pod's (admission-added) mount."""
+    pod = _pod({"authgate.io/inject": "true"})
+    pod["spec"]["containers"][0]["volumeMounts"] = [_sa_mount()]
+    plain = inject(pod, REF, S)["spec"]["initContainers"][-1]
+    assert _sa_mount() not in plain["volumeMounts"]
+    ref = ProviderRef(namespace="team", name="corp", config_map="authgate-corp",
+                      service_account=True)  # fmt: skip
+    sidecar = inject(pod, ref, S)["spec"]["initContainers"][-1]
+    assert _sa_mount() in sidecar["volumeMounts"]
+    # automountServiceAccountToken: false -> the sidecar could never load the keys: refused
+    del pod["spec"]["containers"][0]["volumeMounts"]
+    with pytest.raises(InjectionRefused, match="automountServiceAccountToken"):
+        inject(pod, ref, S)

@@ -23,7 +23,10 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
+import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Any, TextIO
@@ -106,9 +109,14 @@ class ClusterEnv:
             raise ComponentMissing("the one-node cluster needs root (bridge, mounts, cgroups)")
         self.state_home = cache_dir() / "cluster"
         self.containerd_root = self.state_home / "containerd-root"
-        self.run_dir = directory / "run"
+        # Sockets (containerd's, the kubelet's pod-resources and plugin sockets) must fit
+        # in sun_path (108 bytes), which a pytest basetemp inside a test's tmp_path does
+        # not: the node's run and root directories live in the cache, one per machine
+        # (the lock), wiped at every start and stop.
+        self.node_dir = self.state_home / "node"
+        self.run_dir = self.node_dir / "run"
         self.socket = self.run_dir / "containerd.sock"
-        self.kubelet_root = directory / "kubelet"
+        self.kubelet_root = self.node_dir / "kubelet"
         self.kube = ClusterControlPlane(directory / "control-plane", ca)
         self.processes: dict[str, ManagedProcess] = {}
         self.started_seconds = 0.0
@@ -153,7 +161,7 @@ class ClusterEnv:
         return [*self.kube.log_files(), *(p.log_file for p in self.processes.values())]
 
     def leftover_needles(self) -> list[str]:
-        return [str(self.directory), str(self.socket)]
+        return [str(self.directory), str(self.node_dir), str(self.socket)]
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -161,6 +169,7 @@ class ClusterEnv:
         self._acquire_lock()
         self._clean_previous_session()
         self.directory.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(self.node_dir, ignore_errors=True)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._ip_forward = cleanup.ip_forward()
         self._record_session()
@@ -177,9 +186,22 @@ class ClusterEnv:
         self.started_seconds = time.monotonic() - started
 
     def stop(self) -> None:
-        """Stop everything by the pid we started, then remove what the node left."""
+        """Stop everything by the pid we started, then remove what the node left.
+
+        SIGTERM is ignored meanwhile: a runner that signals a session already tearing
+        down (the test session turns SIGTERM into KeyboardInterrupt) would otherwise
+        cut the cleanup short and leave mounts, cgroups, chains and the bridge."""
         if self._lock is None:
             return  # never started (or another session holds the host): touch nothing
+        in_main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, signal.SIG_IGN) if in_main else None
+        try:
+            self._stop()
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+
+    def _stop(self) -> None:
         for name in ("kube-controller-manager", "kube-scheduler", "kubelet"):
             if name in self.processes:
                 self.processes[name].stop(timeout=20)
@@ -190,8 +212,8 @@ class ClusterEnv:
         for name in ("containerd", "coredns", "kube-proxy"):
             if name in self.processes:
                 self.processes[name].stop(timeout=20)
-        self._remove_host_state([self.directory, self.containerd_root], self.leftover_needles(),
-                                self._ip_forward)  # fmt: skip
+        self._remove_host_state([self.directory, self.node_dir, self.containerd_root],
+                                self.leftover_needles(), self._ip_forward)  # fmt: skip
         self.kube.stop()
         (self.state_home / "last-session.json").unlink(missing_ok=True)
         self._release_lock()
@@ -206,6 +228,8 @@ class ClusterEnv:
         cleanup.delete_bridge()
         cleanup.set_ip_forward(forward)
         cleanup.remove_forward_guard()
+        if not cleanup.mounts_under([self.node_dir]):
+            shutil.rmtree(self.node_dir, ignore_errors=True)
 
     # -- locking and crash recovery ----------------------------------------------------------
     def _acquire_lock(self) -> None:
@@ -242,7 +266,7 @@ class ClusterEnv:
         if not path.is_file():
             return
         record = json.loads(path.read_text())
-        roots = [Path(record["directory"]), self.containerd_root]
+        roots = [Path(record["directory"]), self.node_dir, self.containerd_root]
         self._remove_host_state(roots, list(record["needles"]), str(record.get("ip_forward", "")))
         path.unlink(missing_ok=True)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.testenv import ClusterEnv
+from tests.testenv.components import cache_dir
 from tests.testenv.errors import ComponentMissing
 from tests.testenv.node_cleanup import leftovers, processes_mentioning
 
@@ -44,9 +45,11 @@ def _child(basetemp: Path) -> subprocess.Popen[str]:
     )  # fmt: skip
 
 
-def _assert_clean(basetemp: Path) -> None:
-    found = leftovers([basetemp], [str(basetemp)])
-    assert found == {k: [] for k in found}, found
+def _assert_clean(basetemp: Path, output: str = "") -> None:
+    node = cache_dir() / "cluster" / "node"  # ClusterEnv.node_dir: sockets, kubelet root
+    found = leftovers([basetemp, node], [str(basetemp), str(node)])
+    assert found == {k: [] for k in found}, f"{found}\nchild session:\n{output[-6000:]}"
+    assert not node.exists(), "the node's directory is left"
 
 
 def test_nothing_left_after_a_run(cluster_available: None, tmp_path: Path) -> None:
@@ -66,7 +69,8 @@ def test_nothing_left_after_sigterm_with_a_pod_running(
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:  # a shim of the child's containerd: a pod runs
             if any("containerd-shim" in p
-                   for p in processes_mentioning([str(basetemp)], exclude=[proc.pid])):
+                   for p in processes_mentioning([str(cache_dir() / "cluster" / "node")],
+                                                 exclude=[proc.pid])):  # fmt: skip
                 break
             if proc.poll() is not None:
                 pytest.fail(f"child exited early:\n{proc.stdout.read() if proc.stdout else ''}")
@@ -75,8 +79,8 @@ def test_nothing_left_after_sigterm_with_a_pod_running(
             pytest.fail("no pod sandbox started in the child session")
         time.sleep(3)
         proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=300)
+        output, _ = proc.communicate(timeout=300)
     finally:
         if proc.poll() is None:
             proc.kill()
-    _assert_clean(basetemp)
+    _assert_clean(basetemp, output)
