@@ -35,12 +35,13 @@ testenv: $(STAMP)
 
 # mypy and import-linter cannot follow setuptools' package-dir mapping, so lint checks a
 # throwaway tree of symlinks that has the import layout (build/typecheck/authgate/...).
-# Order: ruff, mypy --strict, import-linter (layers, see pyproject.toml), then the
+# Order: ruff check, ruff format --check, mypy --strict, import-linter (layers, see pyproject.toml), then the
 # import-cycle check (scripts/import_cycles.py) that the contracts cannot express.
 TYPECHECK := build/typecheck/authgate
 LINT_PATHS := authgate core proxy operator client tests bench scripts
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 	rm -rf build/typecheck && mkdir -p $(TYPECHECK)
 	for f in authgate/*.py; do ln -s "$(CURDIR)/$$f" $(TYPECHECK)/; done
 	for d in core proxy operator client; do ln -s "$(CURDIR)/$$d" $(TYPECHECK)/$$d; done

@@ -98,8 +98,11 @@ def image_size(tag: str | None) -> dict[str, Any] | None:
     try:
         out = subprocess.run(
             ["docker", "image", "inspect", "--format", "{{.Size}}", tag],
-            capture_output=True, text=True, timeout=30, check=False,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return {"tag": tag, "mib": None, "error": "docker not available"}
     if out.returncode != 0:

@@ -274,9 +274,13 @@ def _measure(
         for name in names:
             _log(f"mixed {plan.mixed_seconds:.0f}s {name}")
             res = saturate(
-                wrk, url(name, "/small"), lua=lua, tokens=token_file, mixed=True,
+                wrk,
+                url(name, "/small"),
+                lua=lua,
+                tokens=token_file,
+                mixed=True,
                 seconds=plan.mixed_seconds,
-            )  # fmt: skip
+            )
             figures[name].mixed_rps = res.rps
             figures[name].errors += res.errors
 

@@ -44,8 +44,10 @@ def parse_duration(text: str) -> int:
         return 0
     match = _DURATION.fullmatch(value)
     if not match:
-        raise UsageError(f"cannot read the duration {text!r}",
-                         hint="use e.g. 30d, 12h, 90m, 3600 (seconds) or never")  # fmt: skip
+        raise UsageError(
+            f"cannot read the duration {text!r}",
+            hint="use e.g. 30d, 12h, 90m, 3600 (seconds) or never",
+        )
     return int(match.group(1)) * _UNITS[match.group(2) or "s"]
 
 
@@ -72,15 +74,24 @@ class _Api:
             endpoint = None
         return str(endpoint) if endpoint else base_url.rstrip("/") + API_PATH
 
-    def call(self, method: str, path: str = "", body: dict[str, Any] | None = None,
-             params: dict[str, str] | None = None) -> dict[str, Any]:
+    def call(
+        self,
+        method: str,
+        path: str = "",
+        body: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         token = self.session.token(CLI_REFRESH_MARGIN).tokens.access_token
         url = self.url + path
         try:
             with sync_client(self.ca_file) as http:
-                rsp = http.request(method, url, json=body,
-                                   params={**self.params, **(params or {})},
-                                   headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+                rsp = http.request(
+                    method,
+                    url,
+                    json=body,
+                    params={**self.params, **(params or {})},
+                    headers={"Authorization": f"Bearer {token}"},
+                )
         except httpx.HTTPError as exc:
             raise unreachable("the access-key API", url, exc) from None
         try:
@@ -107,11 +118,16 @@ def _when(value: str | None) -> str:
 
 
 def _rows(key: dict[str, Any]) -> list[tuple[str, str]]:
-    rows = [("JTI", str(key.get("jti"))), ("Name", str(key.get("name"))),
-            ("Status", str(key.get("status"))), ("Principal", str(key.get("principal"))),
-            ("Scope", " ".join(key.get("scope") or []) or "-"),
-            ("Expires", _when(key.get("expires_at"))), ("Created", _when(key.get("created_at"))),
-            ("Issuer", str(key.get("issuer")))]  # fmt: skip
+    rows = [
+        ("JTI", str(key.get("jti"))),
+        ("Name", str(key.get("name"))),
+        ("Status", str(key.get("status"))),
+        ("Principal", str(key.get("principal"))),
+        ("Scope", " ".join(key.get("scope") or []) or "-"),
+        ("Expires", _when(key.get("expires_at"))),
+        ("Created", _when(key.get("created_at"))),
+        ("Issuer", str(key.get("issuer"))),
+    ]
     if key.get("service_account"):
         rows.append(("Service account", str(key["service_account"])))
     if key.get("grace_expires_at"):
@@ -130,12 +146,16 @@ def _issued(result: dict[str, Any], output: str) -> None:
         click.echo(str(result["token"]))
 
 
-api_option = click.option("--api-url", default=None,
-                          help=f"The access-key API (default: ${URL_ENV}, discovery, or "
-                               f"<platform>{API_PATH}).")  # fmt: skip
-provider_option = click.option("--provider", default=None,
-                               help="OIDCProvider as <namespace>/<name> (default: the "
-                                    "platform's default provider).")  # fmt: skip
+api_option = click.option(
+    "--api-url",
+    default=None,
+    help=f"The access-key API (default: ${URL_ENV}, discovery, or <platform>{API_PATH}).",
+)
+provider_option = click.option(
+    "--provider",
+    default=None,
+    help="OIDCProvider as <namespace>/<name> (default: the platform's default provider).",
+)
 
 
 def _common(function: Any) -> Any:
@@ -151,17 +171,35 @@ def access_keys_group() -> None:
 
 @access_keys_group.command("create")
 @click.option("--name", required=True, help="A name for the key (e.g. the pipeline).")
-@click.option("--scope", "scopes", multiple=True,
-              help="Scope the key carries (repeatable; default: all of yours).")
-@click.option("--expires-in", default=None,
-              help="Lifetime, e.g. 30d, 12h, 3600; 'never' where the provider allows it.")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    help="Scope the key carries (repeatable; default: all of yours).",
+)
+@click.option(
+    "--expires-in",
+    default=None,
+    help="Lifetime, e.g. 30d, 12h, 3600; 'never' where the provider allows it.",
+)
 @click.option("--description", default=None)
-@click.option("--service-account", default=None,
-              help="Bind the key to a service account (<name> or <namespace>/<name>; admins).")
+@click.option(
+    "--service-account",
+    default=None,
+    help="Bind the key to a service account (<name> or <namespace>/<name>; admins).",
+)
 @_common
-def create_command(name: str, scopes: tuple[str, ...], expires_in: str | None,
-                   description: str | None, service_account: str | None, context: str | None,
-                   api_url: str | None, provider: str | None, output: str) -> None:
+def create_command(
+    name: str,
+    scopes: tuple[str, ...],
+    expires_in: str | None,
+    description: str | None,
+    service_account: str | None,
+    context: str | None,
+    api_url: str | None,
+    provider: str | None,
+    output: str,
+) -> None:
     """Mint a key; its token is printed once."""
     body: dict[str, Any] = {"name": name}
     if scopes:
@@ -180,28 +218,50 @@ def create_command(name: str, scopes: tuple[str, ...], expires_in: str | None,
 @click.option("--page-size", type=int, default=20, show_default=True)
 @click.option("--status", default=None, help="Only keys in this status (Active, Revoked, ...).")
 @_common
-def list_command(page: int, page_size: int, status: str | None, context: str | None,
-                 api_url: str | None, provider: str | None, output: str) -> None:
+def list_command(
+    page: int,
+    page_size: int,
+    status: str | None,
+    context: str | None,
+    api_url: str | None,
+    provider: str | None,
+    output: str,
+) -> None:
     """Your keys (every key of the provider for admins)."""
     params = {"page": str(page), "page_size": str(page_size)}
     if status:
         params["status"] = status
     data = _Api(context, api_url, provider).call("GET", params=params)
     items = data.get("items") or []
-    human = table(["JTI", "NAME", "STATUS", "SCOPE", "EXPIRES"],
-                  [[str(k.get("jti")), str(k.get("name")), str(k.get("status")),
-                    " ".join(k.get("scope") or []), _when(k.get("expires_at"))]
-                   for k in items])  # fmt: skip
+    human = table(
+        ["JTI", "NAME", "STATUS", "SCOPE", "EXPIRES"],
+        [
+            [
+                str(k.get("jti")),
+                str(k.get("name")),
+                str(k.get("status")),
+                " ".join(k.get("scope") or []),
+                _when(k.get("expires_at")),
+            ]
+            for k in items
+        ],
+    )
     total = data.get("total", len(items))
-    emit(data, output, f"{human}\n(page {page}, {len(items)} of {total})" if items
-         else f"No access keys (page {page} of {total} keys).")  # fmt: skip
+    emit(
+        data,
+        output,
+        f"{human}\n(page {page}, {len(items)} of {total})"
+        if items
+        else f"No access keys (page {page} of {total} keys).",
+    )
 
 
 def _one(verb: str, method: str, suffix: str) -> Any:
     @click.argument("jti")
     @_common
-    def command(jti: str, context: str | None, api_url: str | None, provider: str | None,
-                output: str) -> None:
+    def command(
+        jti: str, context: str | None, api_url: str | None, provider: str | None, output: str
+    ) -> None:
         if not re.fullmatch(r"ak_[0-9a-f]{32}", jti):
             raise UsageError(f"{jti[:40]!r} is not an access-key id (ak_<32 hex>)")
         key = _Api(context, api_url, provider).call(method, f"/{jti}{suffix}")
@@ -212,22 +272,35 @@ def _one(verb: str, method: str, suffix: str) -> Any:
 
 
 access_keys_group.command("get")(_one("Show one key.", "GET", ""))
-access_keys_group.command("revoke")(_one("Revoke a key: every sidecar refuses it within "
-                                         "seconds.", "DELETE", ""))
-access_keys_group.command("suspend")(_one("Suspend a key (refused until unsuspended).",
-                                          "POST", "/suspend"))
-access_keys_group.command("unsuspend")(_one("Make a suspended key work again.",
-                                            "POST", "/unsuspend"))
+access_keys_group.command("revoke")(
+    _one("Revoke a key: every sidecar refuses it within seconds.", "DELETE", "")
+)
+access_keys_group.command("suspend")(
+    _one("Suspend a key (refused until unsuspended).", "POST", "/suspend")
+)
+access_keys_group.command("unsuspend")(
+    _one("Make a suspended key work again.", "POST", "/unsuspend")
+)
 
 
 @access_keys_group.command("rotate")
 @click.argument("jti")
-@click.option("--grace", default=None,
-              help="How long the old key keeps working, e.g. 1h (default: the API's, 1 h).")
+@click.option(
+    "--grace",
+    default=None,
+    help="How long the old key keeps working, e.g. 1h (default: the API's, 1 h).",
+)
 @click.option("--expires-in", default=None, help="Lifetime of the successor (default: the same).")
 @_common
-def rotate_command(jti: str, grace: str | None, expires_in: str | None, context: str | None,
-                   api_url: str | None, provider: str | None, output: str) -> None:
+def rotate_command(
+    jti: str,
+    grace: str | None,
+    expires_in: str | None,
+    context: str | None,
+    api_url: str | None,
+    provider: str | None,
+    output: str,
+) -> None:
     """Mint a successor; the old key keeps working for the grace period."""
     if not re.fullmatch(r"ak_[0-9a-f]{32}", jti):
         raise UsageError(f"{jti[:40]!r} is not an access-key id (ak_<32 hex>)")
@@ -237,5 +310,3 @@ def rotate_command(jti: str, grace: str | None, expires_in: str | None, context:
     if expires_in is not None:
         body["expires_in_seconds"] = parse_duration(expires_in)
     _issued(_Api(context, api_url, provider).call("POST", f"/{jti}/rotate", body=body), output)
-
-

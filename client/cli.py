@@ -47,6 +47,13 @@ def auth_group() -> None:
 
 
 mark_root(auth_group)
-for _command in (login_command, status_command, token_command, refresh_command, logout_command,
-                 config_group, access_keys_group):
+for _command in (
+    login_command,
+    status_command,
+    token_command,
+    refresh_command,
+    logout_command,
+    config_group,
+    access_keys_group,
+):
     auth_group.add_command(_command)

@@ -32,8 +32,14 @@ def _redacted(document: dict[str, Any]) -> dict[str, Any]:
 
 
 @config_group.command("view")
-@click.option("--output", "-o", "output", type=click.Choice(["yaml", "json"]), default="yaml",
-              show_default=True)
+@click.option(
+    "--output",
+    "-o",
+    "output",
+    type=click.Choice(["yaml", "json"]),
+    default="yaml",
+    show_default=True,
+)
 def config_view(output: str) -> None:
     """Print the config file with tokens redacted."""
     store = ConfigStore()
@@ -53,9 +59,10 @@ def config_use_context(name: str) -> None:
     with store.edit() as config:
         if name not in config.contexts:
             known = ", ".join(sorted(config.contexts)) or "none"
-            raise NotLoggedIn(f"no context named {name!r} (known: {known})",
-                              hint="create it with: " + command(
-                                  f"login --context {name} --base-url URL"))
+            raise NotLoggedIn(
+                f"no context named {name!r} (known: {known})",
+                hint="create it with: " + command(f"login --context {name} --base-url URL"),
+            )
         config.current_context = name
     click.echo(f"Switched to context {name!r}.")
 
@@ -79,11 +86,25 @@ def config_get_contexts(output: str) -> None:
     for name, entry in sorted(config.contexts.items()):
         cluster = config.clusters.get(entry.cluster)
         tokens = config.users.get(entry.user)
-        rows.append({"current": name == config.current_context, "name": name,
-                     "base_url": cluster.base_url if cluster else None,
-                     "user": identity(tokens) if tokens else None,
-                     "logged_in": tokens is not None})
-    human = table(["CURRENT", "NAME", "PLATFORM", "USER"],
-                  [["*" if r["current"] else "", str(r["name"]), str(r["base_url"] or "-"),
-                    str(r["user"] or "-")] for r in rows])
+        rows.append(
+            {
+                "current": name == config.current_context,
+                "name": name,
+                "base_url": cluster.base_url if cluster else None,
+                "user": identity(tokens) if tokens else None,
+                "logged_in": tokens is not None,
+            }
+        )
+    human = table(
+        ["CURRENT", "NAME", "PLATFORM", "USER"],
+        [
+            [
+                "*" if r["current"] else "",
+                str(r["name"]),
+                str(r["base_url"] or "-"),
+                str(r["user"] or "-"),
+            ]
+            for r in rows
+        ],
+    )
     emit({"contexts": rows}, output, human)

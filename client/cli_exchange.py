@@ -27,26 +27,39 @@ F = TypeVar("F", bound=Callable[..., Any])
 def exchange_options(function: F) -> F:
     """``--exchange-from`` and ``--audience`` for the login command."""
     function = click.option(
-        "--audience", default=None,
-        help="With --exchange-from: the audience to ask the IdP for (RFC 8693).")(function)
+        "--audience",
+        default=None,
+        help="With --exchange-from: the audience to ask the IdP for (RFC 8693).",
+    )(function)
     decorated: F = click.option(
-        "--exchange-from", "exchange_from", metavar="FILE|-", default=None,
+        "--exchange-from",
+        "exchange_from",
+        metavar="FILE|-",
+        default=None,
         help="Exchange the token in FILE (or on stdin, '-') for a platform token "
-             "(RFC 8693 token exchange).")(function)
+        "(RFC 8693 token exchange).",
+    )(function)
     return decorated
 
 
-def exchange_subject(exchange_from: str | None, audience: str | None, client_id: str | None,
-                     client_secret_stdin: bool,
-                     client_credentials: bool) -> tuple[Subject, str | None]:
+def exchange_subject(
+    exchange_from: str | None,
+    audience: str | None,
+    client_id: str | None,
+    client_secret_stdin: bool,
+    client_credentials: bool,
+) -> tuple[Subject, str | None]:
     """The subject token and the client secret (None: a public client) of an exchange login."""
     if exchange_from is None:
         raise UsageError("--audience is only used with --exchange-from")
     if client_credentials:
         raise UsageError("choose one of --client-credentials and --exchange-from")
     if exchange_from == "-" and client_secret_stdin:
-        raise UsageError("--exchange-from - reads the subject token from stdin, so the secret "
-                         "cannot come from there too", hint=f"set {CLIENT_SECRET_ENV}")
+        raise UsageError(
+            "--exchange-from - reads the subject token from stdin, so the secret "
+            "cannot come from there too",
+            hint=f"set {CLIENT_SECRET_ENV}",
+        )
     secret: str | None
     if client_secret_stdin:
         secret = sys.stdin.readline().strip()

@@ -23,8 +23,11 @@ __all__ = ["logout_command", "refresh_command", "status_command", "token_command
 
 
 token_option = click.option(
-    "--token", "token", default=None,
-    help="Use this token instead of AUTHGATE_TOKEN, AUTHGATE_TOKEN_FILE or the stored login.")
+    "--token",
+    "token",
+    default=None,
+    help="Use this token instead of AUTHGATE_TOKEN, AUTHGATE_TOKEN_FILE or the stored login.",
+)
 
 
 @click.command("status", cls=AuthCommand)
@@ -40,8 +43,12 @@ def status_command(context: str | None, token: str | None, output: str) -> None:
         source, tokens = from_env
         data, rows = status_rows(tokens)
         platform = env_base_url() or "-"
-        data = {"credential_source": source.kind, "credential_detail": source.detail,
-                "base_url": env_base_url(), **data}
+        data = {
+            "credential_source": source.kind,
+            "credential_detail": source.detail,
+            "base_url": env_base_url(),
+            **data,
+        }
         rows = [("Credential source", source.describe()), ("Platform", platform), *rows]
         emit(data, output, key_value_table([r for r in rows if r[0] != "Refresh token"]))
         return
@@ -51,16 +58,29 @@ def status_command(context: str | None, token: str | None, output: str) -> None:
         disabled = auth_disabled(store, context)
         if disabled is None:
             raise
-        emit({"base_url": disabled, "auth_enabled": False}, output,
-             f"Authentication is disabled on {disabled}: requests need no token, "
-             "so there is nothing to log in to.")
+        emit(
+            {"base_url": disabled, "auth_enabled": False},
+            output,
+            f"Authentication is disabled on {disabled}: requests need no token, "
+            "so there is nothing to log in to.",
+        )
         return
     data, rows = status_rows(current.tokens)
     source = Source("login", current.context)
-    data = {"context": current.context, "base_url": current.cluster.base_url,
-            "credential_source": source.kind, **data, "config_file": str(store.path)}
-    rows = [("Credential source", source.describe()), ("Context", current.context),
-            ("Platform", current.cluster.base_url), *rows, ("Config file", str(store.path))]
+    data = {
+        "context": current.context,
+        "base_url": current.cluster.base_url,
+        "credential_source": source.kind,
+        **data,
+        "config_file": str(store.path),
+    }
+    rows = [
+        ("Credential source", source.describe()),
+        ("Context", current.context),
+        ("Platform", current.cluster.base_url),
+        *rows,
+        ("Config file", str(store.path)),
+    ]
     warning = skew_warning(offset_from_iat(current.tokens.access_token))
     if warning and current.tokens.obtained_at and time.time() - current.tokens.obtained_at < 60:
         Console().warn(warning)
@@ -100,10 +120,19 @@ def refresh_command(context: str | None, output: str) -> None:
     """Renew the access token now (quickstart logins are re-minted)."""
     current = Session.shared(ConfigStore(), context).refresh()
     left = current.tokens.seconds_left()
-    human = (f"Refreshed context {current.context!r}: access token expires in "
-             f"{human_duration(left) if left is not None else 'an unknown time'}.")
-    emit({"context": current.context, "expires_at": current.tokens.expires_at,
-          "refresh_token": current.tokens.refresh_token is not None}, output, human)
+    human = (
+        f"Refreshed context {current.context!r}: access token expires in "
+        f"{human_duration(left) if left is not None else 'an unknown time'}."
+    )
+    emit(
+        {
+            "context": current.context,
+            "expires_at": current.tokens.expires_at,
+            "refresh_token": current.tokens.refresh_token is not None,
+        },
+        output,
+        human,
+    )
 
 
 @click.command("logout", cls=AuthCommand)

@@ -39,8 +39,10 @@ def env_secret() -> str | None:
         return None
     value = value.strip()
     if not value:
-        raise UsageError(f"{CLIENT_SECRET_ENV} is set but empty",
-                         hint="unset it, or set it to the client's secret")
+        raise UsageError(
+            f"{CLIENT_SECRET_ENV} is set but empty",
+            hint="unset it, or set it to the client's secret",
+        )
     return value
 
 
@@ -50,9 +52,15 @@ def basic_auth(client_id: str, secret: str) -> str:
     return "Basic " + base64.b64encode(pair.encode()).decode("ascii")
 
 
-def client_credentials_login(http: httpx.Client, token_endpoint: str, *, client_id: str,
-                             client_secret: str, scope: str,
-                             extra: Mapping[str, str] | None = None) -> dict[str, Any]:
+def client_credentials_login(
+    http: httpx.Client,
+    token_endpoint: str,
+    *,
+    client_id: str,
+    client_secret: str,
+    scope: str,
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """One client-credentials token request; LoginRejected with a clear reason on refusal."""
     form = {"grant_type": "client_credentials", **(extra or {})}
     if scope:
@@ -67,8 +75,9 @@ def client_credentials_login(http: httpx.Client, token_endpoint: str, *, client_
                 f"the identity provider rejected client {client_id!r}: wrong, rotated or "
                 f"revoked secret, or not a confidential client ({exc.detail()})",
                 hint=f"check the secret ({CLIENT_SECRET_ENV} or --client-secret-stdin) and that "
-                     "the client has service accounts / client credentials enabled",
-                error=exc.error) from None
+                "the client has service accounts / client credentials enabled",
+                error=exc.error,
+            ) from None
         raise rejected(exc) from None
 
 

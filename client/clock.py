@@ -47,8 +47,10 @@ def skew_warning(offset: float | None) -> str | None:
     """A warning for the user when the offset is beyond tolerance, else None."""
     if offset is None or abs(offset) < SKEW_WARNING_SECONDS:
         return None
-    return (f"your clock is about {describe_offset(offset)} the identity provider's; "
-            "tokens may be rejected as expired or not yet valid. Sync it (e.g. enable NTP).")
+    return (
+        f"your clock is about {describe_offset(offset)} the identity provider's; "
+        "tokens may be rejected as expired or not yet valid. Sync it (e.g. enable NTP)."
+    )
 
 
 def human_duration(seconds: float) -> str:

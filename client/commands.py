@@ -67,8 +67,10 @@ class AuthCommand(click.Command):
         except Exception as exc:
             if os.environ.get(DEBUG_ENV):
                 raise
-            console.error(f"unexpected {exc.__class__.__name__}: {exc}",
-                          f"this is a bug; rerun with {DEBUG_ENV}=1 for details")
+            console.error(
+                f"unexpected {exc.__class__.__name__}: {exc}",
+                f"this is a bug; rerun with {DEBUG_ENV}=1 for details",
+            )
             ctx.exit(int(ExitCode.UNEXPECTED))
         finally:
             command_prefix.reset(token)
@@ -85,10 +87,20 @@ F = TypeVar("F", bound=Callable[..., Any])
 def output_option(function: F) -> F:
     """The ``--output/-o table|json`` option."""
     decorate: Callable[[F], F] = click.option(
-        "--output", "-o", "output", type=click.Choice(FORMATS), default="table",
-        show_default=True, help="Human table or JSON for scripts.")
+        "--output",
+        "-o",
+        "output",
+        type=click.Choice(FORMATS),
+        default="table",
+        show_default=True,
+        help="Human table or JSON for scripts.",
+    )
     return decorate(function)
 
 
-context_option = click.option("--context", "context", envvar="AUTHGATE_CONTEXT",
-                              help="Context in the config file (default: current-context).")
+context_option = click.option(
+    "--context",
+    "context",
+    envvar="AUTHGATE_CONTEXT",
+    help="Context in the config file (default: current-context).",
+)

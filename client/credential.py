@@ -19,6 +19,8 @@ def credential_type(claims: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[st
     """JSON fields and the table row describing the credential."""
     jti = claims.get("jti")
     if isinstance(jti, str) and _ACCESS_KEY_ID.fullmatch(jti):
-        return ({"credential_type": "access key", "access_key_id": jti},
-                ("Credential", f"access key {jti}"))  # fmt: skip
+        return (
+            {"credential_type": "access key", "access_key_id": jti},
+            ("Credential", f"access key {jti}"),
+        )
     return {"credential_type": "IdP token"}, ("Credential", "IdP token")

@@ -52,11 +52,15 @@ class DeviceAuthorization:
     @classmethod
     def from_response(cls, body: dict[str, Any]) -> DeviceAuthorization:
         uri = body.get("verification_uri") or body.get("verification_url")  # Google spells url
-        for key, value in (("device_code", body.get("device_code")),
-                           ("user_code", body.get("user_code")), ("verification_uri", uri)):
+        for key, value in (
+            ("device_code", body.get("device_code")),
+            ("user_code", body.get("user_code")),
+            ("verification_uri", uri),
+        ):
             if not isinstance(value, str) or not value:
-                raise LoginRejected(f"the identity provider's device authorization answer "
-                                    f"lacks {key}")
+                raise LoginRejected(
+                    f"the identity provider's device authorization answer lacks {key}"
+                )
         complete = body.get("verification_uri_complete")
         return cls(
             device_code=str(body["device_code"]),
@@ -74,12 +78,19 @@ def _positive(value: Any, default: float) -> float:
     return default
 
 
-def start(http: httpx.Client, endpoint: str | None, client_id: str,
-          scope: str, extra: Mapping[str, str] | None = None) -> DeviceAuthorization:
+def start(
+    http: httpx.Client,
+    endpoint: str | None,
+    client_id: str,
+    scope: str,
+    extra: Mapping[str, str] | None = None,
+) -> DeviceAuthorization:
     """Device Authorization Request (RFC 8628 §3.1)."""
     if not endpoint:
-        raise UsageError("this platform's identity provider offers no device login",
-                         hint="log in with --username (password grant) instead")
+        raise UsageError(
+            "this platform's identity provider offers no device login",
+            hint="log in with --username (password grant) instead",
+        )
     form = {"client_id": client_id, **(extra or {})}
     if scope:
         form["scope"] = scope
@@ -118,33 +129,48 @@ class WaitIndicator:
         self.frames = itertools.cycle("|/-\\")
         self.live = console.interactive
         if not self.live:
-            console.info(f"Waiting for you to finish in the browser "
-                         f"(the code expires in {human_duration(expires_in)})...")
+            console.info(
+                f"Waiting for you to finish in the browser "
+                f"(the code expires in {human_duration(expires_in)})..."
+            )
 
     def update(self, remaining: float) -> None:
         if self.live:
-            self.console.write(f"\r{next(self.frames)} Waiting for you to finish in the browser "
-                               f"({human_duration(max(remaining, 0))} left)   ")
+            self.console.write(
+                f"\r{next(self.frames)} Waiting for you to finish in the browser "
+                f"({human_duration(max(remaining, 0))} left)   "
+            )
 
     def close(self) -> None:
         if self.live:
             self.console.write("\r" + " " * 70 + "\r")
 
 
-def poll(http: httpx.Client, token_endpoint: str, client_id: str, auth: DeviceAuthorization,
-         *, on_wait: Callable[[float], None] = lambda _: None,
-         sleep: Callable[[float], None] = time.sleep,
-         clock: Callable[[], float] = time.monotonic,
-         extra: Mapping[str, str] | None = None) -> dict[str, Any]:
+def poll(
+    http: httpx.Client,
+    token_endpoint: str,
+    client_id: str,
+    auth: DeviceAuthorization,
+    *,
+    on_wait: Callable[[float], None] = lambda _: None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """Poll the token endpoint (RFC 8628 §3.4-3.5) until the user finishes; bounded."""
     deadline = clock() + auth.expires_in
     interval = auth.interval
-    form = {"grant_type": DEVICE_GRANT, "device_code": auth.device_code, "client_id": client_id,
-            **(extra or {})}
+    form = {
+        "grant_type": DEVICE_GRANT,
+        "device_code": auth.device_code,
+        "client_id": client_id,
+        **(extra or {}),
+    }
     expired = DeviceCodeExpired(
         "the device code expired before the login was completed",
         hint=f"run {command('login')} again and finish in the browser sooner",
-        error="expired_token")
+        error="expired_token",
+    )
     while True:
         wake = min(clock() + interval, deadline)
         while (now := clock()) < wake:
@@ -162,17 +188,27 @@ def poll(http: httpx.Client, token_endpoint: str, client_id: str, auth: DeviceAu
                 interval += SLOW_DOWN_STEP
                 continue
             if exc.error == "access_denied":
-                raise AccessDenied("the login was denied in the browser",
-                                   hint=f"run {command('login')} again if that was a mistake",
-                                   error=exc.error) from None
+                raise AccessDenied(
+                    "the login was denied in the browser",
+                    hint=f"run {command('login')} again if that was a mistake",
+                    error=exc.error,
+                ) from None
             if exc.error == "expired_token":
                 raise expired from None
             raise rejected(exc) from None
 
 
-def device_login(http: httpx.Client, console: Console, *, device_endpoint: str | None,
-                 token_endpoint: str, client_id: str, scope: str,
-                 open_browser: bool, extra: Mapping[str, str] | None = None) -> dict[str, Any]:
+def device_login(
+    http: httpx.Client,
+    console: Console,
+    *,
+    device_endpoint: str | None,
+    token_endpoint: str,
+    client_id: str,
+    scope: str,
+    open_browser: bool,
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """The whole device flow, from request to token response (``extra``: the
     resource/audience parameters the platform's discovery document asks for)."""
     auth = start(http, device_endpoint, client_id, scope, extra)
@@ -182,4 +218,3 @@ def device_login(http: httpx.Client, console: Console, *, device_endpoint: str |
         return poll(http, token_endpoint, client_id, auth, on_wait=indicator.update, extra=extra)
     finally:
         indicator.close()
-

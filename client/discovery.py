@@ -52,8 +52,10 @@ def normalize_base_url(value: str) -> str:
     value = value.strip()
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"base URL {value!r} is not an http(s) URL",
-                         hint="e.g. --base-url https://platform.example.com")
+        raise UsageError(
+            f"base URL {value!r} is not an http(s) URL",
+            hint="e.g. --base-url https://platform.example.com",
+        )
     if parts.query or parts.fragment or parts.username or parts.password:
         raise UsageError("base URL must not carry credentials, a query or a fragment")
     return value.rstrip("/")
@@ -67,8 +69,7 @@ def discovery_url(base_url: str) -> str:
 def _not_authgate(base_url: str, why: str) -> DiscoveryError:
     return DiscoveryError(
         f"{origin(base_url)} does not look like an authgate platform: {why}",
-        hint="check --base-url: it is the platform's URL, which serves "
-             f"{DISCOVERY_PATH}",
+        hint=f"check --base-url: it is the platform's URL, which serves {DISCOVERY_PATH}",
     )
 
 
@@ -77,8 +78,10 @@ def parse_discovery(base_url: str, status: int, content_type: str, body: bytes) 
     if status == 404:
         return _raise(_not_authgate(base_url, f"GET {DISCOVERY_PATH} returned 404"))
     if status >= 400:
-        raise DiscoveryError(f"discovery at {origin(base_url)} failed with HTTP {status}",
-                             hint="the platform may be starting or broken; retry shortly")
+        raise DiscoveryError(
+            f"discovery at {origin(base_url)} failed with HTTP {status}",
+            hint="the platform may be starting or broken; retry shortly",
+        )
     if "html" in content_type.lower():
         return _raise(_not_authgate(base_url, f"GET {DISCOVERY_PATH} returned an HTML page"))
     try:
@@ -86,11 +89,16 @@ def parse_discovery(base_url: str, status: int, content_type: str, body: bytes) 
     except (ValueError, UnicodeDecodeError):
         return _raise(_not_authgate(base_url, f"GET {DISCOVERY_PATH} did not return JSON"))
     if not isinstance(document, dict) or "auth_enabled" not in document:
-        return _raise(_not_authgate(base_url, f"GET {DISCOVERY_PATH} returned JSON that is "
-                                              "not a discovery document"))
+        return _raise(
+            _not_authgate(
+                base_url, f"GET {DISCOVERY_PATH} returned JSON that is not a discovery document"
+            )
+        )
     if not isinstance(document.get("auth_enabled"), bool):
-        raise DiscoveryError(f"malformed discovery document from {origin(base_url)}: "
-                             "'auth_enabled' must be true or false")
+        raise DiscoveryError(
+            f"malformed discovery document from {origin(base_url)}: "
+            "'auth_enabled' must be true or false"
+        )
     quickstart = document.get("quickstart") is True
     hint = document.get("login_hint")
     login_hint = hint if isinstance(hint, str) else None
@@ -100,13 +108,16 @@ def parse_discovery(base_url: str, status: int, content_type: str, body: bytes) 
     if quickstart and not isinstance(oidc, dict):
         return Discovery(auth_enabled=True, quickstart=True, login_hint=login_hint)
     if not isinstance(oidc, dict):
-        raise DiscoveryError(f"malformed discovery document from {origin(base_url)}: "
-                             "'oidc' must be an object when auth is enabled")
+        raise DiscoveryError(
+            f"malformed discovery document from {origin(base_url)}: "
+            "'oidc' must be an object when auth is enabled"
+        )
     return _parse_oidc(base_url, oidc, quickstart, login_hint)
 
 
-def _parse_oidc(base_url: str, oidc: dict[str, Any], quickstart: bool,
-                login_hint: str | None) -> Discovery:
+def _parse_oidc(
+    base_url: str, oidc: dict[str, Any], quickstart: bool, login_hint: str | None
+) -> Discovery:
     problems: list[str] = []
 
     def text(key: str, *, required: bool, url: bool = False) -> str | None:
@@ -130,8 +141,9 @@ def _parse_oidc(base_url: str, oidc: dict[str, Any], quickstart: bool,
         # Absent when the platform has not reached its IdP since it started: not a
         # malformed document; unavailable_idp() explains it to whoever needs it.
         token_endpoint=text("token_endpoint", required=False, url=True),
-        device_authorization_endpoint=text("device_authorization_endpoint", required=False,
-                                           url=True),
+        device_authorization_endpoint=text(
+            "device_authorization_endpoint", required=False, url=True
+        ),
         authorization_endpoint=text("authorization_endpoint", required=False, url=True),
         client_id=text("client_id", required=not quickstart),
         default_scopes=text("default_scopes", required=False) or "",
@@ -143,8 +155,9 @@ def _parse_oidc(base_url: str, oidc: dict[str, Any], quickstart: bool,
         endpoints_unknown=text("endpoints_unknown", required=False),
     )
     if problems:
-        raise DiscoveryError(f"malformed discovery document from {origin(base_url)}: "
-                             + "; ".join(problems))
+        raise DiscoveryError(
+            f"malformed discovery document from {origin(base_url)}: " + "; ".join(problems)
+        )
     return discovery
 
 
@@ -159,7 +172,8 @@ def _params(value: Any, problems: list[str]) -> dict[str, str]:
         return {}
     allowed = ("resource", "audience")
     if not isinstance(value, dict) or not all(
-            k in allowed and isinstance(v, str) and v for k, v in value.items()):
+        k in allowed and isinstance(v, str) and v for k, v in value.items()
+    ):
         problems.append("oidc.token_request_params: must map resource/audience to strings")
         return {}
     return dict(value)
@@ -169,9 +183,10 @@ def unavailable_idp(base_url: str, discovery: Discovery) -> Unreachable:
     """The platform's document has no token endpoint: it cannot reach its IdP right now."""
     why = discovery.endpoints_unknown or "its discovery document names no token endpoint"
     return Unreachable(
-        f"the platform at {origin(base_url)} cannot currently reach its identity provider "
-        f"({why})", hint="retry shortly; if it persists, the platform's operators should "
-                         "check its connection to the identity provider")
+        f"the platform at {origin(base_url)} cannot currently reach its identity provider ({why})",
+        hint="retry shortly; if it persists, the platform's operators should "
+        "check its connection to the identity provider",
+    )
 
 
 def _raise(error: DiscoveryError) -> Discovery:
@@ -197,6 +212,7 @@ async def fetch_discovery_async(http: httpx.AsyncClient, base_url: str) -> Disco
 
 
 def _from_response(base_url: str, response: httpx.Response) -> Discovery:
-    found = parse_discovery(base_url, response.status_code,
-                            response.headers.get("content-type", ""), response.content)
+    found = parse_discovery(
+        base_url, response.status_code, response.headers.get("content-type", ""), response.content
+    )
     return replace(found, server_date=response.headers.get("date"))

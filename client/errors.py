@@ -125,8 +125,15 @@ class APIError(ClientError):
 
     exit_code = ExitCode.API
 
-    def __init__(self, message: str, *, status_code: int, reason: str | None = None,
-                 hint: str | None = None, response: Any = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        reason: str | None = None,
+        hint: str | None = None,
+        response: Any = None,
+    ) -> None:
         super().__init__(message, hint=hint)
         self.status_code = status_code
         self.reason = reason  # authgate's machine-readable reason, e.g. "token_expired"

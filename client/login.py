@@ -73,13 +73,19 @@ class LoginResult:
     clock_offset: float | None
 
     def summary(self) -> dict[str, object]:
-        data: dict[str, object] = {"context": self.context, "base_url": self.base_url,
-                                   "auth_enabled": self.auth_enabled}
+        data: dict[str, object] = {
+            "context": self.context,
+            "base_url": self.base_url,
+            "auth_enabled": self.auth_enabled,
+        }
         if self.tokens is not None:
-            data.update(user=identity(self.tokens), grant=self.tokens.grant,
-                        expires_at=self.tokens.expires_at,
-                        refresh_token=self.tokens.refresh_token is not None,
-                        scopes=(self.tokens.scope or "").split())
+            data.update(
+                user=identity(self.tokens),
+                grant=self.tokens.grant,
+                expires_at=self.tokens.expires_at,
+                refresh_token=self.tokens.refresh_token is not None,
+                scopes=(self.tokens.scope or "").split(),
+            )
         if self.clock_offset is not None:
             data["clock_offset_seconds"] = round(self.clock_offset, 1)
         return data
@@ -103,8 +109,11 @@ def _target(request: LoginRequest, config: ClientConfig) -> tuple[str, str, str 
         if request.context:
             name = request.context
         else:
-            same = [n for n, c in config.contexts.items()
-                    if (cl := config.clusters.get(c.cluster)) and cl.base_url == base_url]
+            same = [
+                n
+                for n, c in config.contexts.items()
+                if (cl := config.clusters.get(c.cluster)) and cl.base_url == base_url
+            ]
             name = same[0] if same else context_name(base_url)
             existing = config.contexts.get(name)
             cluster = config.clusters.get(existing.cluster) if existing else None
@@ -112,32 +121,44 @@ def _target(request: LoginRequest, config: ClientConfig) -> tuple[str, str, str 
         base_url = cluster.base_url
         name = request.context or config.current_context or context_name(base_url)
     elif request.context:
-        raise UsageError(f"context {request.context!r} is not known yet",
-                         hint="run: "
-                         + command(f"login --context {request.context} --base-url URL"))
+        raise UsageError(
+            f"context {request.context!r} is not known yet",
+            hint="run: " + command(f"login --context {request.context} --base-url URL"),
+        )
     else:
-        raise UsageError("which platform? no --base-url given and no current context",
-                         hint="run: " + command("login --base-url https://platform.example.com"))
+        raise UsageError(
+            "which platform? no --base-url given and no current context",
+            hint="run: " + command("login --base-url https://platform.example.com"),
+        )
     ca_file = request.ca_file or (cluster.ca_file if cluster else None)
     if ca_file is None:  # another context for the same platform already knows its CA
-        ca_file = next((c.ca_file for c in config.clusters.values()
-                        if c.base_url == base_url and c.ca_file), None)
+        ca_file = next(
+            (c.ca_file for c in config.clusters.values() if c.base_url == base_url and c.ca_file),
+            None,
+        )
     return name, base_url, ca_file
 
 
 def _check_mode(request: LoginRequest, discovery: Discovery, base_url: str) -> None:
     if discovery.quickstart and not request.unsigned_token:
-        raise UsageError(f"{origin(base_url)} runs authgate's local quickstart (no identity "
-                         "provider)",
-                         hint="log in with: "
-                         + command("login --unsigned-token --email you@example.com"))
+        raise UsageError(
+            f"{origin(base_url)} runs authgate's local quickstart (no identity provider)",
+            hint="log in with: " + command("login --unsigned-token --email you@example.com"),
+        )
     if request.unsigned_token and not discovery.quickstart:
-        raise UsageError(f"{origin(base_url)} is not in quickstart mode and would reject an "
-                         "unsigned token", hint="log in without --unsigned-token")
+        raise UsageError(
+            f"{origin(base_url)} is not in quickstart mode and would reject an unsigned token",
+            hint="log in without --unsigned-token",
+        )
 
 
-def _run_flow(request: LoginRequest, discovery: Discovery, ca_file: str | None,
-              console: Console, base_url: str) -> TokenSet:
+def _run_flow(
+    request: LoginRequest,
+    discovery: Discovery,
+    ca_file: str | None,
+    console: Console,
+    base_url: str,
+) -> TokenSet:
     if request.unsigned_token:
         if not request.email:
             raise UsageError("--unsigned-token needs --email")
@@ -149,9 +170,12 @@ def _run_flow(request: LoginRequest, discovery: Discovery, ca_file: str | None,
     if request.client_credentials:
         return _client_credentials(request, discovery, token_endpoint, ca_file)
     if request.exchange_from is not None:
-        settings = ExchangeSettings.create(client_id=request.client_id,
-                                           client_secret=request.client_secret,
-                                           audience=request.audience, scopes=request.scopes)
+        settings = ExchangeSettings.create(
+            client_id=request.client_id,
+            client_secret=request.client_secret,
+            audience=request.audience,
+            scopes=request.scopes,
+        )
         with sync_client(ca_file) as http:
             return login_exchange(http, discovery, request.exchange_from, settings, base_url)
     if not client_id:
@@ -162,44 +186,78 @@ def _run_flow(request: LoginRequest, discovery: Discovery, ca_file: str | None,
             console.warn(MFA_WARNING)
             if request.password is None:
                 raise UsageError("no password given")
-            body = password_login(http, token_endpoint, client_id, username=request.username,
-                                  password=request.password, scope=scope, extra=extra)
+            body = password_login(
+                http,
+                token_endpoint,
+                client_id,
+                username=request.username,
+                password=request.password,
+                scope=scope,
+                extra=extra,
+            )
             return TokenSet.from_response(body, grant="password")
-        body = device_login(http, console, device_endpoint=discovery.device_authorization_endpoint,
-                            token_endpoint=token_endpoint, client_id=client_id, scope=scope,
-                            open_browser=request.open_browser, extra=extra)
+        body = device_login(
+            http,
+            console,
+            device_endpoint=discovery.device_authorization_endpoint,
+            token_endpoint=token_endpoint,
+            client_id=client_id,
+            scope=scope,
+            open_browser=request.open_browser,
+            extra=extra,
+        )
         return TokenSet.from_response(body, grant="device")
 
 
-def _client_credentials(request: LoginRequest, discovery: Discovery, token_endpoint: str,
-                        ca_file: str | None) -> TokenSet:
+def _client_credentials(
+    request: LoginRequest, discovery: Discovery, token_endpoint: str, ca_file: str | None
+) -> TokenSet:
     if not request.client_id or not request.client_secret:
-        raise UsageError("--client-credentials needs --client-id and a secret",
-                         hint=f"pass --client-secret-stdin or set {CLIENT_SECRET_ENV}")
-    scope = requested_scopes(default_scope(discovery.default_scopes), request.scopes,
-                             discovery.scope_prefix)
+        raise UsageError(
+            "--client-credentials needs --client-id and a secret",
+            hint=f"pass --client-secret-stdin or set {CLIENT_SECRET_ENV}",
+        )
+    scope = requested_scopes(
+        default_scope(discovery.default_scopes), request.scopes, discovery.scope_prefix
+    )
     with sync_client(ca_file) as http:
-        body = client_credentials_login(http, token_endpoint, client_id=request.client_id,
-                                        client_secret=request.client_secret, scope=scope,
-                                        extra=discovery.token_request_params)
+        body = client_credentials_login(
+            http,
+            token_endpoint,
+            client_id=request.client_id,
+            client_secret=request.client_secret,
+            scope=scope,
+            extra=discovery.token_request_params,
+        )
     tokens = TokenSet.from_response(body, grant="client_credentials")
-    return replace(tokens, client_id=request.client_id, client_secret=request.client_secret,
-                   scope=tokens.scope or scope or None)
+    return replace(
+        tokens,
+        client_id=request.client_id,
+        client_secret=request.client_secret,
+        scope=tokens.scope or scope or None,
+    )
 
 
 def login(request: LoginRequest, store: ConfigStore, console: Console) -> LoginResult:
-    chosen = [request.unsigned_token, request.username is not None, request.client_credentials,
-              request.exchange_from is not None]
+    chosen = [
+        request.unsigned_token,
+        request.username is not None,
+        request.client_credentials,
+        request.exchange_from is not None,
+    ]
     if sum(chosen) > 1:
-        raise UsageError("choose one of --unsigned-token, --username, --client-credentials "
-                         "and --exchange-from")
+        raise UsageError(
+            "choose one of --unsigned-token, --username, --client-credentials and --exchange-from"
+        )
     name, base_url, ca_file = _target(request, store.load())
     with sync_client(ca_file) as http:
         discovery = fetch_discovery(http, base_url)
 
     if not discovery.auth_enabled:
-        console.info(f"Authentication is disabled on {origin(base_url)}: requests need no "
-                     "token, so there is nothing to log in to.")
+        console.info(
+            f"Authentication is disabled on {origin(base_url)}: requests need no "
+            "token, so there is nothing to log in to."
+        )
         with store.edit() as config:
             config.clusters[name] = Cluster(base_url=base_url, ca_file=ca_file)
             config.contexts[name] = Context(cluster=name, user=name)
@@ -234,13 +292,21 @@ def describe(result: LoginResult) -> str:
     who = identity(result.tokens) or "an unnamed user"
     left = result.tokens.seconds_left()
     expiry = f"expires in {human_duration(left)}" if left is not None else "no expiry given"
-    renew = ("refresh token stored" if result.tokens.refresh_token else
-             "re-minted on refresh" if result.tokens.grant == "unsigned" else
-             "requested again before it expires" if result.tokens.grant == "client_credentials"
-             else _exchange_renewal(result.tokens) if result.tokens.grant == "token_exchange"
-             else "no refresh token")
-    return (f"Logged in to {result.base_url} as {who} (context {result.context!r}).\n"
-            f"Access token {expiry}; {renew}.")
+    renew = (
+        "refresh token stored"
+        if result.tokens.refresh_token
+        else "re-minted on refresh"
+        if result.tokens.grant == "unsigned"
+        else "requested again before it expires"
+        if result.tokens.grant == "client_credentials"
+        else _exchange_renewal(result.tokens)
+        if result.tokens.grant == "token_exchange"
+        else "no refresh token"
+    )
+    return (
+        f"Logged in to {result.base_url} as {who} (context {result.context!r}).\n"
+        f"Access token {expiry}; {renew}."
+    )
 
 
 def _exchange_renewal(tokens: TokenSet) -> str:

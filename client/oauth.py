@@ -40,38 +40,57 @@ def _json_body(response: httpx.Response) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def post_form(http: httpx.Client, url: str, form: Mapping[str, str], *,
-              what: str = "the identity provider",
-              headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+def post_form(
+    http: httpx.Client,
+    url: str,
+    form: Mapping[str, str],
+    *,
+    what: str = "the identity provider",
+    headers: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """POST a form; return the JSON object of a 2xx, raise OAuthError for an OAuth error."""
     try:
-        response = http.post(url, data=dict(form),
-                             headers={"Accept": "application/json", **(headers or {})})
+        response = http.post(
+            url, data=dict(form), headers={"Accept": "application/json", **(headers or {})}
+        )
     except httpx.HTTPError as exc:
         raise unreachable(what, url, exc) from None
     body = _json_body(response)
     if response.is_success:
         if body is None:
-            raise Unreachable(f"{what} at {origin(url)} answered HTTP {response.status_code} "
-                              "with something that is not a JSON object")
+            raise Unreachable(
+                f"{what} at {origin(url)} answered HTTP {response.status_code} "
+                "with something that is not a JSON object"
+            )
         return body
     if body is not None and isinstance(body.get("error"), str):
         description = body.get("error_description")
-        raise OAuthError(body["error"], description if isinstance(description, str) else None,
-                         response.status_code)
+        raise OAuthError(
+            body["error"],
+            description if isinstance(description, str) else None,
+            response.status_code,
+        )
     if response.status_code >= 500:
-        raise Unreachable(f"{what} at {origin(url)} failed with HTTP {response.status_code}",
-                          hint="it may be starting or overloaded; retry shortly")
+        raise Unreachable(
+            f"{what} at {origin(url)} failed with HTTP {response.status_code}",
+            hint="it may be starting or overloaded; retry shortly",
+        )
     raise OAuthError("http_" + str(response.status_code), None, response.status_code)
 
 
-def token_request(http: httpx.Client, token_endpoint: str, form: Mapping[str, str], *,
-                  headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+def token_request(
+    http: httpx.Client,
+    token_endpoint: str,
+    form: Mapping[str, str],
+    *,
+    headers: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """A token request whose 2xx answer must carry an ``access_token``."""
     body = post_form(http, token_endpoint, form, headers=headers)
     if not isinstance(body.get("access_token"), str) or not body["access_token"]:
-        raise LoginRejected(f"the identity provider at {origin(token_endpoint)} answered "
-                            "without an access_token")
+        raise LoginRejected(
+            f"the identity provider at {origin(token_endpoint)} answered without an access_token"
+        )
     return body
 
 

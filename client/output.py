@@ -30,8 +30,10 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     widths = [len(h) for h in headers]
     for row in rows:
         widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
-    lines = ["   ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
-             for line in [list(headers), *[list(r) for r in rows]]]
+    lines = [
+        "   ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
+        for line in [list(headers), *[list(r) for r in rows]]
+    ]
     return "\n".join(lines)
 
 
@@ -58,12 +60,18 @@ class Console:
         click.echo(text, file=self.stream)
 
     def warn(self, text: str) -> None:
-        click.echo(click.style("warning: ", fg="yellow", bold=True) + text, file=self.stream,
-                   color=self.interactive or None)
+        click.echo(
+            click.style("warning: ", fg="yellow", bold=True) + text,
+            file=self.stream,
+            color=self.interactive or None,
+        )
 
     def error(self, text: str, hint: str | None = None) -> None:
-        click.echo(click.style("error: ", fg="red", bold=True) + text, file=self.stream,
-                   color=self.interactive or None)
+        click.echo(
+            click.style("error: ", fg="red", bold=True) + text,
+            file=self.stream,
+            color=self.interactive or None,
+        )
         if hint:
             click.echo(f"  {hint}", file=self.stream)
 

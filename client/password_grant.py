@@ -17,15 +17,29 @@ import httpx
 from authgate.client.errors import LoginRejected
 from authgate.client.oauth import OAuthError, rejected, token_request
 
-MFA_WARNING = ("the password grant bypasses multi-factor authentication; use it only for "
-               "CI and service users; people should log in without --username")
+MFA_WARNING = (
+    "the password grant bypasses multi-factor authentication; use it only for "
+    "CI and service users; people should log in without --username"
+)
 
 
-def password_login(http: httpx.Client, token_endpoint: str, client_id: str, *,
-                   username: str, password: str, scope: str,
-                   extra: Mapping[str, str] | None = None) -> dict[str, Any]:
-    form = {"grant_type": "password", "client_id": client_id, "username": username,
-            "password": password, **(extra or {})}
+def password_login(
+    http: httpx.Client,
+    token_endpoint: str,
+    client_id: str,
+    *,
+    username: str,
+    password: str,
+    scope: str,
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    form = {
+        "grant_type": "password",
+        "client_id": client_id,
+        "username": username,
+        "password": password,
+        **(extra or {}),
+    }
     if scope:
         form["scope"] = scope
     try:
@@ -33,9 +47,13 @@ def password_login(http: httpx.Client, token_endpoint: str, client_id: str, *,
         return body
     except OAuthError as exc:
         if exc.error == "invalid_grant":
-            raise LoginRejected(f"wrong username or password for {username!r} "
-                                f"({exc.detail()})", error=exc.error) from None
+            raise LoginRejected(
+                f"wrong username or password for {username!r} ({exc.detail()})", error=exc.error
+            ) from None
         if exc.error in ("unauthorized_client", "unsupported_grant_type"):
-            raise rejected(exc, hint="this platform's client does not allow the password "
-                                     "grant; log in without --username") from None
+            raise rejected(
+                exc,
+                hint="this platform's client does not allow the password "
+                "grant; log in without --username",
+            ) from None
         raise rejected(exc) from None

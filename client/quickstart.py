@@ -25,5 +25,11 @@ def mint(email: str, ttl_seconds: int = QUICKSTART_TTL_SECONDS) -> TokenSet:
 
     now = time.time()
     token = mint_unsigned_token(email, ttl_seconds=ttl_seconds, now=now)
-    return TokenSet(access_token=token, expires_at=now + ttl_seconds, grant="unsigned",
-                    email=email, scope="platform:read platform:write", obtained_at=now)
+    return TokenSet(
+        access_token=token,
+        expires_at=now + ttl_seconds,
+        grant="unsigned",
+        email=email,
+        scope="platform:read platform:write",
+        obtained_at=now,
+    )

@@ -60,20 +60,26 @@ def resolve(config: ClientConfig, context: str | None, store_path: Path) -> Logi
     """The login a context points at, or NotLoggedIn saying what to run."""
     name = context or config.current_context
     if not name:
-        raise NotLoggedIn(f"not logged in (no current context in {store_path})",
-                          hint="run: " + command("login --base-url URL"))
+        raise NotLoggedIn(
+            f"not logged in (no current context in {store_path})",
+            hint="run: " + command("login --base-url URL"),
+        )
     entry = config.contexts.get(name)
     if entry is None:
-        raise NotLoggedIn(f"no context named {name!r} in {store_path}",
-                          hint="see: " + command("config view"))
+        raise NotLoggedIn(
+            f"no context named {name!r} in {store_path}", hint="see: " + command("config view")
+        )
     cluster = config.clusters.get(entry.cluster)
     if cluster is None:
-        raise NotLoggedIn(f"context {name!r} names cluster {entry.cluster!r}, which is missing",
-                          hint="run: " + command(f"login --context {name} --base-url URL"))
+        raise NotLoggedIn(
+            f"context {name!r} names cluster {entry.cluster!r}, which is missing",
+            hint="run: " + command(f"login --context {name} --base-url URL"),
+        )
     tokens = config.users.get(entry.user)
     if tokens is None:
-        raise NotLoggedIn(f"not logged in to context {name!r}",
-                          hint="run: " + command(f"login --context {name}"))
+        raise NotLoggedIn(
+            f"not logged in to context {name!r}", hint="run: " + command(f"login --context {name}")
+        )
     return Login(context=name, user=entry.user, cluster=cluster, tokens=tokens)
 
 
@@ -83,34 +89,41 @@ def renew(login: Login) -> TokenSet:
     again = "log in again: " + command(f"login --context {login.context}")
     if current.grant == "unsigned":
         if not current.email:
-            raise SessionExpired("this quickstart login has no email to re-mint from",
-                                 hint=again)
+            raise SessionExpired("this quickstart login has no email to re-mint from", hint=again)
         return mint_quickstart_token(current.email)
     if current.grant == "client_credentials":
         return _request_again(login, again)
     if current.grant == "token_exchange":  # RFC 8693: exchange the subject file again
-        return renew_exchange(current, login.cluster.base_url, login.cluster.ca_file,
-                              login.context, again)
+        return renew_exchange(
+            current, login.cluster.base_url, login.cluster.ca_file, login.context, again
+        )
     if not current.refresh_token:
         raise SessionExpired(
             f"the login of context {login.context!r} has no refresh token and cannot be renewed",
-            hint=again)
+            hint=again,
+        )
     with sync_client(login.cluster.ca_file) as http:
         discovery = fetch_discovery(http, login.cluster.base_url)
         if not discovery.token_endpoint or not discovery.client_id:
             raise unavailable_idp(login.cluster.base_url, discovery)
         try:
-            body = token_request(http, discovery.token_endpoint, {
-                "grant_type": "refresh_token",
-                "refresh_token": current.refresh_token,
-                "client_id": discovery.client_id,
-                **discovery.token_request_params,
-            })
+            body = token_request(
+                http,
+                discovery.token_endpoint,
+                {
+                    "grant_type": "refresh_token",
+                    "refresh_token": current.refresh_token,
+                    "client_id": discovery.client_id,
+                    **discovery.token_request_params,
+                },
+            )
         except OAuthError as exc:
             if exc.error in ("invalid_grant", "invalid_token"):
                 raise SessionExpired(
                     f"your session for context {login.context!r} has ended "
-                    f"(the identity provider says: {exc.detail()})", hint=again) from None
+                    f"(the identity provider says: {exc.detail()})",
+                    hint=again,
+                ) from None
             raise rejected(exc, hint=again) from None
     return current.with_refresh(TokenSet.from_response(body, grant=current.grant))
 
@@ -186,14 +199,24 @@ def _request_again(login: Login, again: str) -> TokenSet:
     if not current.client_id or not secret:
         raise SessionExpired(
             f"the client-credentials login of context {login.context!r} has no stored secret",
-            hint=f"set {CLIENT_SECRET_ENV}, or " + again)
+            hint=f"set {CLIENT_SECRET_ENV}, or " + again,
+        )
     with sync_client(login.cluster.ca_file) as http:
         discovery = fetch_discovery(http, login.cluster.base_url)
         if not discovery.token_endpoint:
             raise unavailable_idp(login.cluster.base_url, discovery)
         body = client_credentials_login(
-            http, discovery.token_endpoint, client_id=current.client_id, client_secret=secret,
-            scope=current.scope or "", extra=discovery.token_request_params)
+            http,
+            discovery.token_endpoint,
+            client_id=current.client_id,
+            client_secret=secret,
+            scope=current.scope or "",
+            extra=discovery.token_request_params,
+        )
     fresh = TokenSet.from_response(body, grant="client_credentials")
-    return replace(fresh, client_id=current.client_id, client_secret=current.client_secret,
-                   scope=fresh.scope or current.scope)
+    return replace(
+        fresh,
+        client_id=current.client_id,
+        client_secret=current.client_secret,
+        scope=fresh.scope or current.scope,
+    )

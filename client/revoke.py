@@ -31,8 +31,11 @@ class Revocation:
 
 def revoke(cluster: Cluster, tokens: TokenSet) -> Revocation:
     """Revoke the login's refresh token (or, for client credentials, its access token)."""
-    token, hint = ((tokens.refresh_token, "refresh_token") if tokens.refresh_token else
-                   (tokens.access_token, "access_token"))  # fmt: skip
+    token, hint = (
+        (tokens.refresh_token, "refresh_token")
+        if tokens.refresh_token
+        else (tokens.access_token, "access_token")
+    )
     what = "refresh token" if hint == "refresh_token" else "access token"
     if tokens.grant in ("unsigned", "static"):
         return Revocation(False, "")
@@ -41,9 +44,12 @@ def revoke(cluster: Cluster, tokens: TokenSet) -> Revocation:
             discovery = fetch_discovery(http, cluster.base_url)
             endpoint = discovery.revocation_endpoint
             if not endpoint:
-                return Revocation(False, f"The identity provider publishes no revocation "
-                                         f"endpoint: the {what} stays valid there until it "
-                                         "expires.")
+                return Revocation(
+                    False,
+                    f"The identity provider publishes no revocation "
+                    f"endpoint: the {what} stays valid there until it "
+                    "expires.",
+                )
             form = {"token": token, "token_type_hint": hint}
             headers = {}
             confidential = tokens.grant in ("client_credentials", "token_exchange")
@@ -56,15 +62,20 @@ def revoke(cluster: Cluster, tokens: TokenSet) -> Revocation:
             except httpx.HTTPError as exc:
                 raise unreachable("the identity provider", endpoint, exc) from None
     except ClientError as exc:
-        return Revocation(False, f"Could not revoke the {what} ({exc.message}); it may stay "
-                                 "valid at the identity provider until it expires.")
+        return Revocation(
+            False,
+            f"Could not revoke the {what} ({exc.message}); it may stay "
+            "valid at the identity provider until it expires.",
+        )
     if response.status_code != 200:  # RFC 7009 §2.2: 200, also for an unknown token
         detail = _error_of(response)
-        return Revocation(False, f"The identity provider refused to revoke the {what} "
-                                 f"(HTTP {response.status_code}{detail}); it may stay valid "
-                                 "there until it expires.")
-    return Revocation(True, f"Revoked the {what} at the identity provider "
-                            f"({origin(endpoint)}).")
+        return Revocation(
+            False,
+            f"The identity provider refused to revoke the {what} "
+            f"(HTTP {response.status_code}{detail}); it may stay valid "
+            "there until it expires.",
+        )
+    return Revocation(True, f"Revoked the {what} at the identity provider ({origin(endpoint)}).")
 
 
 def _error_of(response: httpx.Response) -> str:

@@ -20,8 +20,11 @@ def split_scopes(value: str | Iterable[str] | None) -> list[str]:
     """Space-delimited string or iterable → list of scopes, order kept, duplicates dropped."""
     if value is None:
         return []
-    items = value.split() if isinstance(value, str) else [
-        part for item in value for part in item.split()]
+    items = (
+        value.split()
+        if isinstance(value, str)
+        else [part for item in value for part in item.split()]
+    )
     seen: dict[str, None] = {}
     for item in items:
         seen.setdefault(item, None)
@@ -41,8 +44,9 @@ def apply_prefix(scope: str, prefix: str) -> str:
     return prefix + scope
 
 
-def requested_scopes(default_scopes: str | None, overrides: Iterable[str] = (),
-                     prefix: str = "") -> str:
+def requested_scopes(
+    default_scopes: str | None, overrides: Iterable[str] = (), prefix: str = ""
+) -> str:
     """The ``scope`` parameter to send (RFC 6749 §3.3).
 
     ``overrides`` (the ``--scope`` flags) replace the discovery document's
@@ -50,4 +54,3 @@ def requested_scopes(default_scopes: str | None, overrides: Iterable[str] = (),
     """
     chosen = split_scopes(list(overrides)) or split_scopes(default_scopes)
     return " ".join(apply_prefix(scope, prefix) for scope in chosen)
-

@@ -71,8 +71,9 @@ from authgate.client.transport import (
 
 #: 401 reasons that are a mismatch between the platform and the IdP: a new login
 #: gets a token with the same defect, so the hint must not say "log in again".
-MISMATCH_REASONS = frozenset({"bad_audience", "bad_issuer", "malformed_token",
-                              "alg_not_allowed", "bad_token_type"})
+MISMATCH_REASONS = frozenset(
+    {"bad_audience", "bad_issuer", "malformed_token", "alg_not_allowed", "bad_token_type"}
+)
 
 
 def _reason(response: httpx.Response) -> str | None:
@@ -92,9 +93,14 @@ def _mismatch(response: httpx.Response, token: str, discovery: Discovery | None)
     found = mismatches(token, discovery) if discovery is not None else []
     detail = "; ".join(found) or f"the platform refused the token as {reason}"
     where = f"{response.request.method} {response.request.url.path}"
-    raise Unauthorized(f"{where}: {detail}", status_code=401, reason=reason, response=response,
-                       hint="this is a configuration mismatch between the platform and its "
-                            "identity provider; logging in again will not fix it")
+    raise Unauthorized(
+        f"{where}: {detail}",
+        status_code=401,
+        reason=reason,
+        response=response,
+        hint="this is a configuration mismatch between the platform and its "
+        "identity provider; logging in again will not fix it",
+    )
 
 
 def _raise_for_status(response: httpx.Response) -> None:
@@ -105,14 +111,23 @@ def _raise_for_status(response: httpx.Response) -> None:
     detail = f" ({reason})" if reason else ""
     status = response.status_code
     if status == 401:
-        raise Unauthorized(f"{where}: the platform rejected the token{detail}",
-                           status_code=status, reason=reason, response=response,
-                           hint="log in again: authgate login")
+        raise Unauthorized(
+            f"{where}: the platform rejected the token{detail}",
+            status_code=status,
+            reason=reason,
+            response=response,
+            hint="log in again: authgate login",
+        )
     if status == 403:
-        raise Forbidden(f"{where}: permission denied{detail}", status_code=status,
-                        reason=reason, response=response)
-    raise APIError(f"{where}: HTTP {status}{detail}", status_code=status, reason=reason,
-                   response=response)
+        raise Forbidden(
+            f"{where}: permission denied{detail}",
+            status_code=status,
+            reason=reason,
+            response=response,
+        )
+    raise APIError(
+        f"{where}: HTTP {status}{detail}", status_code=status, reason=reason, response=response
+    )
 
 
 def _with_auth(headers: Mapping[str, str] | None, token: str) -> dict[str, str]:
@@ -124,23 +139,44 @@ def _with_auth(headers: Mapping[str, str] | None, token: str) -> dict[str, str]:
 class Client:
     """A synchronous platform client (httpx underneath)."""
 
-    def __init__(self, base_url: str | None = None, *, token: str | None = None,
-                 access_token: str | None = None, context: str | None = None,
-                 config_file: str | os.PathLike[str] | None = None, ca_file: str | None = None,
-                 timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
-                 exchange_from: str | os.PathLike[str] | None = None,
-                 exchange_audience: str | None = None,
-                 exchange_scope: str | Sequence[str] | None = None,
-                 client_id: str | None = None, client_secret: str | None = None,
-                 subject_token_type: str | None = None) -> None:
-        exchange = exchange_args(exchange_from, exchange_audience, exchange_scope, client_id,
-                                  client_secret, subject_token_type)
-        self._credentials = Credentials(base_url, token if token is not None else access_token,
-                                         context, config_file, ca_file, exchange)
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        token: str | None = None,
+        access_token: str | None = None,
+        context: str | None = None,
+        config_file: str | os.PathLike[str] | None = None,
+        ca_file: str | None = None,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        exchange_from: str | os.PathLike[str] | None = None,
+        exchange_audience: str | None = None,
+        exchange_scope: str | Sequence[str] | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        subject_token_type: str | None = None,
+    ) -> None:
+        exchange = exchange_args(
+            exchange_from,
+            exchange_audience,
+            exchange_scope,
+            client_id,
+            client_secret,
+            subject_token_type,
+        )
+        self._credentials = Credentials(
+            base_url,
+            token if token is not None else access_token,
+            context,
+            config_file,
+            ca_file,
+            exchange,
+        )
         self.base_url = self._credentials.base_url
-        self._http = sync_client(self._credentials.ca_file,
-                                 timeout if isinstance(timeout, httpx.Timeout)
-                                 else httpx.Timeout(timeout))
+        self._http = sync_client(
+            self._credentials.ca_file,
+            timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
+        )
 
     def token(self) -> str:
         """A valid access token (renewed when under 60 s are left)."""
@@ -162,8 +198,9 @@ class Client:
         except ClientError:
             return None
 
-    def request(self, method: str, path: str, *, headers: Mapping[str, str] | None = None,
-                **kwargs: Any) -> httpx.Response:
+    def request(
+        self, method: str, path: str, *, headers: Mapping[str, str] | None = None, **kwargs: Any
+    ) -> httpx.Response:
         """Send a request; renew and retry once on 401; raise APIError on >= 400."""
         url = self._credentials.url(path)
         token = self.token()
@@ -178,11 +215,11 @@ class Client:
         _raise_for_status(response)
         return response
 
-    def _send(self, method: str, url: str, headers: dict[str, str],
-              kwargs: dict[str, Any]) -> httpx.Response:
+    def _send(
+        self, method: str, url: str, headers: dict[str, str], kwargs: dict[str, Any]
+    ) -> httpx.Response:
         try:
-            response: httpx.Response = self._http.request(method, url, headers=headers,
-                                                          **kwargs)
+            response: httpx.Response = self._http.request(method, url, headers=headers, **kwargs)
         except httpx.HTTPError as exc:
             raise unreachable("the platform", url, exc) from None
         return response
@@ -208,31 +245,56 @@ class Client:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
 
 class AsyncClient:
     """An asyncio platform client (httpx underneath); same behaviour as :class:`Client`."""
 
-    def __init__(self, base_url: str | None = None, *, token: str | None = None,
-                 access_token: str | None = None, context: str | None = None,
-                 config_file: str | os.PathLike[str] | None = None, ca_file: str | None = None,
-                 timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
-                 exchange_from: str | os.PathLike[str] | None = None,
-                 exchange_audience: str | None = None,
-                 exchange_scope: str | Sequence[str] | None = None,
-                 client_id: str | None = None, client_secret: str | None = None,
-                 subject_token_type: str | None = None) -> None:
-        exchange = exchange_args(exchange_from, exchange_audience, exchange_scope, client_id,
-                                  client_secret, subject_token_type)
-        self._credentials = Credentials(base_url, token if token is not None else access_token,
-                                         context, config_file, ca_file, exchange)
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        token: str | None = None,
+        access_token: str | None = None,
+        context: str | None = None,
+        config_file: str | os.PathLike[str] | None = None,
+        ca_file: str | None = None,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        exchange_from: str | os.PathLike[str] | None = None,
+        exchange_audience: str | None = None,
+        exchange_scope: str | Sequence[str] | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        subject_token_type: str | None = None,
+    ) -> None:
+        exchange = exchange_args(
+            exchange_from,
+            exchange_audience,
+            exchange_scope,
+            client_id,
+            client_secret,
+            subject_token_type,
+        )
+        self._credentials = Credentials(
+            base_url,
+            token if token is not None else access_token,
+            context,
+            config_file,
+            ca_file,
+            exchange,
+        )
         self.base_url = self._credentials.base_url
-        self._http = async_client(self._credentials.ca_file,
-                                  timeout if isinstance(timeout, httpx.Timeout)
-                                  else httpx.Timeout(timeout))
+        self._http = async_client(
+            self._credentials.ca_file,
+            timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
+        )
 
     async def token(self) -> str:
         """A valid access token (renewed in a worker thread when under 60 s are left)."""
@@ -245,9 +307,9 @@ class AsyncClient:
         found: Discovery = await fetch_discovery_async(self._http, self.base_url)
         return found
 
-    async def request(self, method: str, path: str, *,
-                      headers: Mapping[str, str] | None = None,
-                      **kwargs: Any) -> httpx.Response:
+    async def request(
+        self, method: str, path: str, *, headers: Mapping[str, str] | None = None, **kwargs: Any
+    ) -> httpx.Response:
         """Send a request; renew and retry once on 401; raise APIError on >= 400."""
         url = self._credentials.url(path)
         token = await self.token()
@@ -266,11 +328,13 @@ class AsyncClient:
         _raise_for_status(response)
         return response
 
-    async def _send(self, method: str, url: str, headers: dict[str, str],
-                    kwargs: dict[str, Any]) -> httpx.Response:
+    async def _send(
+        self, method: str, url: str, headers: dict[str, str], kwargs: dict[str, Any]
+    ) -> httpx.Response:
         try:
-            response: httpx.Response = await self._http.request(method, url, headers=headers,
-                                                                **kwargs)
+            response: httpx.Response = await self._http.request(
+                method, url, headers=headers, **kwargs
+            )
         except httpx.HTTPError as exc:
             raise unreachable("the platform", url, exc) from None
         return response
@@ -296,6 +360,10 @@ class AsyncClient:
     async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         await self.aclose()

@@ -31,9 +31,15 @@ class Credentials:
     """Where a client's base URL and bearer token come from (see
     :mod:`authgate.client.sources` for the order)."""
 
-    def __init__(self, base_url: str | None, access_token: str | None, context: str | None,
-                 config_file: str | os.PathLike[str] | None, ca_file: str | None,
-                 exchange: ExchangeArgs | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str | None,
+        access_token: str | None,
+        context: str | None,
+        config_file: str | os.PathLike[str] | None,
+        ca_file: str | None,
+        exchange: ExchangeArgs | None = None,
+    ) -> None:
         self.static_token: str | None = None
         self.token_file: TokenFile | None = None
         self.session: Session | None = None
@@ -67,14 +73,17 @@ class Credentials:
                 login = session.login()
             except NotLoggedIn as exc:
                 if found is not None:  # a token but no platform to send it to
-                    raise UsageError("which platform? a token source is set but no base URL",
-                                     hint=f"pass base_url= or set {BASE_URL_ENV}") from exc
+                    raise UsageError(
+                        "which platform? a token source is set but no base URL",
+                        hint=f"pass base_url= or set {BASE_URL_ENV}",
+                    ) from exc
                 raise
             if wanted is not None and login.cluster.base_url != wanted:
                 # Never send one platform's token to another.
                 raise UsageError(
-                    f"context {login.context!r} belongs to {login.cluster.base_url}, "
-                    f"not {wanted}", hint="pass the matching context= or access_token=")
+                    f"context {login.context!r} belongs to {login.cluster.base_url}, not {wanted}",
+                    hint="pass the matching context= or access_token=",
+                )
             wanted, cluster_ca = login.cluster.base_url, login.cluster.ca_file
             if found is None:
                 self.session = session
@@ -83,16 +92,17 @@ class Credentials:
         self.base_url: str = wanted
         self.ca_file = ca_file or env_ca_file() or cluster_ca
         if subject is not None and exchange is not None:
-            self.exchanger = Exchanger(subject, exchange[1], base_url=wanted,
-                                       ca_file=self.ca_file)
+            self.exchanger = Exchanger(subject, exchange[1], base_url=wanted, ca_file=self.ca_file)
 
     def url(self, path: str) -> str:
         """``base_url + path``; an absolute URL only when it is on the platform itself."""
         if path.startswith("/"):
             return self.base_url + path
         if origin(path) != origin(self.base_url) or not path.startswith(self.base_url):
-            raise UsageError(f"refusing to send the platform's token to {origin(path)}",
-                             hint="pass a path such as '/apis/...'")
+            raise UsageError(
+                f"refusing to send the platform's token to {origin(path)}",
+                hint="pass a path such as '/apis/...'",
+            )
         return path
 
     @property
@@ -134,5 +144,7 @@ def _context_for(store: ConfigStore, base_url: str) -> str:
         if cluster is not None and cluster.base_url == base_url and entry.user in config.users:
             found: str = name
             return found
-    raise NotLoggedIn(f"not logged in to {base_url}",
-                      hint=f"run: authgate login --base-url {base_url}, or pass access_token=")
+    raise NotLoggedIn(
+        f"not logged in to {base_url}",
+        hint=f"run: authgate login --base-url {base_url}, or pass access_token=",
+    )

@@ -43,13 +43,15 @@ def check_token(value: str, where: str) -> str:
     """``value`` stripped, or CredentialSourceError saying why it is no bearer token."""
     token = value.strip()
     if not token:
-        raise CredentialSourceError(f"{where} is empty",
-                                    hint="set it to a bearer token, or unset it")
+        raise CredentialSourceError(
+            f"{where} is empty", hint="set it to a bearer token, or unset it"
+        )
     if not _B64TOKEN.match(token):
         raise CredentialSourceError(
             f"{where} does not hold a bearer token (RFC 6750 allows letters, digits and "
             "-._~+/ only; it has spaces, line breaks or other characters)",
-            hint="it must contain exactly one token, such as a JWT")
+            hint="it must contain exactly one token, such as a JWT",
+        )
     return token
 
 
@@ -79,8 +81,9 @@ class TokenFile:
     def __init__(self, path: str, *, label: str | None = None, hint: str | None = None) -> None:
         self.path = path
         self.label = label or f"{TOKEN_FILE_ENV}={path}"  # how messages name the file
-        self.hint = hint or (f"point {TOKEN_FILE_ENV} at a readable file holding one token, "
-                             "or unset it")
+        self.hint = hint or (
+            f"point {TOKEN_FILE_ENV} at a readable file holding one token, or unset it"
+        )
         self._lock = threading.Lock()
         self._stamp: tuple[int, int, int, int] | None = None
         self._token: str | None = None
@@ -134,8 +137,10 @@ def env_source(environ: Mapping[str, str] | None = None) -> tuple[Source, str | 
     if TOKEN_FILE_ENV in env:
         path = env[TOKEN_FILE_ENV].strip()
         if not path:
-            raise CredentialSourceError(f"{TOKEN_FILE_ENV} is set but empty",
-                                        hint="set it to a token file's path, or unset it")
+            raise CredentialSourceError(
+                f"{TOKEN_FILE_ENV} is set but empty",
+                hint="set it to a token file's path, or unset it",
+            )
         token_file = TokenFile(path)
         token_file.read()  # fail now, with the file named, rather than on the first request
         return Source(TOKEN_FILE_ENV, path), token_file

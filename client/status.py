@@ -29,11 +29,15 @@ def status_rows(tokens: TokenSet) -> tuple[dict[str, Any], list[tuple[str, str]]
         stamp = datetime.fromtimestamp(tokens.expires_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         expires = f"{stamp} ({'in ' + human_duration(left) if left > 0 else 'expired'})"
     data: dict[str, Any] = {
-        "user": identity(tokens), "subject": found.get("sub"), "groups": groups,
+        "user": identity(tokens),
+        "subject": found.get("sub"),
+        "groups": groups,
         "scopes": (tokens.scope or str(found.get("scope") or "")).split(),
-        "issuer": found.get("iss"), "expires_at": tokens.expires_at,
+        "issuer": found.get("iss"),
+        "expires_at": tokens.expires_at,
         "expires_in_seconds": None if left is None else int(left),
-        "refresh_token": tokens.refresh_token is not None, "grant": tokens.grant,
+        "refresh_token": tokens.refresh_token is not None,
+        "grant": tokens.grant,
     }
     rows = [
         ("User", str(data["user"] or "-")),
@@ -56,8 +60,9 @@ def status_rows(tokens: TokenSet) -> tuple[dict[str, Any], list[tuple[str, str]]
 
 def env_login(token: str | None) -> tuple[Source, TokenSet] | None:
     """The explicit or environment token source, when one is set (see client.sources)."""
-    found = ((Source("argument"), check_token(token, "--token")) if token is not None
-             else env_source())  # fmt: skip
+    found = (
+        (Source("argument"), check_token(token, "--token")) if token is not None else env_source()
+    )
     if found is None:
         return None
     source, value = found

@@ -46,7 +46,8 @@ def default_path() -> Path:
     if explicit:
         return Path(explicit).expanduser()
     base = os.environ.get("XDG_CONFIG_HOME", "").strip() or os.path.join(
-        os.path.expanduser("~"), ".config")
+        os.path.expanduser("~"), ".config"
+    )
     return Path(base) / "authgate" / "config.yaml"
 
 
@@ -80,12 +81,18 @@ class ClientConfig:
             "apiVersion": API_VERSION,
             "kind": CONFIG_KIND,
             "current-context": self.current_context,
-            "clusters": [{"name": name, "cluster": cluster_doc(value)}
-                         for name, value in sorted(self.clusters.items())],
-            "users": [{"name": name, "user": value.to_dict()}
-                      for name, value in sorted(self.users.items())],
-            "contexts": [{"name": name, "context": {"cluster": value.cluster, "user": value.user}}
-                         for name, value in sorted(self.contexts.items())],
+            "clusters": [
+                {"name": name, "cluster": cluster_doc(value)}
+                for name, value in sorted(self.clusters.items())
+            ],
+            "users": [
+                {"name": name, "user": value.to_dict()}
+                for name, value in sorted(self.users.items())
+            ],
+            "contexts": [
+                {"name": name, "context": {"cluster": value.cluster, "user": value.user}}
+                for name, value in sorted(self.contexts.items())
+            ],
         }
 
     @classmethod
@@ -121,8 +128,9 @@ class ClientConfig:
         return config
 
 
-def _named_entries(document: dict[str, Any], section: str,
-                   key: str) -> Iterator[tuple[int, str, dict[str, Any]]]:
+def _named_entries(
+    document: dict[str, Any], section: str, key: str
+) -> Iterator[tuple[int, str, dict[str, Any]]]:
     entries = document.get(section) or []
     if not isinstance(entries, list):
         raise ValueError(f"{section}: must be a list")
@@ -144,8 +152,7 @@ class ConfigStore:
 
     # -- reading -----------------------------------------------------------
     def _fix_hint(self) -> str:
-        return (f"fix it by hand, or move it aside (mv {self.path} {self.path}.bak) "
-                "and log in again")
+        return f"fix it by hand, or move it aside (mv {self.path} {self.path}.bak) and log in again"
 
     def load(self) -> ClientConfig:
         try:
@@ -162,13 +169,13 @@ class ConfigStore:
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1}" if mark is not None else ""
-            raise ConfigFileError(f"{self.path} is not valid YAML{where}",
-                                  hint=self._fix_hint()) from None
+            raise ConfigFileError(
+                f"{self.path} is not valid YAML{where}", hint=self._fix_hint()
+            ) from None
         try:
             return ClientConfig.from_document(document)
         except ValueError as exc:
-            raise ConfigFileError(f"{self.path} is corrupt: {exc}",
-                                  hint=self._fix_hint()) from None
+            raise ConfigFileError(f"{self.path} is corrupt: {exc}", hint=self._fix_hint()) from None
 
     def _check_private(self, info: os.stat_result) -> None:
         if os.name != "posix":
@@ -180,7 +187,8 @@ class ConfigStore:
             raise ConfigFileError(
                 f"{self.path} holds tokens but is accessible by other users "
                 f"(mode {mode:04o}); refusing to use it",
-                hint=f"run: chmod 600 {self.path}")
+                hint=f"run: chmod 600 {self.path}",
+            )
 
     # -- writing -----------------------------------------------------------
     def _ensure_dir(self) -> None:
@@ -192,10 +200,10 @@ class ConfigStore:
         """Atomically replace the file: tmp in the same dir, fsync, rename, fsync dir."""
         try:
             self._ensure_dir()
-            text = yaml.safe_dump(config.to_document(), sort_keys=False,
-                                  default_flow_style=False)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.",
-                                       suffix=".tmp")
+            text = yaml.safe_dump(config.to_document(), sort_keys=False, default_flow_style=False)
+            fd, tmp = tempfile.mkstemp(
+                dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
+            )
             try:
                 with os.fdopen(fd, "w", encoding="utf-8") as handle:
                     os.fchmod(handle.fileno(), 0o600)

@@ -28,27 +28,45 @@ def mismatches(access_token: str, discovery: Discovery) -> list[str]:
     found = claims(access_token)
     if access_token.count(".") != 2 or not found:
         asked = discovery.token_request_params
-        fix = ("the platform already requests " + ", ".join(f"{k}={v}" for k, v in asked.items())
-               + "; check that the IdP knows that API/resource") if asked else (
-            "such IdPs (oidc-provider without a resource indicator, Auth0 without `audience`) "
-            "need the platform to set oidc.request_resource or oidc.request_audience "
-            "(spec.requestResource / spec.requestAudience)")
-        return ["the identity provider issued an opaque (non-JWT) access token, but the "
-                "platform accepts only JWTs: every request will be refused as malformed_token; "
-                + fix]
+        fix = (
+            (
+                "the platform already requests "
+                + ", ".join(f"{k}={v}" for k, v in asked.items())
+                + "; check that the IdP knows that API/resource"
+            )
+            if asked
+            else (
+                "such IdPs (oidc-provider without a resource indicator, Auth0 without `audience`) "
+                "need the platform to set oidc.request_resource or oidc.request_audience "
+                "(spec.requestResource / spec.requestAudience)"
+            )
+        )
+        return [
+            "the identity provider issued an opaque (non-JWT) access token, but the "
+            "platform accepts only JWTs: every request will be refused as malformed_token; " + fix
+        ]
     problems = []
     issuer = found.get("iss")
     if discovery.issuer and issuer != discovery.issuer:
-        problems.append(f"the platform accepts tokens from issuer {discovery.issuer!r}; your "
-                        f"identity provider issued one from {issuer!r} (bad_issuer): the "
-                        "platform's issuer setting and the IdP disagree")
+        problems.append(
+            f"the platform accepts tokens from issuer {discovery.issuer!r}; your "
+            f"identity provider issued one from {issuer!r} (bad_issuer): the "
+            "platform's issuer setting and the IdP disagree"
+        )
     aud = found.get("aud")
-    audiences = [aud] if isinstance(aud, str) else [a for a in aud or [] if isinstance(a, str)] \
-        if isinstance(aud, list | str) else []
+    audiences = (
+        [aud]
+        if isinstance(aud, str)
+        else [a for a in aud or [] if isinstance(a, str)]
+        if isinstance(aud, list | str)
+        else []
+    )
     accepted = discovery.accepted_audiences
     if accepted and not set(accepted) & set(audiences):
-        problems.append(f"the platform accepts audience {_listed(accepted)}; your identity "
-                        f"provider issued {_listed(audiences)} (bad_audience): add the API "
-                        "audience to the client at the IdP (an audience mapper in Keycloak, "
-                        "the API identifier in Entra ID / Auth0)")
+        problems.append(
+            f"the platform accepts audience {_listed(accepted)}; your identity "
+            f"provider issued {_listed(audiences)} (bad_audience): add the API "
+            "audience to the client at the IdP (an audience mapper in Keycloak, "
+            "the API identifier in Entra ID / Auth0)"
+        )
     return problems

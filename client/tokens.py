@@ -60,17 +60,36 @@ class TokenSet:
 
     def with_refresh(self, new: TokenSet) -> TokenSet:
         """Merge a refresh response: keep the old refresh token unless rotated (RFC 6749 §6)."""
-        return replace(new, refresh_token=new.refresh_token or self.refresh_token,
-                       id_token=new.id_token or self.id_token, grant=self.grant,
-                       email=self.email, client_id=self.client_id,
-                       client_secret=self.client_secret, subject_file=self.subject_file,
-                       audience=self.audience)
+        return replace(
+            new,
+            refresh_token=new.refresh_token or self.refresh_token,
+            id_token=new.id_token or self.id_token,
+            grant=self.grant,
+            email=self.email,
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            subject_file=self.subject_file,
+            audience=self.audience,
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"access_token": self.access_token, "token_type": self.token_type,
-                                "grant": self.grant}
-        for key in ("expires_at", "refresh_token", "id_token", "scope", "email", "obtained_at",
-                    "client_id", "client_secret", "subject_file", "audience"):
+        data: dict[str, Any] = {
+            "access_token": self.access_token,
+            "token_type": self.token_type,
+            "grant": self.grant,
+        }
+        for key in (
+            "expires_at",
+            "refresh_token",
+            "id_token",
+            "scope",
+            "email",
+            "obtained_at",
+            "client_id",
+            "client_secret",
+            "subject_file",
+            "audience",
+        ):
             value = getattr(self, key)
             if value is not None:
                 data[key] = value
@@ -100,14 +119,16 @@ class TokenSet:
         )
 
     @classmethod
-    def from_response(cls, body: dict[str, Any], *, grant: str,
-                      now: float | None = None) -> TokenSet:
+    def from_response(
+        cls, body: dict[str, Any], *, grant: str, now: float | None = None
+    ) -> TokenSet:
         """Build from a successful token response (RFC 6749 §5.1)."""
         now = time.time() if now is None else now
         expires_in = body.get("expires_in")
         expires_at: float | None = None
         if isinstance(expires_in, int | float) or (
-                isinstance(expires_in, str) and expires_in.isdigit()):
+            isinstance(expires_in, str) and expires_in.isdigit()
+        ):
             expires_at = now + float(expires_in)
         else:
             exp = claims(str(body["access_token"])).get("exp")

@@ -41,14 +41,20 @@ def ssl_context(ca_file: str | None) -> ssl.SSLContext:
 
 
 def sync_client(ca_file: str | None, timeout: httpx.Timeout = DEFAULT_TIMEOUT) -> httpx.Client:
-    return httpx.Client(verify=ssl_context(ca_file), timeout=timeout,
-                        headers={"User-Agent": USER_AGENT})
+    return httpx.Client(
+        verify=ssl_context(ca_file), timeout=timeout, headers={"User-Agent": USER_AGENT}
+    )
 
 
-def async_client(ca_file: str | None, timeout: httpx.Timeout = DEFAULT_TIMEOUT,
-                 base_url: str = "") -> httpx.AsyncClient:
-    return httpx.AsyncClient(verify=ssl_context(ca_file), timeout=timeout, base_url=base_url,
-                             headers={"User-Agent": USER_AGENT})
+def async_client(
+    ca_file: str | None, timeout: httpx.Timeout = DEFAULT_TIMEOUT, base_url: str = ""
+) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        verify=ssl_context(ca_file),
+        timeout=timeout,
+        base_url=base_url,
+        headers={"User-Agent": USER_AGENT},
+    )
 
 
 def origin(url: str) -> str:
@@ -72,11 +78,18 @@ def unreachable(what: str, url: str, exc: httpx.HTTPError) -> Unreachable:
                 hint=f"trust its CA with --ca-file FILE, {CA_FILE_ENV} or SSL_CERT_FILE",
             )
         if url.startswith("https://") and any(
-                marker in text for marker in ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE",
-                                              "PACKET_LENGTH_TOO_LONG", "record layer")):
+            marker in text
+            for marker in (
+                "WRONG_VERSION_NUMBER",
+                "RECORD_LAYER_FAILURE",
+                "PACKET_LENGTH_TOO_LONG",
+                "record layer",
+            )
+        ):
             return Unreachable(
                 f"{what} at {origin(url)} does not speak TLS: it is probably plain http",
-                hint="use an http:// URL for it, or enable TLS on the platform")
+                hint="use an http:// URL for it, or enable TLS on the platform",
+            )
         detail = "connection failed (is it running?)"
     else:
         detail = exc.__class__.__name__

@@ -171,8 +171,9 @@ class Gate:
         self.sources = tuple(sources)
         self._auth_enabled = config.auth_enabled
         self._max_authorization = config.tokens.max_token_bytes + AUTHORIZATION_SLACK
-        self.forwarding = ForwardingPlan(config.headers.set_forwarded,
-                                         tuple(config.server.trusted_proxies))  # fmt: skip
+        self.forwarding = ForwardingPlan(
+            config.headers.set_forwarded, tuple(config.server.trusted_proxies)
+        )
 
     @classmethod
     def from_config(

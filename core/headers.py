@@ -107,10 +107,19 @@ _FORWARDED_PREFIX = "x-forwarded-"
 #: Fields a request may carry once (besides ``Host``, see ``check_host``): two
 #: values would be read differently by different servers (aiohttp's parser
 #: refuses the same set, so both engines answer the same 400).
-SINGLETONS: frozenset[str] = frozenset({
-    "content-length", "content-location", "content-range", "content-type", "etag",
-    "max-forwards", "server", "transfer-encoding", "user-agent",
-})  # fmt: skip
+SINGLETONS: frozenset[str] = frozenset(
+    {
+        "content-length",
+        "content-location",
+        "content-range",
+        "content-type",
+        "etag",
+        "max-forwards",
+        "server",
+        "transfer-encoding",
+        "user-agent",
+    }
+)
 _NEVER_CONNECTION_DROPPED = frozenset({"host", "content-length"})
 _CONTROL = {i: None for i in (*range(0x20), 0x7F)}
 _INJECT_CACHE_SIZE = 4096
@@ -127,9 +136,7 @@ def is_owned_cookie(name: str, base: str = OWNED_COOKIE_BASE) -> bool:
     """True for a cookie authgate sets: the browser session (and its chunks)
     and the login-state cookies, bare or ``__Host-``/``__Secure-`` prefixed."""
     for prefix in _COOKIE_PREFIXES:
-        if name.startswith(f"{prefix}{base}-session") or name.startswith(
-            f"{prefix}{base}-login-"
-        ):
+        if name.startswith(f"{prefix}{base}-session") or name.startswith(f"{prefix}{base}-login-"):
             return True
     return False
 

@@ -246,8 +246,7 @@ def access_key_mapper(entry: IssuerEntry, config: ProxyConfig) -> ClaimMapper:
         if email is not None and not isinstance(email, str):
             raise InvalidToken("the email claim is not a string", reason="bad_claim")
         groups = strings_claim(claims.get("groups"), "groups", split=False)
-        return Identity(subject, email, groups, scopes_claim(claims, ""),
-                        (("access_key_id", jti),))  # fmt: skip
+        return Identity(subject, email, groups, scopes_claim(claims, ""), (("access_key_id", jti),))
 
     return map_claims
 

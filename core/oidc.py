@@ -178,8 +178,11 @@ def algorithms_for_key(key: Any) -> frozenset[str]:
     return frozenset()
 
 
-_THUMBPRINT_MEMBERS = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"),
-                       "OKP": ("crv", "kty", "x")}  # fmt: skip
+_THUMBPRINT_MEMBERS = {
+    "RSA": ("e", "kty", "n"),
+    "EC": ("crv", "kty", "x", "y"),
+    "OKP": ("crv", "kty", "x"),
+}
 
 
 def _thumbprint(jwk: dict[str, Any]) -> str:

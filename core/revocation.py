@@ -111,13 +111,16 @@ class RevocationList:
         """Refuse a revoked access key, or any access key while the list is stale."""
         if self.last_success is None:
             self.refusals += 1
-            raise InvalidToken("access keys cannot be checked yet (no revocation list)",
-                               reason="revocations_unavailable")  # fmt: skip
+            raise InvalidToken(
+                "access keys cannot be checked yet (no revocation list)",
+                reason="revocations_unavailable",
+            )
         if self.stale:
             self.refusals += 1
-            raise InvalidToken("access keys are refused: the revocation list is stale "
-                               "(operator unreachable)", reason="revocations_stale")  # fmt: skip
+            raise InvalidToken(
+                "access keys are refused: the revocation list is stale (operator unreachable)",
+                reason="revocations_stale",
+            )
         if jti is None or jti in self.revoked:
             self.refusals += 1
-            raise InvalidToken("the access key has been revoked or suspended",
-                               reason="key_revoked")  # fmt: skip
+            raise InvalidToken("the access key has been revoked or suspended", reason="key_revoked")

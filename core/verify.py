@@ -207,8 +207,10 @@ class TokenVerifier:
         request (the token cache only saves the signature check, never this)."""
         revocations = self._revocations.get(principal.issuer)
         if revocations is None:
-            raise InvalidToken("access keys cannot be checked (no revocation list)",
-                               reason="revocations_unavailable")  # fmt: skip
+            raise InvalidToken(
+                "access keys cannot be checked (no revocation list)",
+                reason="revocations_unavailable",
+            )
         revocations.check(principal.attribute("access_key_id"))
 
     def _still_valid(self, hit: Cached, now: float) -> bool:

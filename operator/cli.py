@@ -18,44 +18,103 @@ __all__ = ["operator_command"]
 
 
 @click.group(name="operator", invoke_without_command=True)
-@click.option("--namespace", "-n", "namespaces", multiple=True,
-              help="Namespace whose OIDCProviders are served (repeatable).")
+@click.option(
+    "--namespace",
+    "-n",
+    "namespaces",
+    multiple=True,
+    help="Namespace whose OIDCProviders are served (repeatable).",
+)
 @click.option("--all-namespaces", "-A", is_flag=True, help="Serve OIDCProviders cluster-wide.")
-@click.option("--peering", default="authgate", show_default=True,
-              help="kopf peering object name: replicas sharing it elect one active reconciler.")
-@click.option("--standalone", is_flag=True,
-              help="No peering (a single replica; no KopfPeering CRD needed).")
+@click.option(
+    "--peering",
+    default="authgate",
+    show_default=True,
+    help="kopf peering object name: replicas sharing it elect one active reconciler.",
+)
+@click.option(
+    "--standalone", is_flag=True, help="No peering (a single replica; no KopfPeering CRD needed)."
+)
 @click.option("--discovery-address", default="0.0.0.0", show_default=True)
-@click.option("--discovery-port", type=int, default=8080, show_default=True,
-              help="Port of /apis/auth/discovery, /healthz, /readyz and /metrics.")
-@click.option("--webhook-port", type=int, default=9443, show_default=True,
-              help="Port of the HTTPS sidecar-injection webhook; 0 disables the webhook.")
+@click.option(
+    "--discovery-port",
+    type=int,
+    default=8080,
+    show_default=True,
+    help="Port of /apis/auth/discovery, /healthz, /readyz and /metrics.",
+)
+@click.option(
+    "--webhook-port",
+    type=int,
+    default=9443,
+    show_default=True,
+    help="Port of the HTTPS sidecar-injection webhook; 0 disables the webhook.",
+)
 @click.option("--webhook-address", default="0.0.0.0", show_default=True)
-@click.option("--webhook-host", default=None,
-              help="Host/IP the API server uses to reach the webhook (certificate SAN; "
-                   "with --register-webhook also the clientConfig URL).")
-@click.option("--register-webhook", is_flag=True,
-              help="Create/update the MutatingWebhookConfiguration (operator outside the cluster).")
-@click.option("--webhook-name", default=WebhookSettings().configuration_name, show_default=True,
-              help="Name of the MutatingWebhookConfiguration --register-webhook maintains.")
-@click.option("--cert-dir", default=None,
-              help="Webhook certificate dir (ca.crt, tls.crt, tls.key); generated when empty.")
+@click.option(
+    "--webhook-host",
+    default=None,
+    help="Host/IP the API server uses to reach the webhook (certificate SAN; "
+    "with --register-webhook also the clientConfig URL).",
+)
+@click.option(
+    "--register-webhook",
+    is_flag=True,
+    help="Create/update the MutatingWebhookConfiguration (operator outside the cluster).",
+)
+@click.option(
+    "--webhook-name",
+    default=WebhookSettings().configuration_name,
+    show_default=True,
+    help="Name of the MutatingWebhookConfiguration --register-webhook maintains.",
+)
+@click.option(
+    "--cert-dir",
+    default=None,
+    help="Webhook certificate dir (ca.crt, tls.crt, tls.key); generated when empty.",
+)
 @click.option("--sidecar-image", default=SidecarSettings().image, show_default=True)
-@click.option("--recheck-interval", type=float, default=30.0, show_default=True,
-              help="Seconds between IdP re-checks of each provider.")
-@click.option("--fetch-timeout", type=float, default=5.0, show_default=True,
-              help="Timeout of each discovery/JWKS request, seconds.")
-@click.option("--public-url", default=None,
-              help="Base URL sidecars reach this operator at; the access-key issuer is "
-                   "<public-url>/apis/auth/v2/issuers/<namespace>/<provider>.")
-@click.option("--access-key-rotation", type=float, default=AccessKeySettings().rotation_seconds,
-              show_default=True, help="Seconds a signing key signs before a successor takes over.")
-@click.option("--access-key-prepublish", type=float,
-              default=AccessKeySettings().prepublish_seconds, show_default=True,
-              help="Seconds a new signing key is published before it signs.")
-@click.option("--access-key-gc-interval", type=float,
-              default=AccessKeySettings().gc_interval_seconds, show_default=True,
-              help="Seconds between access-key phase updates and garbage collection.")
+@click.option(
+    "--recheck-interval",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Seconds between IdP re-checks of each provider.",
+)
+@click.option(
+    "--fetch-timeout",
+    type=float,
+    default=5.0,
+    show_default=True,
+    help="Timeout of each discovery/JWKS request, seconds.",
+)
+@click.option(
+    "--public-url",
+    default=None,
+    help="Base URL sidecars reach this operator at; the access-key issuer is "
+    "<public-url>/apis/auth/v2/issuers/<namespace>/<provider>.",
+)
+@click.option(
+    "--access-key-rotation",
+    type=float,
+    default=AccessKeySettings().rotation_seconds,
+    show_default=True,
+    help="Seconds a signing key signs before a successor takes over.",
+)
+@click.option(
+    "--access-key-prepublish",
+    type=float,
+    default=AccessKeySettings().prepublish_seconds,
+    show_default=True,
+    help="Seconds a new signing key is published before it signs.",
+)
+@click.option(
+    "--access-key-gc-interval",
+    type=float,
+    default=AccessKeySettings().gc_interval_seconds,
+    show_default=True,
+    help="Seconds between access-key phase updates and garbage collection.",
+)
 @click.option("--verbose", "-v", is_flag=True, help="Debug logging.")
 @click.pass_context
 def operator_command(
@@ -105,9 +164,12 @@ def operator_command(
             configuration_name=webhook_name,
             cert_dir=cert_dir,
         ),
-        access_keys=AccessKeySettings(public_url=public_url, rotation_seconds=access_key_rotation,
-                                      prepublish_seconds=access_key_prepublish,
-                                      gc_interval_seconds=access_key_gc_interval),
+        access_keys=AccessKeySettings(
+            public_url=public_url,
+            rotation_seconds=access_key_rotation,
+            prepublish_seconds=access_key_prepublish,
+            gc_interval_seconds=access_key_gc_interval,
+        ),
     )
     from .runner import OperatorStartupError, run
 
@@ -119,8 +181,12 @@ def operator_command(
 
 
 @operator_command.command(name="crd")
-@click.option("--peering", "with_peering", is_flag=True,
-              help="Also print kopf's peering CRDs (needed unless the operator runs --standalone).")
+@click.option(
+    "--peering",
+    "with_peering",
+    is_flag=True,
+    help="Also print kopf's peering CRDs (needed unless the operator runs --standalone).",
+)
 def crd_command(with_peering: bool) -> None:
     """Print the OIDCProvider and AccessKey CustomResourceDefinitions as YAML
     (for kubectl apply / Helm)."""
@@ -128,6 +194,9 @@ def crd_command(with_peering: bool) -> None:
     from .crd import crd_manifest, peering_crd_manifests
     from .render import dump_yaml
 
-    docs = [crd_manifest(), access_key_crd_manifest(),
-            *(peering_crd_manifests() if with_peering else [])]
+    docs = [
+        crd_manifest(),
+        access_key_crd_manifest(),
+        *(peering_crd_manifests() if with_peering else []),
+    ]
     click.echo("---\n".join(dump_yaml(d) for d in docs), nl=False)

@@ -52,28 +52,36 @@ _OPERATOR_FIELDS: dict[str, dict[str, Any]] = {
         "type": "boolean",
         "default": False,
         "description": "Serve this provider from the discovery endpoint when the client names "
-                       "none. Without any default, a lone provider is the default.",
+        "none. Without any default, a lone provider is the default.",
     },
     "caBundle": {
         "type": "string",
         "maxLength": 65536,
         "description": "PEM CA certificates trusted for the IdP's TLS (private IdPs). Used by "
-                       "the operator for discovery and mounted into the sidecar as ca.crt.",
+        "the operator for discovery and mounted into the sidecar as ca.crt.",
     },
     "caConfigMap": {
         "type": "object",
         "description": "A ConfigMap in the provider's namespace holding the PEM CA bundle "
-                       "(alternative to caBundle).",
+        "(alternative to caBundle).",
         "required": ["name"],
         "properties": {
-            "name": {"type": "string", "maxLength": 253, "minLength": 1,
-                     "description": "Name of the ConfigMap."},
-            "key": {"type": "string", "maxLength": 253, "default": "ca.crt",
-                    "description": "Key of the PEM bundle inside the ConfigMap."},
+            "name": {
+                "type": "string",
+                "maxLength": 253,
+                "minLength": 1,
+                "description": "Name of the ConfigMap.",
+            },
+            "key": {
+                "type": "string",
+                "maxLength": 253,
+                "default": "ca.crt",
+                "description": "Key of the PEM bundle inside the ConfigMap.",
+            },
         },
     },
     "accessKeys": ACCESS_KEYS_SCHEMA,
-}  # fmt: skip
+}
 
 
 def _plain(value: Any) -> Any:
@@ -181,20 +189,37 @@ def _condition_schema() -> dict[str, Any]:
         "type": "object",
         "required": ["type", "status"],
         "properties": {
-            "type": {"type": "string", "maxLength": 64,
-                     "description": "Ready, DiscoveryFetched or ConfigRendered."},
-            "status": {"type": "string", "enum": ["True", "False", "Unknown"],
-                       "description": "Whether the condition holds."},
-            "reason": {"type": "string", "maxLength": 128,
-                       "description": "CamelCase machine-readable reason."},
-            "message": {"type": "string", "maxLength": 4096,
-                        "description": "Human-readable detail."},
-            "observedGeneration": {"type": "integer",
-                                   "description": "metadata.generation the condition is about."},
-            "lastTransitionTime": {"type": "string", "format": "date-time",
-                                   "description": "When status last changed."},
+            "type": {
+                "type": "string",
+                "maxLength": 64,
+                "description": "Ready, DiscoveryFetched or ConfigRendered.",
+            },
+            "status": {
+                "type": "string",
+                "enum": ["True", "False", "Unknown"],
+                "description": "Whether the condition holds.",
+            },
+            "reason": {
+                "type": "string",
+                "maxLength": 128,
+                "description": "CamelCase machine-readable reason.",
+            },
+            "message": {
+                "type": "string",
+                "maxLength": 4096,
+                "description": "Human-readable detail.",
+            },
+            "observedGeneration": {
+                "type": "integer",
+                "description": "metadata.generation the condition is about.",
+            },
+            "lastTransitionTime": {
+                "type": "string",
+                "format": "date-time",
+                "description": "When status last changed.",
+            },
         },
-    }  # fmt: skip
+    }
 
 
 def _status_schema() -> dict[str, Any]:
@@ -203,11 +228,18 @@ def _status_schema() -> dict[str, Any]:
         "type": "object",
         "description": "What the operator observed; written by the operator only.",
         "properties": {
-            "observedGeneration": {"type": "integer",
-                                   "description": "Last metadata.generation reconciled."},
-            "conditions": {"type": "array", "maxItems": 16, "items": _condition_schema(),
-                           "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"],
-                           "description": "Ready, DiscoveryFetched, ConfigRendered."},
+            "observedGeneration": {
+                "type": "integer",
+                "description": "Last metadata.generation reconciled.",
+            },
+            "conditions": {
+                "type": "array",
+                "maxItems": 16,
+                "items": _condition_schema(),
+                "x-kubernetes-list-type": "map",
+                "x-kubernetes-list-map-keys": ["type"],
+                "description": "Ready, DiscoveryFetched, ConfigRendered.",
+            },
             "endpoints": {
                 "type": "object",
                 "description": "Endpoints resolved from discovery and the spec's overrides.",
@@ -216,20 +248,30 @@ def _status_schema() -> dict[str, Any]:
                     "jwksUri": {**endpoint, "description": "JWKS URL."},
                     "tokenEndpoint": {**endpoint, "description": "Token endpoint."},
                     "deviceAuthorizationEndpoint": {
-                        **endpoint, "description": "Device authorization endpoint (RFC 8628)."},
-                    "authorizationEndpoint": {**endpoint,
-                                              "description": "Authorization endpoint."},
+                        **endpoint,
+                        "description": "Device authorization endpoint (RFC 8628).",
+                    },
+                    "authorizationEndpoint": {**endpoint, "description": "Authorization endpoint."},
                 },
             },
             "signingKeys": {"type": "integer", "description": "Usable signing keys in the JWKS."},
-            "configMap": {"type": "string", "maxLength": 253,
-                          "description": "Name of the rendered ConfigMap."},
-            "configHash": {"type": "string", "maxLength": 128,
-                           "description": "sha256 of the rendered ConfigMap data."},
-            "lastChecked": {"type": "string", "format": "date-time",
-                            "description": "When the IdP was last checked."},
+            "configMap": {
+                "type": "string",
+                "maxLength": 253,
+                "description": "Name of the rendered ConfigMap.",
+            },
+            "configHash": {
+                "type": "string",
+                "maxLength": 128,
+                "description": "sha256 of the rendered ConfigMap data.",
+            },
+            "lastChecked": {
+                "type": "string",
+                "format": "date-time",
+                "description": "When the IdP was last checked.",
+            },
         },
-    }  # fmt: skip
+    }
 
 
 def crd_manifest() -> dict[str, Any]:
@@ -266,7 +308,7 @@ def crd_manifest() -> dict[str, Any]:
                         "openAPIV3Schema": {
                             "type": "object",
                             "description": "OIDCProvider: an OpenID Connect identity provider "
-                                           "rendered into authgate proxy config.",
+                            "rendered into authgate proxy config.",
                             "required": ["spec"],
                             "properties": {
                                 "apiVersion": {"type": "string"},
@@ -280,7 +322,7 @@ def crd_manifest() -> dict[str, Any]:
                 }
             ],
         },
-    }  # fmt: skip
+    }
 
 
 def peering_crd_manifests() -> list[dict[str, Any]]:
@@ -291,24 +333,34 @@ def peering_crd_manifests() -> list[dict[str, Any]]:
         ("Namespaced", "KopfPeering", "kopfpeerings"),
         ("Cluster", "ClusterKopfPeering", "clusterkopfpeerings"),
     ):
-        out.append({
-            "apiVersion": "apiextensions.k8s.io/v1",
-            "kind": "CustomResourceDefinition",
-            "metadata": {"name": f"{plural}.kopf.dev"},
-            "spec": {
-                "scope": scope,
-                "group": "kopf.dev",
-                "names": {"kind": kind, "plural": plural, "singular": kind.lower()},
-                "versions": [{
-                    "name": "v1", "served": True, "storage": True,
-                    "schema": {"openAPIV3Schema": {
-                        "type": "object",
-                        "properties": {
-                            "status": {"type": "object",
-                                       "x-kubernetes-preserve-unknown-fields": True},
-                        },
-                    }},
-                }],
-            },
-        })  # fmt: skip
+        out.append(
+            {
+                "apiVersion": "apiextensions.k8s.io/v1",
+                "kind": "CustomResourceDefinition",
+                "metadata": {"name": f"{plural}.kopf.dev"},
+                "spec": {
+                    "scope": scope,
+                    "group": "kopf.dev",
+                    "names": {"kind": kind, "plural": plural, "singular": kind.lower()},
+                    "versions": [
+                        {
+                            "name": "v1",
+                            "served": True,
+                            "storage": True,
+                            "schema": {
+                                "openAPIV3Schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "status": {
+                                            "type": "object",
+                                            "x-kubernetes-preserve-unknown-fields": True,
+                                        },
+                                    },
+                                }
+                            },
+                        }
+                    ],
+                },
+            }
+        )
     return out

@@ -97,8 +97,11 @@ def entry_from_provider(obj: Mapping[str, Any], settings: OperatorSettings) -> P
     ready = condition(status.get("conditions") or [], READY) or {}
     document: dict[str, Any] | None
     try:
-        config = parse_config(render_document(
-            spec, settings, provider=(str(meta.get("namespace", "")), str(meta.get("name", "")))))
+        config = parse_config(
+            render_document(
+                spec, settings, provider=(str(meta.get("namespace", "")), str(meta.get("name", "")))
+            )
+        )
     except ConfigError:
         document = None
     else:
@@ -139,8 +142,12 @@ def served_entry(
     try:
         config = parse_config(yaml.safe_load(text or ""))
     except (ConfigError, yaml.YAMLError) as exc:
-        log.warning("kept ConfigMap of %s/%s does not parse: %s", meta.get("namespace"),
-                    meta.get("name"), exc)  # fmt: skip
+        log.warning(
+            "kept ConfigMap of %s/%s does not parse: %s",
+            meta.get("namespace"),
+            meta.get("name"),
+            exc,
+        )
         return None
     document = _discovery_document(config, _metadata(stored_endpoints(configmap)))
     return dataclasses.replace(entry_from_provider(obj, settings), document=document)
@@ -224,10 +231,13 @@ class DiscoveryServer:
             if entry is None:
                 self.metrics.discovery_requests.labels("not_found").inc()
                 return web.json_response(
-                    {"error": "unknown_provider",
-                     "description": f"no OIDCProvider {wanted!r} (use <namespace>/<name>)"},
-                    status=404, headers=headers,
-                )  # fmt: skip
+                    {
+                        "error": "unknown_provider",
+                        "description": f"no OIDCProvider {wanted!r} (use <namespace>/<name>)",
+                    },
+                    status=404,
+                    headers=headers,
+                )
         else:
             entry, why = self.index.default()
             if entry is None and why == "none":
@@ -237,18 +247,24 @@ class DiscoveryServer:
                 self.metrics.discovery_requests.labels("ambiguous").inc()
                 names = ", ".join(e.key for e in self.index.entries())
                 return web.json_response(
-                    {"error": "ambiguous_default",
-                     "description": f"several OIDCProviders ({names}) and not exactly one with "
-                                    "spec.default: true; name one with ?provider=<ns>/<name>"},
-                    status=409, headers=headers,
-                )  # fmt: skip
+                    {
+                        "error": "ambiguous_default",
+                        "description": f"several OIDCProviders ({names}) and not exactly one with "
+                        "spec.default: true; name one with ?provider=<ns>/<name>",
+                    },
+                    status=409,
+                    headers=headers,
+                )
         if entry.document is None:
             self.metrics.discovery_requests.labels("invalid").inc()
             return web.json_response(
-                {"error": "provider_invalid",
-                 "description": f"OIDCProvider {entry.key} does not render; see its status"},
-                status=503, headers=headers,
-            )  # fmt: skip
+                {
+                    "error": "provider_invalid",
+                    "description": f"OIDCProvider {entry.key} does not render; see its status",
+                },
+                status=503,
+                headers=headers,
+            )
         self.metrics.discovery_requests.labels("ok").inc()
         return web.json_response(dict(entry.document), headers=headers)
 
@@ -260,8 +276,9 @@ class DiscoveryServer:
             30.0, 10 * self.settings.discovery_refresh_seconds
         )
         if not self.index.loaded or stale:
-            return web.json_response({"status": "not ready", "reason": "index not loaded"},
-                                     status=503)  # fmt: skip
+            return web.json_response(
+                {"status": "not ready", "reason": "index not loaded"}, status=503
+            )
         return web.json_response({"status": "ready", "providers": len(self.index.entries())})
 
     async def metrics_handler(self, _: web.Request) -> web.Response:
@@ -303,8 +320,11 @@ class DiscoveryServer:
         )
         await site.start()
         self._task = asyncio.create_task(self._refresh_loop(), name="authgate-discovery-index")
-        log.info("discovery listening on %s:%s", self.settings.discovery_address,
-                 self.settings.discovery_port)  # fmt: skip
+        log.info(
+            "discovery listening on %s:%s",
+            self.settings.discovery_address,
+            self.settings.discovery_port,
+        )
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -174,7 +174,10 @@ def sidecar_container(
         "restartPolicy": "Always",
         "command": [*settings.command, "--config", f"{settings.config_dir}/{CONFIG_FILE_NAME}"],
         "env": [
-            {"name": "AUTHGATE__UPSTREAM__URL", "value": f"{upstream_scheme}://127.0.0.1:{app_port}"},
+            {
+                "name": "AUTHGATE__UPSTREAM__URL",
+                "value": f"{upstream_scheme}://127.0.0.1:{app_port}",
+            },
             {"name": "AUTHGATE__LISTEN__PORT", "value": str(settings.listen_port)},
             {"name": "AUTHGATE__ADMIN__PORT", "value": str(settings.admin_port)},
         ],
@@ -182,12 +185,21 @@ def sidecar_container(
             {"name": port_name, "containerPort": settings.listen_port, "protocol": "TCP"},
             {"name": admin, "containerPort": settings.admin_port, "protocol": "TCP"},
         ],
-        "startupProbe": {"httpGet": {"path": "/healthz", "port": admin},
-                         "periodSeconds": 1, "failureThreshold": 60},
-        "readinessProbe": {"httpGet": {"path": "/readyz", "port": admin},
-                           "periodSeconds": 5, "failureThreshold": 3},
-        "livenessProbe": {"httpGet": {"path": "/healthz", "port": admin},
-                          "periodSeconds": 10, "failureThreshold": 3},
+        "startupProbe": {
+            "httpGet": {"path": "/healthz", "port": admin},
+            "periodSeconds": 1,
+            "failureThreshold": 60,
+        },
+        "readinessProbe": {
+            "httpGet": {"path": "/readyz", "port": admin},
+            "periodSeconds": 5,
+            "failureThreshold": 3,
+        },
+        "livenessProbe": {
+            "httpGet": {"path": "/healthz", "port": admin},
+            "periodSeconds": 10,
+            "failureThreshold": 3,
+        },
         "resources": {
             "requests": {"cpu": res.cpu_request, "memory": res.memory_request},
             "limits": limits,
@@ -205,7 +217,7 @@ def sidecar_container(
             {"name": settings.volume_name, "mountPath": settings.config_dir, "readOnly": True},
             {"name": settings.tmp_volume_name, "mountPath": "/tmp"},  # noqa: S108 - emptyDir
         ],
-    }  # fmt: skip
+    }
 
 
 def service_account_mount(pod: Mapping[str, Any]) -> dict[str, Any] | None:

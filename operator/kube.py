@@ -121,8 +121,12 @@ class Kube:
         try:
             obj = await self._call(
                 self.custom.get_namespaced_custom_object,
-                GROUP, VERSION, namespace, PROVIDER_PLURAL, name,
-            )  # fmt: skip
+                GROUP,
+                VERSION,
+                namespace,
+                PROVIDER_PLURAL,
+                name,
+            )
         except ApiException as exc:
             if exc.status == 404:
                 return None
@@ -136,8 +140,13 @@ class Kube:
         try:
             await self._call(
                 self.custom.patch_namespaced_custom_object_status,
-                GROUP, VERSION, namespace, PROVIDER_PLURAL, name, {"status": dict(status)},
-            )  # fmt: skip
+                GROUP,
+                VERSION,
+                namespace,
+                PROVIDER_PLURAL,
+                name,
+                {"status": dict(status)},
+            )
         except ApiException as exc:
             if exc.status == 404:
                 return False
@@ -178,14 +187,21 @@ class Kube:
                 body["kind"] = "ClusterKopfPeering"
                 await self._call(
                     self.custom.create_cluster_custom_object,
-                    "kopf.dev", "v1", "clusterkopfpeerings", body,
-                )  # fmt: skip
+                    "kopf.dev",
+                    "v1",
+                    "clusterkopfpeerings",
+                    body,
+                )
             else:
                 body["kind"] = "KopfPeering"
                 await self._call(
                     self.custom.create_namespaced_custom_object,
-                    "kopf.dev", "v1", namespace, "kopfpeerings", body,
-                )  # fmt: skip
+                    "kopf.dev",
+                    "v1",
+                    namespace,
+                    "kopfpeerings",
+                    body,
+                )
         except ApiException as exc:
             if exc.status != 409:
                 raise
@@ -195,9 +211,7 @@ class Kube:
     async def apply_mutating_webhook(self, manifest: Mapping[str, Any]) -> None:
         name = manifest["metadata"]["name"]
         try:
-            await self._call(
-                self.admission.create_mutating_webhook_configuration, manifest
-            )
+            await self._call(self.admission.create_mutating_webhook_configuration, manifest)
         except ApiException as exc:
             if exc.status != 409:
                 raise

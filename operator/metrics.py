@@ -22,21 +22,35 @@ class OperatorMetrics:
         r = self.registry
         self.reconciles = Counter(
             "authgate_operator_reconciles_total",
-            "OIDCProvider reconciles by outcome (ready, not_ready)", ["result"], registry=r)
+            "OIDCProvider reconciles by outcome (ready, not_ready)",
+            ["result"],
+            registry=r,
+        )
         self.idp_check_seconds = Histogram(
             "authgate_operator_idp_check_seconds",
-            "Duration of one IdP check (discovery + JWKS)", registry=r)
+            "Duration of one IdP check (discovery + JWKS)",
+            registry=r,
+        )
         self.providers = Gauge(
-            "authgate_operator_providers", "OIDCProviders in the discovery index by readiness",
-            ["ready"], registry=r)
+            "authgate_operator_providers",
+            "OIDCProviders in the discovery index by readiness",
+            ["ready"],
+            registry=r,
+        )
         self.discovery_requests = Counter(
             "authgate_operator_discovery_requests_total",
-            "Discovery requests by outcome (ok, disabled, not_found, ambiguous)", ["result"],
-            registry=r)
+            "Discovery requests by outcome (ok, disabled, not_found, ambiguous)",
+            ["result"],
+            registry=r,
+        )
         self.admissions = Counter(
             "authgate_operator_admissions_total",
-            "Pod admissions by outcome (injected, skipped, refused, warned)", ["result"],
-            registry=r)
+            "Pod admissions by outcome (injected, skipped, refused, warned)",
+            ["result"],
+            registry=r,
+        )
         self.index_refresh_failures = Counter(
             "authgate_operator_index_refresh_failures_total",
-            "Failed re-lists of OIDCProviders for the discovery index", registry=r)
+            "Failed re-lists of OIDCProviders for the discovery index",
+            registry=r,
+        )

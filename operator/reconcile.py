@@ -205,14 +205,19 @@ class Reconciler:
         # interval would drown everything else.
         (logger or log).log(
             logging.INFO if raise_errors or changed else logging.DEBUG,
-            "reconciled %s/%s: Ready=%s reason=%s", namespace, name, ready.ok, ready.reason,
-        )  # fmt: skip
+            "reconciled %s/%s: Ready=%s reason=%s",
+            namespace,
+            name,
+            ready.ok,
+            ready.reason,
+        )
         if ready.ok or not raise_errors:
             return
         if not config_check.ok and config_check.reason == "InvalidSpec":
             raise kopf.PermanentError(f"{ready.reason}: {ready.message}")
-        raise kopf.TemporaryError(f"{ready.reason}: {ready.message}",
-                                  delay=self.settings.backoff(retry))  # fmt: skip
+        raise kopf.TemporaryError(
+            f"{ready.reason}: {ready.message}", delay=self.settings.backoff(retry)
+        )
 
     async def _served_entry(self, body: Mapping[str, Any]) -> Any:
         meta = body["metadata"]
@@ -275,8 +280,9 @@ class Reconciler:
         verified: int | None,
         endpoints: Mapping[str, str] | None = None,
     ) -> None:
-        manifest = configmap_manifest(body, rendered, API_VERSION, verified_generation=verified,
-                                      endpoints=endpoints)  # fmt: skip
+        manifest = configmap_manifest(
+            body, rendered, API_VERSION, verified_generation=verified, endpoints=endpoints
+        )
         await self.kube.apply_configmap(manifest)
 
     async def _note_kept_config(self, body: Mapping[str, Any], check: Check) -> Check:
@@ -306,8 +312,9 @@ class Reconciler:
         try:
             deleted = await self.kube.delete_configmap(namespace, configmap_name(name))
         except ApiException as exc:
-            raise kopf.TemporaryError(f"deleting the ConfigMap failed: HTTP {exc.status}",
-                                      delay=5) from None  # fmt: skip
+            raise kopf.TemporaryError(
+                f"deleting the ConfigMap failed: HTTP {exc.status}", delay=5
+            ) from None
         self._locks.pop(f"{namespace}/{name}", None)
         log.info("deleted %s/%s (ConfigMap removed: %s)", namespace, name, deleted)
 
@@ -331,5 +338,6 @@ class Reconciler:
         kopf.on.resume(*resource, registry=registry, id="resume")(on_change)
         kopf.on.delete(*resource, registry=registry, id="cleanup")(on_delete)
         interval = self.settings.recheck_interval_seconds
-        kopf.timer(*resource, registry=registry, id="recheck", interval=interval,
-                   initial_delay=interval)(on_timer)  # fmt: skip
+        kopf.timer(
+            *resource, registry=registry, id="recheck", interval=interval, initial_delay=interval
+        )(on_timer)

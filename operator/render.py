@@ -110,8 +110,10 @@ def configmap_name(provider_name: str) -> str:
 def _snake_keys(value: Any) -> Any:
     """camelCase keys of nested objects (path rules) -> the config's snake_case."""
     if isinstance(value, Mapping):
-        return {re.sub(r"(?<!^)([A-Z])", r"_\1", str(k)).lower(): _snake_keys(v)
-                for k, v in value.items()}  # fmt: skip
+        return {
+            re.sub(r"(?<!^)([A-Z])", r"_\1", str(k)).lower(): _snake_keys(v)
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
         return [_snake_keys(v) for v in value]
     return value
@@ -154,8 +156,7 @@ def render_document(
     if has_ca:
         doc.setdefault("keys", {})["ca_file"] = f"{sidecar.config_dir}/{CA_FILE_NAME}"
     if provider is not None:
-        base = public_url(settings.access_keys, settings.discovery_address,
-                          settings.discovery_port)  # fmt: skip
+        base = public_url(settings.access_keys, settings.discovery_address, settings.discovery_port)
         entry = access_key_entry(spec, base, *provider)
         if entry is not None:
             doc["issuers"] = [*doc.get("issuers", []), entry]
@@ -169,7 +170,7 @@ def _spec_path(config_path: str) -> str:
         section, name = spec_field.config
         prefix = f"{section}.{name}" if section else name
         if config_path == prefix or config_path.startswith((prefix + ".", prefix + "[")):
-            rest = config_path[len(prefix):]  # fmt: skip
+            rest = config_path[len(prefix) :]
             rest = re.sub(r"(?<=\.)([a-z0-9_]+)", lambda m: camel(m.group(1)), rest)
             return "spec." + ".".join(spec_field.spec) + rest
     return config_path

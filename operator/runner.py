@@ -54,8 +54,9 @@ async def _preflight(settings: OperatorSettings, kube: Kube) -> None:
             )
         if settings.peering is None:
             return
-        peering_crd = "clusterkopfpeerings.kopf.dev" if settings.all_namespaces else (
-            "kopfpeerings.kopf.dev")
+        peering_crd = (
+            "clusterkopfpeerings.kopf.dev" if settings.all_namespaces else ("kopfpeerings.kopf.dev")
+        )
         if not await kube.crd_exists(peering_crd):
             raise OperatorStartupError(
                 f"peering CRD {peering_crd} is not installed: "
@@ -103,8 +104,11 @@ async def _register_webhook(settings: OperatorSettings, kube: Kube, cert: Servin
     for attempt in range(10):
         try:
             await kube.apply_mutating_webhook(manifest)
-            log.info("registered webhook configuration %s -> %s", hook.configuration_name,
-                     client_config["url"])  # fmt: skip
+            log.info(
+                "registered webhook configuration %s -> %s",
+                hook.configuration_name,
+                client_config["url"],
+            )
             return
         except ApiException as exc:
             log.warning("registering the webhook failed (HTTP %s); retrying", exc.status)
@@ -161,8 +165,14 @@ async def _main(settings: OperatorSettings, priority: int) -> None:
             settings.admission.managed = None  # we register our own, with deliberate selectors
 
     access_keys = AccessKeyService(settings, kube, render_document)
-    discovery = DiscoveryServer(settings, index, metrics, kube.list_providers, kube.read_configmap,
-                                (AccessKeyApi(access_keys).register,))  # fmt: skip
+    discovery = DiscoveryServer(
+        settings,
+        index,
+        metrics,
+        kube.list_providers,
+        kube.read_configmap,
+        (AccessKeyApi(access_keys).register,),
+    )
     await access_keys.start()
     await discovery.start()
     tasks: list[asyncio.Task[None]] = []

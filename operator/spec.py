@@ -60,14 +60,25 @@ class SpecField:
 
 #: Every spec field that becomes part of the rendered proxy config.
 SPEC_FIELDS: tuple[SpecField, ...] = (
-    SpecField(("issuer",), ("oidc", "issuer"), _URL, required=True,
-              description="Issuer URL of the IdP; must equal the tokens' `iss` exactly. "
-                          "https (http only for loopback hosts)."),
-    SpecField(("additionalIssuers",), ("oidc", "additional_issuers"),
-              {"maxItems": 8, "items": {"type": "string", **_URL}}),
+    SpecField(
+        ("issuer",),
+        ("oidc", "issuer"),
+        _URL,
+        required=True,
+        description="Issuer URL of the IdP; must equal the tokens' `iss` exactly. "
+        "https (http only for loopback hosts).",
+    ),
+    SpecField(
+        ("additionalIssuers",),
+        ("oidc", "additional_issuers"),
+        {"maxItems": 8, "items": {"type": "string", **_URL}},
+    ),
     SpecField(("clientId",), ("oidc", "client_id"), _NAME, required=True),
-    SpecField(("audience",), ("oidc", "audience"),
-              {"maxItems": 16, "items": {"type": "string", "maxLength": 512, "minLength": 1}}),
+    SpecField(
+        ("audience",),
+        ("oidc", "audience"),
+        {"maxItems": 16, "items": {"type": "string", "maxLength": 512, "minLength": 1}},
+    ),
     SpecField(("defaultScopes",), ("oidc", "default_scopes"), {"maxLength": 2048}),
     SpecField(("scopePrefix",), ("oidc", "scope_prefix"), {"maxLength": 256}),
     SpecField(("tokenEndpoint",), ("oidc", "token_endpoint"), _URL),
@@ -87,24 +98,40 @@ SPEC_FIELDS: tuple[SpecField, ...] = (
     SpecField(("headers", "scopes"), ("headers", "scopes"), _HEADER),
     SpecField(("headers", "podName"), ("headers", "pod_name"), _HEADER),
     SpecField(("headers", "podUid"), ("headers", "pod_uid"), _HEADER),
-    SpecField(("headers", "strip"), ("headers", "strip"),
-              {"maxItems": 32, "items": {"type": "string", **_HEADER}}),
+    SpecField(
+        ("headers", "strip"),
+        ("headers", "strip"),
+        {"maxItems": 32, "items": {"type": "string", **_HEADER}},
+    ),
     SpecField(("headers", "forwardAuthorization"), ("headers", "forward_authorization")),
     SpecField(("headers", "setForwarded"), ("headers", "set_forwarded")),
-    SpecField(("authorization", "publicPaths"), ("authorization", "public_paths"),
-              {"maxItems": 64, "items": {"type": "string", "maxLength": 1024, "pattern": "^/"}}),
+    SpecField(
+        ("authorization", "publicPaths"),
+        ("authorization", "public_paths"),
+        {"maxItems": 64, "items": {"type": "string", "maxLength": 1024, "pattern": "^/"}},
+    ),
     SpecField(("authorization", "readScopes"), ("authorization", "read_scopes"), _SCOPE_LIST),
     SpecField(("authorization", "writeScopes"), ("authorization", "write_scopes"), _SCOPE_LIST),
     SpecField(("authorization", "rules"), ("authorization", "rules"), {"maxItems": 128}),
     SpecField(("authorization", "scopelessTokens"), ("authorization", "scopeless_tokens")),
-    SpecField(("issuers",), ("", "issuers"), {"maxItems": 16},
-              description="More issuers accepted next to the IdP, each with its own keys, "
-                          "audience and claim mapping. `kind: kubernetes` accepts the "
-                          "cluster's projected service-account tokens for the service "
-                          "accounts listed in `kubernetes.allowedServiceAccounts`."),
-    SpecField(("tuning", "algorithms"), ("tokens", "algorithms"),
-              {"maxItems": len(cfg.ASYMMETRIC_ALGORITHMS), "minItems": 1,
-               "items": {"type": "string", "enum": list(cfg.ASYMMETRIC_ALGORITHMS)}}),
+    SpecField(
+        ("issuers",),
+        ("", "issuers"),
+        {"maxItems": 16},
+        description="More issuers accepted next to the IdP, each with its own keys, "
+        "audience and claim mapping. `kind: kubernetes` accepts the "
+        "cluster's projected service-account tokens for the service "
+        "accounts listed in `kubernetes.allowedServiceAccounts`.",
+    ),
+    SpecField(
+        ("tuning", "algorithms"),
+        ("tokens", "algorithms"),
+        {
+            "maxItems": len(cfg.ASYMMETRIC_ALGORITHMS),
+            "minItems": 1,
+            "items": {"type": "string", "enum": list(cfg.ASYMMETRIC_ALGORITHMS)},
+        },
+    ),
     # Ranges, enums and patterns are the config fields' own bounds (core.config.schema).
     SpecField(("tuning", "leewaySeconds"), ("tokens", "leeway_seconds")),
     SpecField(("tuning", "maxTokenBytes"), ("tokens", "max_token_bytes")),
@@ -124,13 +151,22 @@ SPEC_FIELDS: tuple[SpecField, ...] = (
     SpecField(("browser", "sessionLifetimeSeconds"), ("browser", "session_lifetime_seconds")),
     SpecField(("browser", "refreshBeforeSeconds"), ("browser", "refresh_before_seconds")),
     SpecField(("browser", "loginTimeoutSeconds"), ("browser", "login_timeout_seconds")),
-    SpecField(("browser", "neverRedirect"), ("browser", "never_redirect"),
-              {"maxItems": 64, "items": {"type": "string", "maxLength": 1024, "pattern": "^/"}}),
-    SpecField(("browser", "trustedOrigins"), ("browser", "trusted_origins"),
-              {"maxItems": 32, "items": {"type": "string", "maxLength": 512}}),
-    SpecField(("browser", "postLogoutRedirectUrl"), ("browser", "post_logout_redirect_url"),
-              {"maxLength": 2048}),
-)  # fmt: skip
+    SpecField(
+        ("browser", "neverRedirect"),
+        ("browser", "never_redirect"),
+        {"maxItems": 64, "items": {"type": "string", "maxLength": 1024, "pattern": "^/"}},
+    ),
+    SpecField(
+        ("browser", "trustedOrigins"),
+        ("browser", "trusted_origins"),
+        {"maxItems": 32, "items": {"type": "string", "maxLength": 512}},
+    ),
+    SpecField(
+        ("browser", "postLogoutRedirectUrl"),
+        ("browser", "post_logout_redirect_url"),
+        {"maxLength": 2048},
+    ),
+)
 
 #: Config fields the OIDCProvider does not set: they belong to the pod the sidecar
 #: runs in (listeners, upstream, limits) or are derived (``keys.ca_file`` from the CA bundle).
@@ -142,8 +178,11 @@ DEPLOYMENT_OWNED: frozenset[tuple[str, str]] = frozenset(
     }
     | {("keys", "ca_file")}
     # Derived from spec.browser's Secret references (operator.browser), or dev-only.
-    | {("browser", "session_keys_dir"), ("browser", "client_secret_file"),
-       ("browser", "insecure_http_loopback")}
+    | {
+        ("browser", "session_keys_dir"),
+        ("browser", "client_secret_file"),
+        ("browser", "insecure_http_loopback"),
+    }
 )
 
 

@@ -96,8 +96,10 @@ def set_condition(
     status = "True" if check.ok else "False"
     previous = condition(conditions, type_)
     changed = previous is None or previous.get("status") != status
-    transition = now_iso(now) if changed or previous is None else previous.get(
-        "lastTransitionTime", now_iso(now)
+    transition = (
+        now_iso(now)
+        if changed or previous is None
+        else previous.get("lastTransitionTime", now_iso(now))
     )
     new = {
         "type": type_,

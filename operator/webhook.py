@@ -73,8 +73,13 @@ def webhook_configuration(
     scope: list[dict[str, Any]] = [not_excluded]
     if settings.namespaces and not settings.all_namespaces:
         # A namespaced operator injects only where it reconciles providers.
-        scope.append({"key": "kubernetes.io/metadata.name", "operator": "In",
-                      "values": list(settings.namespaces)})  # fmt: skip
+        scope.append(
+            {
+                "key": "kubernetes.io/metadata.name",
+                "operator": "In",
+                "values": list(settings.namespaces),
+            }
+        )
     annotations = "object.metadata.annotations"
     annotated = (
         f"has(object.metadata.annotations) && '{INJECT_ANNOTATION}' in {annotations} && "
@@ -92,11 +97,16 @@ def webhook_configuration(
         "matchPolicy": "Equivalent",
         "timeoutSeconds": hook.timeout_seconds,
         "clientConfig": dict(client_config),
-        "rules": [{
-            "apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"],
-            "operations": ["CREATE"], "scope": "Namespaced",
-        }],
-    }  # fmt: skip
+        "rules": [
+            {
+                "apiGroups": [""],
+                "apiVersions": ["v1"],
+                "resources": ["pods"],
+                "operations": ["CREATE"],
+                "scope": "Namespaced",
+            }
+        ],
+    }
     return {
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "MutatingWebhookConfiguration",
@@ -114,14 +124,16 @@ def webhook_configuration(
             {
                 "name": "namespace.inject.authgate.io",
                 **copy.deepcopy(common),
-                "namespaceSelector": {"matchExpressions": [
-                    {"key": NAMESPACE_INJECTION_LABEL, "operator": "In", "values": ["enabled"]},
-                    *copy.deepcopy(scope),
-                ]},
+                "namespaceSelector": {
+                    "matchExpressions": [
+                        {"key": NAMESPACE_INJECTION_LABEL, "operator": "In", "values": ["enabled"]},
+                        *copy.deepcopy(scope),
+                    ]
+                },
                 "matchConditions": [{"name": "not-opted-out", "expression": not_opted_out}],
             },
         ],
-    }  # fmt: skip
+    }
 
 
 class Injector:
@@ -147,12 +159,15 @@ class Injector:
         if name is None:
             entry, why = self.index.default(namespace)
             if entry is None:
-                detail = ("there is none" if why == "none"
-                          else "there are several and not exactly one has spec.default: true")
+                detail = (
+                    "there is none"
+                    if why == "none"
+                    else "there are several and not exactly one has spec.default: true"
+                )
                 raise InjectionRefused(
                     f"the pod names no OIDCProvider ({PROVIDER_ANNOTATION}) and namespace "
                     f"{namespace!r} has no default one: {detail}"
-                )  # fmt: skip
+                )
             name = entry.name
         try:
             provider = await self.kube.read_provider(namespace, name)
@@ -201,9 +216,11 @@ class Injector:
             raise self._refuse(str(exc)) from None
         ready = condition(conditions, READY) or {}
         if ready.get("status") != "True":
-            warning = (f"OIDCProvider {namespace}/{name} is not Ready "
-                       f"({ready.get('reason', 'Pending')}); the sidecar rejects requests until "
-                       "its IdP answers")  # fmt: skip
+            warning = (
+                f"OIDCProvider {namespace}/{name} is not Ready "
+                f"({ready.get('reason', 'Pending')}); the sidecar rejects requests until "
+                "its IdP answers"
+            )
             warnings.append(f"authgate: {warning}")
             out["metadata"]["annotations"][WARNING_ANNOTATION] = warning
             self.metrics.admissions.labels("warned").inc()
@@ -226,5 +243,11 @@ class Injector:
 
             patch.fns.append(replace)
 
-        kopf.on.mutate("v1", "pods", registry=registry, id=HANDLER_ID,
-                       operations=["CREATE"], side_effects=False)(handler)  # fmt: skip
+        kopf.on.mutate(
+            "v1",
+            "pods",
+            registry=registry,
+            id=HANDLER_ID,
+            operations=["CREATE"],
+            side_effects=False,
+        )(handler)

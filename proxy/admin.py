@@ -53,9 +53,15 @@ Handler = Callable[[], Awaitable[Answer]]
 
 JSON = "application/json; charset=utf-8"
 MAX_ADMIN_HEAD = 8192  # probes and scrapes send a few hundred bytes
-_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
-            431: "Request Header Fields Too Large", 500: "Internal Server Error",
-            503: "Service Unavailable"}  # fmt: skip
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 
 
 def json_answer(status: int, value: Any) -> Answer:
@@ -152,8 +158,11 @@ class _AdminConnection(asyncio.Protocol):
 
     def fail(self, status: int) -> None:
         if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(_render(*json_answer(status, {"error": _REASONS[status]}),
-                                         head=False, keep_alive=False))  # fmt: skip
+            self.transport.write(
+                _render(
+                    *json_answer(status, {"error": _REASONS[status]}), head=False, keep_alive=False
+                )
+            )
             self.transport.close()
 
     async def serve(self) -> None:

@@ -87,8 +87,9 @@ def browser_endpoints(config: ProxyConfig) -> Iterable[Endpoint]:
         return
     for path in sorted(BROWSER_PATHS):
         if path == LOGOUT_PATH:
-            yield Endpoint(path, frozenset({"GET", "HEAD", "POST"}), _serve,
-                           max_body_bytes=LOGOUT_BODY_BYTES)  # fmt: skip
+            yield Endpoint(
+                path, frozenset({"GET", "HEAD", "POST"}), _serve, max_body_bytes=LOGOUT_BODY_BYTES
+            )
         else:
             yield Endpoint(path, frozenset({"GET", "HEAD"}), _serve)
 

@@ -20,11 +20,19 @@ __all__ = ["proxy_command", "quickstart_command"]
 
 
 @click.command("proxy")
-@click.option("--config", "config_path", required=True,
-              type=click.Path(dir_okay=False, path_type=str),
-              help="ProxyConfig YAML; watched and hot-reloaded when it changes.")  # fmt: skip
-@click.option("--log-level", default="INFO", show_default=True,
-              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]))  # fmt: skip
+@click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=str),
+    help="ProxyConfig YAML; watched and hot-reloaded when it changes.",
+)
+@click.option(
+    "--log-level",
+    default="INFO",
+    show_default=True,
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
+)
 def proxy_command(config_path: str, log_level: str) -> None:
     """Run the authenticating sidecar proxy."""
     setup_logging(log_level)
@@ -47,10 +55,14 @@ def proxy_command(config_path: str, log_level: str) -> None:
 @click.command("quickstart")
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--force-non-loopback", is_flag=True,
-              help="Allow a non-loopback --host. Quickstart accepts unsigned tokens!")  # fmt: skip
-@click.option("--engine", default="aiohttp", show_default=True,
-              type=click.Choice(["aiohttp", "lean", "auto"]))  # fmt: skip
+@click.option(
+    "--force-non-loopback",
+    is_flag=True,
+    help="Allow a non-loopback --host. Quickstart accepts unsigned tokens!",
+)
+@click.option(
+    "--engine", default="aiohttp", show_default=True, type=click.Choice(["aiohttp", "lean", "auto"])
+)
 def quickstart_command(port: int, host: str, force_non_loopback: bool, engine: str) -> None:
     """Serve the demo service behind the proxy in quickstart mode (no IdP)."""
     if not is_loopback_host(host) and not force_non_loopback:
@@ -72,6 +84,9 @@ def quickstart_command(port: int, host: str, force_non_loopback: bool, engine: s
         click.echo(str(exc), err=True)
         sys.exit(2)
     except OSError as exc:
-        click.echo(f"authgate quickstart: cannot listen on {host}:{port}: "
-                   f"{exc.strerror or exc} (try --port)", err=True)  # fmt: skip
+        click.echo(
+            f"authgate quickstart: cannot listen on {host}:{port}: "
+            f"{exc.strerror or exc} (try --port)",
+            err=True,
+        )
         sys.exit(1)

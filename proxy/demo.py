@@ -44,8 +44,9 @@ async def echo(request: web.Request) -> web.Response:
 async def sse(request: web.Request) -> web.StreamResponse:
     count = min(int(request.query.get("count", "5")), 1000)
     interval = min(float(request.query.get("interval", "0.2")), 10.0)
-    response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
-                                           "Cache-Control": "no-cache"})  # fmt: skip
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+    )
     await response.prepare(request)
     for i in range(count):
         event = {"seq": i, "sent_at": time.time()}

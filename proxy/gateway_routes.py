@@ -149,9 +149,14 @@ def _handler(endpoint: str) -> Handler:
 
     async def handle(request: EdgeRequest, runtime: Runtime) -> EdgeResponse:
         answer = await gateway_answer(
-            runtime.gatekeeper, endpoint, request.method, request.raw_target,
-            request.headers, request.peer, runtime.config.server.trusted_proxies,
-        )  # fmt: skip
+            runtime.gatekeeper,
+            endpoint,
+            request.method,
+            request.raw_target,
+            request.headers,
+            request.peer,
+            runtime.config.server.trusted_proxies,
+        )
         return EdgeResponse(answer.status, answer.headers, answer.body)
 
     return handle

@@ -65,20 +65,26 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter(
-            "authgate_requests", "finished requests by outcome and status",
-            ["outcome", "status"], registry=r,
-        )  # fmt: skip
+            "authgate_requests",
+            "finished requests by outcome and status",
+            ["outcome", "status"],
+            registry=r,
+        )
         self.auth_failures = Counter(
             "authgate_auth_failures", "rejected requests by reason", ["reason"], registry=r
         )
         self.auth_seconds = Histogram(
-            "authgate_auth_check_seconds", "time spent in the auth decision",
-            buckets=_AUTH_BUCKETS, registry=r,
-        )  # fmt: skip
+            "authgate_auth_check_seconds",
+            "time spent in the auth decision",
+            buckets=_AUTH_BUCKETS,
+            registry=r,
+        )
         self.upstream_seconds = Histogram(
-            "authgate_upstream_seconds", "time until the upstream's response headers",
-            buckets=_UPSTREAM_BUCKETS, registry=r,
-        )  # fmt: skip
+            "authgate_upstream_seconds",
+            "time until the upstream's response headers",
+            buckets=_UPSTREAM_BUCKETS,
+            registry=r,
+        )
         self.in_flight = Gauge(
             "authgate_in_flight_requests", "requests (and websockets) being served", registry=r
         )

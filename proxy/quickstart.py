@@ -48,8 +48,10 @@ def _warn_non_loopback(host: str) -> None:
         f"{bar}\n  WARNING: quickstart is listening on {host}, not loopback.\n"
         "  It accepts UNSIGNED tokens: anyone who can reach this port can claim any\n"
         f"  identity. Never expose it beyond a machine you control.\n{bar}",
-        fg="red", bold=True, err=True,
-    )  # fmt: skip
+        fg="red",
+        bold=True,
+        err=True,
+    )
 
 
 def _next_steps(listening: Listening, demo_url: str) -> str:
@@ -97,9 +99,12 @@ async def run_quickstart(
     demo_url = f"http://127.0.0.1:{demo_port}"
     try:
         config = quickstart_config(
-            host=host, port=port, upstream=demo_url,
-            force_non_loopback=force_non_loopback, engine=engine,
-        )  # fmt: skip
+            host=host,
+            port=port,
+            upstream=demo_url,
+            force_non_loopback=force_non_loopback,
+            engine=engine,
+        )
 
         def announce(listening: Listening) -> None:
             if not is_loopback_host(host):

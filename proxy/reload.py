@@ -52,8 +52,10 @@ async def reload_config(
     try:
         config = load_config(path, env)
     except ConfigError as exc:
-        log.error("config reload rejected; keeping the running config",
-                  extra={"path": path, "errors": exc.errors})  # fmt: skip
+        log.error(
+            "config reload rejected; keeping the running config",
+            extra={"path": path, "errors": exc.errors},
+        )
         metrics.config_reloads.labels(result="invalid").inc()
         return "invalid"
     current = holder.current
@@ -69,8 +71,10 @@ async def reload_config(
         return "error"
     if runtime.keyset is not current.keyset and not runtime.keyset.ready:
         await runtime.keyset.close()
-        log.error("config reload rejected: keys of the new issuers could not be loaded",
-                  extra={"path": path})  # fmt: skip
+        log.error(
+            "config reload rejected: keys of the new issuers could not be loaded",
+            extra={"path": path},
+        )
         metrics.config_reloads.labels(result="keys_unavailable").inc()
         return "keys_unavailable"
     holder.swap(runtime, grace_seconds=config.limits.drain_timeout_seconds)

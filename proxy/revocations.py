@@ -53,9 +53,14 @@ class RevocationPoller:
         self.revocations = revocations
         self.poll_seconds = poll_seconds
         self._on_keys_changed = on_keys_changed
-        self._fetcher = DocumentFetcher(FetchPolicy(
-            timeout_seconds=timeout_seconds, max_bytes=MAX_LIST_BYTES, ca_file=ca_file,
-            user_agent="authgate-proxy"))  # fmt: skip
+        self._fetcher = DocumentFetcher(
+            FetchPolicy(
+                timeout_seconds=timeout_seconds,
+                max_bytes=MAX_LIST_BYTES,
+                ca_file=ca_file,
+                user_agent="authgate-proxy",
+            )
+        )
         self._task: asyncio.Task[None] | None = None
         self.requests = 0
         self.bytes_received = 0
@@ -76,10 +81,14 @@ class RevocationPoller:
             changed = self.revocations.apply(rsp.body, rsp.etag)
         except (FetchError, RevocationListError) as exc:
             self.revocations.fail()
-            log.warning("revocation list fetch failed",
-                        extra={"issuer": self.revocations.issuer,
-                               "error": f"{type(exc).__name__}: {exc}",
-                               "age_seconds": self.revocations.age})  # fmt: skip
+            log.warning(
+                "revocation list fetch failed",
+                extra={
+                    "issuer": self.revocations.issuer,
+                    "error": f"{type(exc).__name__}: {exc}",
+                    "age_seconds": self.revocations.age,
+                },
+            )
             return
         if changed and self._on_keys_changed is not None:
             with contextlib.suppress(Exception):  # the key cache logs its own failures
@@ -121,11 +130,14 @@ def open_revocations(
         revocations = RevocationList(entry.issuer, settings.max_stale_seconds)
         cache = caches.get(entry.issuer)
         lists[entry.issuer] = revocations
-        pollers.append(RevocationPoller(
-            entry.effective_revocation_url, revocations,
-            poll_seconds=settings.poll_seconds,
-            timeout_seconds=config.keys.fetch_timeout_seconds,
-            ca_file=entry.effective_ca_file or config.keys.ca_file,
-            on_keys_changed=cache.refresh if cache is not None else None,
-        ))  # fmt: skip
+        pollers.append(
+            RevocationPoller(
+                entry.effective_revocation_url,
+                revocations,
+                poll_seconds=settings.poll_seconds,
+                timeout_seconds=config.keys.fetch_timeout_seconds,
+                ca_file=entry.effective_ca_file or config.keys.ca_file,
+                on_keys_changed=cache.refresh if cache is not None else None,
+            )
+        )
     return lists, pollers

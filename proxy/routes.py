@@ -206,8 +206,9 @@ async def serve_endpoint(
                 request.method, request.raw_target, request.headers
             )
         except AuthError as exc:
-            return EdgeResult(error_answer(exc), Outcome.DENIED, exc.reason,
-                              auth_seconds=clock() - started)  # fmt: skip
+            return EdgeResult(
+                error_answer(exc), Outcome.DENIED, exc.reason, auth_seconds=clock() - started
+            )
         auth_seconds = clock() - started
         principal, extra = decision.principal, decision.response_headers
     body = b""
@@ -222,8 +223,9 @@ async def serve_endpoint(
     except AuthError as exc:
         return EdgeResult(error_answer(exc), Outcome.DENIED, exc.reason, subject, auth_seconds)
     except GatewayError as exc:
-        return EdgeResult(error_answer(exc), Outcome.UPSTREAM_ERROR, exc.reason, subject,
-                          auth_seconds)  # fmt: skip
+        return EdgeResult(
+            error_answer(exc), Outcome.UPSTREAM_ERROR, exc.reason, subject, auth_seconds
+        )
     except Exception as exc:  # a bug in an endpoint must not drop the connection
         log.error("endpoint failed", extra={"path": endpoint.path, "exc_type": type(exc).__name__})
         return EdgeResult(error_answer(_INTERNAL), Outcome.ERROR, "internal_error", subject)

@@ -171,10 +171,18 @@ async def serve(
             watcher.start()
         lifecycle.serving = True
         listening = Listening(config.listen.host, port, config.admin.host, admin_port, engine)
-        log.info("listening", extra={"engine": engine, "host": config.listen.host, "port": port,
-                                     "admin_port": admin_port, "pid": os.getpid(),
-                                     "upstream": config.upstream.url,
-                                     "quickstart": config.quickstart.enabled})  # fmt: skip
+        log.info(
+            "listening",
+            extra={
+                "engine": engine,
+                "host": config.listen.host,
+                "port": port,
+                "admin_port": admin_port,
+                "pid": os.getpid(),
+                "upstream": config.upstream.url,
+                "quickstart": config.quickstart.enabled,
+            },
+        )
         if on_listening is not None:
             on_listening(listening)
         await lifecycle.stop_requested.wait()

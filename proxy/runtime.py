@@ -49,8 +49,9 @@ def _key_sources(config: ProxyConfig) -> tuple[tuple[Any, ...], ...]:
     if not config.auth_enabled:
         return ()
     sources: list[tuple[str, str | None, str | None, str | None, str | None]] = [
-        (iss, config.oidc.jwks_uri if iss == config.oidc.issuer else None, None,
-                None, None) for iss in config.oidc.issuers]  # fmt: skip
+        (iss, config.oidc.jwks_uri if iss == config.oidc.issuer else None, None, None, None)
+        for iss in config.oidc.issuers
+    ]
     known = set(config.oidc.issuers)
     for entry in config.issuers:
         if entry.issuer in known:
@@ -59,8 +60,15 @@ def _key_sources(config: ProxyConfig) -> tuple[tuple[Any, ...], ...]:
         metadata_url = (
             entry.effective_discovery_url if entry.kind == "kubernetes" else (entry.discovery_url)
         )
-        sources.append((entry.issuer, entry.effective_jwks_uri, metadata_url,
-                        entry.effective_ca_file, entry.effective_token_file))  # fmt: skip
+        sources.append(
+            (
+                entry.issuer,
+                entry.effective_jwks_uri,
+                metadata_url,
+                entry.effective_ca_file,
+                entry.effective_token_file,
+            )
+        )
     return tuple(sources)
 
 

@@ -216,8 +216,10 @@ async def _run_supervisor(host: str, port: int, workers: list[_Worker], drain: f
     for worker in workers:
         await worker.connect()
     admin = await start_admin(host, port, _handlers(workers, lifecycle))
-    log.info("workers started", extra={"workers": len(workers), "admin_port": admin.port,
-                                       "pids": [w.pid for w in workers]})  # fmt: skip
+    log.info(
+        "workers started",
+        extra={"workers": len(workers), "admin_port": admin.port, "pids": [w.pid for w in workers]},
+    )
     code = 0
     try:
         while not lifecycle.stop_requested.is_set():

@@ -63,12 +63,19 @@ def check_issuers(cfg: ProxyConfig, errors: ErrorList) -> None:
     for i, entry in enumerate(cfg.issuers):
         path = f"issuers[{i}]"
         if not _NAME_RE.match(entry.name):
-            errors.check(False, f"{path}.name",
-                         "required: lower-case letters, digits and '-' (at most 63)")  # fmt: skip
+            errors.check(
+                False, f"{path}.name", "required: lower-case letters, digits and '-' (at most 63)"
+            )
         elif entry.name in seen_names or entry.name == "idp":
-            errors.add(f"{path}.name", f"{entry.name!r} is already used"
-                       + (f" by issuers[{seen_names[entry.name]}]" if entry.name in seen_names
-                          else " by the IdP"))  # fmt: skip
+            errors.add(
+                f"{path}.name",
+                f"{entry.name!r} is already used"
+                + (
+                    f" by issuers[{seen_names[entry.name]}]"
+                    if entry.name in seen_names
+                    else " by the IdP"
+                ),
+            )
         seen_names.setdefault(entry.name, i)
         kind_ok = entry.kind in ISSUER_KINDS  # the field's choices report it otherwise
         if not entry.issuer:
@@ -76,63 +83,90 @@ def check_issuers(cfg: ProxyConfig, errors: ErrorList) -> None:
         else:
             # The operator's access-key issuer is served in-cluster (often plain http to a
             # Service name; see THREAT_MODEL.md), so only IdP-like kinds must be https.
-            _check_url(entry.issuer, f"{path}.issuer", errors,
-                       schemes=("http", "https"), strict=entry.kind != "access_key")  # fmt: skip
+            _check_url(
+                entry.issuer,
+                f"{path}.issuer",
+                errors,
+                schemes=("http", "https"),
+                strict=entry.kind != "access_key",
+            )
             if entry.issuer in seen_issuers:
-                errors.add(f"{path}.issuer",
-                           f"{entry.issuer!r} is already accepted by {seen_issuers[entry.issuer]}"
-                           " (each iss routes to exactly one entry)")  # fmt: skip
+                errors.add(
+                    f"{path}.issuer",
+                    f"{entry.issuer!r} is already accepted by {seen_issuers[entry.issuer]}"
+                    " (each iss routes to exactly one entry)",
+                )
             seen_issuers.setdefault(entry.issuer, path)
         for j, aud in enumerate(entry.audience):
             errors.check(bool(aud), f"{path}.audience[{j}]", "must not be empty")
         if not entry.audience and not idp_audience:
             errors.add(f"{path}.audience", "required: the provider has no audience to inherit")
-        _check_url(entry.discovery_url, f"{path}.discovery_url", errors,
-                   schemes=("http", "https"), strict=True)  # fmt: skip
+        _check_url(
+            entry.discovery_url,
+            f"{path}.discovery_url",
+            errors,
+            schemes=("http", "https"),
+            strict=True,
+        )
         if entry.jwks_uri is not None and not entry.jwks_uri.startswith("file:///"):
-            _check_url(entry.jwks_uri, f"{path}.jwks_uri", errors,
-                       schemes=("http", "https"), strict=True)  # fmt: skip
+            _check_url(
+                entry.jwks_uri, f"{path}.jwks_uri", errors, schemes=("http", "https"), strict=True
+            )
         if kind_ok:
             template = entry.claims.principal
             if template is not None:
-                _check_template(template, TEMPLATE_FIELDS[entry.kind],
-                                f"{path}.claims.principal", errors)  # fmt: skip
+                _check_template(
+                    template, TEMPLATE_FIELDS[entry.kind], f"{path}.claims.principal", errors
+                )
         for name in ("subject", "email", "groups"):
             value = getattr(entry.claims, name)
-            errors.check(value is None or bool(value), f"{path}.claims.{name}",
-                         "must not be empty (use null)")  # fmt: skip
+            errors.check(
+                value is None or bool(value),
+                f"{path}.claims.{name}",
+                "must not be empty (use null)",
+            )
         if entry.kind == "kubernetes":
             _check_kubernetes(entry.kubernetes, f"{path}.kubernetes", errors)
             for name in ("email", "groups", "scope_prefix"):
-                errors.check(getattr(entry.claims, name) is None, f"{path}.claims.{name}",
-                             "does not apply to kind kubernetes")  # fmt: skip
+                errors.check(
+                    getattr(entry.claims, name) is None,
+                    f"{path}.claims.{name}",
+                    "does not apply to kind kubernetes",
+                )
         elif entry.kubernetes != KubernetesIssuer():
             errors.add(f"{path}.kubernetes", "applies to kind kubernetes only")
         if entry.kind == "access_key":
             _check_access_key(entry.access_key, f"{path}.access_key", errors)
             for name in ("principal", "subject", "email", "groups", "scope_prefix"):
-                errors.check(getattr(entry.claims, name) is None, f"{path}.claims.{name}",
-                             "does not apply to kind access_key (its claims are fixed)")
+                errors.check(
+                    getattr(entry.claims, name) is None,
+                    f"{path}.claims.{name}",
+                    "does not apply to kind access_key (its claims are fixed)",
+                )
         elif entry.access_key != AccessKeyIssuer():
             errors.add(f"{path}.access_key", "applies to kind access_key only")
 
 
 def _check_kubernetes(k8s: KubernetesIssuer, path: str, errors: ErrorList) -> None:
-    _check_url(k8s.api_server, f"{path}.api_server", errors,
-               schemes=("http", "https"), strict=True)  # fmt: skip
+    _check_url(k8s.api_server, f"{path}.api_server", errors, schemes=("http", "https"), strict=True)
     grants_path = f"{path}.allowed_service_accounts"
     if not k8s.allowed_service_accounts:
-        errors.check(False, grants_path,
-                     "required: list the service accounts (namespace, name, scopes) this "
-                     "provider accepts; unlisted ones are refused")  # fmt: skip
+        errors.check(
+            False,
+            grants_path,
+            "required: list the service accounts (namespace, name, scopes) this "
+            "provider accepts; unlisted ones are refused",
+        )
     for j, grant in enumerate(k8s.allowed_service_accounts):
         gpath = f"{grants_path}[{j}]"
         errors.check(bool(grant.namespace), f"{gpath}.namespace", "required (a name or a glob)")
         errors.check(bool(grant.name), f"{gpath}.name", "must not be empty ('*' for all)")
         if not grant.scopes:
-            errors.check(False, f"{gpath}.scopes",
-                         "required: the scopes these service accounts get "
-                         "(never all scopes by default)")  # fmt: skip
+            errors.check(
+                False,
+                f"{gpath}.scopes",
+                "required: the scopes these service accounts get (never all scopes by default)",
+            )
         else:
             _check_scopes(grant.scopes, f"{gpath}.scopes", errors, allow_empty=False)
     for j, template in enumerate(k8s.groups):
@@ -140,7 +174,11 @@ def _check_kubernetes(k8s: KubernetesIssuer, path: str, errors: ErrorList) -> No
 
 
 def _check_access_key(ak: AccessKeyIssuer, path: str, errors: ErrorList) -> None:
-    _check_url(ak.revocation_url, f"{path}.revocation_url", errors,
-               schemes=("http", "https"), strict=False)  # fmt: skip
-    errors.check(2 * ak.poll_seconds <= ak.max_stale_seconds, f"{path}.max_stale_seconds",
-                 "must be at least twice poll_seconds")  # fmt: skip
+    _check_url(
+        ak.revocation_url, f"{path}.revocation_url", errors, schemes=("http", "https"), strict=False
+    )
+    errors.check(
+        2 * ak.poll_seconds <= ak.max_stale_seconds,
+        f"{path}.max_stale_seconds",
+        "must be at least twice poll_seconds",
+    )

@@ -95,8 +95,10 @@ class AccessKeyIssuer:
         2.0, "how often the revocation list is polled (ETag/304)", minimum=0.2, maximum=600
     )
     max_stale_seconds: float = _doc(
-        60.0, "without a fresh revocation list this long, access keys are refused (fail closed)",
-        minimum=1, maximum=86400,
+        60.0,
+        "without a fresh revocation list this long, access keys are refused (fail closed)",
+        minimum=1,
+        maximum=86400,
     )
 
 

@@ -90,8 +90,17 @@ IDENTITY_SLOTS: tuple[str, ...] = ("principal_id", "email", "groups", "scopes", 
 
 #: Signature algorithms the verifier can use with public keys (RFC 7518 §3.1, RFC 8037).
 ASYMMETRIC_ALGORITHMS: tuple[str, ...] = (
-    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
-)  # fmt: skip
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
+)
 
 #: Scopes every OIDC token may carry; a token with only these skips the scope check.
 OIDC_SCOPES: frozenset[str] = frozenset({"openid", "profile", "email", "offline_access"})
@@ -386,7 +395,6 @@ class ProxyConfig:
         default_factory=lambda: BrowserConfig(),
         metadata={"doc": "browser sign-in (authorization code + PKCE, cookie session)"},
     )
-
 
 
 @dataclass(frozen=True, slots=True)

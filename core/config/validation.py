@@ -57,9 +57,21 @@ T = TypeVar("T")
 
 # Header names an identity slot must never take: they carry framing or credentials.
 _RESERVED_HEADERS = frozenset(
-    {"host", "authorization", "content-length", "transfer-encoding", "connection", "upgrade",
-     "te", "trailer", "keep-alive", "proxy-authorization", "proxy-connection", "cookie"}
-)  # fmt: skip
+    {
+        "host",
+        "authorization",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "upgrade",
+        "te",
+        "trailer",
+        "keep-alive",
+        "proxy-authorization",
+        "proxy-connection",
+        "cookie",
+    }
+)
 
 
 def _join(prefix: str, name: str) -> str:
@@ -209,8 +221,9 @@ def _check_gateway(cfg: ProxyConfig, errors: ErrorList) -> None:
     if prefix.startswith("/apis/auth/") and not prefix.endswith("/"):
         _check_path(prefix, "gateway.envoy_path_prefix", errors)
     else:
-        errors.check(False, "gateway.envoy_path_prefix",
-                     "must start with /apis/auth/ and not end with '/'")  # fmt: skip
+        errors.check(
+            False, "gateway.envoy_path_prefix", "must start with /apis/auth/ and not end with '/'"
+        )
     errors.check(0 <= gw.cache_size <= 1_000_000, "gateway.cache_size", "must be in [0, 1000000]")
     errors.check(
         0 < gw.cache_ttl_seconds <= 3600, "gateway.cache_ttl_seconds", "must be in (0, 3600]"
@@ -232,22 +245,38 @@ def _check_oidc(cfg: ProxyConfig, errors: ErrorList) -> None:
         errors.check(iss != oidc.issuer, ipath, "duplicates oidc.issuer")
     for i, aud in enumerate(oidc.audience):
         errors.check(bool(aud), f"oidc.audience[{i}]", "must not be empty")
-    for name in ("jwks_uri", "token_endpoint", "device_authorization_endpoint",
-                 "authorization_endpoint"):  # fmt: skip
-        _check_url(getattr(oidc, name), f"oidc.{name}", errors,
-                   schemes=("http", "https"), strict=True)  # fmt: skip
+    for name in (
+        "jwks_uri",
+        "token_endpoint",
+        "device_authorization_endpoint",
+        "authorization_endpoint",
+    ):
+        _check_url(
+            getattr(oidc, name), f"oidc.{name}", errors, schemes=("http", "https"), strict=True
+        )
     resource = oidc.request_resource
-    errors.check(resource is None or ("://" in resource and "#" not in resource
-                                      and not any(c.isspace() for c in resource)),
-                 "oidc.request_resource",
-                 "must be an absolute URI without a fragment (RFC 8707 §2)")  # fmt: skip
-    errors.check(oidc.request_audience is None or bool(oidc.request_audience.strip()),
-                 "oidc.request_audience", "must not be empty (use null)")  # fmt: skip
+    errors.check(
+        resource is None
+        or ("://" in resource and "#" not in resource and not any(c.isspace() for c in resource)),
+        "oidc.request_resource",
+        "must be an absolute URI without a fragment (RFC 8707 §2)",
+    )
+    errors.check(
+        oidc.request_audience is None or bool(oidc.request_audience.strip()),
+        "oidc.request_audience",
+        "must not be empty (use null)",
+    )
     for i, scope in enumerate(oidc.default_scopes.split()):
-        errors.check(bool(_SCOPE_RE.match(scope)), "oidc.default_scopes",
-                     f"word {i + 1} is not a valid scope token: {scope!r}")  # fmt: skip
-    errors.check(not any(c.isspace() for c in oidc.scope_prefix), "oidc.scope_prefix",
-                 "must not contain whitespace")  # fmt: skip
+        errors.check(
+            bool(_SCOPE_RE.match(scope)),
+            "oidc.default_scopes",
+            f"word {i + 1} is not a valid scope token: {scope!r}",
+        )
+    errors.check(
+        not any(c.isspace() for c in oidc.scope_prefix),
+        "oidc.scope_prefix",
+        "must not contain whitespace",
+    )
 
 
 def _check_tokens(cfg: ProxyConfig, errors: ErrorList) -> None:
@@ -267,13 +296,18 @@ def _check_tokens(cfg: ProxyConfig, errors: ErrorList) -> None:
             if alg in allowed:
                 continue
             if alg.upper().startswith("HS"):
-                errors.add(ipath, f"symmetric algorithm {alg!r} is not allowed: "
-                                  "the IdP's public keys verify tokens")  # fmt: skip
+                errors.add(
+                    ipath,
+                    f"symmetric algorithm {alg!r} is not allowed: "
+                    "the IdP's public keys verify tokens",
+                )
             elif alg.lower() == "none":
                 errors.add(ipath, "'none' is allowed in quickstart mode only")
             else:
-                errors.add(ipath, f"unsupported algorithm {alg!r}"
-                                  + did_you_mean(alg, ASYMMETRIC_ALGORITHMS))  # fmt: skip
+                errors.add(
+                    ipath,
+                    f"unsupported algorithm {alg!r}" + did_you_mean(alg, ASYMMETRIC_ALGORITHMS),
+                )
     for name in ("subject_claim", "email_claim", "groups_claim"):
         errors.check(bool(getattr(tok, name)), f"tokens.{name}", "must not be empty")
 

@@ -33,4 +33,3 @@ class SessionCookieSource:
         principal = await self.verifier.verify(found.session.access_token)
         # authgate's cookies are already gone from the upstream list (the header plan).
         return Credential(principal, tuple(found.response_headers))
-

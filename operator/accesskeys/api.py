@@ -54,15 +54,22 @@ def _answer(handler: Handler) -> Handler:
             return _json(exc.status, exc.body())
         except AuthError as exc:
             challenge = exc.www_authenticate("authgate")
-            return _json(exc.status, exc.body(),
-                         {"WWW-Authenticate": challenge} if challenge else None)  # fmt: skip
+            return _json(
+                exc.status, exc.body(), {"WWW-Authenticate": challenge} if challenge else None
+            )
         except Conflict:
-            return _json(409, {"error": "conflict",
-                               "description": "the key changed concurrently; retry"})  # fmt: skip
+            return _json(
+                409, {"error": "conflict", "description": "the key changed concurrently; retry"}
+            )
         except ApiException as exc:
             log.warning("Kubernetes API failed: HTTP %s %s", exc.status, exc.reason)
-            return _json(503, {"error": "unavailable",
-                               "description": "the key store (Kubernetes API) failed; retry"})
+            return _json(
+                503,
+                {
+                    "error": "unavailable",
+                    "description": "the key store (Kubernetes API) failed; retry",
+                },
+            )
         except (OSError, TimeoutError) as exc:
             log.warning("access-key request failed: %s", type(exc).__name__)
             return _json(503, {"error": "unavailable", "description": "a backend is unreachable"})
@@ -93,12 +100,16 @@ class AccessKeyApi:
 
     def _provider(self, request: web.Request) -> Provider:
         wanted = request.query.get("provider")
-        provider = self.service.providers.get(wanted) if wanted else (
-            self.service.default_provider())
+        provider = (
+            self.service.providers.get(wanted) if wanted else (self.service.default_provider())
+        )
         if provider is None and not wanted and len(self.service.providers) > 1:
-            raise ApiError(409, "ambiguous_default",
-                           "several OIDCProviders and no single default; name one with "
-                           "?provider=<namespace>/<name>")  # fmt: skip
+            raise ApiError(
+                409,
+                "ambiguous_default",
+                "several OIDCProviders and no single default; name one with "
+                "?provider=<namespace>/<name>",
+            )
         if provider is None or not provider.policy.enabled:
             raise ApiError(404, "not_found", "access keys are not enabled for this provider")
         return provider
@@ -112,15 +123,20 @@ class AccessKeyApi:
         token = bearer_token(values[0])
         verifier = await self.service.caller_verifier(provider)
         if verifier is None:
-            raise ApiError(503, "provider_invalid",
-                           f"OIDCProvider {provider.key} does not render; see its status")
+            raise ApiError(
+                503,
+                "provider_invalid",
+                f"OIDCProvider {provider.key} does not render; see its status",
+            )
         try:
             return await verifier.verifier.verify(token)
         except InvalidToken as exc:
             if exc.reason == "bad_issuer" and self._is_access_key(token):
-                raise ApiError(403, "access_key_not_allowed",
-                               "access keys cannot manage access keys; use your own login"
-                               ) from None  # fmt: skip
+                raise ApiError(
+                    403,
+                    "access_key_not_allowed",
+                    "access keys cannot manage access keys; use your own login",
+                ) from None
             raise
 
     def _is_access_key(self, token: str) -> bool:
@@ -144,18 +160,23 @@ class AccessKeyApi:
 
     def _record(self, provider: Provider, caller: Principal, jti: str) -> AccessKeyRecord:
         record = self.service.index.get(jti) if JTI_PATTERN.fullmatch(jti) else None
-        if (record is None or record.namespace != provider.namespace
-                or record.provider != provider.name
-                or not (record.created_by == caller.subject
-                        or provider.policy.is_admin(caller.groups))):
+        if (
+            record is None
+            or record.namespace != provider.namespace
+            or record.provider != provider.name
+            or not (record.created_by == caller.subject or provider.policy.is_admin(caller.groups))
+        ):
             raise ApiError(404, "not_found", "no such access key (jti ak_<32 hex>)")
         return record
 
     @staticmethod
     def _method(request: web.Request, *allowed: str) -> None:
         if request.method not in allowed:
-            raise ApiError(405, "method_not_allowed",
-                           f"{request.method} is not allowed here; use {', '.join(allowed)}")
+            raise ApiError(
+                405,
+                "method_not_allowed",
+                f"{request.method} is not allowed here; use {', '.join(allowed)}",
+            )
 
     # -- /apis/auth/v2/access-keys -------------------------------------------------------------
 
@@ -169,14 +190,24 @@ class AccessKeyApi:
         page, size = parse_paging(request.query)
         now = time.time()
         admin = provider.policy.is_admin(caller.groups)
-        visible = [r for r in self.service.index.of_provider(provider.namespace, provider.name)
-                   if admin or r.created_by == caller.subject]  # fmt: skip
+        visible = [
+            r
+            for r in self.service.index.of_provider(provider.namespace, provider.name)
+            if admin or r.created_by == caller.subject
+        ]
         wanted = request.query.get("status")
         if wanted:
             visible = [r for r in visible if r.phase(now).lower() == wanted.lower()]
-        chunk = visible[(page - 1) * size: page * size]
-        return _json(200, {"items": [r.view(now) for r in chunk], "page": page,
-                           "page_size": size, "total": len(visible)})  # fmt: skip
+        chunk = visible[(page - 1) * size : page * size]
+        return _json(
+            200,
+            {
+                "items": [r.view(now) for r in chunk],
+                "page": page,
+                "page_size": size,
+                "total": len(visible),
+            },
+        )
 
     async def item(self, request: web.Request) -> web.Response:
         self._method(request, "GET", "DELETE")
@@ -215,11 +246,15 @@ class AccessKeyApi:
     async def metadata(self, request: web.Request) -> web.Response:
         provider = self._issuer_provider(request)
         issuer = self.service.issuer(provider.namespace, provider.name)
-        return web.json_response({
-            "issuer": issuer, "jwks_uri": f"{issuer}/jwks",
-            "revocation_list_uri": f"{issuer}/revocations",
-            "id_token_signing_alg_values_supported": ["ES256"],
-        }, headers={"Cache-Control": "max-age=60"})  # fmt: skip
+        return web.json_response(
+            {
+                "issuer": issuer,
+                "jwks_uri": f"{issuer}/jwks",
+                "revocation_list_uri": f"{issuer}/revocations",
+                "id_token_signing_alg_values_supported": ["ES256"],
+            },
+            headers={"Cache-Control": "max-age=60"},
+        )
 
     async def jwks(self, request: web.Request) -> web.Response:
         provider = self._issuer_provider(request)
@@ -237,4 +272,3 @@ class AccessKeyApi:
             self.service.revocation_not_modified += 1
             return web.Response(status=304, headers=headers)
         return web.Response(body=body, content_type="application/json", headers=headers)
-

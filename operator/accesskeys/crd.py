@@ -38,14 +38,23 @@ def _spec_schema() -> dict[str, Any]:
         "scopes": {**_LIST, "description": "Scopes the key carries (a subset of the creator's)."},
         "audiences": {**_LIST, "description": "The token's aud."},
         "issuer": {**_STR, "description": "The token's iss (the operator's access-key issuer)."},
-        "tokenHash": {"type": "string", "maxLength": 80,
-                      "description": "sha256 of the token; the token itself is never stored."},
-        "signingKeyId": {"type": "string", "maxLength": 128,
-                         "description": "kid of the operator key that signed it."},
+        "tokenHash": {
+            "type": "string",
+            "maxLength": 80,
+            "description": "sha256 of the token; the token itself is never stored.",
+        },
+        "signingKeyId": {
+            "type": "string",
+            "maxLength": 128,
+            "description": "kid of the operator key that signed it.",
+        },
         "createdAt": _TIME,
         "expiresAt": {**_TIME, "description": "Absent: never expires."},
-        "state": {"type": "string", "enum": list(STATES),
-                  "description": "Set by the API: Active, Suspended or Revoked."},
+        "state": {
+            "type": "string",
+            "enum": list(STATES),
+            "description": "Set by the API: Active, Suspended or Revoked.",
+        },
         "stateChangedAt": _TIME,
         "rotatedFrom": {"type": "string", "maxLength": 40},
         "rotatedTo": {"type": "string", "maxLength": 40},
@@ -63,8 +72,7 @@ def access_key_crd_manifest() -> dict[str, Any]:
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
-        "metadata": {"name": ACCESS_KEY_CRD_NAME,
-                     "labels": {"app.kubernetes.io/name": "authgate"}},
+        "metadata": {"name": ACCESS_KEY_CRD_NAME, "labels": {"app.kubernetes.io/name": "authgate"}},
         "spec": {
             "group": GROUP,
             "scope": "Namespaced",
@@ -76,36 +84,50 @@ def access_key_crd_manifest() -> dict[str, Any]:
                 "shortNames": ["ak"],
                 "categories": ["authgate"],
             },
-            "versions": [{
-                "name": "v1alpha1",
-                "served": True,
-                "storage": True,
-                "additionalPrinterColumns": [
-                    {"name": "Key-Name", "type": "string", "jsonPath": ".spec.displayName"},
-                    {"name": "Principal", "type": "string", "jsonPath": ".spec.principal"},
-                    {"name": "Status", "type": "string", "jsonPath": ".status.phase"},
-                    {"name": "Expires", "type": "string", "jsonPath": ".spec.expiresAt"},
-                    {"name": "Provider", "type": "string", "jsonPath": ".spec.provider",
-                     "priority": 1},
-                    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
-                ],
-                "schema": {"openAPIV3Schema": {
-                    "type": "object",
-                    "description": "AccessKey: one scoped access key minted by the authgate "
-                                   "operator. Holds metadata and the token's hash, never "
-                                   "the token.",
-                    "properties": {
-                        "apiVersion": {"type": "string"},
-                        "kind": {"type": "string"},
-                        "metadata": {"type": "object"},
-                        "spec": _spec_schema(),
-                        "status": {"type": "object", "properties": {
-                            "phase": {"type": "string", "enum": list(PHASES),
-                                      "description": "Active, Suspended, Revoked, Expired "
-                                                     "or Rotating."},
-                        }},
+            "versions": [
+                {
+                    "name": "v1alpha1",
+                    "served": True,
+                    "storage": True,
+                    "additionalPrinterColumns": [
+                        {"name": "Key-Name", "type": "string", "jsonPath": ".spec.displayName"},
+                        {"name": "Principal", "type": "string", "jsonPath": ".spec.principal"},
+                        {"name": "Status", "type": "string", "jsonPath": ".status.phase"},
+                        {"name": "Expires", "type": "string", "jsonPath": ".spec.expiresAt"},
+                        {
+                            "name": "Provider",
+                            "type": "string",
+                            "jsonPath": ".spec.provider",
+                            "priority": 1,
+                        },
+                        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+                    ],
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "description": "AccessKey: one scoped access key minted by the "
+                            "authgate operator. Holds metadata and the token's hash, never "
+                            "the token.",
+                            "properties": {
+                                "apiVersion": {"type": "string"},
+                                "kind": {"type": "string"},
+                                "metadata": {"type": "object"},
+                                "spec": _spec_schema(),
+                                "status": {
+                                    "type": "object",
+                                    "properties": {
+                                        "phase": {
+                                            "type": "string",
+                                            "enum": list(PHASES),
+                                            "description": "Active, Suspended, Revoked, Expired "
+                                            "or Rotating.",
+                                        },
+                                    },
+                                },
+                            },
+                        }
                     },
-                }},
-            }],
+                }
+            ],
         },
-    }  # fmt: skip
+    }

@@ -162,28 +162,39 @@ class AccessKeyRecord:
 
     def manifest(self, now: float) -> dict[str, Any]:
         spec: dict[str, Any] = {
-            "jti": self.jti, "provider": self.provider, "displayName": self.name,
-            "description": self.description, "principal": self.principal,
-            "groups": list(self.groups), "createdBy": self.created_by,
-            "scopes": list(self.scopes), "audiences": list(self.audiences),
-            "issuer": self.issuer, "tokenHash": self.token_hash,
-            "signingKeyId": self.signing_kid, "createdAt": rfc3339(self.created_at),
+            "jti": self.jti,
+            "provider": self.provider,
+            "displayName": self.name,
+            "description": self.description,
+            "principal": self.principal,
+            "groups": list(self.groups),
+            "createdBy": self.created_by,
+            "scopes": list(self.scopes),
+            "audiences": list(self.audiences),
+            "issuer": self.issuer,
+            "tokenHash": self.token_hash,
+            "signingKeyId": self.signing_kid,
+            "createdAt": rfc3339(self.created_at),
             "state": self.state,
-        }  # fmt: skip
+        }
         optional = {
-            "email": self.email, "serviceAccount": self.service_account,
+            "email": self.email,
+            "serviceAccount": self.service_account,
             "expiresAt": rfc3339(self.expires_at),
             "stateChangedAt": rfc3339(self.state_changed_at),
-            "rotatedFrom": self.rotated_from, "rotatedTo": self.rotated_to,
+            "rotatedFrom": self.rotated_from,
+            "rotatedTo": self.rotated_to,
             "graceUntil": rfc3339(self.grace_until),
-        }  # fmt: skip
+        }
         spec.update({k: v for k, v in optional.items() if v is not None})
         metadata: dict[str, Any] = {
             "name": object_name(self.jti),
             "namespace": self.namespace,
-            "labels": {PROVIDER_LABEL: self.provider,
-                       "app.kubernetes.io/managed-by": "authgate-operator"},
-        }  # fmt: skip
+            "labels": {
+                PROVIDER_LABEL: self.provider,
+                "app.kubernetes.io/managed-by": "authgate-operator",
+            },
+        }
         if self.resource_version:
             metadata["resourceVersion"] = self.resource_version
         return {

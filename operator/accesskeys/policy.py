@@ -25,43 +25,72 @@ DAY = 86400
 SPEC_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "Scoped access keys: tokens the operator mints for automation "
-                   "(/apis/auth/v2/access-keys). Off unless enabled.",
+    "(/apis/auth/v2/access-keys). Off unless enabled.",
     "properties": {
-        "enabled": {"type": "boolean", "default": False,
-                    "description": "Serve the access-key API for this provider and make its "
-                                   "sidecars accept the operator's access-key issuer."},
-        "defaultExpirySeconds": {"type": "integer", "minimum": 60, "maximum": 10 * 365 * DAY,
-                                 "default": 30 * DAY,
-                                 "description": "Lifetime of a key created without "
-                                                "expires_in_seconds."},
-        "maxExpirySeconds": {"type": "integer", "minimum": 0, "maximum": 10 * 365 * DAY,
-                             "default": 90 * DAY,
-                             "description": "Longest lifetime a key may ask for. 0 disables "
-                                            "the maximum, which alone allows keys that never "
-                                            "expire (expires_in_seconds: 0)."},
-        "maxGraceSeconds": {"type": "integer", "minimum": 0, "maximum": 30 * DAY,
-                            "default": DAY,
-                            "description": "Longest grace period of a rotation (the old key "
-                                           "stays valid this long)."},
-        "adminGroups": {"type": "array", "maxItems": 16, "default": [],
-                        "items": {"type": "string", "minLength": 1, "maxLength": 256},
-                        "description": "Members may create keys bound to a service account "
-                                       "and manage every key of the provider."},
-        "retentionSeconds": {"type": "integer", "minimum": 0, "maximum": 365 * DAY,
-                             "default": 7 * DAY,
-                             "description": "Expired and revoked keys are deleted this long "
-                                            "after they stopped working."},
-        "revocationPollSeconds": {"type": "number", "minimum": 0.5, "maximum": 60,
-                                  "default": 2,
-                                  "description": "How often each sidecar polls the revocation "
-                                                 "list (ETag/304)."},
-        "revocationMaxStaleSeconds": {"type": "number", "minimum": 5, "maximum": 3600,
-                                      "default": 60,
-                                      "description": "Without a fresh revocation list for this "
-                                                     "long a sidecar refuses access keys (IdP "
-                                                     "tokens are unaffected)."},
+        "enabled": {
+            "type": "boolean",
+            "default": False,
+            "description": "Serve the access-key API for this provider and make its "
+            "sidecars accept the operator's access-key issuer.",
+        },
+        "defaultExpirySeconds": {
+            "type": "integer",
+            "minimum": 60,
+            "maximum": 10 * 365 * DAY,
+            "default": 30 * DAY,
+            "description": "Lifetime of a key created without expires_in_seconds.",
+        },
+        "maxExpirySeconds": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 10 * 365 * DAY,
+            "default": 90 * DAY,
+            "description": "Longest lifetime a key may ask for. 0 disables "
+            "the maximum, which alone allows keys that never "
+            "expire (expires_in_seconds: 0).",
+        },
+        "maxGraceSeconds": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 30 * DAY,
+            "default": DAY,
+            "description": "Longest grace period of a rotation (the old key "
+            "stays valid this long).",
+        },
+        "adminGroups": {
+            "type": "array",
+            "maxItems": 16,
+            "default": [],
+            "items": {"type": "string", "minLength": 1, "maxLength": 256},
+            "description": "Members may create keys bound to a service account "
+            "and manage every key of the provider.",
+        },
+        "retentionSeconds": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 365 * DAY,
+            "default": 7 * DAY,
+            "description": "Expired and revoked keys are deleted this long "
+            "after they stopped working.",
+        },
+        "revocationPollSeconds": {
+            "type": "number",
+            "minimum": 0.5,
+            "maximum": 60,
+            "default": 2,
+            "description": "How often each sidecar polls the revocation list (ETag/304).",
+        },
+        "revocationMaxStaleSeconds": {
+            "type": "number",
+            "minimum": 5,
+            "maximum": 3600,
+            "default": 60,
+            "description": "Without a fresh revocation list for this "
+            "long a sidecar refuses access keys (IdP "
+            "tokens are unaffected).",
+        },
     },
-}  # fmt: skip
+}
 
 
 def _default(name: str) -> Any:
@@ -97,8 +126,11 @@ class AccessKeyPolicy:
 
 def _int(raw: Mapping[str, Any], name: str) -> int:
     value = raw.get(name, _default(name))
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else int(
-        _default(name))
+    return (
+        int(value)
+        if isinstance(value, int | float) and not isinstance(value, bool)
+        else int(_default(name))
+    )
 
 
 def _float(raw: Mapping[str, Any], name: str) -> float:

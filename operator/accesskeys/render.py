@@ -33,8 +33,9 @@ def issuer_url(base: str, namespace: str, provider: str) -> str:
     return f"{base}{ISSUER_PATH}/{namespace}/{provider}"
 
 
-def access_key_entry(spec: Mapping[str, Any], base: str, namespace: str,
-                     provider: str) -> dict[str, Any] | None:
+def access_key_entry(
+    spec: Mapping[str, Any], base: str, namespace: str, provider: str
+) -> dict[str, Any] | None:
     """The ``issuers`` entry for ``spec`` (None when access keys are off)."""
     policy = policy_of(spec)
     if not policy.enabled:

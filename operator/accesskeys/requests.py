@@ -134,8 +134,9 @@ def _service_account(value: Any, namespace: str) -> tuple[str, str] | None:
     ns, _, name = value.rpartition("/")
     ns = ns or namespace
     if not _DNS_LABEL.fullmatch(ns) or not _DNS_LABEL.fullmatch(name):
-        raise _bad("'service_account' must be '<name>' or '<namespace>/<name>' "
-                   "(lowercase DNS labels)")  # fmt: skip
+        raise _bad(
+            "'service_account' must be '<name>' or '<namespace>/<name>' (lowercase DNS labels)"
+        )
     return ns, name
 
 
@@ -145,8 +146,10 @@ def parse_create(body: Mapping[str, Any], namespace: str) -> CreateRequest:
     if name is None:
         raise _bad("'name' is required")
     if not _NAME.fullmatch(name):
-        raise _bad("'name' must be 1-63 characters: letters, digits and ' ._:@-', "
-                   "starting with a letter or digit")  # fmt: skip
+        raise _bad(
+            "'name' must be 1-63 characters: letters, digits and ' ._:@-', "
+            "starting with a letter or digit"
+        )
     return CreateRequest(
         name=name,
         description=_text(body, "description", 512) or "",
@@ -173,16 +176,22 @@ def check_expiry(requested: int | None, policy: AccessKeyPolicy) -> int | None:
         return policy.effective_default_expiry()
     if requested == 0:
         if not policy.never_expiring_allowed:
-            raise ApiError(422, "invalid_expiry",
-                           "keys that never expire are not allowed: this provider has a "
-                           f"maximum lifetime of {policy.max_expiry_seconds} s")  # fmt: skip
+            raise ApiError(
+                422,
+                "invalid_expiry",
+                "keys that never expire are not allowed: this provider has a "
+                f"maximum lifetime of {policy.max_expiry_seconds} s",
+            )
         return None
     if requested < 60:
         raise ApiError(422, "invalid_expiry", "'expires_in_seconds' must be at least 60")
     if policy.max_expiry_seconds and requested > policy.max_expiry_seconds:
-        raise ApiError(422, "invalid_expiry",
-                       f"'expires_in_seconds' exceeds this provider's maximum of "
-                       f"{policy.max_expiry_seconds} s")  # fmt: skip
+        raise ApiError(
+            422,
+            "invalid_expiry",
+            f"'expires_in_seconds' exceeds this provider's maximum of "
+            f"{policy.max_expiry_seconds} s",
+        )
     return requested
 
 
@@ -191,14 +200,16 @@ def check_scopes(requested: tuple[str, ...] | None, held: tuple[str, ...]) -> tu
     usable = tuple(s for s in held if s not in OIDC_SCOPES)
     if requested is None:
         if not usable:
-            raise ApiError(403, "insufficient_scope",
-                           "your token carries no scope a key could be given")  # fmt: skip
+            raise ApiError(
+                403, "insufficient_scope", "your token carries no scope a key could be given"
+            )
         return usable
     extra = [s for s in requested if s not in held]
     if extra:
         shown = " ".join(s[:64] for s in extra[:5])
-        raise ApiError(403, "scope_escalation",
-                       f"a key cannot carry scopes you do not have: {shown}")  # fmt: skip
+        raise ApiError(
+            403, "scope_escalation", f"a key cannot carry scopes you do not have: {shown}"
+        )
     return requested
 
 

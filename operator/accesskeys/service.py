@@ -119,9 +119,12 @@ class AccessKeyService:
     def revocations(self, provider: Provider, now: float) -> tuple[bytes, str]:
         keys = self.signing.get(provider.key)
         kids = keys.kids() if keys else ()
-        return revocation_document(self.issuer(provider.namespace, provider.name),
-                                   self.index.of_provider(provider.namespace, provider.name),
-                                   kids, now)  # fmt: skip
+        return revocation_document(
+            self.issuer(provider.namespace, provider.name),
+            self.index.of_provider(provider.namespace, provider.name),
+            kids,
+            now,
+        )
 
     # -- the caller's token ---------------------------------------------------------------
 
@@ -139,23 +142,27 @@ class AccessKeyService:
     async def caller_verifier(self, provider: Provider) -> CallerVerifier | None:
         """A verifier of the provider's IdP tokens, rebuilt when its spec changes;
         None when the spec does not render (the provider's status says why)."""
-        fingerprint = hashlib.sha256(json.dumps(provider.spec, sort_keys=True,
-                                                default=str).encode()).hexdigest()  # fmt: skip
+        fingerprint = hashlib.sha256(
+            json.dumps(provider.spec, sort_keys=True, default=str).encode()
+        ).hexdigest()
         current = self._verifiers.get(provider.key)
         if current is not None and current.fingerprint == fingerprint:
             return current
         ca_pem = await self._ca_pem(provider)
         try:
-            config = parse_config(self._render(provider.spec, self.settings,
-                                                  has_ca=bool(ca_pem)))  # fmt: skip
+            config = parse_config(self._render(provider.spec, self.settings, has_ca=bool(ca_pem)))
             fetcher = IdPFetcher(self.settings.fetch_timeout_seconds, ca_pem)
         except (ConfigError, IdPCheckFailed):
             return None
         caches = {
-            iss: KeyCache(iss, fetcher, config.keys,
-                          jwks_uri=config.oidc.jwks_uri if iss == config.oidc.issuer else None)
+            iss: KeyCache(
+                iss,
+                fetcher,
+                config.keys,
+                jwks_uri=config.oidc.jwks_uri if iss == config.oidc.issuer else None,
+            )
             for iss in config.oidc.issuers
-        }  # fmt: skip
+        }
         for cache in caches.values():
             await cache.start()
         built = CallerVerifier(fingerprint, config, TokenVerifier(config, caches), caches, fetcher)
@@ -173,9 +180,14 @@ class AccessKeyService:
         providers = {}
         for obj in objects:
             meta, spec = obj.get("metadata") or {}, obj.get("spec") or {}
-            p = Provider(str(meta.get("namespace")), str(meta.get("name")),
-                         str(meta.get("uid")), spec, policy_of(spec),
-                         bool(spec.get("default", False)))  # fmt: skip
+            p = Provider(
+                str(meta.get("namespace")),
+                str(meta.get("name")),
+                str(meta.get("uid")),
+                spec,
+                policy_of(spec),
+                bool(spec.get("default", False)),
+            )
             providers[p.key] = p
         objects = await self.store.list_all(namespaces)
         records = [r for r in map(AccessKeyRecord.from_object, objects) if r is not None]
@@ -194,23 +206,31 @@ class AccessKeyService:
         if keys is None:
             planned: SigningKeySet | None = SigningKeySet.initial(now)
         else:
-            in_use = {r.signing_kid for r in self.index.of_provider(provider.namespace,
-                                                                     provider.name)
-                      if r.phase(now) in ("Active", "Suspended", "Rotating")}  # fmt: skip
-            planned = keys.planned(now, rotation_seconds=self.ak.rotation_seconds,
-                                   prepublish_seconds=self.ak.prepublish_seconds,
-                                   in_use=in_use)  # fmt: skip
+            in_use = {
+                r.signing_kid
+                for r in self.index.of_provider(provider.namespace, provider.name)
+                if r.phase(now) in ("Active", "Suspended", "Rotating")
+            }
+            planned = keys.planned(
+                now,
+                rotation_seconds=self.ak.rotation_seconds,
+                prepublish_seconds=self.ak.prepublish_seconds,
+                in_use=in_use,
+            )
         if planned is None:
             assert keys is not None
             self.signing[provider.key] = keys
             return
         try:
-            await self.store.write_signing_keys(provider.namespace, provider.name, planned,
-                                                {"uid": provider.uid})  # fmt: skip
+            await self.store.write_signing_keys(
+                provider.namespace, provider.name, planned, {"uid": provider.uid}
+            )
         except Conflict:
             return  # another replica wrote it; read it next round
-        log.info("access-key signing keys written",
-                 extra={"provider": provider.key, "kids": list(planned.kids())})
+        log.info(
+            "access-key signing keys written",
+            extra={"provider": provider.key, "kids": list(planned.kids())},
+        )
         fresh = await self.store.read_signing_keys(provider.namespace, provider.name)
         if fresh is not None:
             self.signing[provider.key] = fresh
@@ -245,10 +265,16 @@ class AccessKeyService:
             retention = (provider.policy if provider else AccessKeyPolicy()).retention_seconds
             stopped = record.stopped_at(now)
             keys = self.signing.get(f"{record.namespace}/{record.provider}")
-            listed = record.token_alive(now - 900) and keys is not None and (
-                record.signing_kid in keys.kids())
-            if stopped is not None and now - stopped >= retention and not (
-                    record.refused(now) and listed):
+            listed = (
+                record.token_alive(now - 900)
+                and keys is not None
+                and (record.signing_kid in keys.kids())
+            )
+            if (
+                stopped is not None
+                and now - stopped >= retention
+                and not (record.refused(now) and listed)
+            ):
                 await self.store.delete(record)
                 self.index.drop(record.jti)
                 log.info("access key garbage-collected", extra={"jti": record.jti})
@@ -265,11 +291,15 @@ class AccessKeyService:
         with contextlib.suppress(Exception):
             await self.refresh_once()
         self._tasks = [
-            asyncio.create_task(self._loop(self.ak.refresh_seconds, self.refresh_once,
-                                           "re-list"), name="authgate-accesskeys-refresh"),
-            asyncio.create_task(self._loop(self.ak.gc_interval_seconds, self.collect_once,
-                                           "garbage collection"), name="authgate-accesskeys-gc"),
-        ]  # fmt: skip
+            asyncio.create_task(
+                self._loop(self.ak.refresh_seconds, self.refresh_once, "re-list"),
+                name="authgate-accesskeys-refresh",
+            ),
+            asyncio.create_task(
+                self._loop(self.ak.gc_interval_seconds, self.collect_once, "garbage collection"),
+                name="authgate-accesskeys-gc",
+            ),
+        ]
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -60,10 +60,17 @@ class SigningKey:
     @classmethod
     def generate(cls, now: float, active_from: float) -> SigningKey:
         private = ec.generate_private_key(ec.SECP256R1())
-        pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption()).decode("ascii")  # fmt: skip
-        return cls(kid=_thumbprint(_public_jwk(private.public_key())), pem=pem,
-                   created_at=now, active_from=active_from)  # fmt: skip
+        pem = private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode("ascii")
+        return cls(
+            kid=_thumbprint(_public_jwk(private.public_key())),
+            pem=pem,
+            created_at=now,
+            active_from=active_from,
+        )
 
     def private_key(self) -> ec.EllipticCurvePrivateKey:
         key = serialization.load_pem_private_key(self.pem.encode("ascii"), password=None)
@@ -76,20 +83,30 @@ class SigningKey:
         return {**jwk, "kid": self.kid, "use": "sig", "alg": ALGORITHM}
 
     def to_json(self) -> dict[str, Any]:
-        return {"kid": self.kid, "alg": ALGORITHM, "pem": self.pem,
-                "created_at": self.created_at, "active_from": self.active_from}  # fmt: skip
+        return {
+            "kid": self.kid,
+            "alg": ALGORITHM,
+            "pem": self.pem,
+            "created_at": self.created_at,
+            "active_from": self.active_from,
+        }
 
 
 def _public_jwk(public: ec.EllipticCurvePublicKey) -> dict[str, str]:
     numbers = public.public_numbers()
-    return {"kty": "EC", "crv": "P-256",
-            "x": _b64(numbers.x.to_bytes(32, "big")), "y": _b64(numbers.y.to_bytes(32, "big"))}
+    return {
+        "kty": "EC",
+        "crv": "P-256",
+        "x": _b64(numbers.x.to_bytes(32, "big")),
+        "y": _b64(numbers.y.to_bytes(32, "big")),
+    }
 
 
 def _thumbprint(jwk: Mapping[str, str]) -> str:
     """RFC 7638 JWK thumbprint (members crv, kty, x, y in lexicographic order)."""
-    canonical = json.dumps({k: jwk[k] for k in ("crv", "kty", "x", "y")},
-                           separators=(",", ":"), sort_keys=True)  # fmt: skip
+    canonical = json.dumps(
+        {k: jwk[k] for k in ("crv", "kty", "x", "y")}, separators=(",", ":"), sort_keys=True
+    )
     return _b64(hashlib.sha256(canonical.encode()).digest())
 
 
@@ -109,9 +126,15 @@ class SigningKeySet:
             return None
         try:
             items = json.loads(base64.b64decode(raw))
-            keys = tuple(SigningKey(kid=str(i["kid"]), pem=str(i["pem"]),
-                                    created_at=float(i["created_at"]),
-                                    active_from=float(i["active_from"])) for i in items)
+            keys = tuple(
+                SigningKey(
+                    kid=str(i["kid"]),
+                    pem=str(i["pem"]),
+                    created_at=float(i["created_at"]),
+                    active_from=float(i["active_from"]),
+                )
+                for i in items
+            )
         except (ValueError, KeyError, TypeError):
             return None
         meta = secret.get("metadata") or {}
@@ -152,9 +175,14 @@ class SigningKeySet:
         used = set(in_use)
         # A superseded key also stays for ``prepublish_seconds`` after its successor
         # took over: a key another replica signed a moment ago may not be in ``in_use`` yet.
-        kept = [k for i, k in enumerate(keys)
-                if k.kid in used or k is signer or k.active_from > signer.active_from
-                or (i + 1 < len(keys) and now - keys[i + 1].active_from < prepublish_seconds)]
+        kept = [
+            k
+            for i, k in enumerate(keys)
+            if k.kid in used
+            or k is signer
+            or k.active_from > signer.active_from
+            or (i + 1 < len(keys) and now - keys[i + 1].active_from < prepublish_seconds)
+        ]
         if len(kept) != len(keys):
             changed = True
         return SigningKeySet(tuple(kept), self.resource_version) if changed else None
@@ -166,8 +194,12 @@ class SigningKeySet:
 
 def mint(claims: Mapping[str, Any], key: SigningKey) -> str:
     """A compact JWS (RFC 7515) of ``claims``, typed ``at+jwt`` (RFC 9068 §2.1)."""
-    return jwt.encode(dict(claims), key.private_key(), algorithm=ALGORITHM,
-                      headers={"kid": key.kid, "typ": "at+jwt"})  # fmt: skip
+    return jwt.encode(
+        dict(claims),
+        key.private_key(),
+        algorithm=ALGORITHM,
+        headers={"kid": key.kid, "typ": "at+jwt"},
+    )
 
 
 def now() -> float:

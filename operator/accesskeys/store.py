@@ -62,30 +62,41 @@ class AccessKeyStore:
     async def _list(self, namespaces: tuple[str, ...]) -> list[dict[str, Any]]:
         custom = self.kube.custom
         if not namespaces:
-            found = await self._call(custom.list_cluster_custom_object, GROUP, VERSION,
-                                     ACCESS_KEY_PLURAL)  # fmt: skip
+            found = await self._call(
+                custom.list_cluster_custom_object, GROUP, VERSION, ACCESS_KEY_PLURAL
+            )
             return list(found.get("items", []))
         items: list[dict[str, Any]] = []
         for ns in namespaces:
-            found = await self._call(custom.list_namespaced_custom_object, GROUP, VERSION, ns,
-                                     ACCESS_KEY_PLURAL)  # fmt: skip
+            found = await self._call(
+                custom.list_namespaced_custom_object, GROUP, VERSION, ns, ACCESS_KEY_PLURAL
+            )
             items.extend(found.get("items", []))
         return items
 
     async def create(self, record: AccessKeyRecord) -> AccessKeyRecord:
-        obj = await self._call(self.kube.custom.create_namespaced_custom_object, GROUP, VERSION,
-                               record.namespace, ACCESS_KEY_PLURAL,
-                               record.manifest(time.time()))  # fmt: skip
+        obj = await self._call(
+            self.kube.custom.create_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            record.namespace,
+            ACCESS_KEY_PLURAL,
+            record.manifest(time.time()),
+        )
         return AccessKeyRecord.from_object(obj) or record
 
     async def replace(self, record: AccessKeyRecord) -> AccessKeyRecord:
         """Write ``record`` if the object is still at ``record.resource_version``."""
         try:
             obj = await self._call(
-                self.kube.custom.replace_namespaced_custom_object, GROUP, VERSION,
-                record.namespace, ACCESS_KEY_PLURAL, object_name(record.jti),
+                self.kube.custom.replace_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                record.namespace,
+                ACCESS_KEY_PLURAL,
+                object_name(record.jti),
                 record.manifest(time.time()),
-            )  # fmt: skip
+            )
         except ApiException as exc:
             if exc.status == 409:
                 raise Conflict(record.jti) from None
@@ -95,9 +106,13 @@ class AccessKeyStore:
     async def delete(self, record: AccessKeyRecord) -> None:
         try:
             await self._call(
-                self.kube.custom.delete_namespaced_custom_object, GROUP, VERSION,
-                record.namespace, ACCESS_KEY_PLURAL, object_name(record.jti),
-            )  # fmt: skip
+                self.kube.custom.delete_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                record.namespace,
+                ACCESS_KEY_PLURAL,
+                object_name(record.jti),
+            )
         except ApiException as exc:
             if exc.status != 404:
                 raise
@@ -106,8 +121,9 @@ class AccessKeyStore:
 
     async def read_signing_keys(self, namespace: str, provider: str) -> SigningKeySet | None:
         try:
-            secret = await self._call(self.kube.core.read_namespaced_secret,
-                                      secret_name(provider), namespace)  # fmt: skip
+            secret = await self._call(
+                self.kube.core.read_namespaced_secret, secret_name(provider), namespace
+            )
         except ApiException as exc:
             if exc.status == 404:
                 return None
@@ -120,23 +136,39 @@ class AccessKeyStore:
     ) -> None:
         """Create the Secret, or replace it if still at ``keys.resource_version``."""
         meta: dict[str, Any] = {
-            "name": secret_name(provider), "namespace": namespace,
-            "labels": {"authgate.io/oidcprovider": provider,
-                       "app.kubernetes.io/managed-by": "authgate-operator"},
-            "ownerReferences": [{"apiVersion": f"{GROUP}/{VERSION}", "kind": "OIDCProvider",
-                                 "name": provider, "uid": owner["uid"], "controller": True,
-                                 "blockOwnerDeletion": False}],
-        }  # fmt: skip
-        body: dict[str, Any] = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                                "metadata": meta, "data": keys.secret_data()}  # fmt: skip
+            "name": secret_name(provider),
+            "namespace": namespace,
+            "labels": {
+                "authgate.io/oidcprovider": provider,
+                "app.kubernetes.io/managed-by": "authgate-operator",
+            },
+            "ownerReferences": [
+                {
+                    "apiVersion": f"{GROUP}/{VERSION}",
+                    "kind": "OIDCProvider",
+                    "name": provider,
+                    "uid": owner["uid"],
+                    "controller": True,
+                    "blockOwnerDeletion": False,
+                }
+            ],
+        }
+        body: dict[str, Any] = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "Opaque",
+            "metadata": meta,
+            "data": keys.secret_data(),
+        }
         core = self.kube.core
         try:
             if keys.resource_version is None:
                 await self._call(core.create_namespaced_secret, namespace, body)
             else:
                 meta["resourceVersion"] = keys.resource_version
-                await self._call(core.replace_namespaced_secret, secret_name(provider),
-                                 namespace, body)  # fmt: skip
+                await self._call(
+                    core.replace_namespaced_secret, secret_name(provider), namespace, body
+                )
         except ApiException as exc:
             if exc.status == 409:
                 raise Conflict(secret_name(provider)) from None
@@ -181,8 +213,9 @@ class AccessKeyIndex:
         return list(self._records.values())
 
     def of_provider(self, namespace: str, provider: str) -> list[AccessKeyRecord]:
-        found = [r for r in self._records.values()
-                 if r.namespace == namespace and r.provider == provider]  # fmt: skip
+        found = [
+            r for r in self._records.values() if r.namespace == namespace and r.provider == provider
+        ]
         return sorted(found, key=lambda r: (r.created_at, r.jti))
 
     def providers(self) -> set[tuple[str, str]]:
@@ -204,9 +237,11 @@ def revocation_document(
     """
     kids = sorted(set(published_kids))
     later = now - EXPIRY_MARGIN_SECONDS  # sidecars accept exp + leeway; keep entries longer
-    revoked = sorted(r.jti for r in records
-                     if r.refused(now) and r.token_alive(later) and r.signing_kid in kids)
-    body = json.dumps({"issuer": issuer, "kids": kids, "revoked": revoked},
-                      separators=(",", ":")).encode()  # fmt: skip
+    revoked = sorted(
+        r.jti for r in records if r.refused(now) and r.token_alive(later) and r.signing_kid in kids
+    )
+    body = json.dumps(
+        {"issuer": issuer, "kids": kids, "revoked": revoked}, separators=(",", ":")
+    ).encode()
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     return body, etag

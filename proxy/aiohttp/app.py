@@ -166,8 +166,16 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
         request[REASON] = exc.reason
         # A request line the Gate refused for its version leaves the connection
         # in an unknown protocol: close it, as the lean engine does.
-        return render(refusal_answer(runtime, exc, request.method, raw_target, headers,
-                                     close=request.version not in _SERVED_VERSIONS))
+        return render(
+            refusal_answer(
+                runtime,
+                exc,
+                request.method,
+                raw_target,
+                headers,
+                close=request.version not in _SERVED_VERSIONS,
+            )
+        )
     request[AUTH_SECONDS] = loop.time() - started
     request[OUTCOME] = Outcome.PUBLIC if decision.public else Outcome.ALLOWED
     request[PATH] = decision.path

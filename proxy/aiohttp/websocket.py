@@ -139,8 +139,9 @@ async def proxy_websocket(
             max_msg_size=_MAX_MESSAGE,
         )
     except aiohttp.WSServerHandshakeError as exc:
-        rejected = BadGateway("the upstream refused the websocket upgrade",
-                              reason="upstream_ws_rejected")  # fmt: skip
+        rejected = BadGateway(
+            "the upstream refused the websocket upgrade", reason="upstream_ws_rejected"
+        )
         answer = error_answer(rejected)
         if 400 <= exc.status < 500:  # the upstream's own refusal status is kept
             answer = replace(answer, status=exc.status)

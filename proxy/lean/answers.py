@@ -20,9 +20,7 @@ from .rewrite import http_date, status_line
 __all__ = ["error_bytes", "render"]
 
 
-def render(
-    answer: EdgeResponse, *, close: bool, head: bool = False, http10: bool = False
-) -> bytes:
+def render(answer: EdgeResponse, *, close: bool, head: bool = False, http10: bool = False) -> bytes:
     """The full response for ``answer``; ``head`` omits the body (RFC 9110 §9.3.2);
     an HTTP/1.0 client kept open is told ``Connection: keep-alive``."""
     body = answer.body

@@ -50,8 +50,9 @@ def edge_request(ex: Exchange, target: str) -> EdgeRequest:
 async def serve(ex: Exchange, endpoint: Endpoint, runtime: Runtime, target: str) -> None:
     """Answer ``ex`` from ``endpoint`` and fill in what the exchange records."""
     loop = ex.conn.server.loop
-    result = await serve_endpoint(endpoint, runtime, edge_request(ex, target), ex.read_body,
-                                  loop.time)  # fmt: skip
+    result = await serve_endpoint(
+        endpoint, runtime, edge_request(ex, target), ex.read_body, loop.time
+    )
     answer = result.response
     ex.status, ex.outcome, ex.reason = answer.status, result.outcome, result.reason
     ex.path, ex.subject, ex.auth_seconds = endpoint.path, result.subject, result.auth_seconds

@@ -213,8 +213,11 @@ class Exchange(ResponseRelay):
             self._drop_body()
             answer = refusal_answer(runtime, exc, self.method, target, headers)
             self.status = answer.status  # a login redirect is logged as the 302 it is
-            conn.write(render(answer, close=self._closing(), head=self.method == "HEAD",
-                              http10=self.http10))
+            conn.write(
+                render(
+                    answer, close=self._closing(), head=self.method == "HEAD", http10=self.http10
+                )
+            )
             return
         self.auth_seconds = server.loop.time() - t0
         self.path = decision.path
@@ -341,8 +344,9 @@ class Exchange(ResponseRelay):
         elif exc.status < 500:
             self.outcome = Outcome.REJECTED
         self._drop_body()
-        self.conn.write(error_bytes(exc, close=self._closing(), head=self.method == "HEAD",
-                                    http10=self.http10))  # fmt: skip
+        self.conn.write(
+            error_bytes(exc, close=self._closing(), head=self.method == "HEAD", http10=self.http10)
+        )
 
     def _record(self, t0: float) -> None:
         if self.conn.server.on_request is not None:

@@ -20,8 +20,15 @@ from kubernetes import client
 from tests.operator.operator_helpers import OperatorProcess, Providers, eventually, keycloak_spec
 from tests.proxy.proxy_harness import ServerProcess, free_port, wait_for
 
-__all__ = ["AccessKeyApi", "OperatorProcess", "Providers", "Sidecar", "eventually",
-           "keycloak_spec", "provider_spec"]  # fmt: skip
+__all__ = [
+    "AccessKeyApi",
+    "OperatorProcess",
+    "Providers",
+    "Sidecar",
+    "eventually",
+    "keycloak_spec",
+    "provider_spec",
+]
 
 API = "/apis/auth/v2/access-keys"
 
@@ -31,9 +38,13 @@ def provider_spec(keycloak: Any, **access_keys: Any) -> dict[str, Any]:
     return keycloak_spec(
         keycloak,
         tuning={"leewaySeconds": 0},
-        accessKeys={"enabled": True, "adminGroups": ["platform-admins"],
-                    "revocationPollSeconds": 1, **access_keys},
-    )  # fmt: skip
+        accessKeys={
+            "enabled": True,
+            "adminGroups": ["platform-admins"],
+            "revocationPollSeconds": 1,
+            **access_keys,
+        },
+    )
 
 
 class AccessKeyApi:
@@ -43,10 +54,17 @@ class AccessKeyApi:
         self.base = operator.base_url
         self.params = {"provider": provider} if provider else {}
 
-    def call(self, method: str, path: str = "", token: str | None = None, *,
-             body: Any = None, raw: bytes | None = None,
-             params: dict[str, str] | None = None,
-             headers: dict[str, str] | None = None) -> httpx.Response:
+    def call(
+        self,
+        method: str,
+        path: str = "",
+        token: str | None = None,
+        *,
+        body: Any = None,
+        raw: bytes | None = None,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
         hdrs = dict(headers or {})
         if token is not None:
             hdrs["Authorization"] = f"Bearer {token}"
@@ -56,9 +74,14 @@ class AccessKeyApi:
             hdrs.setdefault("Content-Type", "application/json")
         elif body is not None:
             kwargs["json"] = body
-        return httpx.request(method, f"{self.base}{API}{path}", headers=hdrs,
-                             params={**self.params, **(params or {})}, timeout=15,
-                             **kwargs)  # fmt: skip
+        return httpx.request(
+            method,
+            f"{self.base}{API}{path}",
+            headers=hdrs,
+            params={**self.params, **(params or {})},
+            timeout=15,
+            **kwargs,
+        )
 
     def create(self, token: str, **body: Any) -> dict[str, Any]:
         rsp = self.call("POST", token=token, body={"name": "ci", **body})
@@ -83,8 +106,9 @@ class Sidecar:
     """``authgate proxy`` with the provider's rendered ConfigMap, as the webhook would
     mount it, in front of the demo echo service; ``engine`` picks the data path."""
 
-    def __init__(self, providers: Providers, name: str, workdir: Path, upstream: str,
-                 engine: str) -> None:
+    def __init__(
+        self, providers: Providers, name: str, workdir: Path, upstream: str, engine: str
+    ) -> None:
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         cm = eventually(lambda: providers.configmap(name), what=f"ConfigMap of {name}")
@@ -103,7 +127,9 @@ class Sidecar:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AUTHGATE__")}
         self.process = ServerProcess(
             [sys.executable, "-m", "authgate", "proxy", "--config", str(workdir / "config.yaml")],
-            workdir / "proxy.log", env=env)
+            workdir / "proxy.log",
+            env=env,
+        )
 
     @property
     def url(self) -> str:
@@ -111,13 +137,11 @@ class Sidecar:
 
     def start(self) -> Sidecar:
         self.process.start()
-        wait_for(f"http://127.0.0.1:{self.admin_port}/readyz", timeout=60,
-                 proc=self.process.proc)  # fmt: skip
+        wait_for(f"http://127.0.0.1:{self.admin_port}/readyz", timeout=60, proc=self.process.proc)
         return self
 
     def get(self, token: str, path: str = "/hello") -> httpx.Response:
-        return httpx.get(self.url + path, headers={"Authorization": f"Bearer {token}"},
-                         timeout=10)  # fmt: skip
+        return httpx.get(self.url + path, headers={"Authorization": f"Bearer {token}"}, timeout=10)
 
     def status(self, token: str) -> int:
         return self.get(token).status_code

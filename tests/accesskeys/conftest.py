@@ -40,8 +40,9 @@ def providers(kube: Any, ak_namespace: str) -> Providers:
 
 
 @pytest.fixture
-def operator_factory(kube: Any, tmp_path: Path,
-                     request: pytest.FixtureRequest) -> Iterator[Callable[..., OperatorProcess]]:
+def operator_factory(
+    kube: Any, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., OperatorProcess]]:
     started: list[OperatorProcess] = []
 
     def start(namespace: str, *extra: str) -> OperatorProcess:
@@ -63,21 +64,24 @@ def echo_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     workdir = tmp_path_factory.mktemp("ak-demo")
     port = free_port()
-    proc = ServerProcess([PYTHON, "-m", "authgate.proxy.demo", "--port", str(port)],
-                         workdir / "demo.log").start()  # fmt: skip
+    proc = ServerProcess(
+        [PYTHON, "-m", "authgate.proxy.demo", "--port", str(port)], workdir / "demo.log"
+    ).start()
     wait_for(f"http://127.0.0.1:{port}/healthz", status=200, timeout=20, proc=proc.proc)
     yield f"http://127.0.0.1:{port}"
     proc.stop()
 
 
 @pytest.fixture
-def sidecar_factory(providers: Providers, echo_upstream: str, tmp_path: Path,
-                    request: pytest.FixtureRequest) -> Iterator[Callable[..., Sidecar]]:
+def sidecar_factory(
+    providers: Providers, echo_upstream: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., Sidecar]]:
     started: list[Sidecar] = []
 
     def start(name: str, engine: str = "aiohttp") -> Sidecar:
-        car = Sidecar(providers, name, tmp_path / f"sidecar-{len(started)}", echo_upstream,
-                      engine).start()  # fmt: skip
+        car = Sidecar(
+            providers, name, tmp_path / f"sidecar-{len(started)}", echo_upstream, engine
+        ).start()
         started.append(car)
         return car
 

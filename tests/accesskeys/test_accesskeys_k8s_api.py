@@ -24,8 +24,9 @@ GROUP, VERSION = "authgate.io", "v1alpha1"
 
 
 @pytest.fixture
-def env(kube: Any, keycloak: Any, ak_namespace: str, providers: Any,
-        operator_factory: Any) -> dict[str, Any]:
+def env(
+    kube: Any, keycloak: Any, ak_namespace: str, providers: Any, operator_factory: Any
+) -> dict[str, Any]:
     providers.create("corp", provider_spec(keycloak, maxExpirySeconds=86400))
     op = operator_factory(ak_namespace)
     api = AccessKeyApi(op)
@@ -36,8 +37,9 @@ def env(kube: Any, keycloak: Any, ak_namespace: str, providers: Any,
 
 def _object(kube: Any, ns: str, jti: str) -> dict[str, Any]:
     custom = client.CustomObjectsApi(kube.api_client())
-    return dict(custom.get_namespaced_custom_object(GROUP, VERSION, ns, "accesskeys",
-                                                    "ak-" + jti[3:]))  # fmt: skip
+    return dict(
+        custom.get_namespaced_custom_object(GROUP, VERSION, ns, "accesskeys", "ak-" + jti[3:])
+    )
 
 
 def _revoked(op: Any, ns: str) -> list[str]:
@@ -47,8 +49,9 @@ def _revoked(op: Any, ns: str) -> list[str]:
 
 def test_lifecycle_and_the_stored_object(kube: Any, env: dict[str, Any]) -> None:
     api, alice, ns = env["api"], env["tokens"]["alice"], env["ns"]
-    created = api.create(alice, name="ci", scope=["platform:read"], expires_in_seconds=3600,
-                         description="nightly")  # fmt: skip
+    created = api.create(
+        alice, name="ci", scope=["platform:read"], expires_in_seconds=3600, description="nightly"
+    )
     jti, token = created["jti"], created["token"]
     assert re.fullmatch(r"ak_[0-9a-f]{32}", jti) and "once" in created["warning"]
     assert created["status"] == "Active" and created["scope"] == ["platform:read"]
@@ -120,7 +123,9 @@ def test_the_rules(env: dict[str, Any]) -> None:
     assert rsp.status_code == 422 and "never expire" in rsp.json()["description"]
     default = api.create(bob, name="dflt")
     assert default["scope"] == ["platform:read", "platform:write"] or set(default["scope"]) == {
-        "platform:read", "platform:write"}
+        "platform:read",
+        "platform:write",
+    }
     # visibility: owners and admins only; to others a key does not exist
     assert api.call("GET", f"/{default['jti']}", carol).status_code == 404
     assert api.call("DELETE", f"/{default['jti']}", carol).status_code == 404
@@ -186,24 +191,31 @@ def test_revocation_list_is_polled_with_etags(env: dict[str, Any]) -> None:
     assert changed.headers["ETag"] != etag
 
 
-def test_feature_off_is_404(keycloak: Any, ak_namespace: str, providers: Any,
-                            operator_factory: Any) -> None:
+def test_feature_off_is_404(
+    keycloak: Any, ak_namespace: str, providers: Any, operator_factory: Any
+) -> None:
     from tests.accesskeys.ak_helpers import keycloak_spec
 
     providers.create("plain", keycloak_spec(keycloak))
     op = operator_factory(ak_namespace)
     token = user_token(keycloak, "bob")
     eventually(lambda: op.discovery().status_code == 200, what="discovery")
-    for method, path in (("GET", API), ("POST", API), ("GET", API + "/ak_" + "0" * 32),
-                         ("GET", f"/apis/auth/v2/issuers/{ak_namespace}/plain/jwks"),
-                         ("GET", f"/apis/auth/v2/issuers/{ak_namespace}/plain/revocations")):
-        rsp = httpx.request(method, op.base_url + path, timeout=5,
-                            headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    for method, path in (
+        ("GET", API),
+        ("POST", API),
+        ("GET", API + "/ak_" + "0" * 32),
+        ("GET", f"/apis/auth/v2/issuers/{ak_namespace}/plain/jwks"),
+        ("GET", f"/apis/auth/v2/issuers/{ak_namespace}/plain/revocations"),
+    ):
+        rsp = httpx.request(
+            method, op.base_url + path, timeout=5, headers={"Authorization": f"Bearer {token}"}
+        )
         assert rsp.status_code == 404 and rsp.json()["error"] == "not_found", (path, rsp.text)
 
 
-def test_phase_refresh_and_garbage_collection(kube: Any, keycloak: Any, ak_namespace: str,
-                                              providers: Any, operator_factory: Any) -> None:
+def test_phase_refresh_and_garbage_collection(
+    kube: Any, keycloak: Any, ak_namespace: str, providers: Any, operator_factory: Any
+) -> None:
     """A key that expired is shown Expired; one that stopped working longer ago than
     retentionSeconds (default 7 days) is deleted."""
     import time
@@ -216,21 +228,36 @@ def test_phase_refresh_and_garbage_collection(kube: Any, keycloak: Any, ak_names
 
     def planted(expired_ago: float) -> AccessKeyRecord:
         record = AccessKeyRecord(
-            jti=new_jti(), namespace=ak_namespace, provider="corp", name="old", description="",
-            principal="bob", email=None, groups=(), service_account=None, created_by="bob",
-            scopes=("platform:read",), audiences=("api://authgate",), issuer="http://x",
-            token_hash="sha256:00", signing_kid="gone", created_at=now - expired_ago - 3600,
-            expires_at=now - expired_ago)  # fmt: skip
+            jti=new_jti(),
+            namespace=ak_namespace,
+            provider="corp",
+            name="old",
+            description="",
+            principal="bob",
+            email=None,
+            groups=(),
+            service_account=None,
+            created_by="bob",
+            scopes=("platform:read",),
+            audiences=("api://authgate",),
+            issuer="http://x",
+            token_hash="sha256:00",
+            signing_kid="gone",
+            created_at=now - expired_ago - 3600,
+            expires_at=now - expired_ago,
+        )
         manifest = record.manifest(now - expired_ago - 60)  # written while still Active
-        custom.create_namespaced_custom_object(GROUP, VERSION, ak_namespace, "accesskeys",
-                                               manifest)  # fmt: skip
+        custom.create_namespaced_custom_object(GROUP, VERSION, ak_namespace, "accesskeys", manifest)
         return record
 
     recent, ancient = planted(7200), planted(8 * 86400)
     op = operator_factory(ak_namespace, "--access-key-gc-interval", "1")
     assert op.alive()
-    eventually(lambda: _object(kube, ak_namespace, recent.jti)["status"]["phase"] == "Expired",
-               timeout=30, what="phase refreshed to Expired")  # fmt: skip
+    eventually(
+        lambda: _object(kube, ak_namespace, recent.jti)["status"]["phase"] == "Expired",
+        timeout=30,
+        what="phase refreshed to Expired",
+    )
 
     def gone() -> bool:
         try:

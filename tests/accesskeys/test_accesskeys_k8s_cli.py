@@ -16,23 +16,46 @@ from tests.client.client_harness import Cli
 pytestmark = pytest.mark.timeout(400)
 
 
-def test_cli_lifecycle(keycloak: Any, ak_namespace: str, providers: Any, operator_factory: Any,
-                       sidecar_factory: Any, tmp_path: Path) -> None:
+def test_cli_lifecycle(
+    keycloak: Any,
+    ak_namespace: str,
+    providers: Any,
+    operator_factory: Any,
+    sidecar_factory: Any,
+    tmp_path: Path,
+) -> None:
     providers.create("corp", provider_spec(keycloak))
     op = operator_factory(ak_namespace)
     providers.wait_ready("corp")
-    eventually(lambda: AccessKeyApi(op).ready(user_token(keycloak, "bob")), timeout=60,
-               what="access-key API up")  # fmt: skip
+    eventually(
+        lambda: AccessKeyApi(op).ready(user_token(keycloak, "bob")),
+        timeout=60,
+        what="access-key API up",
+    )
     car = sidecar_factory("corp", "lean")
     cli = Cli(tmp_path)
-    login = cli.run("login", "--base-url", car.url, "--username", "bob", "--password-stdin",
-                    "--ca-file", str(keycloak.ca_file), "--scope", "openid",
-                    "--scope", "platform:read", "--scope", "platform:write",
-                    input="bob-Passw0rd\n")  # fmt: skip
+    login = cli.run(
+        "login",
+        "--base-url",
+        car.url,
+        "--username",
+        "bob",
+        "--password-stdin",
+        "--ca-file",
+        str(keycloak.ca_file),
+        "--scope",
+        "openid",
+        "--scope",
+        "platform:read",
+        "--scope",
+        "platform:write",
+        input="bob-Passw0rd\n",
+    )
     assert login.returncode == 0, login.stderr
 
-    made = cli.run("access-keys", "create", "--name", "ci", "--scope", "platform:read",
-                   "--expires-in", "30d")  # fmt: skip
+    made = cli.run(
+        "access-keys", "create", "--name", "ci", "--scope", "platform:read", "--expires-in", "30d"
+    )
     assert made.returncode == 0, made.stderr
     token = made.stdout.strip()
     assert token.count(".") == 2 and "\n" not in token  # only the token on stdout
@@ -48,10 +71,14 @@ def test_cli_lifecycle(keycloak: Any, ak_namespace: str, providers: Any, operato
     got = json.loads(cli.run("access-keys", "get", jti, "-o", "json").stdout)
     assert got["jti"] == jti and "token" not in got
 
-    assert json.loads(cli.run("access-keys", "suspend", jti, "-o", "json").stdout)[
-        "status"] == "Suspended"
-    assert json.loads(cli.run("access-keys", "unsuspend", jti, "-o", "json").stdout)[
-        "status"] == "Active"
+    assert (
+        json.loads(cli.run("access-keys", "suspend", jti, "-o", "json").stdout)["status"]
+        == "Suspended"
+    )
+    assert (
+        json.loads(cli.run("access-keys", "unsuspend", jti, "-o", "json").stdout)["status"]
+        == "Active"
+    )
     rotated = cli.run("access-keys", "rotate", jti, "--grace", "1m", "-o", "json")
     assert rotated.returncode == 0, rotated.stderr
     new = json.loads(rotated.stdout)

@@ -35,8 +35,15 @@ pytestmark = pytest.mark.timeout(600)
 BOUND = 10.0  # seconds: the issue's target for "refused by every sidecar"
 
 
-def _world(keycloak: Any, ns: str, providers: Any, operator_factory: Any,
-           sidecar_factory: Any, *operator_args: str, **access_keys: Any) -> dict[str, Any]:
+def _world(
+    keycloak: Any,
+    ns: str,
+    providers: Any,
+    operator_factory: Any,
+    sidecar_factory: Any,
+    *operator_args: str,
+    **access_keys: Any,
+) -> dict[str, Any]:
     providers.create("corp", provider_spec(keycloak, **access_keys))
     op = operator_factory(ns, *operator_args)
     providers.wait_ready("corp")
@@ -44,8 +51,14 @@ def _world(keycloak: Any, ns: str, providers: Any, operator_factory: Any,
     api = AccessKeyApi(op, provider=f"{ns}/corp")
     eventually(lambda: api.ready(alice), timeout=60, what="access-key API up")
     cars = [sidecar_factory("corp", "aiohttp"), sidecar_factory("corp", "lean")]
-    return {"op": op, "api": api, "alice": alice, "bob": user_token(keycloak, "bob"),
-            "cars": cars, "ns": ns}  # fmt: skip
+    return {
+        "op": op,
+        "api": api,
+        "alice": alice,
+        "bob": user_token(keycloak, "bob"),
+        "cars": cars,
+        "ns": ns,
+    }
 
 
 async def _conditional_gets(url: str, etag: str, n: int) -> float:
@@ -61,8 +74,9 @@ def _all(cars: list[Any], token: str, status: int) -> bool:
     return all(car.status(token) == status for car in cars)
 
 
-def test_create_use_revoke_within_the_bound(keycloak: Any, ak_namespace: str, providers: Any,
-                                            operator_factory: Any, sidecar_factory: Any) -> None:
+def test_create_use_revoke_within_the_bound(
+    keycloak: Any, ak_namespace: str, providers: Any, operator_factory: Any, sidecar_factory: Any
+) -> None:
     w = _world(keycloak, ak_namespace, providers, operator_factory, sidecar_factory)
     api, alice, cars = w["api"], w["alice"], w["cars"]
     # the key works as a bearer token on both engines, acting as alice, with its scopes only
@@ -73,8 +87,9 @@ def test_create_use_revoke_within_the_bound(keycloak: Any, ak_namespace: str, pr
         headers = {k.lower(): v for k, v in echoed["headers"]}
         assert headers["x-nmp-principal-id"] == key["principal"]
         assert headers["x-nmp-scopes"] == "platform:read"
-        post = httpx.post(car.url + "/hello", headers={"Authorization": f"Bearer {key['token']}"},
-                          timeout=10)  # fmt: skip
+        post = httpx.post(
+            car.url + "/hello", headers={"Authorization": f"Bearer {key['token']}"}, timeout=10
+        )
         assert post.status_code == 403  # no platform:write on this key
     assert _all(cars, alice, 200)  # the IdP token works next to it
 
@@ -92,28 +107,33 @@ def test_create_use_revoke_within_the_bound(keycloak: Any, ak_namespace: str, pr
         assert all(car.reason(k["token"]) == "key_revoked" for car in cars)
     assert _all(cars, alice, 200)
     p50, worst = statistics.median(latencies), max(latencies)
-    print(f"\nREVOCATION LATENCY over {len(latencies)} revocations, 2 sidecars (aiohttp+lean), "
-          f"poll 1 s: p50 {p50:.2f} s, max {worst:.2f} s")
+    print(
+        f"\nREVOCATION LATENCY over {len(latencies)} revocations, 2 sidecars (aiohttp+lean), "
+        f"poll 1 s: p50 {p50:.2f} s, max {worst:.2f} s"
+    )
     assert worst < BOUND
 
     # the revocation list's cost per sidecar: one conditional GET per poll, 304 when unchanged
     issuer = key["issuer"]
     full = httpx.get(f"{issuer}/revocations", timeout=5)
     n = 200
-    rsp = httpx.get(f"{issuer}/revocations", headers={"If-None-Match": full.headers["ETag"]},
-                    timeout=5)  # fmt: skip
+    rsp = httpx.get(
+        f"{issuer}/revocations", headers={"If-None-Match": full.headers["ETag"]}, timeout=5
+    )
     assert rsp.status_code == 304
-    per_request = asyncio.run(_conditional_gets(f"{issuer}/revocations",
-                                                full.headers["ETag"], n))  # fmt: skip
+    per_request = asyncio.run(_conditional_gets(f"{issuer}/revocations", full.headers["ETag"], n))
     header_bytes = sum(len(k) + len(v) + 4 for k, v in rsp.headers.items()) + 17
-    print(f"REVOCATION LIST COST per sidecar per poll: 304 = {header_bytes} B of headers, no body; "
-          f"200 = {len(full.content)} B body with {len(full.json()['revoked'])} revoked keys; "
-          f"one conditional GET {per_request * 1000:.2f} ms (the sidecar's fetcher, a new "
-          "connection per poll, loopback)")
+    print(
+        f"REVOCATION LIST COST per sidecar per poll: 304 = {header_bytes} B of headers, no body; "
+        f"200 = {len(full.content)} B body with {len(full.json()['revoked'])} revoked keys; "
+        f"one conditional GET {per_request * 1000:.2f} ms (the sidecar's fetcher, a new "
+        "connection per poll, loopback)"
+    )
 
 
-def test_rotation_suspend_and_unsuspend(keycloak: Any, ak_namespace: str, providers: Any,
-                                        operator_factory: Any, sidecar_factory: Any) -> None:
+def test_rotation_suspend_and_unsuspend(
+    keycloak: Any, ak_namespace: str, providers: Any, operator_factory: Any, sidecar_factory: Any
+) -> None:
     w = _world(keycloak, ak_namespace, providers, operator_factory, sidecar_factory)
     api, bob, cars = w["api"], w["bob"], w["cars"]
     old = api.create(bob, name="rot")
@@ -139,8 +159,14 @@ def test_rotation_suspend_and_unsuspend(keycloak: Any, ak_namespace: str, provid
         wait_status(lambda car=car: car.status(new["token"]), 200, BOUND)
 
 
-def test_refused_keys(kube: Any, keycloak: Any, ak_namespace: str, providers: Any,
-                      operator_factory: Any, sidecar_factory: Any) -> None:
+def test_refused_keys(
+    kube: Any,
+    keycloak: Any,
+    ak_namespace: str,
+    providers: Any,
+    operator_factory: Any,
+    sidecar_factory: Any,
+) -> None:
     """Expired, forged, another provider's, and a service-bound key by an admin."""
     providers.create("other", provider_spec(keycloak))
     w = _world(keycloak, ak_namespace, providers, operator_factory, sidecar_factory)
@@ -153,25 +179,35 @@ def test_refused_keys(kube: Any, keycloak: Any, ak_namespace: str, providers: An
     # expired: signed with the operator's real key, exp in the past (leeway 0 on this provider)
     real = next(k for k in signing_secret(kube, ns, "corp") if k["kid"] == kid)
     key = serialization.load_pem_private_key(real["pem"].encode(), password=None)
-    expired = jwt.encode({**claims, "exp": int(time.time()) - 5, "iat": int(time.time()) - 100,
-                          "nbf": int(time.time()) - 100}, key, algorithm="ES256",
-                         headers={"kid": kid, "typ": "at+jwt"})  # fmt: skip
-    assert all(car.status(expired) == 401 and car.reason(expired) == "token_expired"
-               for car in cars)  # fmt: skip
+    expired = jwt.encode(
+        {
+            **claims,
+            "exp": int(time.time()) - 5,
+            "iat": int(time.time()) - 100,
+            "nbf": int(time.time()) - 100,
+        },
+        key,
+        algorithm="ES256",
+        headers={"kid": kid, "typ": "at+jwt"},
+    )
+    assert all(
+        car.status(expired) == 401 and car.reason(expired) == "token_expired" for car in cars
+    )
 
     # forged: same claims and kid, another key; and an unknown kid
     other_key = ec.generate_private_key(ec.SECP256R1())
     forged = jwt.encode(claims, other_key, algorithm="ES256", headers={"kid": kid})
-    assert all(car.status(forged) == 401 and car.reason(forged) == "bad_signature"
-               for car in cars)  # fmt: skip
+    assert all(car.status(forged) == 401 and car.reason(forged) == "bad_signature" for car in cars)
     stranger = jwt.encode(claims, other_key, algorithm="ES256", headers={"kid": "nope"})
     assert all(car.status(stranger) == 401 for car in cars)
 
     # another provider's issuer (same operator, same cluster): refused by corp's sidecars
     other = AccessKeyApi(w["op"], provider=f"{ns}/other").create(alice, name="elsewhere")
     assert other["issuer"] != good["issuer"]
-    assert all(car.status(other["token"]) == 401 and car.reason(other["token"]) == "bad_issuer"
-               for car in cars)  # fmt: skip
+    assert all(
+        car.status(other["token"]) == 401 and car.reason(other["token"]) == "bad_issuer"
+        for car in cars
+    )
 
     # a service-bound key (admin only) acts as the service account, not as alice
     bound = api.create(alice, name="bot", service_account="robot", scope=["platform:read"])
@@ -181,13 +217,27 @@ def test_refused_keys(kube: Any, keycloak: Any, ak_namespace: str, providers: An
     assert "x-nmp-principal-email" not in echoed
 
 
-def test_signing_key_rotation_under_load(kube: Any, keycloak: Any, ak_namespace: str,
-                                         providers: Any, operator_factory: Any,
-                                         sidecar_factory: Any) -> None:
+def test_signing_key_rotation_under_load(
+    kube: Any,
+    keycloak: Any,
+    ak_namespace: str,
+    providers: Any,
+    operator_factory: Any,
+    sidecar_factory: Any,
+) -> None:
     """The operator rotates its signing key every 6 s (prepublished 3 s ahead) while
     old and freshly minted keys are used continuously: 0 failed requests."""
-    w = _world(keycloak, ak_namespace, providers, operator_factory, sidecar_factory,
-               "--access-key-rotation", "6", "--access-key-prepublish", "3")  # fmt: skip
+    w = _world(
+        keycloak,
+        ak_namespace,
+        providers,
+        operator_factory,
+        sidecar_factory,
+        "--access-key-rotation",
+        "6",
+        "--access-key-prepublish",
+        "3",
+    )
     api, alice, cars, ns = w["api"], w["alice"], w["cars"], w["ns"]
     first = api.create(alice, name="long-lived", scope=["platform:read"])
     eventually(lambda: _all(cars, first["token"], 200), timeout=30, what="key accepted")
@@ -218,18 +268,26 @@ def test_signing_key_rotation_under_load(kube: Any, keycloak: Any, ak_namespace:
     done.set()
     thread.join(timeout=30)
     published = {k["kid"] for k in signing_secret(kube, ns, "corp")}
-    print(f"\nSIGNING-KEY ROTATION: {len(kids)} signing keys used, {sent[0]} requests, "
-          f"{len(failures)} failed")
+    print(
+        f"\nSIGNING-KEY ROTATION: {len(kids)} signing keys used, {sent[0]} requests, "
+        f"{len(failures)} failed"
+    )
     assert len(kids) >= 3, kids
     assert jwt.get_unverified_header(first["token"])["kid"] in published  # still in use: kept
     assert failures == [] and sent[0] > 20
 
 
-def test_operator_down_stale_window_then_fail_closed(keycloak: Any, ak_namespace: str,
-                                                     providers: Any, operator_factory: Any,
-                                                     sidecar_factory: Any) -> None:
-    w = _world(keycloak, ak_namespace, providers, operator_factory, sidecar_factory,
-               revocationMaxStaleSeconds=8)
+def test_operator_down_stale_window_then_fail_closed(
+    keycloak: Any, ak_namespace: str, providers: Any, operator_factory: Any, sidecar_factory: Any
+) -> None:
+    w = _world(
+        keycloak,
+        ak_namespace,
+        providers,
+        operator_factory,
+        sidecar_factory,
+        revocationMaxStaleSeconds=8,
+    )
     api, alice, cars, op = w["api"], w["alice"], w["cars"], w["op"]
     key = api.create(alice, name="outage", scope=["platform:read"])
     eventually(lambda: _all(cars, key["token"], 200), timeout=30, what="key accepted")
@@ -244,8 +302,10 @@ def test_operator_down_stale_window_then_fail_closed(keycloak: Any, ak_namespace
     assert refused_after >= 8 - 1.5
     assert all(car.reason(key["token"]) == "revocations_stale" for car in cars)
     assert _all(cars, alice, 200)  # IdP tokens never depend on the operator
-    print(f"\nOPERATOR DOWN: access keys refused {refused_after:.1f} s after the kill "
-          f"(the graceful stop took {stopped:.1f} s; max stale 8 s); IdP tokens unaffected")
+    print(
+        f"\nOPERATOR DOWN: access keys refused {refused_after:.1f} s after the kill "
+        f"(the graceful stop took {stopped:.1f} s; max stale 8 s); IdP tokens unaffected"
+    )
     op.start()  # back: the next poll makes keys work again
     for car in cars:
         wait_status(lambda car=car: car.status(key["token"]), 200, 30)

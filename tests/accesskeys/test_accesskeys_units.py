@@ -29,11 +29,24 @@ ISSUER = "http://127.0.0.1:1/apis/auth/v2/issuers/ns/corp"
 
 def record(**changes: object) -> AccessKeyRecord:
     base = AccessKeyRecord(
-        jti=new_jti(), namespace="ns", provider="corp", name="ci", description="",
-        principal="alice", email="alice@example.com", groups=("dev",), service_account=None,
-        created_by="alice", scopes=("platform:read",), audiences=("api://x",), issuer=ISSUER,
-        token_hash="sha256:00", signing_kid="k1", created_at=1000.0, expires_at=5000.0,
-    )  # fmt: skip
+        jti=new_jti(),
+        namespace="ns",
+        provider="corp",
+        name="ci",
+        description="",
+        principal="alice",
+        email="alice@example.com",
+        groups=("dev",),
+        service_account=None,
+        created_by="alice",
+        scopes=("platform:read",),
+        audiences=("api://x",),
+        issuer=ISSUER,
+        token_hash="sha256:00",
+        signing_kid="k1",
+        created_at=1000.0,
+        expires_at=5000.0,
+    )
     from dataclasses import replace
 
     return replace(base, **changes)  # type: ignore[arg-type]
@@ -44,8 +57,16 @@ def record(**changes: object) -> AccessKeyRecord:
 
 def test_policy_defaults_and_disabled_maximum() -> None:
     assert policy_of({}).enabled is False
-    p = policy_of({"accessKeys": {"enabled": True, "maxExpirySeconds": 3600,
-                                  "defaultExpirySeconds": 7200, "adminGroups": ["admins"]}})
+    p = policy_of(
+        {
+            "accessKeys": {
+                "enabled": True,
+                "maxExpirySeconds": 3600,
+                "defaultExpirySeconds": 7200,
+                "adminGroups": ["admins"],
+            }
+        }
+    )
     assert p.enabled and p.effective_default_expiry() == 3600  # never above the maximum
     assert p.is_admin(("admins", "x")) and not p.is_admin(("x",))
     assert not AccessKeyPolicy(admin_groups=()).is_admin(("admins",))
@@ -71,21 +92,24 @@ def test_scopes_are_a_subset_of_the_creators() -> None:
         check_scopes(None, ("openid",))
 
 
-@pytest.mark.parametrize("body, fragment", [
-    ({}, "'name' is required"),
-    ({"name": ""}, "'name' must be"),
-    ({"name": "x" * 64}, "longer than 63"),
-    ({"name": "ci", "expires_in": 5}, "unknown field"),
-    ({"name": "ci", "expires_in_seconds": "30d"}, "integer"),
-    ({"name": "ci", "expires_in_seconds": True}, "integer"),
-    ({"name": "ci", "expires_in_seconds": -1}, "negative"),
-    ({"name": "ci", "scope": 5}, "'scope' must be"),
-    ({"name": "ci", "scope": ["a b"]}, "visible ASCII"),
-    ({"name": "ci", "scope": []}, "empty"),
-    ({"name": "ci", "scope": ["s"] * 33}, "more than 32"),
-    ({"name": "ci", "description": "\x00"}, "control characters"),
-    ({"name": "ci", "service_account": "Bad_Name"}, "DNS labels"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "body, fragment",
+    [
+        ({}, "'name' is required"),
+        ({"name": ""}, "'name' must be"),
+        ({"name": "x" * 64}, "longer than 63"),
+        ({"name": "ci", "expires_in": 5}, "unknown field"),
+        ({"name": "ci", "expires_in_seconds": "30d"}, "integer"),
+        ({"name": "ci", "expires_in_seconds": True}, "integer"),
+        ({"name": "ci", "expires_in_seconds": -1}, "negative"),
+        ({"name": "ci", "scope": 5}, "'scope' must be"),
+        ({"name": "ci", "scope": ["a b"]}, "visible ASCII"),
+        ({"name": "ci", "scope": []}, "empty"),
+        ({"name": "ci", "scope": ["s"] * 33}, "more than 32"),
+        ({"name": "ci", "description": "\x00"}, "control characters"),
+        ({"name": "ci", "service_account": "Bad_Name"}, "DNS labels"),
+    ],
+)
 def test_bad_create_bodies_are_400(body: dict[str, object], fragment: str) -> None:
     with pytest.raises(ApiError) as err:
         parse_create(body, "ns")
@@ -96,7 +120,9 @@ def test_create_body_parsing() -> None:
     req = parse_create({"name": "ci", "scope": "a b a", "service_account": "bot"}, "ns")
     assert req.scopes == ("a", "b") and req.service_account == ("ns", "bot")
     assert parse_create({"name": "ci", "service_account": "other/bot"}, "ns").service_account == (
-        "other", "bot")
+        "other",
+        "bot",
+    )
     assert parse_rotate({"grace_period_seconds": 10}).grace_period_seconds == 10
     for raw in (b"[1]", b"{", b"\xff", b'"x"'):
         with pytest.raises(ApiError):
@@ -129,8 +155,9 @@ def test_manifest_round_trip_keeps_no_token() -> None:
     assert obj["status"]["phase"] == "Rotating"
     back = AccessKeyRecord.from_object(obj)
     assert back is not None
-    assert back == record(jti=r.jti, rotated_from=r.rotated_from, grace_until=3000.0,
-                          stored_phase="Rotating")  # fmt: skip
+    assert back == record(
+        jti=r.jti, rotated_from=r.rotated_from, grace_until=3000.0, stored_phase="Rotating"
+    )
     assert token_hash("abc").startswith("sha256:") and "abc" not in token_hash("abc")
     obj["spec"]["state"] = "Bogus"  # an unknown state fails closed
     bogus = AccessKeyRecord.from_object(obj)
@@ -169,8 +196,9 @@ def test_signing_key_rotation_with_overlap() -> None:
     assert kept is None
     gone = step.planned(200.0, rotation_seconds=1000, prepublish_seconds=5, in_use=())
     assert gone is not None and gone.kids() == (step.keys[1].kid,)
-    again = SigningKeySet.from_secret({"data": step.secret_data(),
-                                       "metadata": {"resourceVersion": "7"}})  # fmt: skip
+    again = SigningKeySet.from_secret(
+        {"data": step.secret_data(), "metadata": {"resourceVersion": "7"}}
+    )
     assert again is not None and again.kids() == step.kids() and again.resource_version == "7"
 
 
@@ -188,12 +216,16 @@ def test_minted_token_verifies_with_the_published_jwk() -> None:
 
 
 def test_revocation_document_lists_only_what_must_be_refused() -> None:
-    live, revoked, suspended = record(), record().with_state("Revoked", 1500), record(
-        ).with_state("Suspended", 1500)  # fmt: skip
+    live, revoked, suspended = (
+        record(),
+        record().with_state("Revoked", 1500),
+        record().with_state("Suspended", 1500),
+    )
     expired_long_ago = record(expires_at=1100.0).with_state("Revoked", 1050)
     other_kid = record(signing_kid="gone").with_state("Revoked", 1500)
-    body, etag = revocation_document(ISSUER, [live, revoked, suspended, expired_long_ago,
-                                              other_kid], ["k1"], 2000.0)  # fmt: skip
+    body, etag = revocation_document(
+        ISSUER, [live, revoked, suspended, expired_long_ago, other_kid], ["k1"], 2000.0
+    )
     doc = json.loads(body)
     assert sorted(doc["revoked"]) == sorted([revoked.jti, suspended.jti])
     assert doc["kids"] == ["k1"] and doc["issuer"] == ISSUER
@@ -221,8 +253,11 @@ def test_sidecar_revocation_state_fails_closed() -> None:
     assert err.value.reason == "revocations_stale"
     rl.confirm()  # a 304
     rl.check(new_jti())
-    for bad in (b"nope", json.dumps({"issuer": "other", "revoked": []}).encode(),
-                json.dumps({"issuer": ISSUER, "revoked": ["x"]}).encode()):  # fmt: skip
+    for bad in (
+        b"nope",
+        json.dumps({"issuer": "other", "revoked": []}).encode(),
+        json.dumps({"issuer": ISSUER, "revoked": ["x"]}).encode(),
+    ):
         with pytest.raises(RevocationListError):
             rl.apply(bad, None)
     with pytest.raises(InvalidToken):

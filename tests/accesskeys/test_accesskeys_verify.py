@@ -25,19 +25,33 @@ AUDIENCE = "api://authgate"
 
 
 def config(**access_key: Any) -> Any:
-    return parse_config({
-        "apiVersion": "authgate.io/v1alpha1", "kind": "ProxyConfig",
-        "oidc": {"issuer": "https://idp.test/realms/x", "client_id": "cli", "audience": [AUDIENCE]},
-        "issuers": [{"name": "access-keys", "kind": "access_key", "issuer": AK_ISSUER,
-                     "access_key": access_key}],
-    })  # fmt: skip
+    return parse_config(
+        {
+            "apiVersion": "authgate.io/v1alpha1",
+            "kind": "ProxyConfig",
+            "oidc": {
+                "issuer": "https://idp.test/realms/x",
+                "client_id": "cli",
+                "audience": [AUDIENCE],
+            },
+            "issuers": [
+                {
+                    "name": "access-keys",
+                    "kind": "access_key",
+                    "issuer": AK_ISSUER,
+                    "access_key": access_key,
+                }
+            ],
+        }
+    )
 
 
 def verifier(keys: SigningKeySet, revocations: RevocationList | None) -> TokenVerifier:
     async def fetch(url: str) -> FetchResult:
         if url == AK_ISSUER + "/.well-known/openid-configuration":
-            return FetchResult(200, json.dumps({"issuer": AK_ISSUER,
-                                                "jwks_uri": AK_ISSUER + "/jwks"}).encode())
+            return FetchResult(
+                200, json.dumps({"issuer": AK_ISSUER, "jwks_uri": AK_ISSUER + "/jwks"}).encode()
+            )
         if url == AK_ISSUER + "/jwks":
             return FetchResult(200, json.dumps(keys.jwks()).encode())
         return FetchResult(404, b"")
@@ -50,9 +64,21 @@ def verifier(keys: SigningKeySet, revocations: RevocationList | None) -> TokenVe
 
 def key_token(keys: SigningKeySet, jti: str, **extra: Any) -> str:
     now = int(time.time())
-    return mint({"iss": AK_ISSUER, "aud": [AUDIENCE], "sub": "alice", "scope": "platform:read",
-                 "jti": jti, "iat": now, "exp": now + 600, "email": "a@example.com",
-                 "groups": ["dev"], **extra}, keys.signer(now))  # fmt: skip
+    return mint(
+        {
+            "iss": AK_ISSUER,
+            "aud": [AUDIENCE],
+            "sub": "alice",
+            "scope": "platform:read",
+            "jti": jti,
+            "iat": now,
+            "exp": now + 600,
+            "email": "a@example.com",
+            "groups": ["dev"],
+            **extra,
+        },
+        keys.signer(now),
+    )
 
 
 def listing(*revoked: str) -> bytes:
@@ -67,8 +93,11 @@ async def test_access_key_principal_and_revocation_on_cached_tokens() -> None:
     jti = new_jti()
     token = key_token(keys, jti)
     principal = await v.verify(token)
-    assert (principal.subject, principal.kind, principal.scopes) == ("alice", "access_key",
-                                                                    ("platform:read",))
+    assert (principal.subject, principal.kind, principal.scopes) == (
+        "alice",
+        "access_key",
+        ("platform:read",),
+    )
     assert principal.groups == ("dev",) and principal.attribute("access_key_id") == jti
     await v.verify(token)
     assert v.cache_hits == 1
@@ -101,15 +130,25 @@ def test_entry_config_checks_and_discovery() -> None:
     cfg = config(poll_seconds=1, max_stale_seconds=10)
     assert cfg.issuers[0].effective_revocation_url == AK_ISSUER + "/revocations"
     assert access_keys_endpoint(cfg) == (
-        "http://authgate.authgate-system.svc:80/apis/auth/v2/access-keys?provider=team/corp")
+        "http://authgate.authgate-system.svc:80/apis/auth/v2/access-keys?provider=team/corp"
+    )
     with pytest.raises(ConfigError) as err:
         config(poll_seconds=10, max_stale_seconds=12)
     assert any("max_stale_seconds: must be at least twice" in e for e in err.value.errors)
     with pytest.raises(ConfigError) as err:
-        parse_config({
-            "apiVersion": "authgate.io/v1alpha1", "kind": "ProxyConfig",
-            "oidc": {"issuer": "https://idp.test/x", "client_id": "cli"},
-            "issuers": [{"name": "x", "kind": "oidc", "issuer": "https://other.test",
-                         "access_key": {"poll_seconds": 1}}],
-        })  # fmt: skip
+        parse_config(
+            {
+                "apiVersion": "authgate.io/v1alpha1",
+                "kind": "ProxyConfig",
+                "oidc": {"issuer": "https://idp.test/x", "client_id": "cli"},
+                "issuers": [
+                    {
+                        "name": "x",
+                        "kind": "oidc",
+                        "issuer": "https://other.test",
+                        "access_key": {"poll_seconds": 1},
+                    }
+                ],
+            }
+        )
     assert any("applies to kind access_key only" in e for e in err.value.errors)

@@ -23,10 +23,17 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 CHROMIUM_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage", "--window-size=1100,800",
-)  # fmt: skip
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1100,800",
+)
 
 
 #: Debian's packages (``chromium``, ``chromium-driver``); never a downloaded browser.
@@ -115,8 +122,9 @@ class Browser:
         return {c["name"]: c["value"] for c in self.driver.get_cookies()}
 
     def set_cookie(self, name: str, value: str) -> None:
-        self.driver.add_cookie({"name": name, "value": value, "path": "/", "httpOnly": True,
-                                "sameSite": "Lax"})  # fmt: skip
+        self.driver.add_cookie(
+            {"name": name, "value": value, "path": "/", "httpOnly": True, "sameSite": "Lax"}
+        )
 
     def delete_cookie(self, name: str) -> None:
         self.driver.delete_cookie(name)

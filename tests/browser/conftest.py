@@ -71,8 +71,9 @@ def artifacts() -> Path:
 def landing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     workdir = tmp_path_factory.mktemp("landing")
     port = free_port()
-    proc = ServerProcess([PYTHON, str(HERE / "landing.py"), "--port", str(port)],
-                         workdir / "landing.log").start()  # fmt: skip
+    proc = ServerProcess(
+        [PYTHON, str(HERE / "landing.py"), "--port", str(port)], workdir / "landing.log"
+    ).start()
     url = f"http://127.0.0.1:{port}"
     wait_for(f"{url}/__seen", proc=proc.proc)
     yield url

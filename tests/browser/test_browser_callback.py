@@ -72,44 +72,60 @@ def test_hostile_callbacks(keycloak: Any, sidecars: Any, key_dir: Path) -> None:
     with httpx.Client(timeout=30) as client:
         jar, location, state = begin(client, f"{a.url}/apps/x?y=1")
         refused(client.get(f"{cb}?code=abc", headers=cookie(jar)), 400, "missing_state")
-        refused(client.get(f"{cb}?code=abc&state=forged", headers=cookie(jar)), 400,
-                "unknown_state")  # fmt: skip
-        refused(client.get(f"{cb}?code={'A' * 5000}&state={state}", headers=cookie(jar)), 400,
-                "oversized_parameter")  # fmt: skip
+        refused(
+            client.get(f"{cb}?code=abc&state=forged", headers=cookie(jar)), 400, "unknown_state"
+        )
+        refused(
+            client.get(f"{cb}?code={'A' * 5000}&state={state}", headers=cookie(jar)),
+            400,
+            "oversized_parameter",
+        )
         refused(
             client.get(f"{cb}?code=a&code=b&state={state}", headers=cookie(jar)),
             400,
             "oversized_parameter",
         )  # a repeated parameter is refused the same way
         script = quote("<script>alert(1)</script>")
-        r = client.get(f"{cb}?error=access_denied&error_description={script}&state={state}",
-                       headers=cookie(jar))  # fmt: skip
+        r = client.get(
+            f"{cb}?error=access_denied&error_description={script}&state={state}",
+            headers=cookie(jar),
+        )
         refused(r, 403, "idp_access_denied", not_echoed="<script>")
         # that state is spent now, even with its cookie
-        refused(client.get(f"{cb}?code=abc&state={state}", headers=cookie(jar)), 400,
-                "replayed_state")  # fmt: skip
+        refused(
+            client.get(f"{cb}?code=abc&state={state}", headers=cookie(jar)), 400, "replayed_state"
+        )
 
         # wrong nonce: a login cookie (validly sealed) whose nonce is not the ID token's
         jar, location, state = begin(client, f"{a.url}/apps/x")
         code = code_from(keycloak, location)
         forged = reseal_login(key_dir, jar, n="not-the-nonce-keycloak-saw")
-        refused(client.get(f"{cb}?code={code}&state={state}", headers=cookie(forged)), 400,
-                "nonce_mismatch")  # fmt: skip
+        refused(
+            client.get(f"{cb}?code={code}&state={state}", headers=cookie(forged)),
+            400,
+            "nonce_mismatch",
+        )
 
         # wrong PKCE verifier: Keycloak refuses the code (RFC 7636 §4.6)
         jar, location, state = begin(client, f"{a.url}/apps/x")
         code = code_from(keycloak, location)
         forged = reseal_login(key_dir, jar, v="x" * 64)
-        refused(client.get(f"{cb}?code={code}&state={state}", headers=cookie(forged)), 400,
-                "code_rejected")  # fmt: skip
+        refused(
+            client.get(f"{cb}?code={code}&state={state}", headers=cookie(forged)),
+            400,
+            "code_rejected",
+        )
 
         # a code used twice: first on a (works), then on a again and on b
         jar, location, state = begin(client, f"{a.url}/apps/x?y=1")
         code = code_from(keycloak, location)
         first = client.get(f"{cb}?code={code}&state={state}", headers=cookie(jar))
         assert first.status_code == 302 and first.headers["location"] == "/apps/x?y=1"
-        refused(client.get(f"{cb}?code={code}&state={state}", headers=cookie(jar)), 400,
-                "replayed_state")  # fmt: skip
+        refused(
+            client.get(f"{cb}?code={code}&state={state}", headers=cookie(jar)),
+            400,
+            "replayed_state",
+        )
         other = f"{b.url}/apis/auth/callback?code={code}&state={state}"
         refused(client.get(other, headers=cookie(jar)), 400, "code_rejected")
     for proxy in (a, b):
@@ -124,8 +140,9 @@ def test_confidential_client_signs_in(keycloak: Any, sidecars: Any, tmp_path: Pa
     with httpx.Client(timeout=30) as client:
         jar, location, state = begin(client, f"{a.url}/apps/conf")
         code = code_from(keycloak, location)
-        back = client.get(f"{a.url}/apis/auth/callback?code={code}&state={state}",
-                          headers=cookie(jar))  # fmt: skip
+        back = client.get(
+            f"{a.url}/apis/auth/callback?code={code}&state={state}", headers=cookie(jar)
+        )
         assert back.status_code == 302, back.text
         jar.update(set_cookies(back))
         page = client.get(f"{a.url}/apps/conf", headers={**HTML, **cookie(jar)})

@@ -45,8 +45,9 @@ def headers_of(entry: dict[str, Any]) -> dict[str, str]:
     return {k.lower(): v for k, v in entry["headers"]}
 
 
-def login(browser: Browser, keycloak: Any, url: str, *, user: str = "alice",
-          shot: str | None = None) -> None:  # fmt: skip
+def login(
+    browser: Browser, keycloak: Any, url: str, *, user: str = "alice", shot: str | None = None
+) -> None:
     browser.get(url)
     browser.wait_for("input#username")
     if shot:
@@ -90,12 +91,18 @@ def test_sign_in_sso_refresh_logout(  # scenarios 1-4
     assert "platform-admins" in last["x-nmp-principal-groups"].split(",")
     assert "authgate" not in last.get("cookie", "") and "authorization" not in last
     assert session_cookie_names(browser), browser.cookies()
-    assert all(c["httpOnly"] and c["sameSite"] == "Lax" for c in browser.driver.get_cookies()
-               if c["name"].startswith(SESSION))  # fmt: skip
+    assert all(
+        c["httpOnly"] and c["sameSite"] == "Lax"
+        for c in browser.driver.get_cookies()
+        if c["name"].startswith(SESSION)
+    )
     # Both engines log the login redirect as the 302 they sent, then the callback's 302.
     statuses = [(e["path"], e["status"]) for e in access_log(a.log())]
-    assert statuses[:3] == [("/apps/notebook", 302), ("/apis/auth/callback", 302),
-                            ("/apps/notebook", 200)], statuses  # fmt: skip
+    assert statuses[:3] == [
+        ("/apps/notebook", 302),
+        ("/apis/auth/callback", 302),
+        ("/apps/notebook", 200),
+    ], statuses
 
     # 2. Reload, and a second service behind another sidecar: no new login.
     browser.driver.refresh()
@@ -118,7 +125,8 @@ def test_sign_in_sso_refresh_logout(  # scenarios 1-4
     assert not browser.on_login_page()
     after = browser.cookies()
     assert {k: v for k, v in after.items() if k.startswith(SESSION)} != {
-        k: v for k, v in before.items() if k.startswith(SESSION)}  # fmt: skip
+        k: v for k, v in before.items() if k.startswith(SESSION)
+    }
     renewed = json.loads(browser.fetch(f"{a.url}/apis/auth/session")[1])
     assert renewed["access_token_expires_at"] > session["access_token_expires_at"]
     assert a.log().count("signed in") == 1  # no second authorization-code login
@@ -190,11 +198,21 @@ def test_damaged_cookies_and_rotation(  # scenarios 5 and 8
 
 
 REDIRECT_VARIANTS = [
-    "//evil.example/", "/\\evil.example/", "/%2F%2Fevil.example/", "/%2f%2fevil.example/",
-    "/%5Cevil.example/", "/%09/evil.example/", "/%0A/evil.example", "/ /evil.example",
-    "https://evil.example/", "javascript:alert(1)", "/%252F%252Fevil.example/",
-    "%2F%2Fevil.example", "/%E2%80%8B/evil.example", "/a/..//evil.example",
-]  # fmt: skip
+    "//evil.example/",
+    "/\\evil.example/",
+    "/%2F%2Fevil.example/",
+    "/%2f%2fevil.example/",
+    "/%5Cevil.example/",
+    "/%09/evil.example/",
+    "/%0A/evil.example",
+    "/ /evil.example",
+    "https://evil.example/",
+    "javascript:alert(1)",
+    "/%252F%252Fevil.example/",
+    "%2F%2Fevil.example",
+    "/%E2%80%8B/evil.example",
+    "/a/..//evil.example",
+]
 
 
 def test_open_redirect_variants_are_refused(  # scenario 6

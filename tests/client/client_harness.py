@@ -31,11 +31,13 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_CONFIG = REPO / "proxy" / "example-config.yaml"
 
 
-
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("AUTHGATE_") and k not in ("DISPLAY", "WAYLAND_DISPLAY",
-                                                           "SSL_CERT_FILE", "XDG_CONFIG_HOME")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("AUTHGATE_")
+        and k not in ("DISPLAY", "WAYLAND_DISPLAY", "SSL_CERT_FILE", "XDG_CONFIG_HOME")
+    }
     env["PYTHONUNBUFFERED"] = "1"
     env["NO_COLOR"] = "1"
     env.update(extra or {})
@@ -55,16 +57,33 @@ class Cli:
     def argv(self, args: Sequence[str]) -> list[str]:
         return [PYTHON, "-m", "authgate", *args]
 
-    def run(self, *args: str, input: str | None = None, env: Mapping[str, str] | None = None,
-            timeout: float = 90.0) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(self.argv(args), input=input if input is not None else "",
-                              capture_output=True, text=True, env=self.env(env),
-                              timeout=timeout, cwd=self.workdir)
+    def run(
+        self,
+        *args: str,
+        input: str | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float = 90.0,
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            self.argv(args),
+            input=input if input is not None else "",
+            capture_output=True,
+            text=True,
+            env=self.env(env),
+            timeout=timeout,
+            cwd=self.workdir,
+        )
 
     def start(self, *args: str, env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
-        return subprocess.Popen(self.argv(args), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env=self.env(env), cwd=self.workdir)
+        return subprocess.Popen(
+            self.argv(args),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=self.env(env),
+            cwd=self.workdir,
+        )
 
     def config(self) -> dict[str, Any]:
         loaded = yaml.safe_load(self.config_path.read_text())
@@ -77,8 +96,9 @@ class Cli:
         return users[name or document["current-context"]]
 
 
-def assert_clean_failure(result: subprocess.CompletedProcess[str], code: int,
-                         *phrases: str) -> None:
+def assert_clean_failure(
+    result: subprocess.CompletedProcess[str], code: int, *phrases: str
+) -> None:
     """Exit code as documented, an ``error:`` line, no traceback, each phrase present."""
     output = result.stdout + result.stderr
     assert result.returncode == code, output
@@ -119,8 +139,9 @@ class LineReader:
 class ServerProcess:
     """A long-running child with a log file, stopped by its own pid."""
 
-    def __init__(self, argv: Sequence[str], log_path: Path,
-                 env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, argv: Sequence[str], log_path: Path, env: Mapping[str, str] | None = None
+    ) -> None:
         self.argv = list(argv)
         self.log_path = log_path
         self.env = clean_env(env)
@@ -128,9 +149,14 @@ class ServerProcess:
 
     def start(self) -> ServerProcess:
         with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT, env=self.env,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                start_new_session=True,
+            )
         return self
 
     def log(self) -> str:
@@ -143,8 +169,9 @@ class ServerProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
-                raise AssertionError(f"{self.argv} exited {self.proc.returncode}:\n"
-                                     f"{self.log()[-4000:]}")
+                raise AssertionError(
+                    f"{self.argv} exited {self.proc.returncode}:\n{self.log()[-4000:]}"
+                )
             try:
                 if httpx.get(url, timeout=2.0).status_code < 500:
                     return
@@ -165,17 +192,26 @@ class ServerProcess:
             proc.wait(timeout=10)
 
 
-def proxy_document(*, port: int, admin_port: int, upstream: str, issuer: str, client_id: str,
-                   audience: Sequence[str], ca_file: str | None,
-                   default_scopes: str) -> dict[str, Any]:
+def proxy_document(
+    *,
+    port: int,
+    admin_port: int,
+    upstream: str,
+    issuer: str,
+    client_id: str,
+    audience: Sequence[str],
+    ca_file: str | None,
+    default_scopes: str,
+) -> dict[str, Any]:
     """The shipped example config with this test's endpoints (the config contract)."""
     document = yaml.safe_load(EXAMPLE_CONFIG.read_text())
     document["listen"] = {"host": "127.0.0.1", "port": port}
     document["admin"] = {"host": "127.0.0.1", "port": admin_port}
     document["server"] = {"engine": "aiohttp", "workers": 1}
     document["upstream"]["url"] = upstream
-    document["oidc"].update(issuer=issuer, client_id=client_id, audience=list(audience),
-                            default_scopes=default_scopes)
+    document["oidc"].update(
+        issuer=issuer, client_id=client_id, audience=list(audience), default_scopes=default_scopes
+    )
     document["keys"]["ca_file"] = ca_file
     document["limits"]["drain_timeout_seconds"] = 2
     assert isinstance(document, dict)

@@ -35,8 +35,9 @@ class Platform:
 def demo_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     workdir = tmp_path_factory.mktemp("demo")
     port = free_port()
-    proc = ServerProcess([PYTHON, "-m", "authgate.proxy.demo", "--port", str(port)],
-                         workdir / "demo.log").start()
+    proc = ServerProcess(
+        [PYTHON, "-m", "authgate.proxy.demo", "--port", str(port)], workdir / "demo.log"
+    ).start()
     url = f"http://127.0.0.1:{port}"
     try:
         proc.wait_http(url + "/")
@@ -46,18 +47,26 @@ def demo_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def platform(keycloak: Any, demo_upstream: str,
-             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+def platform(
+    keycloak: Any, demo_upstream: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Platform]:
     workdir = tmp_path_factory.mktemp("platform")
     port, admin_port = free_port(), free_port()
-    document = proxy_document(port=port, admin_port=admin_port, upstream=demo_upstream,
-                              issuer=keycloak.issuer, client_id=keycloak.cli_client_id,
-                              audience=[keycloak.audience], ca_file=str(keycloak.ca_file),
-                              default_scopes=DEFAULT_SCOPES)
+    document = proxy_document(
+        port=port,
+        admin_port=admin_port,
+        upstream=demo_upstream,
+        issuer=keycloak.issuer,
+        client_id=keycloak.cli_client_id,
+        audience=[keycloak.audience],
+        ca_file=str(keycloak.ca_file),
+        default_scopes=DEFAULT_SCOPES,
+    )
     config = workdir / "proxy.yaml"
     config.write_text(yaml.safe_dump(document))
-    proc = ServerProcess([PYTHON, "-m", "authgate", "proxy", "--config", str(config)],
-                         workdir / "proxy.log").start()
+    proc = ServerProcess(
+        [PYTHON, "-m", "authgate", "proxy", "--config", str(config)], workdir / "proxy.log"
+    ).start()
     try:
         proc.wait_http(f"http://127.0.0.1:{admin_port}/readyz", timeout=60)
         yield Platform(f"http://127.0.0.1:{port}", str(keycloak.ca_file), proc)

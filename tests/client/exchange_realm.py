@@ -46,36 +46,60 @@ class ExchangeClients:
 
 def _job(secret: str) -> dict[str, Any]:
     return {
-        "clientId": JOB_ID, "name": "a workload's own client", "enabled": True,
-        "publicClient": False, "clientAuthenticatorType": "client-secret", "secret": secret,
-        "standardFlowEnabled": False, "directAccessGrantsEnabled": True,
+        "clientId": JOB_ID,
+        "name": "a workload's own client",
+        "enabled": True,
+        "publicClient": False,
+        "clientAuthenticatorType": "client-secret",
+        "secret": secret,
+        "standardFlowEnabled": False,
+        "directAccessGrantsEnabled": True,
         "serviceAccountsEnabled": True,
-        "protocolMappers": [{
-            "name": "audience-exchanger", "protocol": "openid-connect",
-            "protocolMapper": "oidc-audience-mapper",
-            "config": {"included.client.audience": EXCHANGER_ID,
-                       "access.token.claim": "true", "id.token.claim": "false"},
-        }],
+        "protocolMappers": [
+            {
+                "name": "audience-exchanger",
+                "protocol": "openid-connect",
+                "protocolMapper": "oidc-audience-mapper",
+                "config": {
+                    "included.client.audience": EXCHANGER_ID,
+                    "access.token.claim": "true",
+                    "id.token.claim": "false",
+                },
+            }
+        ],
     }
 
 
 def _exchanger(secret: str) -> dict[str, Any]:
     return {
-        "clientId": EXCHANGER_ID, "name": "token exchange for the platform", "enabled": True,
-        "publicClient": False, "clientAuthenticatorType": "client-secret", "secret": secret,
-        "standardFlowEnabled": False, "directAccessGrantsEnabled": False,
+        "clientId": EXCHANGER_ID,
+        "name": "token exchange for the platform",
+        "enabled": True,
+        "publicClient": False,
+        "clientAuthenticatorType": "client-secret",
+        "secret": secret,
+        "standardFlowEnabled": False,
+        "directAccessGrantsEnabled": False,
         "serviceAccountsEnabled": False,
-        "attributes": {"standard.token.exchange.enabled": "true",
-                       "access.token.lifespan": str(EXCHANGED_LIFESPAN)},
+        "attributes": {
+            "standard.token.exchange.enabled": "true",
+            "access.token.lifespan": str(EXCHANGED_LIFESPAN),
+        },
         "protocolMappers": realm._mappers(),  # the platform's audience and groups
     }
 
 
 def _api(secret: str) -> dict[str, Any]:
-    return {"clientId": realm.AUDIENCE, "name": "the platform's API (an audience only)",
-            "enabled": True, "publicClient": False, "bearerOnly": True,
-            "standardFlowEnabled": False, "directAccessGrantsEnabled": False,
-            "serviceAccountsEnabled": False}
+    return {
+        "clientId": realm.AUDIENCE,
+        "name": "the platform's API (an audience only)",
+        "enabled": True,
+        "publicClient": False,
+        "bearerOnly": True,
+        "standardFlowEnabled": False,
+        "directAccessGrantsEnabled": False,
+        "serviceAccountsEnabled": False,
+    }
 
 
 def _ensure(keycloak: Any, client_id: str, build: Any) -> str:
@@ -97,8 +121,9 @@ def ensure_exchange_clients(keycloak: Any) -> ExchangeClients:
     for client_id, build in ((JOB_ID, _job), (EXCHANGER_ID, _exchanger)):
         internal = _ensure(keycloak, client_id, build)
         for name in realm.SCOPES:
-            keycloak.admin("PUT",
-                           f"{base}/clients/{internal}/optional-client-scopes/{scope_ids[name]}")
+            keycloak.admin(
+                "PUT", f"{base}/clients/{internal}/optional-client-scopes/{scope_ids[name]}"
+            )
         secret = keycloak.admin("GET", f"{base}/clients/{internal}/client-secret").json()
         secrets[client_id] = str(secret["value"])
     return ExchangeClients(EXCHANGER_ID, secrets[EXCHANGER_ID], JOB_ID, secrets[JOB_ID])

@@ -29,26 +29,39 @@ pytestmark = [pytest.mark.integration, pytest.mark.keycloak]
 LINK = r"Or open this link, which carries the code: (\S+)"
 
 
-def password_login(cli: Cli, platform: Any, user: Any,
-                   *extra: str) -> subprocess.CompletedProcess[str]:
-    result = cli.run("login", "--base-url", platform.base_url, "--ca-file", platform.ca_file,
-                     "--username", user.username, "--password-stdin", *extra,
-                     input=user.password + "\n")
+def password_login(
+    cli: Cli, platform: Any, user: Any, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    result = cli.run(
+        "login",
+        "--base-url",
+        platform.base_url,
+        "--ca-file",
+        platform.ca_file,
+        "--username",
+        user.username,
+        "--password-stdin",
+        *extra,
+        input=user.password + "\n",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return result
 
 
 def echo(platform: Any, token: str, path: str = "/apis/demo/hello") -> dict[str, str]:
-    response = httpx.get(platform.base_url + path, headers={"Authorization": f"Bearer {token}"},
-                         timeout=10)
+    response = httpx.get(
+        platform.base_url + path, headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
     assert response.status_code == 200, response.text
     return {k.lower(): v for k, v in response.json()["headers"]}
 
 
-def test_device_flow_completed_in_keycloak_while_cli_waits(cli: Cli, platform: Any,
-                                                           keycloak: Any) -> None:
-    proc = cli.start("login", "--base-url", platform.base_url, "--ca-file", platform.ca_file,
-                     "--no-browser")
+def test_device_flow_completed_in_keycloak_while_cli_waits(
+    cli: Cli, platform: Any, keycloak: Any
+) -> None:
+    proc = cli.start(
+        "login", "--base-url", platform.base_url, "--ca-file", platform.ca_file, "--no-browser"
+    )
     try:
         stderr = LineReader(proc.stderr)
         stdout = LineReader(proc.stdout)
@@ -70,8 +83,10 @@ def test_device_flow_completed_in_keycloak_while_cli_waits(cli: Cli, platform: A
     mode = stat.S_IMODE(cli.config_path.stat().st_mode)
     assert mode == 0o600
     document = cli.config()
-    assert document["clusters"][0]["cluster"] == {"base_url": platform.base_url,
-                                                  "ca_file": platform.ca_file}
+    assert document["clusters"][0]["cluster"] == {
+        "base_url": platform.base_url,
+        "ca_file": platform.ca_file,
+    }
     assert "token_endpoint" not in cli.config_path.read_text()
     assert cli.user()["grant"] == "device"
 
@@ -93,8 +108,9 @@ def test_device_flow_completed_in_keycloak_while_cli_waits(cli: Cli, platform: A
     assert "platform-admins" in headers["x-nmp-principal-groups"]
 
 
-def test_password_grant_from_stdin_and_from_environment(cli: Cli, platform: Any,
-                                                        keycloak: Any) -> None:
+def test_password_grant_from_stdin_and_from_environment(
+    cli: Cli, platform: Any, keycloak: Any
+) -> None:
     bob = keycloak.users["bob"]
     result = password_login(cli, platform, bob)
     assert "bypasses multi-factor authentication" in result.stderr
@@ -107,24 +123,38 @@ def test_password_grant_from_stdin_and_from_environment(cli: Cli, platform: Any,
     assert decoded["header"]["alg"] == "RS256"
 
     carol = keycloak.users["carol"]
-    by_env = cli.run("login", "--context", "ci", "--base-url", platform.base_url,
-                     env={"AUTHGATE_USERNAME": "carol", "AUTHGATE_PASSWORD": carol.password,
-                          "AUTHGATE_CA_FILE": platform.ca_file})
+    by_env = cli.run(
+        "login",
+        "--context",
+        "ci",
+        "--base-url",
+        platform.base_url,
+        env={
+            "AUTHGATE_USERNAME": "carol",
+            "AUTHGATE_PASSWORD": carol.password,
+            "AUTHGATE_CA_FILE": platform.ca_file,
+        },
+    )
     assert by_env.returncode == 0, by_env.stderr
     assert cli.run("config", "current-context").stdout.strip() == "ci"
-    assert echo(platform, cli.run("token").stdout.strip())[
-        "x-nmp-principal-email"] == "carol@example.com"
+    assert (
+        echo(platform, cli.run("token").stdout.strip())["x-nmp-principal-email"]
+        == "carol@example.com"
+    )
     # Switch back to the first context by name.
     first = next(c["name"] for c in cli.config()["contexts"] if c["name"] != "ci")
     assert cli.run("config", "use-context", first).returncode == 0
-    assert echo(platform, cli.run("token").stdout.strip())[
-        "x-nmp-principal-email"] == "bob@example.com"
+    assert (
+        echo(platform, cli.run("token").stdout.strip())["x-nmp-principal-email"]
+        == "bob@example.com"
+    )
     view = cli.run("config", "view")
     assert "REDACTED" in view.stdout and cli.user()["refresh_token"] not in view.stdout
 
 
-def test_refresh_renews_and_stores_the_rotated_refresh_token(cli: Cli, platform: Any,
-                                                              keycloak: Any) -> None:
+def test_refresh_renews_and_stores_the_rotated_refresh_token(
+    cli: Cli, platform: Any, keycloak: Any
+) -> None:
     password_login(cli, platform, keycloak.users["alice"])
     before = cli.user()
     result = cli.run("refresh")
@@ -149,15 +179,16 @@ def strict_rotation(keycloak: Any) -> Any:
     """Refresh tokens single-use (Keycloak 'revoke refresh token'): reuse kills the login."""
     realm = keycloak.admin("GET", "/authgate").json()
     saved = {k: realm.get(k) for k in ("revokeRefreshToken", "refreshTokenMaxReuse")}
-    keycloak.admin("PUT", "/authgate", json={"revokeRefreshToken": True,
-                                              "refreshTokenMaxReuse": 0})
+    keycloak.admin("PUT", "/authgate", json={"revokeRefreshToken": True, "refreshTokenMaxReuse": 0})
     yield
-    keycloak.admin("PUT", "/authgate", json={k: v if v is not None else False
-                                              for k, v in saved.items()})
+    keycloak.admin(
+        "PUT", "/authgate", json={k: v if v is not None else False for k, v in saved.items()}
+    )
 
 
-def test_two_processes_refreshing_at_once_both_succeed(cli: Cli, platform: Any, keycloak: Any,
-                                                       strict_rotation: Any) -> None:
+def test_two_processes_refreshing_at_once_both_succeed(
+    cli: Cli, platform: Any, keycloak: Any, strict_rotation: Any
+) -> None:
     password_login(cli, platform, keycloak.users["bob"])
     for command in (("refresh",), ("token",)):
         _set_expires_at(cli, 5)  # inside every margin: both must renew, or reuse the renewal
@@ -187,8 +218,13 @@ def test_logout_forgets_the_tokens(cli: Cli, platform: Any, keycloak: Any) -> No
     assert_clean_failure(cli.run("token"), 4, "not logged in", "login --context")
     assert_clean_failure(cli.run("status"), 4, "not logged in")
     # The platform is remembered: `login` with no --base-url goes back to it.
-    again = cli.run("login", "--username", "carol", "--password-stdin",
-                    input=keycloak.users["carol"].password + "\n")
+    again = cli.run(
+        "login",
+        "--username",
+        "carol",
+        "--password-stdin",
+        input=keycloak.users["carol"].password + "\n",
+    )
     assert again.returncode == 0, again.stderr
 
 
@@ -216,8 +252,13 @@ def _principal(echoed: dict[str, Any]) -> str:
 
 def test_sdk_with_no_arguments_after_login(cli: Cli, platform: Any, keycloak: Any) -> None:
     password_login(cli, platform, keycloak.users["alice"])
-    result = subprocess.run([cli.argv([])[0], "-c", SDK_SCRIPT], capture_output=True, text=True,
-                            env=cli.env(), timeout=60)
+    result = subprocess.run(
+        [cli.argv([])[0], "-c", SDK_SCRIPT],
+        capture_output=True,
+        text=True,
+        env=cli.env(),
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     assert _principal(out["sync"]) == "alice@example.com"
@@ -226,33 +267,43 @@ def test_sdk_with_no_arguments_after_login(cli: Cli, platform: Any, keycloak: An
     assert out["issuer"] == keycloak.issuer
 
 
-def test_sdk_retries_once_after_a_401_by_refreshing(cli: Cli, platform: Any,
-                                                    keycloak: Any) -> None:
+def test_sdk_retries_once_after_a_401_by_refreshing(cli: Cli, platform: Any, keycloak: Any) -> None:
     password_login(cli, platform, keycloak.users["bob"])
     document = cli.config()
     good = document["users"][0]["user"]["access_token"]
     # A token the proxy rejects (signature broken) that still looks fresh locally.
-    document["users"][0]["user"]["access_token"] = good[:-4] + ("AAAA" if good[-4:] != "AAAA"
-                                                                else "BBBB")
+    document["users"][0]["user"]["access_token"] = good[:-4] + (
+        "AAAA" if good[-4:] != "AAAA" else "BBBB"
+    )
     cli.config_path.write_text(yaml.safe_dump(document))
-    result = subprocess.run([cli.argv([])[0], "-c", SDK_SCRIPT], capture_output=True, text=True,
-                            env=cli.env(), timeout=60)
+    result = subprocess.run(
+        [cli.argv([])[0], "-c", SDK_SCRIPT],
+        capture_output=True,
+        text=True,
+        env=cli.env(),
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert _principal(json.loads(result.stdout)["sync"]) == "bob@example.com"
     assert cli.user()["access_token"] not in (good, document["users"][0]["user"]["access_token"])
 
 
-def test_sdk_explicit_arguments_override_config(platform: Any, keycloak: Any,
-                                                tmp_path: Path) -> None:
+def test_sdk_explicit_arguments_override_config(
+    platform: Any, keycloak: Any, tmp_path: Path
+) -> None:
     from authgate.client import Client, Unauthorized
 
     token = keycloak.password_token("carol")["access_token"]
-    with Client(platform.base_url, access_token=token,
-                config_file=tmp_path / "absent.yaml") as client:
+    with Client(
+        platform.base_url, access_token=token, config_file=tmp_path / "absent.yaml"
+    ) as client:
         assert _principal(client.get("/apis/demo/x").json()) == "carol@example.com"
-    with Client(platform.base_url, access_token="not-a-jwt",
-                config_file=tmp_path / "absent.yaml") as client, \
-            pytest.raises(Unauthorized) as caught:
+    with (
+        Client(
+            platform.base_url, access_token="not-a-jwt", config_file=tmp_path / "absent.yaml"
+        ) as client,
+        pytest.raises(Unauthorized) as caught,
+    ):
         client.get("/apis/demo/x")
     assert caught.value.status_code == 401
 
@@ -262,35 +313,53 @@ def test_sdk_explicit_arguments_override_config(platform: Any, keycloak: Any,
 
 def test_wrong_password_and_unknown_user(cli: Cli, platform: Any) -> None:
     for user in ("alice", "nobody-here"):
-        result = cli.run("login", "--base-url", platform.base_url, "--ca-file", platform.ca_file,
-                         "--username", user, "--password-stdin", input="wrong-password\n")
-        assert_clean_failure(result, 7, f"wrong username or password for '{user}'",
-                             "invalid_grant")
+        result = cli.run(
+            "login",
+            "--base-url",
+            platform.base_url,
+            "--ca-file",
+            platform.ca_file,
+            "--username",
+            user,
+            "--password-stdin",
+            input="wrong-password\n",
+        )
+        assert_clean_failure(result, 7, f"wrong username or password for '{user}'", "invalid_grant")
         assert "wrong-password" not in result.stdout + result.stderr
 
 
-def test_untrusted_idp_certificate_then_each_way_to_trust_it(cli: Cli, platform: Any,
-                                                             keycloak: Any) -> None:
+def test_untrusted_idp_certificate_then_each_way_to_trust_it(
+    cli: Cli, platform: Any, keycloak: Any
+) -> None:
     alice = keycloak.users["alice"]
     args = ("login", "--base-url", platform.base_url, "--username", "alice", "--password-stdin")
     result = cli.run(*args, input=alice.password + "\n")
-    assert_clean_failure(result, 6, "cannot verify the TLS certificate of the identity provider",
-                         "--ca-file")
+    assert_clean_failure(
+        result, 6, "cannot verify the TLS certificate of the identity provider", "--ca-file"
+    )
     for env in ({"SSL_CERT_FILE": platform.ca_file}, {"AUTHGATE_CA_FILE": platform.ca_file}):
         ok = cli.run(*args, input=alice.password + "\n", env=env)
         assert ok.returncode == 0, ok.stderr
 
 
 def test_expired_device_code(cli: Cli, platform: Any, keycloak: Any) -> None:
-    clients = keycloak.admin("GET", "/authgate/clients",
-                             params={"clientId": keycloak.cli_client_id}).json()
+    clients = keycloak.admin(
+        "GET", "/authgate/clients", params={"clientId": keycloak.cli_client_id}
+    ).json()
     client = clients[0]
     saved = dict(client.get("attributes", {}))
     client.setdefault("attributes", {})["oauth2.device.code.lifespan"] = "6"
     keycloak.admin("PUT", f"/authgate/clients/{client['id']}", json=client)
     try:
-        result = cli.run("login", "--base-url", platform.base_url, "--ca-file",
-                         platform.ca_file, "--no-browser", timeout=60)
+        result = cli.run(
+            "login",
+            "--base-url",
+            platform.base_url,
+            "--ca-file",
+            platform.ca_file,
+            "--no-browser",
+            timeout=60,
+        )
     finally:
         client["attributes"] = saved
         client["attributes"].setdefault("oauth2.device.code.lifespan", "")
@@ -298,9 +367,12 @@ def test_expired_device_code(cli: Cli, platform: Any, keycloak: Any) -> None:
     assert_clean_failure(result, 9, "the device code expired", "login again")
     assert "expires in 6s" in result.stderr
     # Restored: a new device code lives as long as the realm says again.
-    answer = httpx.post(keycloak.device_endpoint, data={"client_id": keycloak.cli_client_id},
-                        verify=ssl.create_default_context(cafile=platform.ca_file),
-                        timeout=10).json()
+    answer = httpx.post(
+        keycloak.device_endpoint,
+        data={"client_id": keycloak.cli_client_id},
+        verify=ssl.create_default_context(cafile=platform.ca_file),
+        timeout=10,
+    ).json()
     assert answer["expires_in"] > 60
 
 
@@ -309,8 +381,9 @@ def test_idp_down(cli: Cli, platform: Any, keycloak: Any) -> None:
     password_login(cli, platform, keycloak.users["alice"])
     keycloak.stop()
     try:
-        assert_clean_failure(cli.run("refresh"), 6, "cannot reach the identity provider",
-                             "connection failed")
+        assert_clean_failure(
+            cli.run("refresh"), 6, "cannot reach the identity provider", "connection failed"
+        )
         login = cli.run("login", "--username", "bob", "--password-stdin", input="x\n")
         assert_clean_failure(login, 6, "cannot reach the identity provider")
     finally:
@@ -319,8 +392,9 @@ def test_idp_down(cli: Cli, platform: Any, keycloak: Any) -> None:
 
 
 def test_ctrl_c_while_waiting_exits_130_cleanly(cli: Cli, platform: Any) -> None:
-    proc = cli.start("login", "--base-url", platform.base_url, "--ca-file", platform.ca_file,
-                     "--no-browser")
+    proc = cli.start(
+        "login", "--base-url", platform.base_url, "--ca-file", platform.ca_file, "--no-browser"
+    )
     try:
         stderr = LineReader(proc.stderr)
         stderr.wait_for(r"Waiting for you to finish in the browser")
@@ -343,17 +417,27 @@ _time.time = lambda: _real() + {offset}
 """
 
 
-def test_clock_far_off_is_detected_and_warned(cli: Cli, platform: Any, keycloak: Any,
-                                              tmp_path: Path) -> None:
+def test_clock_far_off_is_detected_and_warned(
+    cli: Cli, platform: Any, keycloak: Any, tmp_path: Path
+) -> None:
     """The CLI runs with its clock two hours ahead: it warns, and still works."""
     shim = tmp_path / "skew"
     shim.mkdir()
     (shim / "sitecustomize.py").write_text(SKEWED_CLOCK.format(offset=7200))
     env = {"PYTHONPATH": str(shim)}
     alice = keycloak.users["alice"]
-    result = cli.run("login", "--base-url", platform.base_url, "--ca-file", platform.ca_file,
-                     "--username", "alice", "--password-stdin", input=alice.password + "\n",
-                     env=env)
+    result = cli.run(
+        "login",
+        "--base-url",
+        platform.base_url,
+        "--ca-file",
+        platform.ca_file,
+        "--username",
+        "alice",
+        "--password-stdin",
+        input=alice.password + "\n",
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
     assert "your clock is about 2h 0m ahead of the identity provider's" in result.stderr
     # Expiry is kept on the local clock, so the token is not taken for expired and
@@ -396,8 +480,9 @@ def _deny_in_browser(keycloak: Any, link: str, username: str) -> None:
 
 
 def test_device_login_denied_in_the_browser(cli: Cli, platform: Any, keycloak: Any) -> None:
-    proc = cli.start("login", "--base-url", platform.base_url, "--ca-file", platform.ca_file,
-                     "--no-browser")
+    proc = cli.start(
+        "login", "--base-url", platform.base_url, "--ca-file", platform.ca_file, "--no-browser"
+    )
     try:
         stderr = LineReader(proc.stderr)
         link = stderr.wait_for(LINK).group(1)
@@ -415,20 +500,28 @@ def test_device_login_denied_in_the_browser(cli: Cli, platform: Any, keycloak: A
 def test_dead_refresh_token_says_log_in_again(cli: Cli, platform: Any, keycloak: Any) -> None:
     """The user's sessions are ended in Keycloak (admin logout): refresh cannot work."""
     password_login(cli, platform, keycloak.users["carol"])
-    user_id = keycloak.admin("GET", "/authgate/users",
-                             params={"username": "carol", "exact": "true"}).json()[0]["id"]
+    user_id = keycloak.admin(
+        "GET", "/authgate/users", params={"username": "carol", "exact": "true"}
+    ).json()[0]["id"]
     keycloak.admin("POST", f"/authgate/users/{user_id}/logout")
     context = cli.config()["current-context"]
-    assert_clean_failure(cli.run("refresh"), 10,
-                         f"your session for context '{context}' has ended", "invalid_grant",
-                         f"log in again: python -m authgate login --context {context}")
+    assert_clean_failure(
+        cli.run("refresh"),
+        10,
+        f"your session for context '{context}' has ended",
+        "invalid_grant",
+        f"log in again: python -m authgate login --context {context}",
+    )
     _set_expires_at(cli, 5)
     assert_clean_failure(cli.run("token"), 10, "has ended")
-    script = ("from authgate.client import Client, SessionExpired\n"
-              "try:\n    Client().get('/apis/demo/x')\n"
-              "except SessionExpired as exc:\n    print('SessionExpired:', exc)\n")
-    result = subprocess.run([cli.argv([])[0], "-c", script], capture_output=True, text=True,
-                            env=cli.env(), timeout=60)
+    script = (
+        "from authgate.client import Client, SessionExpired\n"
+        "try:\n    Client().get('/apis/demo/x')\n"
+        "except SessionExpired as exc:\n    print('SessionExpired:', exc)\n"
+    )
+    result = subprocess.run(
+        [cli.argv([])[0], "-c", script], capture_output=True, text=True, env=cli.env(), timeout=60
+    )
     assert "SessionExpired: your session" in result.stdout, result.stderr
     # Logging in again repairs it.
     password_login(cli, platform, keycloak.users["carol"])
@@ -443,8 +536,10 @@ def test_live_waiting_indicator_on_a_terminal(cli: Cli, platform: Any) -> None:
     if pid == 0:  # the child: the CLI on a pseudo-terminal
         os.environ.clear()
         os.environ.update(cli.env())
-        os.execv(cli.argv([])[0], [*cli.argv(["login", "--base-url", platform.base_url,
-                                              "--ca-file", platform.ca_file])])
+        os.execv(
+            cli.argv([])[0],
+            [*cli.argv(["login", "--base-url", platform.base_url, "--ca-file", platform.ca_file])],
+        )
     screen = b""
     deadline = time.monotonic() + 30
     try:

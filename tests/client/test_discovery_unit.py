@@ -10,10 +10,17 @@ from authgate.client.discovery import normalize_base_url, parse_discovery
 from authgate.client.errors import DiscoveryError, UsageError
 
 BASE = "https://platform.example"
-GOOD = {"auth_enabled": True, "oidc": {
-    "issuer": "https://idp/realms/x", "token_endpoint": "https://idp/token",
-    "device_authorization_endpoint": "https://idp/device", "client_id": "authgate-cli",
-    "default_scopes": "platform:read openid", "scope_prefix": "api://nmp/"}}
+GOOD = {
+    "auth_enabled": True,
+    "oidc": {
+        "issuer": "https://idp/realms/x",
+        "token_endpoint": "https://idp/token",
+        "device_authorization_endpoint": "https://idp/device",
+        "client_id": "authgate-cli",
+        "default_scopes": "platform:read openid",
+        "scope_prefix": "api://nmp/",
+    },
+}
 
 
 def parse(document: object, status: int = 200, content_type: str = "application/json"):
@@ -52,15 +59,22 @@ def test_non_json() -> None:
         parse_discovery(BASE, 200, "application/json", b"{nope")
 
 
-@pytest.mark.parametrize(("document", "expect"), [
-    ({"auth_enabled": "yes"}, "'auth_enabled' must be true or false"),
-    ({"auth_enabled": True}, "'oidc' must be an object"),
-    ({"auth_enabled": True, "oidc": {"issuer": "x"}}, "oidc.client_id: missing"),
-    ({"auth_enabled": True, "oidc": {**GOOD["oidc"], "token_endpoint": "ftp://x"}},
-     "oidc.token_endpoint: not an http"),
-    ({"auth_enabled": True, "oidc": {**GOOD["oidc"], "client_id": 5}},
-     "oidc.client_id: must be a string"),
-])
+@pytest.mark.parametrize(
+    ("document", "expect"),
+    [
+        ({"auth_enabled": "yes"}, "'auth_enabled' must be true or false"),
+        ({"auth_enabled": True}, "'oidc' must be an object"),
+        ({"auth_enabled": True, "oidc": {"issuer": "x"}}, "oidc.client_id: missing"),
+        (
+            {"auth_enabled": True, "oidc": {**GOOD["oidc"], "token_endpoint": "ftp://x"}},
+            "oidc.token_endpoint: not an http",
+        ),
+        (
+            {"auth_enabled": True, "oidc": {**GOOD["oidc"], "client_id": 5}},
+            "oidc.client_id: must be a string",
+        ),
+    ],
+)
 def test_malformed(document: object, expect: str) -> None:
     with pytest.raises(DiscoveryError, match="malformed discovery document") as caught:
         parse(document)

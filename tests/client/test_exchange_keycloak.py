@@ -39,19 +39,27 @@ def clients(keycloak: Any) -> ExchangeClients:
 
 def job_token(keycloak: Any, clients: ExchangeClients, user: str | None = None) -> str:
     """A token of the workload's own client: a user's (password grant) or its own."""
-    form = ({"grant_type": "password", "username": user,
-             "password": keycloak.users[user].password} if user else
-            {"grant_type": "client_credentials"})  # fmt: skip
-    response = httpx.post(keycloak.token_endpoint, data={
-        **form, "scope": "openid platform:read platform:write"},
-        auth=(clients.job_id, clients.job_secret), verify=keycloak.ssl_context())  # fmt: skip
+    form = (
+        {"grant_type": "password", "username": user, "password": keycloak.users[user].password}
+        if user
+        else {"grant_type": "client_credentials"}
+    )
+    response = httpx.post(
+        keycloak.token_endpoint,
+        data={**form, "scope": "openid platform:read platform:write"},
+        auth=(clients.job_id, clients.job_secret),
+        verify=keycloak.ssl_context(),
+    )
     assert response.status_code == 200, response.text
     return str(response.json()["access_token"])
 
 
 def hello(platform: Any, token: str) -> httpx.Response:
-    return httpx.get(platform.base_url + "/apis/demo/hello",
-                     headers={"Authorization": f"Bearer {token}"}, timeout=10)  # fmt: skip
+    return httpx.get(
+        platform.base_url + "/apis/demo/hello",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
 
 
 def upstream_headers(response: httpx.Response) -> dict[str, str]:
@@ -62,22 +70,32 @@ def upstream_headers(response: httpx.Response) -> dict[str, str]:
 @pytest.fixture
 def sdk_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("AUTHGATE_CONFIG", str(tmp_path / "no-login.yaml"))
-    for name in ("AUTHGATE_TOKEN", "AUTHGATE_TOKEN_FILE", "AUTHGATE_CLIENT_ID",
-                 "AUTHGATE_CLIENT_SECRET", "AUTHGATE_BASE_URL"):
+    for name in (
+        "AUTHGATE_TOKEN",
+        "AUTHGATE_TOKEN_FILE",
+        "AUTHGATE_CLIENT_ID",
+        "AUTHGATE_CLIENT_SECRET",
+        "AUTHGATE_BASE_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
-def test_sdk_exchange_narrows_audience_and_scope(platform: Any, keycloak: Any,
-                                                 clients: ExchangeClients, tmp_path: Path,
-                                                 sdk_env: None) -> None:
+def test_sdk_exchange_narrows_audience_and_scope(
+    platform: Any, keycloak: Any, clients: ExchangeClients, tmp_path: Path, sdk_env: None
+) -> None:
     subject = job_token(keycloak, clients, "alice")
     assert claims(subject)["aud"] == clients.exchanger_id
     assert hello(platform, subject).json()["reason"] == "bad_audience"  # not a platform token
     subject_file = tmp_path / "subject"
     subject_file.write_text(subject + "\n")
-    with Client(platform.base_url, exchange_from=subject_file, exchange_scope="platform:read",
-                client_id=clients.exchanger_id, client_secret=clients.exchanger_secret,
-                ca_file=str(keycloak.ca_file)) as client:
+    with Client(
+        platform.base_url,
+        exchange_from=subject_file,
+        exchange_scope="platform:read",
+        client_id=clients.exchanger_id,
+        client_secret=clients.exchanger_secret,
+        ca_file=str(keycloak.ca_file),
+    ) as client:
         headers = dict(client.get("/apis/demo/hello").json()["headers"])
         exchanged = claims(client.token())
     assert headers["X-NMP-Principal-Email"] == "alice@example.com"  # the same person
@@ -87,10 +105,13 @@ def test_sdk_exchange_narrows_audience_and_scope(platform: Any, keycloak: Any,
     assert "platform:write" in claims(subject)["scope"]
 
     async def with_async_client() -> str:  # the exchange runs in a worker thread
-        async with AsyncClient(platform.base_url, exchange_from=str(subject_file),
-                               client_id=clients.exchanger_id,
-                               client_secret=clients.exchanger_secret,
-                               ca_file=str(keycloak.ca_file)) as client:
+        async with AsyncClient(
+            platform.base_url,
+            exchange_from=str(subject_file),
+            client_id=clients.exchanger_id,
+            client_secret=clients.exchanger_secret,
+            ca_file=str(keycloak.ca_file),
+        ) as client:
             response = await client.get("/apis/demo/hello")
             return str(dict(response.json()["headers"])["X-NMP-Principal-Email"])
 
@@ -99,17 +120,27 @@ def test_sdk_exchange_narrows_audience_and_scope(platform: Any, keycloak: Any,
     # The service account's own token carries `account` too; an explicit audience drops it.
     service = job_token(keycloak, clients)
     assert set(claims(service)["aud"]) == {clients.exchanger_id, "account"}
-    with Client(platform.base_url, exchange_from=service, exchange_audience="api://authgate",
-                client_id=clients.exchanger_id, client_secret=clients.exchanger_secret,
-                ca_file=str(keycloak.ca_file)) as client:
+    with Client(
+        platform.base_url,
+        exchange_from=service,
+        exchange_audience="api://authgate",
+        client_id=clients.exchanger_id,
+        client_secret=clients.exchanger_secret,
+        ca_file=str(keycloak.ca_file),
+    ) as client:
         response = client.get("/apis/demo/hello")
         assert claims(client.token())["aud"] == "api://authgate"
     assert upstream_headers(response)["x-nmp-principal-id"]
 
 
 def test_sdk_exchanges_again_before_expiry_and_when_the_file_changes(
-        platform: Any, keycloak: Any, clients: ExchangeClients, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch, sdk_env: None) -> None:  # fmt: skip
+    platform: Any,
+    keycloak: Any,
+    clients: ExchangeClients,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    sdk_env: None,
+) -> None:
     """Three threads call the platform for 14 s: the 20 s exchanged token is exchanged
     again with half its lifetime left, and again when the subject file is replaced
     (alice's token by bob's, an atomic swap as the kubelet does): 0 failed requests."""
@@ -117,8 +148,9 @@ def test_sdk_exchanges_again_before_expiry_and_when_the_file_changes(
     subject_file.write_text(job_token(keycloak, clients, "alice"))
     monkeypatch.setenv("AUTHGATE_CLIENT_ID", clients.exchanger_id)
     monkeypatch.setenv("AUTHGATE_CLIENT_SECRET", clients.exchanger_secret)
-    client = Client(platform.base_url, exchange_from=str(subject_file),
-                    ca_file=str(keycloak.ca_file))
+    client = Client(
+        platform.base_url, exchange_from=str(subject_file), ca_file=str(keycloak.ca_file)
+    )
     assert client.credential_source.kind == "exchange"
     assert client.credential_source.detail == str(subject_file)
     seen: list[tuple[float, str]] = []
@@ -156,19 +188,32 @@ def test_sdk_exchanges_again_before_expiry_and_when_the_file_changes(
     assert {email for _, email in seen if _ < swapped} == {"alice@example.com"}
     assert seen[-1][1] == "bob@example.com"
     assert exchanger is not None and exchanger.exchanges >= 3  # first, expiry, file change
-    print(f"\nEXCHANGE {len(seen)} requests in {time.monotonic() - started:.1f}s, "
-          f"{exchanger.exchanges} exchanges, 0 failed")
+    print(
+        f"\nEXCHANGE {len(seen)} requests in {time.monotonic() - started:.1f}s, "
+        f"{exchanger.exchanges} exchanges, 0 failed"
+    )
 
 
-def test_cli_login_exchange_from_file_and_stdin(cli: Cli, platform: Any, keycloak: Any,
-                                                clients: ExchangeClients,
-                                                tmp_path: Path) -> None:
+def test_cli_login_exchange_from_file_and_stdin(
+    cli: Cli, platform: Any, keycloak: Any, clients: ExchangeClients, tmp_path: Path
+) -> None:
     subject_file = tmp_path / "subject"
     subject_file.write_text(job_token(keycloak, clients, "alice"))
     env = {"AUTHGATE_CLIENT_SECRET": clients.exchanger_secret}
-    login = cli.run("login", "--base-url", platform.base_url, "--ca-file", platform.ca_file,
-                    "--exchange-from", str(subject_file), "--client-id", clients.exchanger_id,
-                    "--scope", "platform:read", env=env)  # fmt: skip
+    login = cli.run(
+        "login",
+        "--base-url",
+        platform.base_url,
+        "--ca-file",
+        platform.ca_file,
+        "--exchange-from",
+        str(subject_file),
+        "--client-id",
+        clients.exchanger_id,
+        "--scope",
+        "platform:read",
+        env=env,
+    )
     assert login.returncode == 0, login.stderr
     assert "as alice@example.com" in login.stdout
     assert f"exchanged again from {subject_file} before it expires" in login.stdout
@@ -194,45 +239,89 @@ def test_cli_login_exchange_from_file_and_stdin(cli: Cli, platform: Any, keycloa
     assert again.returncode == 0, again.stderr
     assert claims(again.stdout.strip())["email"] == "bob@example.com"
 
-    piped = cli.run("login", "--base-url", platform.base_url, "--exchange-from", "-",
-                    "--client-id", clients.exchanger_id, env=env,
-                    input=job_token(keycloak, clients, "carol") + "\n")  # fmt: skip
+    piped = cli.run(
+        "login",
+        "--base-url",
+        platform.base_url,
+        "--exchange-from",
+        "-",
+        "--client-id",
+        clients.exchanger_id,
+        env=env,
+        input=job_token(keycloak, clients, "carol") + "\n",
+    )
     assert piped.returncode == 0, piped.stderr
     assert "as carol@example.com" in piped.stdout and "exchanged from stdin" in piped.stdout
     carols = cli.run("token").stdout.strip()
     assert upstream_headers(hello(platform, carols))["x-nmp-principal-email"] == (
-        "carol@example.com")
+        "carol@example.com"
+    )
     # logout revokes the exchanged token as the client it was issued to (RFC 7009)
     out = cli.run("logout")
     assert out.returncode == 0, out.stderr
     assert "Revoked the access token at the identity provider" in out.stdout
-    introspected = httpx.post(keycloak.token_endpoint + "/introspect", data={"token": carols},
-                              auth=(clients.exchanger_id, clients.exchanger_secret),
-                              verify=keycloak.ssl_context())  # fmt: skip
+    introspected = httpx.post(
+        keycloak.token_endpoint + "/introspect",
+        data={"token": carols},
+        auth=(clients.exchanger_id, clients.exchanger_secret),
+        verify=keycloak.ssl_context(),
+    )
     assert introspected.json()["active"] is False
 
 
-def test_refusals_are_clear(cli: Cli, platform: Any, keycloak: Any, clients: ExchangeClients,
-                            tmp_path: Path, sdk_env: None) -> None:
+def test_refusals_are_clear(
+    cli: Cli, platform: Any, keycloak: Any, clients: ExchangeClients, tmp_path: Path, sdk_env: None
+) -> None:
     subject = tmp_path / "subject"
-    base = ("login", "--base-url", platform.base_url, "--ca-file", platform.ca_file,
-            "--exchange-from", str(subject))
-    good = {"AUTHGATE_CLIENT_ID": clients.exchanger_id,
-            "AUTHGATE_CLIENT_SECRET": clients.exchanger_secret}
+    base = (
+        "login",
+        "--base-url",
+        platform.base_url,
+        "--ca-file",
+        platform.ca_file,
+        "--exchange-from",
+        str(subject),
+    )
+    good = {
+        "AUTHGATE_CLIENT_ID": clients.exchanger_id,
+        "AUTHGATE_CLIENT_SECRET": clients.exchanger_secret,
+    }
     not_for_us = keycloak.password_token("alice")["access_token"]  # the CLI client's token
     cases: list[tuple[str, dict[str, str], tuple[str, ...], int, tuple[str, ...]]] = [
-        (not_for_us, good, (), 7, ("refused to exchange the subject token",
-                                   "Client is not within the token audience")),
+        (
+            not_for_us,
+            good,
+            (),
+            7,
+            ("refused to exchange the subject token", "Client is not within the token audience"),
+        ),
         ("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.", good, (), 7, ("Invalid token",)),
-        ("", {**good, "AUTHGATE_CLIENT_SECRET": "wrong"}, (), 7,
-         ("rejected client 'authgate-exchanger'", "wrong, rotated or revoked secret")),
+        (
+            "",
+            {**good, "AUTHGATE_CLIENT_SECRET": "wrong"},
+            (),
+            7,
+            ("rejected client 'authgate-exchanger'", "wrong, rotated or revoked secret"),
+        ),
         ("", {}, (), 13, ("does not let client 'authgate-cli' exchange",)),  # public client
-        ("", {"AUTHGATE_CLIENT_ID": keycloak.ci_client_id,
-              "AUTHGATE_CLIENT_SECRET": keycloak.ci_client_secret}, (), 13,
-         ("does not let client 'authgate-ci' exchange", "Standard token exchange")),
+        (
+            "",
+            {
+                "AUTHGATE_CLIENT_ID": keycloak.ci_client_id,
+                "AUTHGATE_CLIENT_SECRET": keycloak.ci_client_secret,
+            },
+            (),
+            13,
+            ("does not let client 'authgate-ci' exchange", "Standard token exchange"),
+        ),
         ("", good, ("--audience", "api://nowhere"), 7, ("refused the requested audience",)),
-        ("", good, ("--audience", keycloak.web_client_id), 7,
-         ("refused the requested audience", "not available")),
+        (
+            "",
+            good,
+            ("--audience", keycloak.web_client_id),
+            7,
+            ("refused the requested audience", "not available"),
+        ),
         ("", good, ("--scope", "platform:admin"), 7, ("refused the requested scope",)),
     ]
     for token, env, extra, code, phrases in cases:
@@ -244,8 +333,13 @@ def test_refusals_are_clear(cli: Cli, platform: Any, keycloak: Any, clients: Exc
         assert clients.exchanger_secret not in result.stdout + result.stderr
 
     # The SDK raises the same types; the first request is where the exchange happens.
-    with Client(platform.base_url, exchange_from=not_for_us, client_id=clients.exchanger_id,
-                client_secret=clients.exchanger_secret, ca_file=str(keycloak.ca_file)) as client:
+    with Client(
+        platform.base_url,
+        exchange_from=not_for_us,
+        client_id=clients.exchanger_id,
+        client_secret=clients.exchanger_secret,
+        ca_file=str(keycloak.ca_file),
+    ) as client:
         with pytest.raises(ExchangeRejected) as info:
             client.get("/apis/demo/hello")
     assert info.value.exit_code == ExitCode.LOGIN_REJECTED

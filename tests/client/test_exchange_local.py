@@ -29,9 +29,15 @@ from .client_harness import CannedServer, Cli, assert_clean_failure
 from .test_token_sources import jwt_like
 
 SUBJECT = jwt_like(sub="job-7", aud="authgate-exchanger")
-DISCOVERY = Discovery(auth_enabled=True, issuer="https://idp", client_id="authgate-cli",
-                      token_endpoint="https://idp/token", default_scopes="openid offline_access",
-                      scope_prefix="api://p/", accepted_audiences=("api://p",))
+DISCOVERY = Discovery(
+    auth_enabled=True,
+    issuer="https://idp",
+    client_id="authgate-cli",
+    token_endpoint="https://idp/token",
+    default_scopes="openid offline_access",
+    scope_prefix="api://p/",
+    accepted_audiences=("api://p",),
+)
 
 
 def answer(status: int, body: dict[str, object], seen: list[httpx.Request]) -> httpx.Client:
@@ -65,24 +71,42 @@ def test_path_or_token(tmp_path: Path) -> None:
 
 def test_request_on_the_wire() -> None:
     seen: list[httpx.Request] = []
-    http = answer(200, {"access_token": "new.access.token", "expires_in": 60,
-                        "refresh_token": "dropped", "issued_token_type": "x"}, seen)
-    settings = ExchangeSettings.create(client_id="svc", client_secret="s3cret",
-                                       audience="api://p", scopes="platform:read")
+    http = answer(
+        200,
+        {
+            "access_token": "new.access.token",
+            "expires_in": 60,
+            "refresh_token": "dropped",
+            "issued_token_type": "x",
+        },
+        seen,
+    )
+    settings = ExchangeSettings.create(
+        client_id="svc", client_secret="s3cret", audience="api://p", scopes="platform:read"
+    )
     tokens = exchange(http, DISCOVERY, SUBJECT, settings, base_url="https://p", where="t")
     form = {k: v[0] for k, v in parse_qs(seen[0].content.decode()).items()}
-    assert form == {"grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
-                    "subject_token": SUBJECT,
-                    "subject_token_type": "urn:ietf:params:oauth:token-type:access_token",
-                    "requested_token_type": "urn:ietf:params:oauth:token-type:access_token",
-                    "audience": "api://p", "scope": "api://p/platform:read"}
+    assert form == {
+        "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+        "subject_token": SUBJECT,
+        "subject_token_type": "urn:ietf:params:oauth:token-type:access_token",
+        "requested_token_type": "urn:ietf:params:oauth:token-type:access_token",
+        "audience": "api://p",
+        "scope": "api://p/platform:read",
+    }
     assert seen[0].headers["authorization"].startswith("Basic ")  # client_secret_basic
     assert tokens.grant == "token_exchange" and tokens.refresh_token is None
     assert tokens.audience == "api://p" and tokens.client_secret == "s3cret"
     # a public client names itself in the form; offline_access is never asked for
     seen.clear()
-    exchange(http, DISCOVERY, SUBJECT, ExchangeSettings(subject_token_type="jwt-urn"),
-             base_url="https://p", where="t")
+    exchange(
+        http,
+        DISCOVERY,
+        SUBJECT,
+        ExchangeSettings(subject_token_type="jwt-urn"),
+        base_url="https://p",
+        where="t",
+    )
     form = {k: v[0] for k, v in parse_qs(seen[0].content.decode()).items()}
     assert form["client_id"] == "authgate-cli" and form["scope"] == "openid"
     assert "authorization" not in seen[0].headers
@@ -93,29 +117,52 @@ def test_request_on_the_wire() -> None:
     assert parse_qs(seen[0].content.decode())["resource"] == ["https://api.p/"]
 
 
-@pytest.mark.parametrize(("error", "description", "kind", "phrase"), [
-    ("unsupported_grant_type", None, ExchangeUnsupported, "does not support token exchange"),
-    ("invalid_request", "Standard token exchange is not enabled for the requested client",
-     ExchangeUnsupported, "does not let client 'svc' exchange"),
-    ("unauthorized_client", None, ExchangeUnsupported, "does not let client 'svc' exchange"),
-    ("invalid_client", "Invalid client credentials", ExchangeRejected, "wrong, rotated"),
-    ("invalid_client", "Audience not found", ExchangeRejected, "refused the requested audience"),
-    ("invalid_request", "Requested audience not available: x", ExchangeRejected,
-     "refused the requested audience"),
-    ("invalid_request", "Invalid token", ExchangeRejected, "refused to exchange the subject"),
-    ("access_denied", "Client not allowed to exchange", ExchangeRejected, "not meant for"),
-    ("invalid_scope", "Invalid scopes: x", ExchangeRejected, "refused the requested scope"),
-    ("invalid_target", None, ExchangeRejected, "refused the requested audience"),
-])
-def test_refusals_are_named(error: str, description: str | None, kind: type[LoginRejected],
-                            phrase: str) -> None:
+@pytest.mark.parametrize(
+    ("error", "description", "kind", "phrase"),
+    [
+        ("unsupported_grant_type", None, ExchangeUnsupported, "does not support token exchange"),
+        (
+            "invalid_request",
+            "Standard token exchange is not enabled for the requested client",
+            ExchangeUnsupported,
+            "does not let client 'svc' exchange",
+        ),
+        ("unauthorized_client", None, ExchangeUnsupported, "does not let client 'svc' exchange"),
+        ("invalid_client", "Invalid client credentials", ExchangeRejected, "wrong, rotated"),
+        (
+            "invalid_client",
+            "Audience not found",
+            ExchangeRejected,
+            "refused the requested audience",
+        ),
+        (
+            "invalid_request",
+            "Requested audience not available: x",
+            ExchangeRejected,
+            "refused the requested audience",
+        ),
+        ("invalid_request", "Invalid token", ExchangeRejected, "refused to exchange the subject"),
+        ("access_denied", "Client not allowed to exchange", ExchangeRejected, "not meant for"),
+        ("invalid_scope", "Invalid scopes: x", ExchangeRejected, "refused the requested scope"),
+        ("invalid_target", None, ExchangeRejected, "refused the requested audience"),
+    ],
+)
+def test_refusals_are_named(
+    error: str, description: str | None, kind: type[LoginRejected], phrase: str
+) -> None:
     body: dict[str, object] = {"error": error}
     if description:
         body["error_description"] = description
     http = answer(400, body, [])
     with pytest.raises(kind) as info:
-        exchange(http, DISCOVERY, SUBJECT, ExchangeSettings("svc", "s3cret"),
-                 base_url="https://p", where="exchange_from=/t")
+        exchange(
+            http,
+            DISCOVERY,
+            SUBJECT,
+            ExchangeSettings("svc", "s3cret"),
+            base_url="https://p",
+            where="exchange_from=/t",
+        )
     assert phrase in str(info.value)
     assert SUBJECT not in str(info.value) and "s3cret" not in str(info.value)
     expected = 13 if kind is ExchangeUnsupported else 7
@@ -124,8 +171,13 @@ def test_refusals_are_named(error: str, description: str | None, kind: type[Logi
 
 def test_sdk_arguments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AUTHGATE_CONFIG", str(tmp_path / "none.yaml"))
-    for name in ("AUTHGATE_TOKEN", "AUTHGATE_TOKEN_FILE", "AUTHGATE_CLIENT_ID",
-                 "AUTHGATE_CLIENT_SECRET", "AUTHGATE_BASE_URL"):
+    for name in (
+        "AUTHGATE_TOKEN",
+        "AUTHGATE_TOKEN_FILE",
+        "AUTHGATE_CLIENT_ID",
+        "AUTHGATE_CLIENT_SECRET",
+        "AUTHGATE_BASE_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(UsageError, match="not both"):
         Client("http://127.0.0.1:1", token=SUBJECT, exchange_from=SUBJECT)
@@ -159,8 +211,12 @@ def test_cli_bad_inputs(cli: Cli, tmp_path: Path) -> None:
         (("--exchange-from", str(tmp_path)), "", 12, "is a directory"),
         (("--exchange-from", "-"), "", 12, "the subject token on stdin is empty"),
         (("--exchange-from", "-"), "two words\n", 12, "does not hold a bearer token"),
-        (("--exchange-from", "-", "--client-id", "svc", "--client-secret-stdin"), "s\n", 2,
-         "cannot come from there too"),
+        (
+            ("--exchange-from", "-", "--client-id", "svc", "--client-secret-stdin"),
+            "s\n",
+            2,
+            "cannot come from there too",
+        ),
         (("--audience", "api://p"), "", 2, "only used with --exchange-from"),
         (("--exchange-from", str(good), "--client-credentials"), "", 2, "choose one of"),
         (("--exchange-from", str(good), "--client-secret-stdin"), "s\n", 2, "needs --client-id"),
@@ -181,26 +237,53 @@ def test_cli_idp_without_exchange(cli: Cli, tmp_path: Path) -> None:
     subject = tmp_path / "subject"
     subject.write_text(SUBJECT)
     with CannedServer.json({"error": "unsupported_grant_type"}, status=400) as idp:
-        document = {"auth_enabled": True, "oidc": {
-            "issuer": idp.url, "token_endpoint": idp.url + "/token", "client_id": "cli",
-            "default_scopes": "openid"}}
+        document = {
+            "auth_enabled": True,
+            "oidc": {
+                "issuer": idp.url,
+                "token_endpoint": idp.url + "/token",
+                "client_id": "cli",
+                "default_scopes": "openid",
+            },
+        }
         with CannedServer.json(document) as platform:
-            result = cli.run("login", "--base-url", platform.url, "--exchange-from",
-                             str(subject), "--client-id", "svc", "--client-secret-stdin",
-                             input="the-secret\n")
-    assert_clean_failure(result, int(ExitCode.EXCHANGE_UNSUPPORTED),
-                         "does not support token exchange (RFC 8693)")
+            result = cli.run(
+                "login",
+                "--base-url",
+                platform.url,
+                "--exchange-from",
+                str(subject),
+                "--client-id",
+                "svc",
+                "--client-secret-stdin",
+                input="the-secret\n",
+            )
+    assert_clean_failure(
+        result, int(ExitCode.EXCHANGE_UNSUPPORTED), "does not support token exchange (RFC 8693)"
+    )
     assert SUBJECT not in result.stderr and "the-secret" not in result.stderr
     assert json.dumps(SUBJECT) not in result.stdout
 
 
 def test_wrong_secret_is_not_mistaken_for_no_exchange() -> None:
     """Keycloak answers a wrong secret with 401 unauthorized_client."""
-    http = answer(401, {"error": "unauthorized_client",
-                        "error_description": "Invalid client or Invalid client credentials"}, [])
+    http = answer(
+        401,
+        {
+            "error": "unauthorized_client",
+            "error_description": "Invalid client or Invalid client credentials",
+        },
+        [],
+    )
     with pytest.raises(ExchangeRejected) as info:
-        exchange(http, DISCOVERY, SUBJECT, ExchangeSettings("svc", "s3cret"),
-                 base_url="https://p", where="t")
+        exchange(
+            http,
+            DISCOVERY,
+            SUBJECT,
+            ExchangeSettings("svc", "s3cret"),
+            base_url="https://p",
+            where="t",
+        )
     assert "wrong, rotated or revoked secret" in info.value.message
     with pytest.raises(ExchangeRejected) as public:
         exchange(http, DISCOVERY, SUBJECT, ExchangeSettings(), base_url="https://p", where="t")

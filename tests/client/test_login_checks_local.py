@@ -52,10 +52,17 @@ class TokenEndpoint:
 
 
 def platform_document(idp: str, **oidc: Any) -> dict[str, Any]:
-    return {"auth_enabled": True, "oidc": {
-        "issuer": "https://idp.example/realms/x", "token_endpoint": idp + "/token",
-        "client_id": "cli", "default_scopes": "openid platform:read",
-        "accepted_audiences": ["api://platform"], **oidc}}
+    return {
+        "auth_enabled": True,
+        "oidc": {
+            "issuer": "https://idp.example/realms/x",
+            "token_endpoint": idp + "/token",
+            "client_id": "cli",
+            "default_scopes": "openid platform:read",
+            "accepted_audiences": ["api://platform"],
+            **oidc,
+        },
+    }
 
 
 @pytest.fixture
@@ -66,12 +73,12 @@ def opaque_idp() -> Iterator[TokenEndpoint]:
 
 
 def login(cli: Cli, url: str) -> Any:
-    return cli.run("login", "--base-url", url, "--username", "ci", "--password-stdin",
-                   input="pw\n")
+    return cli.run("login", "--base-url", url, "--username", "ci", "--password-stdin", input="pw\n")
 
 
-def test_opaque_token_login_warns_and_names_the_setting(cli: Cli,
-                                                        opaque_idp: TokenEndpoint) -> None:
+def test_opaque_token_login_warns_and_names_the_setting(
+    cli: Cli, opaque_idp: TokenEndpoint
+) -> None:
     with CannedServer.json(platform_document(opaque_idp.url)) as platform:
         result = login(cli, platform.url)
     assert result.returncode == 0, result.stderr
@@ -86,8 +93,7 @@ def test_resource_from_discovery_is_sent_and_named(cli: Cli, opaque_idp: TokenEn
     with CannedServer.json(document) as platform:
         result = login(cli, platform.url)
     assert opaque_idp.forms[-1]["resource"] == "https://api.platform.example/"
-    assert "the platform already requests resource=https://api.platform.example/" in (
-        result.stderr)
+    assert "the platform already requests resource=https://api.platform.example/" in (result.stderr)
 
 
 def test_another_issuer_is_named(cli: Cli) -> None:

@@ -25,8 +25,9 @@ pytestmark = pytest.mark.integration
 def quickstart(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     workdir = tmp_path_factory.mktemp("quickstart")
     port = free_port()
-    proc = ServerProcess([PYTHON, "-m", "authgate", "quickstart", "--port", str(port)],
-                         workdir / "quickstart.log").start()
+    proc = ServerProcess(
+        [PYTHON, "-m", "authgate", "quickstart", "--port", str(port)], workdir / "quickstart.log"
+    ).start()
     url = f"http://127.0.0.1:{port}"
     try:
         proc.wait_http(url + "/apis/auth/discovery", timeout=60)
@@ -36,13 +37,15 @@ def quickstart(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def test_unsigned_token_login_call_and_refresh(cli: Cli, quickstart: str) -> None:
-    result = cli.run("login", "--base-url", quickstart, "--unsigned-token", "--email",
-                     "dev@example.com")
+    result = cli.run(
+        "login", "--base-url", quickstart, "--unsigned-token", "--email", "dev@example.com"
+    )
     assert result.returncode == 0, result.stderr
     assert "as dev@example.com" in result.stdout and "re-minted on refresh" in result.stdout
     token = cli.run("token").stdout.strip()
-    response = httpx.get(quickstart + "/hello", headers={"Authorization": f"Bearer {token}"},
-                         timeout=10)
+    response = httpx.get(
+        quickstart + "/hello", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
     assert response.status_code == 200
     headers = {k.lower(): v for k, v in response.json()["headers"]}
     assert headers["x-nmp-principal-email"] == "dev@example.com"
@@ -57,18 +60,35 @@ def test_unsigned_token_login_call_and_refresh(cli: Cli, quickstart: str) -> Non
 
 def test_quickstart_platform_tells_how_to_log_in(cli: Cli, quickstart: str) -> None:
     result = cli.run("login", "--base-url", quickstart, "--no-browser")
-    assert_clean_failure(result, 2, "runs authgate's local quickstart",
-                         "login --unsigned-token --email you@example.com")
+    assert_clean_failure(
+        result,
+        2,
+        "runs authgate's local quickstart",
+        "login --unsigned-token --email you@example.com",
+    )
 
 
 def test_unsigned_needs_email_and_a_quickstart_platform(cli: Cli, quickstart: str) -> None:
-    assert_clean_failure(cli.run("login", "--base-url", quickstart, "--unsigned-token"), 2,
-                         "--unsigned-token needs --email")
-    assert_clean_failure(cli.run("login", "--base-url", quickstart, "--unsigned-token",
-                                 "--email", "not-an-email"), 2, "is not an email address")
-    real = {"auth_enabled": True, "oidc": {"issuer": "https://idp", "client_id": "cli",
-                                           "token_endpoint": "https://idp/token"}}
+    assert_clean_failure(
+        cli.run("login", "--base-url", quickstart, "--unsigned-token"),
+        2,
+        "--unsigned-token needs --email",
+    )
+    assert_clean_failure(
+        cli.run("login", "--base-url", quickstart, "--unsigned-token", "--email", "not-an-email"),
+        2,
+        "is not an email address",
+    )
+    real = {
+        "auth_enabled": True,
+        "oidc": {
+            "issuer": "https://idp",
+            "client_id": "cli",
+            "token_endpoint": "https://idp/token",
+        },
+    }
     with CannedServer.json(real) as site:
-        result = cli.run("login", "--base-url", site.url, "--unsigned-token", "--email",
-                         "dev@example.com")
+        result = cli.run(
+            "login", "--base-url", site.url, "--unsigned-token", "--email", "dev@example.com"
+        )
     assert_clean_failure(result, 2, "is not in quickstart mode", "without --unsigned-token")

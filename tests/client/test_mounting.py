@@ -22,9 +22,13 @@ nemo(prog_name="nemo")
 
 
 def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", PLATFORM_CLI, *args], capture_output=True,
-                          text=True, timeout=60,
-                          env=clean_env({"AUTHGATE_CONFIG": str(tmp_path / "c.yaml")}))
+    return subprocess.run(
+        [sys.executable, "-c", PLATFORM_CLI, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=clean_env({"AUTHGATE_CONFIG": str(tmp_path / "c.yaml")}),
+    )
 
 
 def test_group_mounts_and_hints_name_the_platform_command(tmp_path: Path) -> None:
@@ -41,7 +45,11 @@ def test_group_mounts_and_hints_name_the_platform_command(tmp_path: Path) -> Non
 
 
 def test_top_level_authgate_mounts_every_command_flat(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "authgate", "status"], capture_output=True,
-                            text=True, timeout=60,
-                            env=clean_env({"AUTHGATE_CONFIG": str(tmp_path / "c.yaml")}))
+    result = subprocess.run(
+        [sys.executable, "-m", "authgate", "status"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=clean_env({"AUTHGATE_CONFIG": str(tmp_path / "c.yaml")}),
+    )
     assert result.returncode == 4 and "authgate login --base-url URL" in result.stderr

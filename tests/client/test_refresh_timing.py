@@ -23,8 +23,12 @@ def store_with(tmp_path: Path, seconds_left: float, grant: str = "unsigned") -> 
     store = ConfigStore(tmp_path / "config.yaml")
     config = ClientConfig()
     config.clusters["qs"] = Cluster(base_url="http://127.0.0.1:9")
-    config.users["qs"] = TokenSet(access_token="old.token.", expires_at=time.time() + seconds_left,
-                                  grant=grant, email="dev@example.com")
+    config.users["qs"] = TokenSet(
+        access_token="old.token.",
+        expires_at=time.time() + seconds_left,
+        grant=grant,
+        email="dev@example.com",
+    )
     config.contexts["qs"] = Context(cluster="qs", user="qs")
     config.current_context = "qs"
     store.save(config)
@@ -58,9 +62,12 @@ def test_renewal_after_401_reuses_a_token_another_process_stored(tmp_path: Path)
     session = Session(store)
     # Another process renewed meanwhile: the file holds a different token.
     with store.edit() as config:
-        config.users["qs"] = TokenSet(access_token="newer.token.",
-                                      expires_at=time.time() + 3600, grant="unsigned",
-                                      email="dev@example.com")
+        config.users["qs"] = TokenSet(
+            access_token="newer.token.",
+            expires_at=time.time() + 3600,
+            grant="unsigned",
+            email="dev@example.com",
+        )
     assert session.refresh(stale="old.token.").tokens.access_token == "newer.token."
     # The rejected token is still the stored one: renew.
     assert session.refresh(stale="newer.token.").tokens.access_token != "newer.token."

@@ -31,7 +31,7 @@ class Recorder:
             def do_GET(self) -> None:
                 seen.append((self.path, self.headers.get("Authorization")))
                 status = 403 if self.path == "/forbidden" else 200
-                body = (b'{"reason": "insufficient_scope"}' if status == 403 else b"{}")
+                body = b'{"reason": "insufficient_scope"}' if status == 403 else b"{}"
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -63,17 +63,21 @@ def config_file(tmp_path: Path, a: str, b: str) -> Path:
     config = ClientConfig()
     for name, url in (("a", a), ("b", b)):
         config.clusters[name] = Cluster(base_url=url)
-        config.users[name] = TokenSet(access_token=f"token-{name}", grant="unsigned",
-                                      email=f"{name}@example.com",
-                                      expires_at=time.time() + 3600)
+        config.users[name] = TokenSet(
+            access_token=f"token-{name}",
+            grant="unsigned",
+            email=f"{name}@example.com",
+            expires_at=time.time() + 3600,
+        )
         config.contexts[name] = Context(cluster=name, user=name)
     config.current_context = "a"
     store.save(config)
     return store.path
 
 
-def test_no_arguments_uses_the_current_context(tmp_path: Path,
-                                               platforms: tuple[Recorder, Recorder]) -> None:
+def test_no_arguments_uses_the_current_context(
+    tmp_path: Path, platforms: tuple[Recorder, Recorder]
+) -> None:
     a, b = platforms
     path = config_file(tmp_path, a.url, b.url)
     with Client(config_file=path) as client:
@@ -82,8 +86,9 @@ def test_no_arguments_uses_the_current_context(tmp_path: Path,
     assert a.seen == [("/x", "Bearer token-a")]
 
 
-def test_base_url_picks_the_matching_context(tmp_path: Path,
-                                             platforms: tuple[Recorder, Recorder]) -> None:
+def test_base_url_picks_the_matching_context(
+    tmp_path: Path, platforms: tuple[Recorder, Recorder]
+) -> None:
     a, b = platforms
     path = config_file(tmp_path, a.url, b.url)
     with Client(b.url + "/", config_file=path) as client:
@@ -91,8 +96,9 @@ def test_base_url_picks_the_matching_context(tmp_path: Path,
     assert b.seen == [("/y", "Bearer token-b")] and a.seen == []
 
 
-def test_a_token_is_never_sent_to_another_platform(tmp_path: Path,
-                                                   platforms: tuple[Recorder, Recorder]) -> None:
+def test_a_token_is_never_sent_to_another_platform(
+    tmp_path: Path, platforms: tuple[Recorder, Recorder]
+) -> None:
     a, b = platforms
     path = config_file(tmp_path, a.url, b.url)
     with pytest.raises(UsageError, match="belongs to"):

@@ -18,8 +18,13 @@ from authgate.client.tokens import TokenSet
 def sample() -> ClientConfig:
     config = ClientConfig()
     config.clusters["dev"] = Cluster(base_url="https://platform.example", ca_file="/ca.pem")
-    config.users["dev"] = TokenSet(access_token="a.b.c", refresh_token="r1", expires_at=123.0,
-                                   scope="openid platform:read", grant="password")
+    config.users["dev"] = TokenSet(
+        access_token="a.b.c",
+        refresh_token="r1",
+        expires_at=123.0,
+        scope="openid platform:read",
+        grant="password",
+    )
     config.contexts["dev"] = Context(cluster="dev", user="dev")
     config.current_context = "dev"
     return config
@@ -60,13 +65,19 @@ def test_readable_by_others_is_refused(tmp_path: Path, mode: int) -> None:
     assert "a.b.c" not in str(caught.value)
 
 
-@pytest.mark.parametrize(("text", "expect"), [
-    ("clusters: [unclosed\n", "not valid YAML at line"),
-    ("- just\n- a list\n", "top level: must be a mapping"),
-    ("users:\n  - name: u\n    user: {refresh_token: x}\n", "users[0].user.access_token: missing"),
-    ("contexts:\n  - name: c\n    context: {cluster: c}\n", "contexts[0].context"),
-    ("clusters: {a: b}\n", "clusters: must be a list"),
-])
+@pytest.mark.parametrize(
+    ("text", "expect"),
+    [
+        ("clusters: [unclosed\n", "not valid YAML at line"),
+        ("- just\n- a list\n", "top level: must be a mapping"),
+        (
+            "users:\n  - name: u\n    user: {refresh_token: x}\n",
+            "users[0].user.access_token: missing",
+        ),
+        ("contexts:\n  - name: c\n    context: {cluster: c}\n", "contexts[0].context"),
+        ("clusters: {a: b}\n", "clusters: must be a list"),
+    ],
+)
 def test_corrupt_is_refused_with_location(tmp_path: Path, text: str, expect: str) -> None:
     path = tmp_path / "config.yaml"
     path.write_text(text)
@@ -90,8 +101,9 @@ def _bump(path: str, rounds: int) -> None:
         with store.edit() as config:
             tokens = config.users["dev"]
             count = int(tokens.refresh_token or "r0")
-            config.users["dev"] = TokenSet(access_token=tokens.access_token,
-                                           refresh_token=str(count + 1))
+            config.users["dev"] = TokenSet(
+                access_token=tokens.access_token, refresh_token=str(count + 1)
+            )
 
 
 def test_concurrent_edits_lose_nothing(tmp_path: Path) -> None:

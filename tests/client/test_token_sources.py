@@ -108,6 +108,7 @@ def test_sdk_source_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
 
 def test_token_file_follows_kubelet_style_swaps(tmp_path: Path) -> None:
     """The kubelet's atomic writer: token -> ..data/token, ..data -> a timestamped dir."""
+
     def publish(value: str, n: int) -> None:
         target = tmp_path / f"..ts{n}"
         target.mkdir()
@@ -134,9 +135,12 @@ def test_token_into_closed_pipe(cli: Cli) -> None:
     big = jwt_like(groups=[f"group-{i:05d}" for i in range(6000)])
     proc = subprocess.run(
         f"{PYTHON} -m authgate token --decode | head -c 20",
-        shell=True, capture_output=True, text=True, timeout=60,
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env=cli.env({"AUTHGATE_TOKEN": big}),
-    )  # fmt: skip
+    )
     assert len(proc.stdout) == 20
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
     assert "Exception ignored" not in proc.stderr
@@ -145,13 +149,22 @@ def test_token_into_closed_pipe(cli: Cli) -> None:
 def test_status_when_auth_is_off(cli: Cli, tmp_path: Path) -> None:
     port, admin = free_port(), free_port()
     config = tmp_path / "proxy.yaml"
-    config.write_text(yaml.safe_dump({
-        "apiVersion": "authgate.io/v1alpha1", "kind": "ProxyConfig", "auth_enabled": False,
-        "server": {"engine": "lean"}, "listen": {"host": "127.0.0.1", "port": port},
-        "admin": {"host": "127.0.0.1", "port": admin},
-        "upstream": {"url": f"http://127.0.0.1:{free_port()}"}}))  # fmt: skip
-    proc = ServerProcess([PYTHON, "-m", "authgate", "proxy", "--config", str(config)],
-                         tmp_path / "proxy.log").start()  # fmt: skip
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "authgate.io/v1alpha1",
+                "kind": "ProxyConfig",
+                "auth_enabled": False,
+                "server": {"engine": "lean"},
+                "listen": {"host": "127.0.0.1", "port": port},
+                "admin": {"host": "127.0.0.1", "port": admin},
+                "upstream": {"url": f"http://127.0.0.1:{free_port()}"},
+            }
+        )
+    )
+    proc = ServerProcess(
+        [PYTHON, "-m", "authgate", "proxy", "--config", str(config)], tmp_path / "proxy.log"
+    ).start()
     try:
         proc.wait_http(f"http://127.0.0.1:{admin}/readyz", timeout=60)
         base = f"http://127.0.0.1:{port}"
@@ -162,4 +175,3 @@ def test_status_when_auth_is_off(cli: Cli, tmp_path: Path) -> None:
         assert "not logged in" not in status.stdout + status.stderr
     finally:
         proc.stop()
-

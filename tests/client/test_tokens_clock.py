@@ -17,20 +17,23 @@ from authgate.client.tokens import TokenSet, claims, identity
 def jwt(payload: dict[str, object]) -> str:
     def part(value: dict[str, object]) -> str:
         return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
     return f"{part({'alg': 'RS256'})}.{part(payload)}.sig"
 
 
 def test_expiry_from_expires_in_uses_local_clock() -> None:
-    tokens = TokenSet.from_response({"access_token": jwt({"exp": 1}), "expires_in": 300},
-                                    grant="password", now=1000.0)
+    tokens = TokenSet.from_response(
+        {"access_token": jwt({"exp": 1}), "expires_in": 300}, grant="password", now=1000.0
+    )
     assert tokens.expires_at == 1300.0
     assert not tokens.expires_within(60, now=1200.0)
     assert tokens.expires_within(300, now=1200.0)
 
 
 def test_expiry_falls_back_to_exp() -> None:
-    tokens = TokenSet.from_response({"access_token": jwt({"exp": 5000})}, grant="device",
-                                    now=1000.0)
+    tokens = TokenSet.from_response(
+        {"access_token": jwt({"exp": 5000})}, grant="device", now=1000.0
+    )
     assert tokens.expires_at == 5000.0
 
 

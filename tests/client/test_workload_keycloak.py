@@ -31,16 +31,28 @@ from .client_harness import (
 pytestmark = [pytest.mark.integration, pytest.mark.keycloak]
 
 
-def cc_login(cli: Cli, platform: Any, keycloak: Any, secret: str,
-             *extra: str) -> Any:  # fmt: skip
-    return cli.run("login", "--base-url", platform.base_url, "--ca-file", platform.ca_file,
-                   "--client-credentials", "--client-id", keycloak.ci_client_id,
-                   "--client-secret-stdin", *extra, input=secret + "\n")  # fmt: skip
+def cc_login(cli: Cli, platform: Any, keycloak: Any, secret: str, *extra: str) -> Any:
+    return cli.run(
+        "login",
+        "--base-url",
+        platform.base_url,
+        "--ca-file",
+        platform.ca_file,
+        "--client-credentials",
+        "--client-id",
+        keycloak.ci_client_id,
+        "--client-secret-stdin",
+        *extra,
+        input=secret + "\n",
+    )
 
 
 def echo(platform: Any, token: str) -> dict[str, str]:
-    response = httpx.get(platform.base_url + "/apis/demo/hello",
-                         headers={"Authorization": f"Bearer {token}"}, timeout=10)  # fmt: skip
+    response = httpx.get(
+        platform.base_url + "/apis/demo/hello",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
     assert response.status_code == 200, response.text
     return {k.lower(): v for k, v in response.json()["headers"]}
 
@@ -79,8 +91,9 @@ def test_client_credentials_rerequest_and_revoked_secret(
     new_secret = keycloak.rotate_client_secret(keycloak.ci_client_id)
     time.sleep(11)
     revoked = cli.run("token")
-    assert_clean_failure(revoked, int(ExitCode.LOGIN_REJECTED),
-                         "rejected client 'authgate-ci'", "revoked secret")  # fmt: skip
+    assert_clean_failure(
+        revoked, int(ExitCode.LOGIN_REJECTED), "rejected client 'authgate-ci'", "revoked secret"
+    )
     assert secret not in revoked.stderr and new_secret not in revoked.stderr
     # ... and AUTHGATE_CLIENT_SECRET (the CI system's secret store) wins over the stored one.
     fixed = cli.run("token", env={"AUTHGATE_CLIENT_SECRET": new_secret})
@@ -92,25 +105,50 @@ def test_wrong_secret_and_missing_secret(cli: Cli, platform: Any, keycloak: Any)
     wrong = cc_login(cli, platform, keycloak, "not-the-secret")
     assert_clean_failure(wrong, int(ExitCode.LOGIN_REJECTED), "rejected client 'authgate-ci'")
     assert "not-the-secret" not in wrong.stdout + wrong.stderr
-    missing = cli.run("login", "--base-url", platform.base_url, "--client-credentials",
-                      "--client-id", keycloak.ci_client_id)  # fmt: skip
+    missing = cli.run(
+        "login",
+        "--base-url",
+        platform.base_url,
+        "--client-credentials",
+        "--client-id",
+        keycloak.ci_client_id,
+    )
     assert_clean_failure(missing, int(ExitCode.USAGE), "no client secret given")
-    empty_env = cli.run("login", "--base-url", platform.base_url, "--client-credentials",
-                        "--client-id", keycloak.ci_client_id,
-                        env={"AUTHGATE_CLIENT_SECRET": ""})  # fmt: skip
+    empty_env = cli.run(
+        "login",
+        "--base-url",
+        platform.base_url,
+        "--client-credentials",
+        "--client-id",
+        keycloak.ci_client_id,
+        env={"AUTHGATE_CLIENT_SECRET": ""},
+    )
     assert_clean_failure(empty_env, int(ExitCode.USAGE), "AUTHGATE_CLIENT_SECRET is set but empty")
-    from_env = cli.run("login", "--base-url", platform.base_url, "--ca-file", platform.ca_file,
-                       "--client-credentials",
-                       env={"AUTHGATE_CLIENT_ID": keycloak.ci_client_id,
-                            "AUTHGATE_CLIENT_SECRET": keycloak.ci_client_secret})  # fmt: skip
+    from_env = cli.run(
+        "login",
+        "--base-url",
+        platform.base_url,
+        "--ca-file",
+        platform.ca_file,
+        "--client-credentials",
+        env={
+            "AUTHGATE_CLIENT_ID": keycloak.ci_client_id,
+            "AUTHGATE_CLIENT_SECRET": keycloak.ci_client_secret,
+        },
+    )
     assert from_env.returncode == 0, from_env.stderr
 
 
 def test_logout_revokes_the_refresh_token(cli: Cli, platform: Any, keycloak: Any) -> None:
     alice = keycloak.users["alice"]
-    login = cli.run("login", "--base-url", platform.base_url, "--ca-file", platform.ca_file,
-                    env={"AUTHGATE_USERNAME": alice.username,
-                         "AUTHGATE_PASSWORD": alice.password})  # fmt: skip
+    login = cli.run(
+        "login",
+        "--base-url",
+        platform.base_url,
+        "--ca-file",
+        platform.ca_file,
+        env={"AUTHGATE_USERNAME": alice.username, "AUTHGATE_PASSWORD": alice.password},
+    )
     assert login.returncode == 0, login.stderr
     assert "multi-factor" in login.stderr  # today's warning, also from the environment
     assert "as alice@example.com" in login.stdout  # the email, not the sub
@@ -118,9 +156,15 @@ def test_logout_revokes_the_refresh_token(cli: Cli, platform: Any, keycloak: Any
     out = cli.run("logout")
     assert out.returncode == 0, out.stderr
     assert "Revoked the refresh token at the identity provider" in out.stdout
-    answer = httpx.post(keycloak.token_endpoint, data={
-        "grant_type": "refresh_token", "refresh_token": refresh_token,
-        "client_id": keycloak.cli_client_id}, verify=keycloak.ssl_context())  # fmt: skip
+    answer = httpx.post(
+        keycloak.token_endpoint,
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+            "client_id": keycloak.cli_client_id,
+        },
+        verify=keycloak.ssl_context(),
+    )
     assert answer.status_code == 400 and answer.json()["error"] == "invalid_grant"
 
 
@@ -174,24 +218,41 @@ def test_audience_mismatch_is_named(
     """A platform expecting another audience than the IdP issues: login warns, and
     the SDK's 401 names the mismatch instead of saying "log in again"."""
     port, admin = free_port(), free_port()
-    document = proxy_document(port=port, admin_port=admin, upstream=demo_upstream,
-                              issuer=keycloak.issuer, client_id=keycloak.cli_client_id,
-                              audience=["api://elsewhere"], ca_file=str(keycloak.ca_file),
-                              default_scopes="openid email platform:read")  # fmt: skip
+    document = proxy_document(
+        port=port,
+        admin_port=admin,
+        upstream=demo_upstream,
+        issuer=keycloak.issuer,
+        client_id=keycloak.cli_client_id,
+        audience=["api://elsewhere"],
+        ca_file=str(keycloak.ca_file),
+        default_scopes="openid email platform:read",
+    )
     config = tmp_path / "proxy.yaml"
     config.write_text(yaml.safe_dump(document))
-    proc = ServerProcess([PYTHON, "-m", "authgate", "proxy", "--config", str(config)],
-                         tmp_path / "proxy.log").start()  # fmt: skip
+    proc = ServerProcess(
+        [PYTHON, "-m", "authgate", "proxy", "--config", str(config)], tmp_path / "proxy.log"
+    ).start()
     try:
         proc.wait_http(f"http://127.0.0.1:{admin}/readyz", timeout=60)
         base = f"http://127.0.0.1:{port}"
         bob = keycloak.users["bob"]
-        login = cli.run("login", "--base-url", base, "--ca-file", str(keycloak.ca_file),
-                        "--username", "bob", "--password-stdin", input=bob.password + "\n")
+        login = cli.run(
+            "login",
+            "--base-url",
+            base,
+            "--ca-file",
+            str(keycloak.ca_file),
+            "--username",
+            "bob",
+            "--password-stdin",
+            input=bob.password + "\n",
+        )
         assert login.returncode == 0, login.stderr
         assert "the platform accepts audience 'api://elsewhere'" in login.stderr
         assert "'api://authgate'" in login.stderr and "logging in again will not help" in (
-            login.stderr)
+            login.stderr
+        )
         monkeypatch.setenv("AUTHGATE_CONFIG", str(cli.config_path))
         with Client(base) as client, pytest.raises(Unauthorized) as info:
             client.get("/apis/demo/hello")

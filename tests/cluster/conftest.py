@@ -63,8 +63,9 @@ def cluster_images(
     """The authgate image (the repository's Dockerfile, unchanged) and the demo app image."""
     logs = tmp_path_factory.mktemp("cluster-images")
     try:
-        authgate = build_authgate_image(docker_engine.client(), docker_engine.base_image,
-                                        _e2e_cache(), logs)  # fmt: skip
+        authgate = build_authgate_image(
+            docker_engine.client(), docker_engine.base_image, _e2e_cache(), logs
+        )
         demo = build_demo_image(docker_engine.client(), authgate.tag, logs)
     except ImageBuildError as exc:
         pytest.fail(str(exc), pytrace=False)
@@ -103,27 +104,52 @@ def installed(
     helm = Helm(helm_bin, kubeconfig=Path(cluster.kube.kubeconfig), home=work / "helm-home")
     repository, tag = authgate.tag.rsplit(":", 1)
     started = time.monotonic()
-    helm.run("install", RELEASE, str(CHART), "-n", SYSTEM_NAMESPACE, "--create-namespace",
-             "--set", f"image.repository={repository}", "--set", f"image.tag={tag}",
-             timeout=300)  # fmt: skip
-    state = Cluster(cluster=cluster, keycloak=cluster_keycloak, helm=helm, authgate=authgate,
-                    demo=demo, installed_at=started)  # fmt: skip
+    helm.run(
+        "install",
+        RELEASE,
+        str(CHART),
+        "-n",
+        SYSTEM_NAMESPACE,
+        "--create-namespace",
+        "--set",
+        f"image.repository={repository}",
+        "--set",
+        f"image.tag={tag}",
+        timeout=300,
+    )
+    state = Cluster(
+        cluster=cluster,
+        keycloak=cluster_keycloak,
+        helm=helm,
+        authgate=authgate,
+        demo=demo,
+        installed_at=started,
+    )
     try:
         state.rollout(SYSTEM_NAMESPACE, f"deployment/{RELEASE}", timeout=300)
         cluster.kubectl("create", "namespace", APP_NAMESPACE)
         apply(cluster, provider_manifest(cluster_keycloak, ["platform:read"]))
-        cluster.kubectl("wait", "--for=condition=Ready", "--timeout=180s",
-                        f"oidcprovider/{PROVIDER}", "-n", APP_NAMESPACE, timeout=200)  # fmt: skip
+        cluster.kubectl(
+            "wait",
+            "--for=condition=Ready",
+            "--timeout=180s",
+            f"oidcprovider/{PROVIDER}",
+            "-n",
+            APP_NAMESPACE,
+            timeout=200,
+        )
         apply(cluster, app_service())
         apply(cluster, app_deployment(demo.tag))
         state.rollout(APP_NAMESPACE, "deployment/echo", timeout=300)
         state.service_url = f"http://{state.cluster_ip(APP_NAMESPACE, 'echo')}"
         token = state.token("alice")
-        wait_for("the first authenticated 200", lambda: state.get("/api/orders", token)
-                 .status_code == 200, timeout=120)  # fmt: skip
+        wait_for(
+            "the first authenticated 200",
+            lambda: state.get("/api/orders", token).status_code == 200,
+            timeout=120,
+        )
         state.first_ok_seconds = time.monotonic() - started
-        print(f"\n[cluster] helm install -> first authenticated 200: "
-              f"{state.first_ok_seconds:.1f}s")  # fmt: skip
+        print(f"\n[cluster] helm install -> first authenticated 200: {state.first_ok_seconds:.1f}s")
         # Point 8's caller waits ~8 minutes for the kubelet's token rotation: start it now.
         identity.start(state)
         yield state
@@ -133,10 +159,22 @@ def installed(
 
 def _save_logs(cluster: ClusterEnv, work: Path) -> None:
     """Every container's log in the namespaces we used, for a failing run's reader."""
-    for namespace in (SYSTEM_NAMESPACE, APP_NAMESPACE, identity.SERVER_NAMESPACE,
-                      identity.CALLER_NAMESPACE):  # fmt: skip
+    for namespace in (
+        SYSTEM_NAMESPACE,
+        APP_NAMESPACE,
+        identity.SERVER_NAMESPACE,
+        identity.CALLER_NAMESPACE,
+    ):
         pods = cluster.kubectl("get", "pods", "-n", namespace, "-o", "name", check=False)
         for pod in pods.stdout.split():
-            out = cluster.kubectl("logs", "-n", namespace, pod, "--all-containers", "--prefix",
-                                  "--tail=400", check=False)  # fmt: skip
+            out = cluster.kubectl(
+                "logs",
+                "-n",
+                namespace,
+                pod,
+                "--all-containers",
+                "--prefix",
+                "--tail=400",
+                check=False,
+            )
             (work / f"{namespace}-{pod.split('/')[-1]}.log").write_text(out.stdout + out.stderr)

@@ -92,17 +92,24 @@ def orders_provider(installed: Cluster) -> dict[str, Any]:
     # Not a default: the operator's discovery describes the one default provider, and two
     # defaults (shop's and this) would make it answer 409. The pods name it instead.
     manifest["spec"]["default"] = False
-    manifest["spec"]["issuers"] = [{
-        "name": "cluster",
-        "kind": "kubernetes",
-        "issuer": installed.cluster.kube.server,  # the API server's --service-account-issuer
-        "audience": [SA_AUDIENCE],
-        "kubernetes": {
-            "apiServer": "https://kubernetes.default.svc",
-            "allowedServiceAccounts": [{"namespace": CALLER_NAMESPACE, "name": CALLER_ACCOUNT,
-                                        "scopes": ["platform:read"]}],
-        },
-    }]  # fmt: skip
+    manifest["spec"]["issuers"] = [
+        {
+            "name": "cluster",
+            "kind": "kubernetes",
+            "issuer": installed.cluster.kube.server,  # the API server's --service-account-issuer
+            "audience": [SA_AUDIENCE],
+            "kubernetes": {
+                "apiServer": "https://kubernetes.default.svc",
+                "allowedServiceAccounts": [
+                    {
+                        "namespace": CALLER_NAMESPACE,
+                        "name": CALLER_ACCOUNT,
+                        "scopes": ["platform:read"],
+                    }
+                ],
+            },
+        }
+    ]
     return manifest
 
 
@@ -112,46 +119,98 @@ def _manifests(installed: Cluster) -> list[dict[str, Any]]:
     return [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SERVER_NAMESPACE}},
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": CALLER_NAMESPACE}},
-        {"apiVersion": "v1", "kind": "ServiceAccount",
-         "metadata": {"name": CALLER_ACCOUNT, "namespace": CALLER_NAMESPACE}},
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": CALLER_ACCOUNT, "namespace": CALLER_NAMESPACE},
+        },
         orders_provider(installed),
-        {"apiVersion": "v1", "kind": "Service",
-         "metadata": {"name": "orders", "namespace": SERVER_NAMESPACE},
-         "spec": {"selector": {"app": "orders"},
-                  "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}},
-        {"apiVersion": "apps/v1", "kind": "Deployment",
-         "metadata": {"name": "orders", "namespace": SERVER_NAMESPACE},
-         "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "orders"}},
-                  "template": {"metadata": {"labels": {"app": "orders"},
-                                            "annotations": {"authgate.io/inject": "true",
-                                                            "authgate.io/provider": "orders"}},
-                               "spec": server_pod}}},
-        {"apiVersion": "v1", "kind": "Pod",
-         "metadata": {"name": CALLER_POD, "namespace": CALLER_NAMESPACE},
-         "spec": {
-             "serviceAccountName": CALLER_ACCOUNT, "restartPolicy": "Never",
-             "containers": [{
-                 "name": "caller", "image": authgate, "imagePullPolicy": "Never",
-                 "command": ["python", "-c", CALLER_SCRIPT],
-                 "env": [{"name": "AUTHGATE_BASE_URL",
-                          "value": f"http://orders.{SERVER_NAMESPACE}.svc"},
-                         {"name": "AUTHGATE_TOKEN_FILE", "value": f"{TOKEN_DIR}/platform"},
-                         {"name": "RUN_SECONDS", "value": str(RUN_SECONDS)}],
-                 "resources": {"requests": {"cpu": "10m", "memory": "48Mi"},
-                               "limits": {"memory": "160Mi"}},
-                 "securityContext": {"runAsUser": 65532, "runAsNonRoot": True,
-                                     "readOnlyRootFilesystem": True,
-                                     "allowPrivilegeEscalation": False,
-                                     "capabilities": {"drop": ["ALL"]}},
-                 "volumeMounts": [{"name": "platform-token", "mountPath": TOKEN_DIR,
-                                   "readOnly": True},
-                                  {"name": "tmp", "mountPath": "/tmp"}]}],
-             "volumes": [
-                 {"name": "platform-token", "projected": {"sources": [{"serviceAccountToken": {
-                     "audience": SA_AUDIENCE, "expirationSeconds": TOKEN_SECONDS,
-                     "path": "platform"}}]}},
-                 {"name": "tmp", "emptyDir": {}}]}},
-    ]  # fmt: skip
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "orders", "namespace": SERVER_NAMESPACE},
+            "spec": {
+                "selector": {"app": "orders"},
+                "ports": [{"name": "http", "port": 80, "targetPort": "http"}],
+            },
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "orders", "namespace": SERVER_NAMESPACE},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app": "orders"}},
+                "template": {
+                    "metadata": {
+                        "labels": {"app": "orders"},
+                        "annotations": {
+                            "authgate.io/inject": "true",
+                            "authgate.io/provider": "orders",
+                        },
+                    },
+                    "spec": server_pod,
+                },
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": CALLER_POD, "namespace": CALLER_NAMESPACE},
+            "spec": {
+                "serviceAccountName": CALLER_ACCOUNT,
+                "restartPolicy": "Never",
+                "containers": [
+                    {
+                        "name": "caller",
+                        "image": authgate,
+                        "imagePullPolicy": "Never",
+                        "command": ["python", "-c", CALLER_SCRIPT],
+                        "env": [
+                            {
+                                "name": "AUTHGATE_BASE_URL",
+                                "value": f"http://orders.{SERVER_NAMESPACE}.svc",
+                            },
+                            {"name": "AUTHGATE_TOKEN_FILE", "value": f"{TOKEN_DIR}/platform"},
+                            {"name": "RUN_SECONDS", "value": str(RUN_SECONDS)},
+                        ],
+                        "resources": {
+                            "requests": {"cpu": "10m", "memory": "48Mi"},
+                            "limits": {"memory": "160Mi"},
+                        },
+                        "securityContext": {
+                            "runAsUser": 65532,
+                            "runAsNonRoot": True,
+                            "readOnlyRootFilesystem": True,
+                            "allowPrivilegeEscalation": False,
+                            "capabilities": {"drop": ["ALL"]},
+                        },
+                        "volumeMounts": [
+                            {"name": "platform-token", "mountPath": TOKEN_DIR, "readOnly": True},
+                            {"name": "tmp", "mountPath": "/tmp"},
+                        ],
+                    }
+                ],
+                "volumes": [
+                    {
+                        "name": "platform-token",
+                        "projected": {
+                            "sources": [
+                                {
+                                    "serviceAccountToken": {
+                                        "audience": SA_AUDIENCE,
+                                        "expirationSeconds": TOKEN_SECONDS,
+                                        "path": "platform",
+                                    }
+                                }
+                            ]
+                        },
+                    },
+                    {"name": "tmp", "emptyDir": {}},
+                ],
+            },
+        },
+    ]
 
 
 def start(installed: Cluster) -> None:
@@ -170,5 +229,6 @@ def caller_summary(installed: Cluster) -> dict[str, Any] | None:
     for line in reversed(logs.strip().splitlines()):
         if line.startswith('{"summary"'):
             return dict(json.loads(line)["summary"])
-    raise AssertionError(f"the caller ended ({pod['status']['phase']}) without a summary: "
-                         f"{logs[-3000:]}")  # fmt: skip
+    raise AssertionError(
+        f"the caller ended ({pod['status']['phase']}) without a summary: {logs[-3000:]}"
+    )

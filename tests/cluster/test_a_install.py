@@ -62,9 +62,12 @@ def test_peering_elects_one_active_replica(installed: Cluster) -> None:
 
     wait_for("exactly one active replica", lambda: len(active()) == 1, timeout=60)
     marker = f"reconciled {APP_NAMESPACE}/{PROVIDER}"
-    reconciling = [p["metadata"]["name"] for p in installed.pods(SYSTEM_NAMESPACE,
-                   OPERATOR_SELECTOR) if marker in installed.cluster.kubectl(
-                   "logs", "-n", SYSTEM_NAMESPACE, p["metadata"]["name"]).stdout]  # fmt: skip
+    reconciling = [
+        p["metadata"]["name"]
+        for p in installed.pods(SYSTEM_NAMESPACE, OPERATOR_SELECTOR)
+        if marker
+        in installed.cluster.kubectl("logs", "-n", SYSTEM_NAMESPACE, p["metadata"]["name"]).stdout
+    ]
     assert reconciling == active()
 
 
@@ -72,15 +75,20 @@ def test_helm_test_passes(installed: Cluster) -> None:
     """The chart's own test pod fetches discovery through the Service (CoreDNS + kube-proxy)
     and exits non-zero unless the document has ``auth_enabled``. No ``--logs``: the hook's
     ``hook-succeeded`` delete policy removes the pod first, and helm then fails to read them."""
-    out = installed.helm.run("test", RELEASE, "-n", SYSTEM_NAMESPACE, "--timeout", "180s",
-                             timeout=240, check=False)  # fmt: skip
+    out = installed.helm.run(
+        "test", RELEASE, "-n", SYSTEM_NAMESPACE, "--timeout", "180s", timeout=240, check=False
+    )
     if out.returncode != 0:  # a failed hook pod stays: say why it failed
         pod = f"pod/{RELEASE}-test-discovery"
         logs = installed.cluster.kubectl("logs", "-n", SYSTEM_NAMESPACE, pod, check=False)
-        status = installed.cluster.kubectl("get", "-n", SYSTEM_NAMESPACE, pod, "-o",
-                                           "jsonpath={.status}", check=False)  # fmt: skip
-        pytest.fail(f"helm test failed: {out.stdout}{out.stderr}\nlogs: {logs.stdout}"
-                    f"{logs.stderr}\nstatus: {status.stdout}", pytrace=False)  # fmt: skip
+        status = installed.cluster.kubectl(
+            "get", "-n", SYSTEM_NAMESPACE, pod, "-o", "jsonpath={.status}", check=False
+        )
+        pytest.fail(
+            f"helm test failed: {out.stdout}{out.stderr}\nlogs: {logs.stdout}"
+            f"{logs.stderr}\nstatus: {status.stdout}",
+            pytrace=False,
+        )
     assert "Phase:          Succeeded" in out.stdout, out.stdout
 
 
@@ -92,8 +100,12 @@ def test_webhook_called_through_its_service_with_the_chart_certificate(
     for hook in webhook["webhooks"]:
         config = hook["clientConfig"]
         assert "url" not in config
-        assert config["service"] == {"name": RELEASE, "namespace": SYSTEM_NAMESPACE,
-                                     "path": "/inject", "port": 443}  # fmt: skip
+        assert config["service"] == {
+            "name": RELEASE,
+            "namespace": SYSTEM_NAMESPACE,
+            "path": "/inject",
+            "port": 443,
+        }
         assert config["caBundle"] == secret["data"]["ca.crt"]
     assert base64.b64decode(secret["data"]["tls.crt"]).startswith(b"-----BEGIN CERTIFICATE")
     # Injected pods are the proof the API server reached it (test_deployment_...); the
@@ -111,13 +123,16 @@ def test_deployment_runs_the_native_sidecar_first(installed: Cluster) -> None:
         sidecar = pod["spec"]["initContainers"][0]
         assert sidecar["name"] == "authgate-proxy" and sidecar["restartPolicy"] == "Always"
         assert sidecar["image"].endswith(installed.authgate.tag)
-        statuses = {s["name"]: s for s in pod["status"]["initContainerStatuses"]
-                    + pod["status"]["containerStatuses"]}  # fmt: skip
+        statuses = {
+            s["name"]: s
+            for s in pod["status"]["initContainerStatuses"] + pod["status"]["containerStatuses"]
+        }
         proxy, app = statuses["authgate-proxy"], statuses["app"]
         assert proxy["ready"] and proxy["started"] and app["ready"], statuses
         # The kubelet started the app only after the sidecar's startup probe passed.
         assert _ts(proxy["state"]["running"]["startedAt"]) <= _ts(
-            app["state"]["running"]["startedAt"])
+            app["state"]["running"]["startedAt"]
+        )
         conditions = {c["type"]: c for c in pod["status"]["conditions"]}
         assert conditions["Ready"]["status"] == "True"
         # uid 65532 and a read-only root: the pod runs as the chart/webhook says.
@@ -129,15 +144,27 @@ def test_pod_not_ready_until_the_sidecar_has_keys(installed: Cluster) -> None:
     """A provider whose IdP does not answer: the pod starts, its sidecar never gets keys,
     the pod never becomes Ready (and never serves)."""
     cluster = installed.cluster
-    cluster.kubectl("apply", "-f", "-", input=f"""
+    cluster.kubectl(
+        "apply",
+        "-f",
+        "-",
+        input=f"""
 apiVersion: authgate.io/v1alpha1
 kind: OIDCProvider
 metadata: {{name: nowhere, namespace: {APP_NAMESPACE}}}
 spec: {{issuer: "https://{cluster.gateway}:9/realms/none", clientId: cli}}
-""")
-    wait_for("the unverified ConfigMap", lambda: cluster.kubectl(
-        "get", "-n", APP_NAMESPACE, "configmap/authgate-nowhere", check=False).returncode == 0,
-        timeout=60)  # fmt: skip
+""",
+    )
+    wait_for(
+        "the unverified ConfigMap",
+        lambda: (
+            cluster.kubectl(
+                "get", "-n", APP_NAMESPACE, "configmap/authgate-nowhere", check=False
+            ).returncode
+            == 0
+        ),
+        timeout=60,
+    )
     pod = bare_pod("keyless", APP_NAMESPACE, installed.demo.tag, annotated=True)
     pod["metadata"]["annotations"]["authgate.io/provider"] = "nowhere"
     pod["spec"]["containers"][0]["args"] = ["--port", "8000"]
@@ -145,6 +172,7 @@ spec: {{issuer: "https://{cluster.gateway}:9/realms/none", clientId: cli}}
 
     cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(pod))
     try:
+
         def sidecar_running() -> Any:
             status = installed.json("-n", APP_NAMESPACE, "pod/keyless")["status"]
             for s in status.get("initContainerStatuses") or []:
@@ -162,8 +190,15 @@ spec: {{issuer: "https://{cluster.gateway}:9/realms/none", clientId: cli}}
         proxy = next(s for s in status["initContainerStatuses"] if s["name"] == "authgate-proxy")
         assert proxy["ready"] is False
     finally:
-        cluster.kubectl("delete", "-n", APP_NAMESPACE, "pod/keyless", "oidcprovider/nowhere",
-                        "--wait=false", check=False)  # fmt: skip
+        cluster.kubectl(
+            "delete",
+            "-n",
+            APP_NAMESPACE,
+            "pod/keyless",
+            "oidcprovider/nowhere",
+            "--wait=false",
+            check=False,
+        )
 
 
 def test_unannotated_and_kube_system_pods_are_untouched(installed: Cluster) -> None:
@@ -172,8 +207,9 @@ def test_unannotated_and_kube_system_pods_are_untouched(installed: Cluster) -> N
         pod = bare_pod(f"plain-{namespace}", namespace, installed.demo.tag, annotated=annotated)
         import yaml
 
-        created = cluster.kubectl("create", "--dry-run=server", "-o", "json", "-f", "-",
-                                  input=yaml.safe_dump(pod))  # fmt: skip
+        created = cluster.kubectl(
+            "create", "--dry-run=server", "-o", "json", "-f", "-", input=yaml.safe_dump(pod)
+        )
         import json
 
         stored = json.loads(created.stdout)

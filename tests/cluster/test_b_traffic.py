@@ -80,8 +80,12 @@ async def test_websocket_passes(installed: Cluster) -> None:
 
     token = installed.token("alice")
     uri = installed.service_url.replace("http://", "ws://") + "/ws"
-    async with websockets.connect(uri, additional_headers={"Authorization": f"Bearer {token}"},
-                                  subprotocols=["echo"], open_timeout=10) as ws:  # type: ignore[list-item]
+    async with websockets.connect(
+        uri,
+        additional_headers={"Authorization": f"Bearer {token}"},
+        subprotocols=["echo"],
+        open_timeout=10,
+    ) as ws:  # type: ignore[list-item]
         await ws.send("hello through the sidecar")
         assert await ws.recv() == "hello through the sidecar"
     with pytest.raises(websockets.InvalidStatus) as refused:
@@ -93,8 +97,12 @@ async def test_websocket_passes(installed: Cluster) -> None:
 def test_sse_passes(installed: Cluster) -> None:
     token = installed.token("alice")
     events: list[dict[str, Any]] = []
-    with httpx.stream("GET", f"{installed.service_url}/sse?count=3&interval=0.2",
-                      headers={"Authorization": f"Bearer {token}"}, timeout=10) as response:
+    with httpx.stream(
+        "GET",
+        f"{installed.service_url}/sse?count=3&interval=0.2",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    ) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         for line in response.iter_lines():
@@ -121,37 +129,77 @@ def test_cli_in_a_pod_logs_in_through_the_sidecar(installed: Cluster) -> None:
 
     cluster = installed.cluster
     ca = Path(installed.keycloak.ca_file).read_text()
-    script = ('printf %s "$PASSWORD" | authgate login --base-url "$URL" --username alice '
-              '--password-stdin --ca-file /ca/ca.crt >/dev/null && authgate token')  # fmt: skip
+    script = (
+        'printf %s "$PASSWORD" | authgate login --base-url "$URL" --username alice '
+        "--password-stdin --ca-file /ca/ca.crt >/dev/null && authgate token"
+    )
     manifests = [
-        {"apiVersion": "v1", "kind": "ConfigMap",
-         "metadata": {"name": "cli-ca", "namespace": APP_NAMESPACE}, "data": {"ca.crt": ca}},
-        {"apiVersion": "v1", "kind": "Pod",
-         "metadata": {"name": "cli", "namespace": APP_NAMESPACE},
-         "spec": {"restartPolicy": "Never", "containers": [{
-             "name": "cli", "image": installed.authgate.tag, "command": ["sh", "-c", script],
-             "env": [{"name": "URL", "value": f"http://echo.{APP_NAMESPACE}.svc"},
-                     {"name": "PASSWORD",
-                      "value": installed.keycloak.users["alice"].password}],
-             "securityContext": {"runAsUser": 65532, "readOnlyRootFilesystem": True,
-                                 "allowPrivilegeEscalation": False,
-                                 "capabilities": {"drop": ["ALL"]}},
-             "volumeMounts": [{"name": "ca", "mountPath": "/ca"},
-                              {"name": "tmp", "mountPath": "/tmp"}]}],
-             "volumes": [{"name": "ca", "configMap": {"name": "cli-ca"}},
-                         {"name": "tmp", "emptyDir": {}}]}},
-    ]  # fmt: skip
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "cli-ca", "namespace": APP_NAMESPACE},
+            "data": {"ca.crt": ca},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "cli", "namespace": APP_NAMESPACE},
+            "spec": {
+                "restartPolicy": "Never",
+                "containers": [
+                    {
+                        "name": "cli",
+                        "image": installed.authgate.tag,
+                        "command": ["sh", "-c", script],
+                        "env": [
+                            {"name": "URL", "value": f"http://echo.{APP_NAMESPACE}.svc"},
+                            {
+                                "name": "PASSWORD",
+                                "value": installed.keycloak.users["alice"].password,
+                            },
+                        ],
+                        "securityContext": {
+                            "runAsUser": 65532,
+                            "readOnlyRootFilesystem": True,
+                            "allowPrivilegeEscalation": False,
+                            "capabilities": {"drop": ["ALL"]},
+                        },
+                        "volumeMounts": [
+                            {"name": "ca", "mountPath": "/ca"},
+                            {"name": "tmp", "mountPath": "/tmp"},
+                        ],
+                    }
+                ],
+                "volumes": [
+                    {"name": "ca", "configMap": {"name": "cli-ca"}},
+                    {"name": "tmp", "emptyDir": {}},
+                ],
+            },
+        },
+    ]
     cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(manifests))
     try:
-        phase = wait_for("the CLI pod to finish", lambda: installed.json(
-            "-n", APP_NAMESPACE, "pod/cli")["status"].get("phase") in ("Succeeded", "Failed")
-            and installed.json("-n", APP_NAMESPACE, "pod/cli")["status"]["phase"],
-            timeout=180)  # fmt: skip
+        phase = wait_for(
+            "the CLI pod to finish",
+            lambda: (
+                installed.json("-n", APP_NAMESPACE, "pod/cli")["status"].get("phase")
+                in ("Succeeded", "Failed")
+                and installed.json("-n", APP_NAMESPACE, "pod/cli")["status"]["phase"]
+            ),
+            timeout=180,
+        )
         logs = cluster.kubectl("logs", "-n", APP_NAMESPACE, "pod/cli").stdout
         assert phase == "Succeeded", logs
         token = logs.strip().splitlines()[-1]
         headers = _echo(installed.get("/api/orders", token))
         assert headers[H["email"]] == installed.keycloak.users["alice"].email
     finally:
-        cluster.kubectl("delete", "-n", APP_NAMESPACE, "pod/cli", "configmap/cli-ca",
-                        "--wait=false", check=False)  # fmt: skip
+        cluster.kubectl(
+            "delete",
+            "-n",
+            APP_NAMESPACE,
+            "pod/cli",
+            "configmap/cli-ca",
+            "--wait=false",
+            check=False,
+        )

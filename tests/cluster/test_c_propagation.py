@@ -24,14 +24,16 @@ def _sidecar_urls(installed: Cluster) -> dict[str, str]:
 def _sidecar_identity(installed: Cluster) -> dict[str, tuple[str, int]]:
     found = {}
     for pod in installed.pods(APP_NAMESPACE, "app=echo"):
-        status = next(s for s in pod["status"]["initContainerStatuses"]
-                      if s["name"] == "authgate-proxy")  # fmt: skip
+        status = next(
+            s for s in pod["status"]["initContainerStatuses"] if s["name"] == "authgate-proxy"
+        )
         found[pod["metadata"]["name"]] = (status["containerID"], status["restartCount"])
     return found
 
 
-def _propagate(installed: Cluster, read_scopes: list[str], read_only: str,
-               expect: int) -> dict[str, float]:  # fmt: skip
+def _propagate(
+    installed: Cluster, read_scopes: list[str], read_only: str, expect: int
+) -> dict[str, float]:
     """Apply the provider with ``read_scopes``; seconds until each sidecar answers
     ``expect`` to a GET with the ``read_only`` token."""
     urls = _sidecar_urls(installed)
@@ -41,8 +43,10 @@ def _propagate(installed: Cluster, read_scopes: list[str], read_only: str,
     deadline = applied + 150
     while len(seconds) < len(urls) and time.monotonic() < deadline:
         for name, url in urls.items():
-            if name not in seconds and installed.get("/api/orders", read_only,
-                                                     base=url).status_code == expect:  # fmt: skip
+            if (
+                name not in seconds
+                and installed.get("/api/orders", read_only, base=url).status_code == expect
+            ):
                 seconds[name] = time.monotonic() - applied
         time.sleep(0.2)
     assert len(seconds) == len(urls), f"not applied everywhere within 150 s: {seconds}"
@@ -55,19 +59,29 @@ def test_provider_change_reaches_every_sidecar_without_restart(installed: Cluste
     assert installed.get("/api/orders", read_only).status_code == 200
     before = _sidecar_identity(installed)
     generation = installed.json("-n", APP_NAMESPACE, f"oidcprovider/{PROVIDER}")["metadata"][
-        "generation"]  # fmt: skip
+        "generation"
+    ]
 
     tightened = _propagate(installed, ["platform:write"], read_only, expect=403)
     assert installed.get("/api/orders", writer).status_code == 200
-    wait_for("the provider Ready at the new generation", lambda: installed.json(
-        "-n", APP_NAMESPACE, f"oidcprovider/{PROVIDER}")["status"].get("observedGeneration")
-        == generation + 1, timeout=60)  # fmt: skip
+    wait_for(
+        "the provider Ready at the new generation",
+        lambda: (
+            installed.json("-n", APP_NAMESPACE, f"oidcprovider/{PROVIDER}")["status"].get(
+                "observedGeneration"
+            )
+            == generation + 1
+        ),
+        timeout=60,
+    )
     restored = _propagate(installed, ["platform:read"], read_only, expect=200)
 
     assert _sidecar_identity(installed) == before  # same containers, no restart
     worst = max([*tightened.values(), *restored.values()])
-    print(f"\n[cluster] ConfigMap change -> applied in every sidecar: "
-          f"{max(tightened.values()):.1f}s and {max(restored.values()):.1f}s (worst of "
-          f"{len(tightened)} sidecars; kubelet syncFrequency "
-          f"{installed.cluster.sync_seconds}s)")  # fmt: skip
+    print(
+        f"\n[cluster] ConfigMap change -> applied in every sidecar: "
+        f"{max(tightened.values()):.1f}s and {max(restored.values()):.1f}s (worst of "
+        f"{len(tightened)} sidecars; kubelet syncFrequency "
+        f"{installed.cluster.sync_seconds}s)"
+    )
     assert worst < 150

@@ -63,14 +63,18 @@ def test_app_rolling_update_fails_no_request(installed: Cluster) -> None:
     before = _pod_names(installed)
     with LoadLoop(f"{installed.service_url}/api/orders", installed.token()) as load:
         time.sleep(2)
-        installed.cluster.kubectl("set", "env", "-n", APP_NAMESPACE, "deployment/echo",
-                                  "REVISION=2")  # fmt: skip
+        installed.cluster.kubectl(
+            "set", "env", "-n", APP_NAMESPACE, "deployment/echo", "REVISION=2"
+        )
         installed.rollout(APP_NAMESPACE, "deployment/echo", timeout=300)
-        wait_for("the old pods to be gone", lambda: not (_pod_names(installed) & before),
-                 timeout=120)  # fmt: skip
+        wait_for(
+            "the old pods to be gone", lambda: not (_pod_names(installed) & before), timeout=120
+        )
         time.sleep(2)
-    print(f"\n[cluster] app rolling update: {load.sent} requests sent, "
-          f"{sum(load.failures.values())} failed {dict(load.failures)}")  # fmt: skip
+    print(
+        f"\n[cluster] app rolling update: {load.sent} requests sent, "
+        f"{sum(load.failures.values())} failed {dict(load.failures)}"
+    )
     assert load.sent > 50
     assert not load.failures, dict(load.failures)
 
@@ -85,20 +89,37 @@ def test_helm_upgrade_to_a_new_operator_tag_leaves_app_traffic_alone(installed: 
     app_pods = _pod_names(installed)
     with LoadLoop(f"{installed.service_url}/api/orders", installed.token()) as load:
         time.sleep(2)
-        installed.helm.run("upgrade", RELEASE, str(_chart()), "-n", SYSTEM_NAMESPACE,
-                           "--reuse-values", "--set", f"image.tag={new_tag}",
-                           timeout=300)  # fmt: skip
+        installed.helm.run(
+            "upgrade",
+            RELEASE,
+            str(_chart()),
+            "-n",
+            SYSTEM_NAMESPACE,
+            "--reuse-values",
+            "--set",
+            f"image.tag={new_tag}",
+            timeout=300,
+        )
         installed.rollout(SYSTEM_NAMESPACE, f"deployment/{RELEASE}", timeout=300)
         time.sleep(2)
-    print(f"\n[cluster] helm upgrade of the operator: {load.sent} app requests sent, "
-          f"{sum(load.failures.values())} failed {dict(load.failures)}")  # fmt: skip
+    print(
+        f"\n[cluster] helm upgrade of the operator: {load.sent} app requests sent, "
+        f"{sum(load.failures.values())} failed {dict(load.failures)}"
+    )
     assert not load.failures, dict(load.failures)
     assert _pod_names(installed) == app_pods  # the app was not restarted
     # `rollout status` returns once the new pods are available; old ones may still terminate.
-    wait_for("only the new operator pods", lambda: {
-        p["spec"]["containers"][0]["image"]
-        for p in installed.pods(SYSTEM_NAMESPACE, "app.kubernetes.io/component=operator")}
-        == {f"{repository}:{new_tag}"}, timeout=120)  # fmt: skip
+    wait_for(
+        "only the new operator pods",
+        lambda: (
+            {
+                p["spec"]["containers"][0]["image"]
+                for p in installed.pods(SYSTEM_NAMESPACE, "app.kubernetes.io/component=operator")
+            }
+            == {f"{repository}:{new_tag}"}
+        ),
+        timeout=120,
+    )
 
 
 def _chart() -> object:

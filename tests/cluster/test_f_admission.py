@@ -46,8 +46,10 @@ def test_admission_latency_of_a_burst(installed: Cluster) -> None:
     _burst(api, installed.demo.tag, True)  # warm the connections
     webhook = _burst(api, installed.demo.tag, True)
     baseline = _burst(api, installed.demo.tag, False)
-    print(f"\n[cluster] admission of {BURST} pod creations (10 concurrent, dry-run): "
-          f"injected p50 {_p(webhook, 50) * 1000:.0f} ms p99 {_p(webhook, 99) * 1000:.0f} ms; "
-          f"not annotated p50 {_p(baseline, 50) * 1000:.0f} ms "
-          f"p99 {_p(baseline, 99) * 1000:.0f} ms")  # fmt: skip
+    print(
+        f"\n[cluster] admission of {BURST} pod creations (10 concurrent, dry-run): "
+        f"injected p50 {_p(webhook, 50) * 1000:.0f} ms p99 {_p(webhook, 99) * 1000:.0f} ms; "
+        f"not annotated p50 {_p(baseline, 50) * 1000:.0f} ms "
+        f"p99 {_p(baseline, 99) * 1000:.0f} ms"
+    )
     assert len(webhook) == BURST

@@ -38,11 +38,17 @@ def test_server_sidecar_has_the_pod_service_account_mount(installed: Cluster) ->
 
 
 def test_pod_calls_a_pod_across_a_kubelet_token_rotation(installed: Cluster) -> None:
-    summary = wait_for("the caller pod to finish", lambda: caller_summary(installed),
-                       timeout=TOKEN_SECONDS + 420, interval=5)  # fmt: skip
-    print(f"\n[cluster] pod-to-pod with a kubelet-rotated token: {summary['sent']} requests, "
-          f"{summary['failed']} failed, token generations at "
-          f"{[t['at'] for t in summary['tokens']]} s")  # fmt: skip
+    summary = wait_for(
+        "the caller pod to finish",
+        lambda: caller_summary(installed),
+        timeout=TOKEN_SECONDS + 420,
+        interval=5,
+    )
+    print(
+        f"\n[cluster] pod-to-pod with a kubelet-rotated token: {summary['sent']} requests, "
+        f"{summary['failed']} failed, token generations at "
+        f"{[t['at'] for t in summary['tokens']]} s"
+    )
     assert summary["first_ok_after"] is not None, summary
     assert summary["failed"] == 0, summary["errors"]
     tokens = summary["tokens"]

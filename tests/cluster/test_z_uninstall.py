@@ -14,19 +14,27 @@ INSTANCE = f"app.kubernetes.io/instance={RELEASE}"
 
 def test_uninstall_keeps_the_crd_and_nothing_else(installed: Cluster) -> None:
     cluster = installed.cluster
-    installed.helm.run("uninstall", RELEASE, "-n", SYSTEM_NAMESPACE, "--wait", "--timeout",
-                       "180s", timeout=240)  # fmt: skip
+    installed.helm.run(
+        "uninstall", RELEASE, "-n", SYSTEM_NAMESPACE, "--wait", "--timeout", "180s", timeout=240
+    )
     crd = installed.json("crd/oidcproviders.authgate.io")
     assert crd["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
     assert installed.json("-n", APP_NAMESPACE, f"oidcprovider/{PROVIDER}")["spec"]["issuer"]
 
     def chart_objects() -> list[str]:
-        kinds = ("deployments,replicasets,pods,services,secrets,configmaps,serviceaccounts,"
-                 "roles,rolebindings,poddisruptionbudgets")  # fmt: skip
+        kinds = (
+            "deployments,replicasets,pods,services,secrets,configmaps,serviceaccounts,"
+            "roles,rolebindings,poddisruptionbudgets"
+        )
         names = cluster.kubectl("get", kinds, "-A", "-l", INSTANCE, "-o", "name").stdout.split()
         cluster_wide = cluster.kubectl(
-            "get", "clusterroles,clusterrolebindings,mutatingwebhookconfigurations", "-l",
-            INSTANCE, "-o", "name").stdout.split()  # fmt: skip
+            "get",
+            "clusterroles,clusterrolebindings,mutatingwebhookconfigurations",
+            "-l",
+            INSTANCE,
+            "-o",
+            "name",
+        ).stdout.split()
         return [n for n in names + cluster_wide if "customresourcedefinition" not in n]
 
     wait_for("every chart object to be gone", lambda: chart_objects() == [], timeout=120)

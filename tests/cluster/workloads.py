@@ -26,8 +26,7 @@ PROVIDER = "keycloak"
 APP_PORT = 8000
 
 
-def wait_for(what: str, check: Callable[[], T], timeout: float = 60.0,
-             interval: float = 0.25) -> T:  # fmt: skip
+def wait_for(what: str, check: Callable[[], T], timeout: float = 60.0, interval: float = 0.25) -> T:
     """Poll ``check()`` until truthy; AssertionError naming ``what`` after ``timeout``."""
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -68,8 +67,15 @@ class Cluster:
         return json.loads(self.cluster.kubectl("get", *args, "-o", "json").stdout)
 
     def rollout(self, namespace: str, what: str, timeout: float = 180) -> None:
-        self.cluster.kubectl("rollout", "status", "-n", namespace, what,
-                             f"--timeout={int(timeout)}s", timeout=timeout + 30)  # fmt: skip
+        self.cluster.kubectl(
+            "rollout",
+            "status",
+            "-n",
+            namespace,
+            what,
+            f"--timeout={int(timeout)}s",
+            timeout=timeout + 30,
+        )
 
     def cluster_ip(self, namespace: str, service: str) -> str:
         return str(self.json("-n", namespace, f"service/{service}")["spec"]["clusterIP"])
@@ -77,12 +83,12 @@ class Cluster:
     def pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
         return list(self.json("pods", "-n", namespace, "-l", selector)["items"])
 
-    def token(self, user: str = "alice",
-              scope: str = "openid platform:read platform:write") -> str:  # fmt: skip
+    def token(self, user: str = "alice", scope: str = "openid platform:read platform:write") -> str:
         return str(self.keycloak.password_token(user, scope=scope)["access_token"])
 
-    def get(self, path: str, token: str | None = None, base: str | None = None,
-            **headers: str) -> httpx.Response:  # fmt: skip
+    def get(
+        self, path: str, token: str | None = None, base: str | None = None, **headers: str
+    ) -> httpx.Response:
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
         return httpx.get(f"{base or self.service_url}{path}", headers=headers, timeout=10)
@@ -110,40 +116,56 @@ def app_service() -> dict[str, Any]:
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {"name": "echo", "namespace": APP_NAMESPACE},
-        "spec": {"selector": {"app": "echo"},
-                 "ports": [{"name": "http", "port": 80, "targetPort": "http"}]},
-    }  # fmt: skip
+        "spec": {
+            "selector": {"app": "echo"},
+            "ports": [{"name": "http", "port": 80, "targetPort": "http"}],
+        },
+    }
 
 
 # The demo app listens on 127.0.0.1 only (only the sidecar may reach it), so the kubelet
 # cannot probe it over the pod IP: an exec startup probe from inside the container says
 # when it listens. It runs until it passes once, then never again.
-_APP_LISTENS = ["python3", "-c", "import urllib.request as u; "
-                f"u.urlopen('http://127.0.0.1:{APP_PORT}/ready', timeout=2)"]  # fmt: skip
+_APP_LISTENS = [
+    "python3",
+    "-c",
+    f"import urllib.request as u; u.urlopen('http://127.0.0.1:{APP_PORT}/ready', timeout=2)",
+]
 
 
 def app_pod_spec(image: str, revision: str = "1") -> dict[str, Any]:
     return {
         "terminationGracePeriodSeconds": 30,
-        "containers": [{
-            "name": "app",
-            "image": image,
-            "args": ["--port", str(APP_PORT)],
-            "env": [{"name": "REVISION", "value": revision}],
-            "ports": [{"name": "http", "containerPort": APP_PORT}],
-            "startupProbe": {"exec": {"command": _APP_LISTENS}, "periodSeconds": 1,
-                             "failureThreshold": 60, "timeoutSeconds": 5},
-            # Endpoint removal reaches kube-proxy a moment after the pod starts
-            # terminating; the app keeps serving meanwhile (docs/deploy.md).
-            "lifecycle": {"preStop": {"sleep": {"seconds": 5}}},
-            "resources": {"requests": {"cpu": "10m", "memory": "48Mi"},
-                          "limits": {"memory": "160Mi"}},
-            "securityContext": {"runAsUser": 65532, "runAsNonRoot": True,
-                                "readOnlyRootFilesystem": True,
-                                "allowPrivilegeEscalation": False,
-                                "capabilities": {"drop": ["ALL"]}},
-        }],
-    }  # fmt: skip
+        "containers": [
+            {
+                "name": "app",
+                "image": image,
+                "args": ["--port", str(APP_PORT)],
+                "env": [{"name": "REVISION", "value": revision}],
+                "ports": [{"name": "http", "containerPort": APP_PORT}],
+                "startupProbe": {
+                    "exec": {"command": _APP_LISTENS},
+                    "periodSeconds": 1,
+                    "failureThreshold": 60,
+                    "timeoutSeconds": 5,
+                },
+                # Endpoint removal reaches kube-proxy a moment after the pod starts
+                # terminating; the app keeps serving meanwhile (docs/deploy.md).
+                "lifecycle": {"preStop": {"sleep": {"seconds": 5}}},
+                "resources": {
+                    "requests": {"cpu": "10m", "memory": "48Mi"},
+                    "limits": {"memory": "160Mi"},
+                },
+                "securityContext": {
+                    "runAsUser": 65532,
+                    "runAsNonRoot": True,
+                    "readOnlyRootFilesystem": True,
+                    "allowPrivilegeEscalation": False,
+                    "capabilities": {"drop": ["ALL"]},
+                },
+            }
+        ],
+    }
 
 
 def app_deployment(image: str, revision: str = "1", replicas: int = 2) -> dict[str, Any]:
@@ -154,16 +176,19 @@ def app_deployment(image: str, revision: str = "1", replicas: int = 2) -> dict[s
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": {"app": "echo"}},
-            "strategy": {"type": "RollingUpdate",
-                         "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+            },
             "template": {
-                "metadata": {"labels": {"app": "echo"},
-                             "annotations": {"authgate.io/inject": "true",
-                                             "authgate.io/provider": PROVIDER}},
+                "metadata": {
+                    "labels": {"app": "echo"},
+                    "annotations": {"authgate.io/inject": "true", "authgate.io/provider": PROVIDER},
+                },
                 "spec": app_pod_spec(image, revision),
             },
         },
-    }  # fmt: skip
+    }
 
 
 def bare_pod(name: str, namespace: str, image: str, annotated: bool) -> dict[str, Any]:
@@ -172,8 +197,18 @@ def bare_pod(name: str, namespace: str, image: str, annotated: bool) -> dict[str
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": name, "namespace": namespace,
-                     "annotations": annotations if annotated else {}},
-        "spec": {"containers": [{"name": "app", "image": image,
-                                 "ports": [{"name": "http", "containerPort": APP_PORT}]}]},
-    }  # fmt: skip
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "annotations": annotations if annotated else {},
+        },
+        "spec": {
+            "containers": [
+                {
+                    "name": "app",
+                    "image": image,
+                    "ports": [{"name": "http", "containerPort": APP_PORT}],
+                }
+            ]
+        },
+    }

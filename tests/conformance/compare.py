@@ -68,8 +68,7 @@ def load_allowlist(path: Path = ALLOWLIST) -> list[Allowed]:
                 id=entry["id"],
                 field=entry["field"],
                 reason=entry["reason"],
-                request=re.compile(entry["request"].encode(), re.S) if "request" in entry
-                else None,
+                request=re.compile(entry["request"].encode(), re.S) if "request" in entry else None,
                 reply=re.compile(entry["reply"].encode(), re.S) if "reply" in entry else None,
                 status=entry.get("status"),
             )

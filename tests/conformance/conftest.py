@@ -44,15 +44,22 @@ OVERRIDES = {
 class EnginePair:
     """Runs a :class:`Case` on both engines and keeps the suite's figures."""
 
-    def __init__(self, idp: FakeIdP, proxies: dict[str, ProxyProcess],
-                 upstreams: dict[str, RecordingUpstream]) -> None:  # fmt: skip
+    def __init__(
+        self,
+        idp: FakeIdP,
+        proxies: dict[str, ProxyProcess],
+        upstreams: dict[str, RecordingUpstream],
+    ) -> None:
         self.idp = idp
         self.proxies = proxies
         self.upstreams = upstreams
         self.allowlist: list[Allowed] = load_allowlist()
         self.pool = ThreadPoolExecutor(len(ENGINES))
         self.figures: dict[str, Any] = {
-            "cases": 0, "differing_cases": 0, "oracle_violations": 0, "allowed": {},
+            "cases": 0,
+            "differing_cases": 0,
+            "oracle_violations": 0,
+            "allowed": {},
             "unexplained": [],
         }
 

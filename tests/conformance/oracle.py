@@ -18,17 +18,30 @@ from .cases import Case, Observed
 __all__ = ["RequestFacts", "check", "request_facts"]
 
 _TCHAR = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_HOST = re.compile(
-    rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?"
-)
+_HOST = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?")
 _DIGITS = re.compile(rb"[0-9]+")
 #: Never forwarded (RFC 9110 §7.6.1, §7.8; RFC 9113 §3.1 retired h2c).
-_HOP = {b"connection", b"keep-alive", b"te", b"trailer", b"upgrade", b"proxy-connection",
-        b"proxy-authorization", b"http2-settings", b"transfer-encoding"}  # fmt: skip
+_HOP = {
+    b"connection",
+    b"keep-alive",
+    b"te",
+    b"trailer",
+    b"upgrade",
+    b"proxy-connection",
+    b"proxy-authorization",
+    b"http2-settings",
+    b"transfer-encoding",
+}
 #: Set by the proxy itself after filtering (``headers.set_forwarded``).
 _SET_BY_PROXY = {b"x-forwarded-for", b"x-forwarded-host", b"x-forwarded-proto"}
-_RESPONSE_HOP = {b"keep-alive", b"te", b"trailer", b"upgrade", b"proxy-connection",
-                 b"proxy-authenticate"}  # fmt: skip
+_RESPONSE_HOP = {
+    b"keep-alive",
+    b"te",
+    b"trailer",
+    b"upgrade",
+    b"proxy-connection",
+    b"proxy-authenticate",
+}
 
 
 @dataclass(frozen=True)
@@ -81,8 +94,9 @@ def request_facts(data: bytes) -> RequestFacts:
         if any((b < 0x20 and b != 0x09) or b == 0x7F for b in value):
             bad_value = True
         fields.append((name, value))
-    return RequestFacts(method, target, version, tuple(fields), bad_line, bad_field, obs_fold,
-                        bad_value)  # fmt: skip
+    return RequestFacts(
+        method, target, version, tuple(fields), bad_line, bad_field, obs_fold, bad_value
+    )
 
 
 def _host_violation(facts: RequestFacts) -> bool:
@@ -121,8 +135,10 @@ def check(case: Case, observed: Observed) -> list[str]:
 
     def must_refuse(rule: str) -> None:
         if not refused_with_400:
-            out.append(f"{rule}: expected 400 and nothing forwarded, got {status} "
-                       f"and {len(observed.upstream)} forwarded")  # fmt: skip
+            out.append(
+                f"{rule}: expected 400 and nothing forwarded, got {status} "
+                f"and {len(observed.upstream)} forwarded"
+            )
 
     if facts.bad_line:
         if observed.upstream:

@@ -22,24 +22,81 @@ __all__ = ["cases"]
 
 METHODS = [b"GET", b"POST", b"PUT", b"DELETE", b"HEAD", b"OPTIONS", b"PATCH", b"PURGE", b"get"]
 PREFIXES = [b"/public/", b"/apis/", b"/apis/files/", b"/apis/admin/", b"/healthz", b"/"]
-SEGMENTS = [b"x", b"a.b", b"..", b".", b"%2e%2e", b"%2F", b"%41", b"%E6%97%A5", b"%", b"%zz",
-            b";x", b"a%00", b"~u", b"", b"%25", b"\xe6\x97\xa5", b"a b", b"#f", b"\\"]  # fmt: skip
+SEGMENTS = [
+    b"x",
+    b"a.b",
+    b"..",
+    b".",
+    b"%2e%2e",
+    b"%2F",
+    b"%41",
+    b"%E6%97%A5",
+    b"%",
+    b"%zz",
+    b";x",
+    b"a%00",
+    b"~u",
+    b"",
+    b"%25",
+    b"\xe6\x97\xa5",
+    b"a b",
+    b"#f",
+    b"\\",
+]
 QUERIES = [b"", b"?", b"?q=1", b"?access_token=x", b"?a=%20&b", b"?x#frag", b"?%E6"]
 NAMES = [
-    b"X-NMP-Principal-Id", b"x_nmp_principal_id", b"X.NMP.Principal.Id", b"X-Auth-Request-Email",
-    b"X-NMP-Principal-Groups", b"X-Debug-User", b"X_Debug_User", b"X-Forwarded-For",
-    b"X_Forwarded_Host", b"X-Forwarded-Uri", b"X-Forwarded-Prefix", b"Forwarded",
-    b"Keep-Alive", b"TE", b"Trailer", b"Proxy-Connection", b"Proxy-Authorization", b"Upgrade",
-    b"HTTP2-Settings", b"X-Custom", b"Accept", b"Cookie", b"User-Agent", b"X-Kept",
-    b"Expect", b"Content-Type",
-]  # fmt: skip
+    b"X-NMP-Principal-Id",
+    b"x_nmp_principal_id",
+    b"X.NMP.Principal.Id",
+    b"X-Auth-Request-Email",
+    b"X-NMP-Principal-Groups",
+    b"X-Debug-User",
+    b"X_Debug_User",
+    b"X-Forwarded-For",
+    b"X_Forwarded_Host",
+    b"X-Forwarded-Uri",
+    b"X-Forwarded-Prefix",
+    b"Forwarded",
+    b"Keep-Alive",
+    b"TE",
+    b"Trailer",
+    b"Proxy-Connection",
+    b"Proxy-Authorization",
+    b"Upgrade",
+    b"HTTP2-Settings",
+    b"X-Custom",
+    b"Accept",
+    b"Cookie",
+    b"User-Agent",
+    b"X-Kept",
+    b"Expect",
+    b"Content-Type",
+]
 VALUE_BYTES = st.sampled_from(
-    [b"a", b"B", b"1", b" ", b"\t", b",", b"%", b"=", b"\"", b";", b"\xc3\xa9", b"\xe6\x97\xa5",
-     b"\xe9", b"\x00", b"\x01", b"\x7f", b"\r", b"admin", b"127.0.0.1", b"100-continue"]
-)  # fmt: skip
-UNICODE = st.text(
-    st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1, max_size=12
+    [
+        b"a",
+        b"B",
+        b"1",
+        b" ",
+        b"\t",
+        b",",
+        b"%",
+        b"=",
+        b'"',
+        b";",
+        b"\xc3\xa9",
+        b"\xe6\x97\xa5",
+        b"\xe9",
+        b"\x00",
+        b"\x01",
+        b"\x7f",
+        b"\r",
+        b"admin",
+        b"127.0.0.1",
+        b"100-continue",
+    ]
 )
+UNICODE = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1, max_size=12)
 REPLIES = [
     DEFAULT_REPLY,
     b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
@@ -78,8 +135,11 @@ def _claims(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):
         claims["groups"] = draw(st.lists(UNICODE, max_size=3))
     if draw(st.booleans()):
-        claims["scope"] = draw(st.sampled_from(
-            ["openid", "files:read", "files:read files:write", "platform:read platform:write"]))
+        claims["scope"] = draw(
+            st.sampled_from(
+                ["openid", "files:read", "files:read files:write", "platform:read platform:write"]
+            )
+        )
     return claims
 
 
@@ -110,7 +170,7 @@ def cases(draw: st.DrawFn) -> Case:
         lines.append(b"Transfer-Encoding: chunked")
         if framing == "both":
             lines.append(b"Content-Length: 3")
-        body = (b"%x" % len(payload) + ext + b"\r\n" + payload + b"\r\n" if payload else b"")
+        body = b"%x" % len(payload) + ext + b"\r\n" + payload + b"\r\n" if payload else b""
         body += b"0\r\n\r\n"
     elif framing == "bad-length":
         lines.append(b"Content-Length: " + draw(st.sampled_from([b"-1", b"1,2", b"+3", b"0x2"])))

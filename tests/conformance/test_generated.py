@@ -30,10 +30,14 @@ def _settings(test: object) -> object:
         deadline=None,
         derandomize=not DEEP and SEED is None,
         database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
-                               HealthCheck.filter_too_much, HealthCheck.data_too_large],
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.filter_too_much,
+            HealthCheck.data_too_large,
+        ],
         print_blob=True,
-    )(test)  # fmt: skip
+    )(test)
     return seed(int(SEED))(configured) if SEED is not None else configured
 
 

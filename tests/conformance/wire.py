@@ -108,9 +108,7 @@ def parse_responses(
             return out, data[pos:], True
         version, status = parts[0], int(parts[1])
         reason = parts[2] if len(parts) > 2 else b""
-        headers = tuple(
-            (n, v.strip(b" \t")) for n, _, v in (f.partition(b":") for f in fields)
-        )
+        headers = tuple((n, v.strip(b" \t")) for n, _, v in (f.partition(b":") for f in fields))
         lower = {n.lower(): v for n, v in headers}
         try:
             if head_request or status < 200 or status in (204, 304):

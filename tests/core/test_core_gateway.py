@@ -47,15 +47,23 @@ def fwd(uri: str = "/apis/x", method: str = "GET", **extra: str) -> list[tuple[s
 
 def test_each_flavour_reads_its_own_headers() -> None:
     nginx = read_original(
-        NGINX, "GET", "/apis/auth/check",
-        [("X-Original-Method", "POST"), ("X-Original-URI", "/apis/files?a=1"),
-         ("X-Forwarded-Uri", "/public/")],
-    )  # fmt: skip
+        NGINX,
+        "GET",
+        "/apis/auth/check",
+        [
+            ("X-Original-Method", "POST"),
+            ("X-Original-URI", "/apis/files?a=1"),
+            ("X-Forwarded-Uri", "/public/"),
+        ],
+    )
     assert (nginx.method, nginx.target, nginx.host) == ("POST", "/apis/files?a=1", None)
     forward = read_original(FWD, "GET", "/apis/auth/forward-auth", fwd("/a/b", "DELETE"))
     assert (forward.method, forward.target, forward.host, forward.proto) == (
-        "DELETE", "/a/b", "api.example.com", "https"
-    )  # fmt: skip
+        "DELETE",
+        "/a/b",
+        "api.example.com",
+        "https",
+    )
     envoy = read_original(
         ENVOY, "PUT", PREFIX + "/apis/files/1?x", [("Host", "api:8443")], envoy_prefix=PREFIX
     )
@@ -64,9 +72,11 @@ def test_each_flavour_reads_its_own_headers() -> None:
 
 def test_ingress_nginx_original_url() -> None:
     got = read_original(
-        NGINX, "GET", "/c",
+        NGINX,
+        "GET",
+        "/c",
         [("X-Original-Method", "GET"), ("X-Original-URL", "https://h.example:8443/a?q=1")],
-    )  # fmt: skip
+    )
     assert (got.target, got.host, got.proto) == ("/a?q=1", "h.example:8443", "https")
     bare = read_original(
         NGINX, "GET", "/c", [("X-Original-Method", "GET"), ("X-Original-URL", "http://h")]
@@ -150,16 +160,21 @@ async def outcome(keeper: Gatekeeper, call: Awaitable[Verdict]) -> tuple[int, Ve
 async def test_check_untrusted_peer_is_refused(idp: MemoryIdP, keys: Keys) -> None:
     keeper = await make_keeper(idp)
     token = sign(keys.rsa, claims())
-    status, err = await outcome(keeper, keeper.check(
-        FWD, "GET", "/c", [*fwd(), ("Authorization", f"Bearer {token}")], trusted_peer=False
-    ))  # fmt: skip
+    status, err = await outcome(
+        keeper,
+        keeper.check(
+            FWD, "GET", "/c", [*fwd(), ("Authorization", f"Bearer {token}")], trusted_peer=False
+        ),
+    )
     assert status == 403 and isinstance(err, AuthError) and err.reason == "untrusted_gateway"
     assert err.www_authenticate("authgate") is not None
 
 
 async def test_check_verdicts_are_the_gates(idp: MemoryIdP, keys: Keys) -> None:
-    keeper = await make_keeper(idp, authorization__rules=[
-        {"path_prefix": "/apis/admin", "read_scopes": ["platform:admin"]}])  # fmt: skip
+    keeper = await make_keeper(
+        idp,
+        authorization__rules=[{"path_prefix": "/apis/admin", "read_scopes": ["platform:admin"]}],
+    )
     auth = ("Authorization", f"Bearer {sign(keys.rsa, claims())}")
 
     async def status(uri: str, *extra: tuple[str, str], method: str = "GET") -> int:
@@ -180,11 +195,14 @@ async def test_check_verdicts_are_the_gates(idp: MemoryIdP, keys: Keys) -> None:
 
 
 async def test_authenticate_answers_identity(idp: MemoryIdP, keys: Keys) -> None:
-    keeper = await make_keeper(idp, authorization__rules=[
-        {"path_prefix": "/apis/auth", "read_scopes": ["nothing-has-this"]}])  # fmt: skip
+    keeper = await make_keeper(
+        idp,
+        authorization__rules=[{"path_prefix": "/apis/auth", "read_scopes": ["nothing-has-this"]}],
+    )
     token = sign(keys.rsa, claims(scope="openid other:thing"))
-    verdict = await keeper.authenticate("/apis/auth/authenticate",
-                                        [("authorization", f"bearer {token}")])  # fmt: skip
+    verdict = await keeper.authenticate(
+        "/apis/auth/authenticate", [("authorization", f"bearer {token}")]
+    )
     headers = dict(verdict.identity)
     assert headers["X-NMP-Principal-Email"] == "alice@example.com"
     assert headers["X-NMP-Scopes"] == "openid other:thing"
@@ -257,8 +275,9 @@ async def test_cached_allow_is_per_credential_and_revalidated(idp: MemoryIdP, ke
     other = await outcome(keeper, keeper.check(FWD, "GET", "/c", [*fwd(), bob], trusted_peer=True))
     assert other[0] == 403 and keeper.cache.hits == 1  # bob never sees alice's entry
 
-    fresh = await keeper.check(FWD, "GET", "/c", [*fwd(), alice, ("Cache-Control", "no-store")],
-                               trusted_peer=True)  # fmt: skip
+    fresh = await keeper.check(
+        FWD, "GET", "/c", [*fwd(), alice, ("Cache-Control", "no-store")], trusted_peer=True
+    )
     assert not fresh.cached and keeper.cache.hits == 1
 
     # The signing key leaves the JWKS: the cached allow must not be served.
@@ -269,8 +288,9 @@ async def test_cached_allow_is_per_credential_and_revalidated(idp: MemoryIdP, ke
     assert gone[0] == 401
 
     # A path trick is refused before any cache lookup.
-    trick = await outcome(keeper, keeper.check(FWD, "GET", "/c", [*fwd("/apis/./x"), alice],
-                                               trusted_peer=True))  # fmt: skip
+    trick = await outcome(
+        keeper, keeper.check(FWD, "GET", "/c", [*fwd("/apis/./x"), alice], trusted_peer=True)
+    )
     assert trick[0] == 400
 
 

@@ -184,9 +184,15 @@ def test_overridden_names_and_both_presets_stripped() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["authgate-session", "authgate-session-3", "__Host-authgate-session",
-     "__Secure-authgate-session-0", "authgate-login-0123456789abcdef", "__Host-authgate-login-x"],
-)  # fmt: skip
+    [
+        "authgate-session",
+        "authgate-session-3",
+        "__Host-authgate-session",
+        "__Secure-authgate-session-0",
+        "authgate-login-0123456789abcdef",
+        "__Host-authgate-login-x",
+    ],
+)
 def test_owned_cookies(name: str) -> None:
     assert is_owned_cookie(name)
 

@@ -161,9 +161,13 @@ async def test_timeout_covers_the_whole_exchange() -> None:
 
 @pytest.mark.parametrize(
     "url, message",
-    [("ftp://127.0.0.1/x", "only http and https"), ("http://u:p@127.0.0.1/", "credentials"),
-     ("http:///nohost", "no host"), ("http://127.0.0.1:1/", "ConnectionRefusedError")],
-)  # fmt: skip
+    [
+        ("ftp://127.0.0.1/x", "only http and https"),
+        ("http://u:p@127.0.0.1/", "credentials"),
+        ("http:///nohost", "no host"),
+        ("http://127.0.0.1:1/", "ConnectionRefusedError"),
+    ],
+)
 async def test_bad_urls_and_unreachable_hosts(url: str, message: str) -> None:
     with pytest.raises(FetchError, match=message):
         await DocumentFetcher(FetchPolicy(timeout_seconds=2))(url)

@@ -47,9 +47,13 @@ def fake_api_server(keys: Keys) -> MemoryIdP:
     """The apiserver's /.well-known/openid-configuration and /openid/v1/jwks: the document
     names the service-account issuer and the apiserver's own address for the keys."""
     jwk = {**json.loads(RSAAlgorithm.to_jwk(keys.rsa_other.public_key())), "kid": "sa1"}
-    return MemoryIdP(jwks={"keys": [jwk]}, issuer=SA_ISSUER, base=API_SERVER,
-                     jwks_path="/openid/v1/jwks",
-                     advertised_jwks_uri="https://10.0.0.1:6443/openid/v1/jwks")
+    return MemoryIdP(
+        jwks={"keys": [jwk]},
+        issuer=SA_ISSUER,
+        base=API_SERVER,
+        jwks_path="/openid/v1/jwks",
+        advertised_jwks_uri="https://10.0.0.1:6443/openid/v1/jwks",
+    )
 
 
 def sa_claims(namespace: str = "jobs", name: str = "runner", **extra: Any) -> dict[str, Any]:
@@ -99,13 +103,16 @@ async def refused(gate: Gate, token: str, method: str = "GET") -> AuthError:
 
 async def test_service_account_token_maps_to_principal(idp: MemoryIdP, keys: Keys) -> None:
     gate, api = await setup(idp, keys)
-    assert api.calls == [API_SERVER + "/.well-known/openid-configuration",
-                         API_SERVER + "/openid/v1/jwks"]  # fmt: skip
+    assert api.calls == [
+        API_SERVER + "/.well-known/openid-configuration",
+        API_SERVER + "/openid/v1/jwks",
+    ]
     token = sign(keys.rsa_other, sa_claims(), kid="sa1")
     decision = await gate.decide(
-        "GET", "/api/x",
+        "GET",
+        "/api/x",
         [("Authorization", f"Bearer {token}"), ("X-NMP-Principal-Pod", "spoofed")],
-    )  # fmt: skip
+    )
     p = decision.principal
     assert p is not None
     assert (p.subject, p.kind, p.source, p.issuer) == (
@@ -167,8 +174,11 @@ async def test_service_account_refusals(
     # The payloads were built at collection time, maybe many minutes before this test runs:
     # move their times to now, so only the expired case is expired.
     shift = int(time.time()) - _COLLECTED_AT
-    payload = {k: (v + shift if k in ("iat", "nbf", "exp") and isinstance(v, int) else v)
-               for k, v in payload.items() if v is not None}  # fmt: skip
+    payload = {
+        k: (v + shift if k in ("iat", "nbf", "exp") and isinstance(v, int) else v)
+        for k, v in payload.items()
+        if v is not None
+    }
     error = await refused(gate, sign(keys.rsa_other, payload, kid="sa1"))
     assert (error.status, error.reason) == (status, reason)
     if status == 403:
@@ -244,8 +254,9 @@ def test_config_errors_are_collected() -> None:
     assert "issuers[1].name: 'cluster' is already used by issuers[0]" in text
     assert "issuers[1].claims.principal: unknown template field(s) 'pod'" in text
     assert "issuers[2].name: required" in text
-    assert ("issuers[2].kind: must be one of oidc, kubernetes, access_key "
-            "(did you mean 'oidc'?)") in text
+    assert (
+        "issuers[2].kind: must be one of oidc, kubernetes, access_key (did you mean 'oidc'?)"
+    ) in text
     assert "issuers[2].issuer: must use https" in text
     assert "issuers[2].audience[0]: must not be empty" in text
     assert "issuers[3].kubernetes: applies to kind kubernetes only" in text
@@ -259,9 +270,16 @@ def test_entry_defaults_and_round_trip() -> None:
     from authgate.core.config import config_to_document
 
     doc = base_document()
-    doc["issuers"] = [{"name": "cluster", "kind": "kubernetes", "issuer": SA_ISSUER,
-                       "kubernetes": {"allowed_service_accounts": [
-                           {"namespace": "jobs", "scopes": ["platform:read"]}]}}]  # fmt: skip
+    doc["issuers"] = [
+        {
+            "name": "cluster",
+            "kind": "kubernetes",
+            "issuer": SA_ISSUER,
+            "kubernetes": {
+                "allowed_service_accounts": [{"namespace": "jobs", "scopes": ["platform:read"]}]
+            },
+        }
+    ]
     config = parse_config(doc)
     entry = config.issuers[0]
     assert entry.effective_ca_file == "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
@@ -280,8 +298,11 @@ def test_discovery_publishes_what_the_platform_accepts() -> None:
     from authgate.core.discovery import discovery_document
     from authgate.core.oidc import ProviderMetadata
 
-    config = parse_config(base_document(oidc__request_resource="https://api.example/",
-                                        oidc__request_audience="platform-api"))  # fmt: skip
+    config = parse_config(
+        base_document(
+            oidc__request_resource="https://api.example/", oidc__request_audience="platform-api"
+        )
+    )
     # Restarted while the IdP is unreachable: no metadata, and the document says why.
     unknown = discovery_document(config, None)["oidc"]
     assert unknown["token_endpoint"] is None
@@ -291,9 +312,12 @@ def test_discovery_publishes_what_the_platform_accepts() -> None:
         "resource": "https://api.example/",
         "audience": "platform-api",
     }
-    meta = ProviderMetadata(issuer=ISSUER, jwks_uri=ISSUER + "/certs",
-                            token_endpoint=ISSUER + "/token",
-                            revocation_endpoint=ISSUER + "/revoke")  # fmt: skip
+    meta = ProviderMetadata(
+        issuer=ISSUER,
+        jwks_uri=ISSUER + "/certs",
+        token_endpoint=ISSUER + "/token",
+        revocation_endpoint=ISSUER + "/revoke",
+    )
     known = discovery_document(config, meta)["oidc"]
     assert "endpoints_unknown" not in known and known["revocation_endpoint"] == ISSUER + "/revoke"
     with pytest.raises(ConfigError) as info:
@@ -305,11 +329,18 @@ def test_skipped_jwks_keys_are_named() -> None:
     from authgate.core.oidc import parse_jwks
 
     skipped: list[str] = []
-    body = json.dumps({"keys": [{"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"},
-                                {"kty": "RSA", "kid": "enc1", "use": "enc", "n": "x", "e": "AQAB"},
-                                {"kty": "RSA", "kid": "ops", "key_ops": ["encrypt"],
-                                 "n": "x", "e": "AQAB"}]}).encode()  # fmt: skip
+    body = json.dumps(
+        {
+            "keys": [
+                {"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"},
+                {"kty": "RSA", "kid": "enc1", "use": "enc", "n": "x", "e": "AQAB"},
+                {"kty": "RSA", "kid": "ops", "key_ops": ["encrypt"], "n": "x", "e": "AQAB"},
+            ]
+        }
+    ).encode()
     assert parse_jwks(body, skipped) == {}
-    assert skipped == ["kid 'hmac': kty 'oct' is not RSA, EC or OKP",
-                       "kid 'enc1': use 'enc' is not 'sig'",
-                       "kid 'ops': key_ops does not include 'verify'"]  # fmt: skip
+    assert skipped == [
+        "kid 'hmac': kty 'oct' is not RSA, EC or OKP",
+        "kid 'enc1': use 'enc' is not 'sig'",
+        "kid 'ops': key_ops does not include 'verify'",
+    ]

@@ -395,6 +395,13 @@ def test_browser_config_errors_are_all_reported() -> None:
     with pytest.raises(ConfigError) as info:
         parse_config(doc)
     text = "\n".join(info.value.errors)
-    for path in ("session_keys_dir", "scopes", "redirect_url", "cookie_domain",
-                 "never_redirect[0]", "trusted_origins[0]", "login_timeout_seconds"):  # fmt: skip
+    for path in (
+        "session_keys_dir",
+        "scopes",
+        "redirect_url",
+        "cookie_domain",
+        "never_redirect[0]",
+        "trusted_origins[0]",
+        "login_timeout_seconds",
+    ):
         assert f"browser.{path}" in text, path

@@ -17,8 +17,12 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 #: Every CRD the chart installs (kept on uninstall, so later installs adopt them).
-CRD_NAMES = ["oidcproviders.authgate.io", "accesskeys.authgate.io", "kopfpeerings.kopf.dev",
-             "clusterkopfpeerings.kopf.dev"]
+CRD_NAMES = [
+    "oidcproviders.authgate.io",
+    "accesskeys.authgate.io",
+    "kopfpeerings.kopf.dev",
+    "clusterkopfpeerings.kopf.dev",
+]
 CHART = REPO / "charts" / "authgate"
 SCENARIOS = sorted((CHART / "ci").glob("*-values.yaml"))
 # `helm template` has no cluster to ask; a helm built without the release
@@ -69,8 +73,15 @@ class Helm:
         extra: Sequence[str] = (),
     ) -> list[dict[str, Any]]:
         """Render the chart and return its documents (hooks and tests included)."""
-        args = ["template", release, str(CHART), "--namespace", namespace,
-                "--kube-version", TEMPLATE_KUBE_VERSION]  # fmt: skip
+        args = [
+            "template",
+            release,
+            str(CHART),
+            "--namespace",
+            namespace,
+            "--kube-version",
+            TEMPLATE_KUBE_VERSION,
+        ]
         for values in values_files:
             args += ["--values", str(values)]
         for item in sets:

@@ -80,9 +80,22 @@ def _dependency_wheels(cache: Path, pyproject: Path, authgate_wheel: Path) -> Pa
     partial = cache / f"wheelhouse-{key}.partial"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    argv = [sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(partial),
-            "--only-binary=:all:", "--python-version", "3.11", "--implementation", "cp",
-            "--abi", "cp311"]  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--quiet",
+        "--dest",
+        str(partial),
+        "--only-binary=:all:",
+        "--python-version",
+        "3.11",
+        "--implementation",
+        "cp",
+        "--abi",
+        "cp311",
+    ]
     for platform in PLATFORMS:
         argv += ["--platform", platform]
     _run([*argv, str(authgate_wheel)], "pip download of the dependency wheels")
@@ -120,7 +133,8 @@ def build_authgate_image(
     # A wheelhouse left in the clone by scripts/build-image.sh is not ours: the
     # test makes its own from exactly these sources.
     files = [
-        f for f in context_files(REPO)
+        f
+        for f in context_files(REPO)
         if f not in ("Dockerfile", ".dockerignore") and not f.startswith("build/")
     ]
     key = context_hash(REPO, [*files, "Dockerfile", ".dockerignore"], base_image)
@@ -138,8 +152,20 @@ def build_authgate_image(
             shutil.copy2(REPO / name, context / name)
         wheelhouse = context / "build" / "wheelhouse"
         wheelhouse.mkdir(parents=True)
-        _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
-              "--wheel-dir", str(wheelhouse), str(context)], "pip wheel of authgate")  # fmt: skip
+        _run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "--quiet",
+                "--no-deps",
+                "--wheel-dir",
+                str(wheelhouse),
+                str(context),
+            ],
+            "pip wheel of authgate",
+        )
         shutil.rmtree(context / "build" / "lib", ignore_errors=True)
         authgate_wheel = next(wheelhouse.glob("authgate-*.whl"))
         for wheel in _dependency_wheels(cache, REPO / "pyproject.toml", authgate_wheel).glob(

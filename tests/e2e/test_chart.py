@@ -61,8 +61,11 @@ def test_chart_crds_are_the_operators_crds() -> None:
     """files/crds.yaml is regenerated with `authgate operator crd --peering > ...`."""
     printed = subprocess.run(
         [sys.executable, "-m", "authgate", "operator", "crd", "--peering"],
-        capture_output=True, text=True, timeout=60, check=True,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
     shipped = (CHART / "files" / "crds.yaml").read_text()
     assert shipped == printed, (
         "charts/authgate/files/crds.yaml drifted from the operator's CRD; regenerate it with "
@@ -88,8 +91,9 @@ def test_default_render(helm: Helm) -> None:
     for crd in crds:  # crds.keep defaults to true
         assert crd["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
         assert crd["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "Helm"
-    operator_crds = list(yaml.safe_load_all(
-        (Path(__file__).parents[2] / "operator" / "crd.yaml").read_text()))
+    operator_crds = list(
+        yaml.safe_load_all((Path(__file__).parents[2] / "operator" / "crd.yaml").read_text())
+    )
     assert [c["spec"] for c in crds[:2]] == [c["spec"] for c in operator_crds]
 
     deployment = one(docs, "Deployment")
@@ -108,13 +112,17 @@ def test_default_render(helm: Helm) -> None:
     _assert_signed_for(secret, "authgate.authgate-system.svc")
     hooks = one(docs, "MutatingWebhookConfiguration")["webhooks"]
     assert [h["name"] for h in hooks] == [
-        "annotated.inject.authgate.io", "namespace.inject.authgate.io",
-    ]  # fmt: skip
+        "annotated.inject.authgate.io",
+        "namespace.inject.authgate.io",
+    ]
     for hook in hooks:
         assert hook["clientConfig"]["caBundle"] == secret["data"]["ca.crt"]
         assert hook["clientConfig"]["service"] == {
-            "name": "authgate", "namespace": "authgate-system", "path": "/inject", "port": 443,
-        }  # fmt: skip
+            "name": "authgate",
+            "namespace": "authgate-system",
+            "path": "/inject",
+            "port": 443,
+        }
         assert hook["failurePolicy"] == "Fail"
         excluded = hook["namespaceSelector"]["matchExpressions"][-1]["values"]
         assert excluded[0] == "authgate-system" and "kube-system" in excluded
@@ -130,8 +138,9 @@ def test_default_render(helm: Helm) -> None:
     assert not {"pods", "mutatingwebhookconfigurations"} & resources  # least privilege
     # Secrets only for the access-key signing keys (get/create/update) and the generated
     # browser-session key Secrets (get/create/patch): never list/watch/delete.
-    secret_verbs = {v for rule in role["rules"] if "secrets" in rule["resources"]
-                    for v in rule["verbs"]}
+    secret_verbs = {
+        v for rule in role["rules"] if "secrets" in rule["resources"] for v in rule["verbs"]
+    }
     assert secret_verbs == {"get", "create", "update", "patch"}
     assert not by_kind(docs, "Role")
     assert not by_kind(docs, "Ingress") and not by_kind(docs, "ServiceMonitor")
@@ -153,8 +162,10 @@ def _assert_signed_for(secret: dict[str, Any], host: str) -> None:
 def test_single_replica_render(helm: Helm) -> None:
     docs = helm.template(values_files=[scenario("single-replica")])
     crds = by_kind(docs, "CustomResourceDefinition")
-    assert [c["metadata"]["name"] for c in crds] == ["oidcproviders.authgate.io",
-                                                       "accesskeys.authgate.io"]
+    assert [c["metadata"]["name"] for c in crds] == [
+        "oidcproviders.authgate.io",
+        "accesskeys.authgate.io",
+    ]
     assert "helm.sh/resource-policy" not in (crds[0]["metadata"].get("annotations") or {})
     args = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--standalone" in args and "--verbose" in args
@@ -219,8 +230,16 @@ def test_minimal_render(helm: Helm) -> None:
     ],
 )
 def test_schema_rejects_bad_values(helm: Helm, flag: str, value: str, complaint: str) -> None:
-    result = helm.run("template", "authgate", str(CHART), "--kube-version",
-                      TEMPLATE_KUBE_VERSION, flag, value, check=False)  # fmt: skip
+    result = helm.run(
+        "template",
+        "authgate",
+        str(CHART),
+        "--kube-version",
+        TEMPLATE_KUBE_VERSION,
+        flag,
+        value,
+        check=False,
+    )
     assert result.returncode != 0
     assert "values don't meet the specifications of the schema" in result.stderr
     assert complaint in result.stderr
@@ -246,11 +265,13 @@ def _ensure_namespace(kube: Any, name: str) -> None:
 def _install_crds(kube: Any, helm: Helm) -> None:
     """The CRDs for real (dry-running an OIDCProvider needs its CRD to exist)."""
     crds = by_kind(helm.template(values_files=[scenario("default")]), "CustomResourceDefinition")
-    kube.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-",
-                 input=yaml.safe_dump_all(crds))  # fmt: skip
+    kube.kubectl(
+        "apply", "--server-side", "--force-conflicts", "-f", "-", input=yaml.safe_dump_all(crds)
+    )
     for crd in crds:
-        kube.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                     f"crd/{crd['metadata']['name']}")  # fmt: skip
+        kube.kubectl(
+            "wait", "--for=condition=Established", "--timeout=60s", f"crd/{crd['metadata']['name']}"
+        )
 
 
 @pytest.mark.parametrize("values", SCENARIOS, ids=SCENARIO_IDS)
@@ -278,9 +299,13 @@ def _adopt_existing(kube: Any, release: str, namespace: str) -> None:
         if kube.kubectl("get", f"crd/{name}", check=False).returncode != 0:
             continue
         kube.kubectl("label", "--overwrite", f"crd/{name}", "app.kubernetes.io/managed-by=Helm")
-        kube.kubectl("annotate", "--overwrite", f"crd/{name}",
-                     f"meta.helm.sh/release-name={release}",
-                     f"meta.helm.sh/release-namespace={namespace}")  # fmt: skip
+        kube.kubectl(
+            "annotate",
+            "--overwrite",
+            f"crd/{name}",
+            f"meta.helm.sh/release-name={release}",
+            f"meta.helm.sh/release-namespace={namespace}",
+        )
 
 
 def _json(kube: Any, *args: str) -> Any:
@@ -290,13 +315,24 @@ def _json(kube: Any, *args: str) -> Any:
 def test_install_upgrade_uninstall(helm_kube: Helm, kube: Any) -> None:
     release, namespace = "authgate", f"ag-{uuid.uuid4().hex[:8]}"
     _adopt_existing(kube, release, namespace)
-    helm_kube.run("install", release, str(CHART), "--namespace", namespace, "--create-namespace",
-                  "--set", "provider.enabled=true",
-                  # A loopback issuer: an operator started later in the session must
-                  # never be sent to a real host by a leftover provider.
-                  "--set", "provider.spec.issuer=https://127.0.0.1:9/realms/platform",
-                  "--set", "provider.spec.clientId=authgate-cli",
-                  "--timeout", "120s")  # fmt: skip
+    helm_kube.run(
+        "install",
+        release,
+        str(CHART),
+        "--namespace",
+        namespace,
+        "--create-namespace",
+        "--set",
+        "provider.enabled=true",
+        # A loopback issuer: an operator started later in the session must
+        # never be sent to a real host by a leftover provider.
+        "--set",
+        "provider.spec.issuer=https://127.0.0.1:9/realms/platform",
+        "--set",
+        "provider.spec.clientId=authgate-cli",
+        "--timeout",
+        "120s",
+    )
     try:
         for name in CRD_NAMES:
             kube.kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{name}")
@@ -309,9 +345,18 @@ def test_install_upgrade_uninstall(helm_kube: Helm, kube: Any) -> None:
         for hook in webhook["webhooks"]:
             assert hook["clientConfig"]["caBundle"] == secret_before["ca.crt"]
 
-        helm_kube.run("upgrade", release, str(CHART), "--namespace", namespace,
-                      "--reuse-values", "--set", "operator.replicas=3",
-                      "--timeout", "120s")  # fmt: skip
+        helm_kube.run(
+            "upgrade",
+            release,
+            str(CHART),
+            "--namespace",
+            namespace,
+            "--reuse-values",
+            "--set",
+            "operator.replicas=3",
+            "--timeout",
+            "120s",
+        )
         assert _json(kube, "-n", namespace, f"deployment/{release}")["spec"]["replicas"] == 3
         secret_after = _json(kube, "-n", namespace, f"secret/{release}-webhook-tls")["data"]
         assert secret_after == secret_before, "upgrade must not rotate the webhook certificate"
@@ -323,8 +368,9 @@ def test_install_upgrade_uninstall(helm_kube: Helm, kube: Any) -> None:
     assert "kept due to the resource policy" in uninstall.stdout + uninstall.stderr
     gone = kube.kubectl("get", "-n", namespace, f"deployment/{release}", check=False)
     assert gone.returncode != 0 and "NotFound" in gone.stderr
-    webhook_gone = kube.kubectl("get", f"mutatingwebhookconfiguration/{release}-sidecar-injector",
-                                check=False)  # fmt: skip
+    webhook_gone = kube.kubectl(
+        "get", f"mutatingwebhookconfiguration/{release}-sidecar-injector", check=False
+    )
     assert webhook_gone.returncode != 0
     for name in CRD_NAMES:  # crds.keep: the CRDs and the providers stay
         kube.kubectl("get", f"crd/{name}")

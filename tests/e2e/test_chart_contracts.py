@@ -45,11 +45,15 @@ def _load() -> tuple[dict[str, Any], dict[str, Any]]:
 def _compare(value: Any, schema: dict[str, Any], path: str, problems: list[str]) -> None:
     types = schema.get("type")
     allowed = [types] if isinstance(types, str) else list(types or [])
-    if allowed and not any(
-        isinstance(value, _JSON_TYPES[t]) and not (t in ("integer", "number") and value is True)
-        for t in allowed
-        if t != "null"
-    ) and not (value is None and "null" in allowed):
+    if (
+        allowed
+        and not any(
+            isinstance(value, _JSON_TYPES[t]) and not (t in ("integer", "number") and value is True)
+            for t in allowed
+            if t != "null"
+        )
+        and not (value is None and "null" in allowed)
+    ):
         problems.append(f"{path}: default {value!r} is not of schema type {types}")
     props = schema.get("properties")
     if props is None:
@@ -102,11 +106,13 @@ def helm(helm_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Helm:
     ("sets", "namespaces"),
     [
         ((), ()),
-        (("operator.watchNamespaces={team-a,team-b}", "webhook.failurePolicy=Ignore"),
-         ("team-a", "team-b")),
+        (
+            ("operator.watchNamespaces={team-a,team-b}", "webhook.failurePolicy=Ignore"),
+            ("team-a", "team-b"),
+        ),
         (("webhook.timeoutSeconds=5", "webhook.excludedNamespaces={kube-system}"), ()),
     ],
-)  # fmt: skip
+)
 def test_chart_webhook_is_the_operators_webhook(
     helm: Helm, sets: tuple[str, ...], namespaces: tuple[str, ...]
 ) -> None:
@@ -122,8 +128,10 @@ def test_chart_webhook_is_the_operators_webhook(
         node[leaf] = raw.strip("{}").split(",") if raw.startswith("{") else yaml.safe_load(raw)
     chart = one(docs, "MutatingWebhookConfiguration")
     hook_values = values["webhook"]
-    excluded = [release_namespace, *(n for n in hook_values["excludedNamespaces"]
-                                     if n != release_namespace)]  # fmt: skip
+    excluded = [
+        release_namespace,
+        *(n for n in hook_values["excludedNamespaces"] if n != release_namespace),
+    ]
     settings = OperatorSettings(
         namespaces=namespaces,
         all_namespaces=not namespaces,
@@ -152,18 +160,22 @@ def _unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any
     return loader.construct_mapping(node)
 
 
-_UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping
-)
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
 
 
 @pytest.mark.helm
 def test_component_label_only_on_the_operators_objects(helm: Helm) -> None:
     rendered = helm.run(
-        "template", "authgate", str(CHART), "--namespace", "authgate-system",
-        "--values", str(CHART / "ci" / "full-values.yaml"),
-        "--kube-version", TEMPLATE_KUBE_VERSION,
-    ).stdout  # fmt: skip
+        "template",
+        "authgate",
+        str(CHART),
+        "--namespace",
+        "authgate-system",
+        "--values",
+        str(CHART / "ci" / "full-values.yaml"),
+        "--kube-version",
+        TEMPLATE_KUBE_VERSION,
+    ).stdout
     docs = [d for d in yaml.load_all(rendered, Loader=_UniqueKeyLoader) if d]
     for crd in by_kind(docs, "CustomResourceDefinition"):
         labels = crd["metadata"].get("labels") or {}

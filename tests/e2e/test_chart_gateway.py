@@ -63,8 +63,9 @@ def test_both_mode_keeps_injection(helm: Helm) -> None:
     docs = helm.template(sets=["mode=both"])
     assert by_kind(docs, "MutatingWebhookConfiguration")
     assert len(_gateway_docs(docs)) == 2
-    env = _env(one(docs, "Deployment", "authgate-gateway")["spec"]["template"]["spec"]
-               ["containers"][0])  # fmt: skip
+    env = _env(
+        one(docs, "Deployment", "authgate-gateway")["spec"]["template"]["spec"]["containers"][0]
+    )
     assert json.loads(env["AUTHGATE__SERVER__TRUSTED_PROXIES"]) == []  # trusts none by default
 
 

@@ -20,10 +20,16 @@ def _run(docker_engine: Any, image: str, args: list[str], **kwargs: Any) -> str:
     """Run the image to completion (read-only root, no network) and return its output."""
     client = docker_engine.client()
     container = client.containers.run(
-        image, args, detach=True, read_only=True, network_mode="none",
-        tmpfs={"/tmp": "rw,mode=1777,size=16m"}, cap_drop=["ALL"],
-        security_opt=["no-new-privileges"], **kwargs,
-    )  # fmt: skip
+        image,
+        args,
+        detach=True,
+        read_only=True,
+        network_mode="none",
+        tmpfs={"/tmp": "rw,mode=1777,size=16m"},
+        cap_drop=["ALL"],
+        security_opt=["no-new-privileges"],
+        **kwargs,
+    )
     try:
         status = container.wait(timeout=120)
         output = container.logs().decode(errors="replace")
@@ -68,10 +74,13 @@ def test_proxy_rejects_a_bad_config_before_serving(
     tmp_path.chmod(0o755)
     client = docker_engine.client()
     container = client.containers.run(
-        authgate_image.tag, ["proxy", "--config", "/config/config.yaml"], detach=True,
-        read_only=True, network_mode="none", volumes={str(tmp_path): {"bind": "/config",
-                                                                      "mode": "ro"}},
-    )  # fmt: skip
+        authgate_image.tag,
+        ["proxy", "--config", "/config/config.yaml"],
+        detach=True,
+        read_only=True,
+        network_mode="none",
+        volumes={str(tmp_path): {"bind": "/config", "mode": "ro"}},
+    )
     try:
         status = container.wait(timeout=60)
         output = container.logs().decode(errors="replace")

@@ -191,8 +191,9 @@ class VerifierHarness:
 
         self.config = config or make_config()
         self.key = key or SigningKey.generate()
-        self.idp = MemoryIdP(jwks=json.loads(self.key.jwks), issuer=ISSUER,
-                             endpoints=keycloak_endpoints(ISSUER))
+        self.idp = MemoryIdP(
+            jwks=json.loads(self.key.jwks), issuer=ISSUER, endpoints=keycloak_endpoints(ISSUER)
+        )
         self.loop = asyncio.new_event_loop()
         self.caches = {
             iss: KeyCache(iss, self.idp, self.config.keys, jwks_uri=self.config.oidc.jwks_uri)

@@ -61,8 +61,9 @@ class GatewayEnv:
         return next(k for k in self.idp.keys if k.alg == "RS256")
 
     def port(self, front: str) -> int:
-        return {"nginx": self.nginx_port, "caddy": self.caddy_port,
-                "sidecar": self.sidecar.port}[front]  # fmt: skip
+        return {"nginx": self.nginx_port, "caddy": self.caddy_port, "sidecar": self.sidecar.port}[
+            front
+        ]
 
 
 @pytest.fixture(scope="session")
@@ -102,17 +103,20 @@ def gateway_env(
     workdir: Path = tmp_path_factory.mktemp(f"gateway-{engine}")
     base = base_config(gw_idp.issuer, gw_upstream.url, engine)
     gateway = ProxyProcess(deep_merge(base, GATEWAY_MODE), workdir / "gw", name="gateway")
-    sidecar = ProxyProcess(base_config(gw_idp.issuer, gw_upstream.url, engine),
-                           workdir / "sc", name="sidecar")  # fmt: skip
+    sidecar = ProxyProcess(
+        base_config(gw_idp.issuer, gw_upstream.url, engine), workdir / "sc", name="sidecar"
+    )
     fronts: list[ManagedProcess] = []
     try:
         gateway.start()
         sidecar.start()
         nginx_port, caddy_port = free_port(), free_port()
-        fronts.append(gateways.nginx_gateway(workdir / "nginx", nginx_port, gateway.port,
-                                             gw_upstream.port))  # fmt: skip
-        fronts.append(gateways.caddy_gateway(workdir / "caddy", caddy_port, gateway.port,
-                                             gw_upstream.port))  # fmt: skip
+        fronts.append(
+            gateways.nginx_gateway(workdir / "nginx", nginx_port, gateway.port, gw_upstream.port)
+        )
+        fronts.append(
+            gateways.caddy_gateway(workdir / "caddy", caddy_port, gateway.port, gw_upstream.port)
+        )
         yield GatewayEnv(engine, gateway, sidecar, nginx_port, caddy_port, gw_upstream, gw_idp)
     finally:
         for front in fronts:

@@ -165,8 +165,12 @@ def caddy_gateway(
     workdir.mkdir(parents=True, exist_ok=True)
     conf = workdir / "Caddyfile"
     conf.write_text(caddyfile(workdir, port, authgate_port, upstream_port))
-    env = dict(os.environ, HOME=str(workdir), XDG_CONFIG_HOME=str(workdir / "cfg"),
-               XDG_DATA_HOME=str(workdir / "data"))  # fmt: skip
+    env = dict(
+        os.environ,
+        HOME=str(workdir),
+        XDG_CONFIG_HOME=str(workdir / "cfg"),
+        XDG_DATA_HOME=str(workdir / "data"),
+    )
     proc = ManagedProcess(
         "caddy",
         [caddy_binary(), "run", "--config", conf, "--adapter", "caddyfile"],

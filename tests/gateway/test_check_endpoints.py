@@ -72,16 +72,18 @@ def envoy_headers(env: GatewayEnv, auth: str | None) -> dict[str, str]:
 
 def test_envoy_ext_authz_contract(gateway_env: GatewayEnv) -> None:
     env = gateway_env
-    status, headers, body = call(env, "GET", PREFIX + "/apis/things?page=2",
-                                 envoy_headers(env, token(env)))  # fmt: skip
+    status, headers, body = call(
+        env, "GET", PREFIX + "/apis/things?page=2", envoy_headers(env, token(env))
+    )
     assert status == 200 and body == b""
     assert headers["x-nmp-principal-id"] == "erin"
     assert headers["x-nmp-principal-email"] == "erin@example.com"
     assert headers["x-nmp-scopes"] == "openid platform:read platform:write"
     assert headers["cache-control"] == "no-store"
 
-    status, headers, body = call(env, "DELETE", PREFIX + "/apis/files/a",
-                                 envoy_headers(env, token(env)))  # fmt: skip
+    status, headers, body = call(
+        env, "DELETE", PREFIX + "/apis/files/a", envoy_headers(env, token(env))
+    )
     assert status == 403 and 'error="insufficient_scope"' in headers["www-authenticate"]
     assert json.loads(body)["error"] == "insufficient_scope"
     assert "x-nmp-principal-id" not in headers
@@ -105,10 +107,18 @@ def test_checks_refuse_untrusted_peers(gateway_env: GatewayEnv) -> None:
     auth = {"Authorization": f"Bearer {token(env)}"}
     checks = [
         ("/apis/auth/check", {"X-Original-Method": "GET", "X-Original-URI": "/apis/things"}, 403),
-        ("/apis/auth/forward-auth", {"X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/apis/x",
-                                     "X-Forwarded-Host": "h", "X-Forwarded-Proto": "https"}, 403),
+        (
+            "/apis/auth/forward-auth",
+            {
+                "X-Forwarded-Method": "GET",
+                "X-Forwarded-Uri": "/apis/x",
+                "X-Forwarded-Host": "h",
+                "X-Forwarded-Proto": "https",
+            },
+            403,
+        ),
         (PREFIX + "/apis/things", {}, 403),
-    ]  # fmt: skip
+    ]
     for path, described, expected in checks:
         trusted, headers, _ = call(env, "GET", path, {**auth, **described})
         assert trusted == 200 and headers["x-nmp-principal-id"] == "erin", path
@@ -132,8 +142,9 @@ def test_authenticate_denials(gateway_env: GatewayEnv) -> None:
     assert status == 401 and headers["www-authenticate"] == 'Bearer realm="authgate"'
     assert json.loads(body)["reason"] == "missing_token"
     expired = token(env, ttl=-120)
-    status, headers, body = call(env, "POST", "/apis/auth/authenticate",
-                                 {"Authorization": f"Bearer {expired}"})  # fmt: skip
+    status, headers, body = call(
+        env, "POST", "/apis/auth/authenticate", {"Authorization": f"Bearer {expired}"}
+    )
     assert status == 401 and 'error="invalid_token"' in headers["www-authenticate"]
     assert expired not in body.decode()
 
@@ -145,10 +156,18 @@ def test_authenticate_denials(gateway_env: GatewayEnv) -> None:
         ("/apis/auth/check", {"X-Original-Method": "GET"}, 403),  # no URI
         ("/apis/auth/check", {"X-Original-Method": "GET", "X-Original-URI": "apis"}, 403),
         ("/apis/auth/forward-auth", {"X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/x"}, 400),
-        ("/apis/auth/forward-auth", {"X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/x",
-                                     "X-Forwarded-Host": "h", "X-Forwarded-Proto": "h2c"}, 400),
+        (
+            "/apis/auth/forward-auth",
+            {
+                "X-Forwarded-Method": "GET",
+                "X-Forwarded-Uri": "/x",
+                "X-Forwarded-Host": "h",
+                "X-Forwarded-Proto": "h2c",
+            },
+            400,
+        ),
     ],
-)  # fmt: skip
+)
 def test_missing_or_malformed_descriptions_are_refused(
     gateway_env: GatewayEnv, path: str, described: dict[str, str], expected: int
 ) -> None:
@@ -162,7 +181,8 @@ def test_missing_or_malformed_descriptions_are_refused(
 
 def test_dedicated_gateway_proxies_nothing(gateway_env: GatewayEnv) -> None:
     before = gateway_env.upstream.count()
-    status, _, body = call(gateway_env, "GET", "/apis/things",
-                           {"Authorization": f"Bearer {token(gateway_env)}"})  # fmt: skip
+    status, _, body = call(
+        gateway_env, "GET", "/apis/things", {"Authorization": f"Bearer {token(gateway_env)}"}
+    )
     assert status == 404 and json.loads(body)["reason"] == "not_found"
     assert gateway_env.upstream.count() == before

@@ -25,10 +25,13 @@ from .conftest import GatewayEnv
 pytestmark = pytest.mark.integration
 
 FRONTS = ["nginx", "caddy"]
-IDENTITY = ("X-NMP-Principal-Id", "X-NMP-Principal-Email", "X-NMP-Principal-Groups",
-            "X-NMP-Scopes")  # fmt: skip
-OTHER_PRESET = ("X-Auth-Request-User", "X-Auth-Request-Email", "X-Auth-Request-Groups",
-                "X-Auth-Request-Scopes")  # fmt: skip
+IDENTITY = ("X-NMP-Principal-Id", "X-NMP-Principal-Email", "X-NMP-Principal-Groups", "X-NMP-Scopes")
+OTHER_PRESET = (
+    "X-Auth-Request-User",
+    "X-Auth-Request-Email",
+    "X-Auth-Request-Groups",
+    "X-Auth-Request-Scopes",
+)
 
 
 def token(env: GatewayEnv, sub: str = "alice", **claims: Any) -> str:
@@ -95,8 +98,9 @@ SPOOFED_IDENTITY = [
 
 
 def test_client_identity_headers_are_dropped(gateway_env: GatewayEnv, front: str) -> None:
-    response, seen = send(gateway_env, front, "/apis/things",
-                          [bearer(token(gateway_env, "bob")), *SPOOFED_IDENTITY])  # fmt: skip
+    response, seen = send(
+        gateway_env, front, "/apis/things", [bearer(token(gateway_env, "bob")), *SPOOFED_IDENTITY]
+    )
     assert response.status == 200 and len(seen) == 1
     assert seen[0].values("X-NMP-Principal-Id") == ["bob"]
     assert seen[0].values("X-NMP-Principal-Groups") == ["developers"]
@@ -124,8 +128,9 @@ def test_spoofed_original_request_does_not_change_the_decision(
     env = gateway_env
     response, seen = send(env, front, "/apis/things", SPOOFED_ORIGINAL)
     assert response.status == 401 and seen == []
-    response, seen = send(env, front, "/apis/files/x", [bearer(token(env)), *SPOOFED_ORIGINAL],
-                          method="DELETE")  # fmt: skip
+    response, seen = send(
+        env, front, "/apis/files/x", [bearer(token(env)), *SPOOFED_ORIGINAL], method="DELETE"
+    )
     assert response.status == 403 and seen == []
     # ... and one spelled with '_' (an upstream folding '_' would read it as the real one).
     underscored = [(n.replace("-", "_"), v) for n, v in SPOOFED_ORIGINAL]

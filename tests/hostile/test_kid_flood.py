@@ -27,8 +27,9 @@ def test_random_kid_flood_fetches_jwks_at_most_once(hostile_env: HostileEnv, idp
         token = env.ctx.attacker.sign(
             env.ctx.claims("flood-user"), headers={"kid": secrets.token_hex(8)}
         )
-        status = request(env.proxy.port, "GET", "/apis/things",
-                         [("Authorization", f"Bearer {token}")]).status  # fmt: skip
+        status = request(
+            env.proxy.port, "GET", "/apis/things", [("Authorization", f"Bearer {token}")]
+        ).status
         statuses[status] = statuses.get(status, 0) + 1
     fetched = idp.jwks_hits - before
     print(f"[{env.engine}] {FLOOD} random kids → {statuses}; JWKS fetched {fetched}x")

@@ -24,8 +24,9 @@ def crds(kube: Any) -> None:
     """The OIDCProvider CRD (from the committed operator/crd.yaml) and kopf's peering CRDs."""
     crd_file = Path(__file__).resolve().parents[2] / "operator" / "crd.yaml"
     kube.kubectl("apply", "-f", str(crd_file))
-    kube.kubectl("apply", "-f", "-",
-                 input="---\n".join(yaml.safe_dump(d) for d in peering_crd_manifests()))
+    kube.kubectl(
+        "apply", "-f", "-", input="---\n".join(yaml.safe_dump(d) for d in peering_crd_manifests())
+    )
     for name in (CRD_NAME, "kopfpeerings.kopf.dev", "clusterkopfpeerings.kopf.dev"):
         kube.kubectl("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s")
     assert crd_manifest()["metadata"]["name"] == CRD_NAME
@@ -41,8 +42,9 @@ def namespace(kube: Any, crds: None) -> str:
 
 
 @pytest.fixture
-def start_operator(kube: Any, tmp_path: Path,
-                   request: pytest.FixtureRequest) -> Iterator[Callable[..., OperatorProcess]]:
+def start_operator(
+    kube: Any, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., OperatorProcess]]:
     started: list[OperatorProcess] = []
 
     def start(namespace: str, **kwargs: Any) -> OperatorProcess:

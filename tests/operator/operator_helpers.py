@@ -27,8 +27,9 @@ T = TypeVar("T")
 GROUP, VERSION, PLURAL = "authgate.io", "v1alpha1", "oidcproviders"
 
 
-def eventually(fn: Callable[[], T], timeout: float = 60.0, interval: float = 0.5,
-               what: str = "condition") -> T:
+def eventually(
+    fn: Callable[[], T], timeout: float = 60.0, interval: float = 0.5, what: str = "condition"
+) -> T:
     """Call ``fn`` until it returns a truthy value (returned) or ``timeout`` passes."""
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -43,15 +44,24 @@ def eventually(fn: Callable[[], T], timeout: float = 60.0, interval: float = 0.5
         if last:
             return last
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last={last!r} "
-                         f"error={error!r}")
+    raise AssertionError(
+        f"timed out after {timeout}s waiting for {what}; last={last!r} error={error!r}"
+    )
 
 
 class OperatorProcess:
     """``python -m authgate operator`` as a child process with its own log file."""
 
-    def __init__(self, kube: Any, namespace: str, log_dir: Path, *, peering: bool = False,
-                 webhook_name: str | None = None, register_webhook: bool = True) -> None:
+    def __init__(
+        self,
+        kube: Any,
+        namespace: str,
+        log_dir: Path,
+        *,
+        peering: bool = False,
+        webhook_name: str | None = None,
+        register_webhook: bool = True,
+    ) -> None:
         self.kube = kube
         self.namespace = namespace
         self.discovery_port = free_port()
@@ -60,19 +70,33 @@ class OperatorProcess:
         self.log_file = log_dir / f"operator-{self.discovery_port}.log"
         self.cert_dir = log_dir / f"certs-{self.webhook_port}"
         self.argv = [
-            sys.executable, "-m", "authgate", "operator",
-            "--namespace", namespace,
-            "--discovery-address", "127.0.0.1",
-            "--discovery-port", str(self.discovery_port),
-            "--webhook-address", "127.0.0.1",
-            "--webhook-port", str(self.webhook_port),
-            "--webhook-host", "127.0.0.1",
-            "--webhook-name", self.webhook_name,
-            "--cert-dir", str(self.cert_dir),
-            "--sidecar-image", "authgate:test",
-            "--recheck-interval", "3",
-            "--fetch-timeout", "3",
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "authgate",
+            "operator",
+            "--namespace",
+            namespace,
+            "--discovery-address",
+            "127.0.0.1",
+            "--discovery-port",
+            str(self.discovery_port),
+            "--webhook-address",
+            "127.0.0.1",
+            "--webhook-port",
+            str(self.webhook_port),
+            "--webhook-host",
+            "127.0.0.1",
+            "--webhook-name",
+            self.webhook_name,
+            "--cert-dir",
+            str(self.cert_dir),
+            "--sidecar-image",
+            "authgate:test",
+            "--recheck-interval",
+            "3",
+            "--fetch-timeout",
+            "3",
+        ]
         if register_webhook:
             self.argv.append("--register-webhook")
         if not peering:
@@ -87,9 +111,14 @@ class OperatorProcess:
         env = {**os.environ, "KUBECONFIG": str(self.kube.kubeconfig)}
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as log:
-            self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, env=env,
-                                         start_new_session=True)  # fmt: skip
+            self.proc = subprocess.Popen(
+                self.argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+            )
         eventually(self._ready, timeout=60, what=f"operator ready (log {self.log_file})")
         return self
 
@@ -128,15 +157,21 @@ class Providers:
         self.namespace = namespace
 
     def create(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
-        body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "OIDCProvider",
-                "metadata": {"name": name}, "spec": spec}
-        return dict(self.api.create_namespaced_custom_object(
-            GROUP, VERSION, self.namespace, PLURAL, body))
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "OIDCProvider",
+            "metadata": {"name": name},
+            "spec": spec,
+        }
+        return dict(
+            self.api.create_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, body)
+        )
 
     def get(self, name: str) -> dict[str, Any] | None:
         try:
-            return dict(self.api.get_namespaced_custom_object(
-                GROUP, VERSION, self.namespace, PLURAL, name))
+            return dict(
+                self.api.get_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, name)
+            )
         except client.ApiException as exc:
             if exc.status == 404:
                 return None
@@ -144,7 +179,8 @@ class Providers:
 
     def patch(self, name: str, spec: dict[str, Any]) -> None:
         self.api.patch_namespaced_custom_object(
-            GROUP, VERSION, self.namespace, PLURAL, name, {"spec": spec})
+            GROUP, VERSION, self.namespace, PLURAL, name, {"spec": spec}
+        )
 
     def delete(self, name: str) -> None:
         self.api.delete_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, name)
@@ -156,18 +192,32 @@ class Providers:
                 return dict(cond)
         return None
 
-    def wait_ready(self, name: str, status: str = "True", reason: str | None = None,
-                   timeout: float = 60, generation: int = 1) -> dict[str, Any]:
+    def wait_ready(
+        self,
+        name: str,
+        status: str = "True",
+        reason: str | None = None,
+        timeout: float = 60,
+        generation: int = 1,
+    ) -> dict[str, Any]:
         """Wait for Ready=status (and reason) observed at ``generation`` or later."""
+
         def check() -> dict[str, Any] | None:
             cond = self.condition(name)
-            if (cond and cond["status"] == status
-                    and (reason is None or cond["reason"] == reason)
-                    and cond.get("observedGeneration", 0) >= generation):
+            if (
+                cond
+                and cond["status"] == status
+                and (reason is None or cond["reason"] == reason)
+                and cond.get("observedGeneration", 0) >= generation
+            ):
                 return cond
             return None
-        return eventually(check, timeout=timeout,
-                          what=f"{name} Ready={status} reason={reason}; now {self.condition(name)}")
+
+        return eventually(
+            check,
+            timeout=timeout,
+            what=f"{name} Ready={status} reason={reason}; now {self.condition(name)}",
+        )
 
     def configmap(self, name: str) -> dict[str, Any] | None:
         try:
@@ -196,5 +246,3 @@ def no_keys_idp() -> Iterator[LocalIdP]:
     ``discovery`` for an issuer mismatch."""
     with serve_idp(realm="", jwks={"keys": []}) as idp:
         yield idp
-
-

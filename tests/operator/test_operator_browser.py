@@ -71,8 +71,15 @@ def test_invalid_browser_spec_names_spec_paths() -> None:
 def test_crd_schema_has_the_browser_section_and_secret_refs() -> None:
     browser = spec_schema()["properties"]["browser"]
     props = browser["properties"]
-    for name in ("enabled", "clientId", "cookieDomain", "sessionLifetimeSeconds",
-                 "neverRedirect", "clientSecretRef", "sessionKeyRef"):  # fmt: skip
+    for name in (
+        "enabled",
+        "clientId",
+        "cookieDomain",
+        "sessionLifetimeSeconds",
+        "neverRedirect",
+        "clientSecretRef",
+        "sessionKeyRef",
+    ):
         assert name in props, name
     assert props["sessionLifetimeSeconds"]["minimum"] == 60
     assert props["clientSecretRef"]["required"] == ["name"]

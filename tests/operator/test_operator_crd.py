@@ -92,5 +92,9 @@ def test_schema_types_and_defaults_come_from_the_config_model() -> None:
 def test_printer_columns_and_status_subresource() -> None:
     version = crd_manifest()["spec"]["versions"][0]
     assert [c["name"] for c in version["additionalPrinterColumns"]] == [
-        "Issuer", "Ready", "Reason", "Age"]
+        "Issuer",
+        "Ready",
+        "Reason",
+        "Age",
+    ]
     assert version["subresources"] == {"status": {}}

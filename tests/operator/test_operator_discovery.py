@@ -16,15 +16,26 @@ from authgate.operator.settings import OperatorSettings
 def _provider(name: str, client_id: str, default: bool = False, ready: bool = True) -> dict:
     return {
         "metadata": {"namespace": "ns", "name": name},
-        "spec": {"issuer": f"https://idp.example.com/{name}", "clientId": client_id,
-                 "default": default, "scopePrefix": "api://x/"},
+        "spec": {
+            "issuer": f"https://idp.example.com/{name}",
+            "clientId": client_id,
+            "default": default,
+            "scopePrefix": "api://x/",
+        },
         "status": {
-            "conditions": [{"type": "Ready", "status": "True" if ready else "False",
-                            "reason": "Ready" if ready else "IssuerUnreachable"}],
-            "endpoints": {"issuer": f"https://idp.example.com/{name}",
-                          "jwksUri": f"https://idp.example.com/{name}/jwks",
-                          "tokenEndpoint": f"https://idp.example.com/{name}/token",
-                          "deviceAuthorizationEndpoint": f"https://idp.example.com/{name}/device"},
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "True" if ready else "False",
+                    "reason": "Ready" if ready else "IssuerUnreachable",
+                }
+            ],
+            "endpoints": {
+                "issuer": f"https://idp.example.com/{name}",
+                "jwksUri": f"https://idp.example.com/{name}/jwks",
+                "tokenEndpoint": f"https://idp.example.com/{name}/token",
+                "deviceAuthorizationEndpoint": f"https://idp.example.com/{name}/device",
+            },
         },
     }
 
@@ -36,8 +47,12 @@ async def running_server(port: int) -> AsyncIterator[Any]:
     async def lister(namespaces: tuple[str, ...]) -> list[dict]:
         return list(objects)
 
-    settings = OperatorSettings(namespaces=("ns",), discovery_address="127.0.0.1",
-                                discovery_port=port, discovery_refresh_seconds=0.05)
+    settings = OperatorSettings(
+        namespaces=("ns",),
+        discovery_address="127.0.0.1",
+        discovery_port=port,
+        discovery_refresh_seconds=0.05,
+    )
     srv = DiscoveryServer(settings, ProviderIndex(), OperatorMetrics(), lister)
     await srv.start()
     srv.objects = objects  # type: ignore[attr-defined]
@@ -111,8 +126,11 @@ async def test_a_failing_spec_is_not_served_while_the_sidecars_keep_the_last_goo
     good["metadata"] |= {"uid": "u-a", "generation": 1}
     configmaps: dict[tuple[str, str], dict] = {}
     configmaps[("ns", "authgate-a")] = configmap_manifest(
-        good, render(good["spec"], settings, None), verified_generation=1,
-        endpoints=good["status"]["endpoints"])
+        good,
+        render(good["spec"], settings, None),
+        verified_generation=1,
+        endpoints=good["status"]["endpoints"],
+    )
     failing = _provider("a", "cli-new", default=True, ready=False)
     failing["metadata"] |= {"uid": "u-a", "generation": 2}
     failing["spec"]["issuer"] = "https://elsewhere.example.com/new"
@@ -125,8 +143,9 @@ async def test_a_failing_spec_is_not_served_while_the_sidecars_keep_the_last_goo
     async def read(namespace: str, name: str) -> dict | None:
         return configmaps.get((namespace, name))
 
-    settings = OperatorSettings(namespaces=("ns",), discovery_address="127.0.0.1",
-                                discovery_port=unused_tcp_port)
+    settings = OperatorSettings(
+        namespaces=("ns",), discovery_address="127.0.0.1", discovery_port=unused_tcp_port
+    )
     srv = DiscoveryServer(settings, ProviderIndex(), OperatorMetrics(), lister, read)
     await srv.start()
     try:
@@ -143,7 +162,8 @@ async def test_a_failing_spec_is_not_served_while_the_sidecars_keep_the_last_goo
         passed["metadata"] |= {"uid": "u-a", "generation": 2}
         passed["spec"]["issuer"] = "https://elsewhere.example.com/new"
         configmaps[("ns", "authgate-a")] = configmap_manifest(
-            passed, render(passed["spec"], settings, None), verified_generation=2)
+            passed, render(passed["spec"], settings, None), verified_generation=2
+        )
         objects[0] = passed
         await srv.refresh_once()
         assert (await _get(url))[1]["oidc"]["client_id"] == "cli-new"

@@ -26,12 +26,17 @@ def _pod(annotations: dict[str, str] | None = None, port_name: str = "http") -> 
         "kind": "Pod",
         "metadata": {"name": "app", "namespace": "team", "annotations": dict(annotations or {})},
         "spec": {
-            "containers": [{
-                "name": "app", "image": "app:1",
-                "ports": [{"name": port_name, "containerPort": 8000},
-                          {"name": "metrics", "containerPort": 9100}],
-                "readinessProbe": {"httpGet": {"path": "/ready", "port": port_name}},
-            }],
+            "containers": [
+                {
+                    "name": "app",
+                    "image": "app:1",
+                    "ports": [
+                        {"name": port_name, "containerPort": 8000},
+                        {"name": "metrics", "containerPort": 9100},
+                    ],
+                    "readinessProbe": {"httpGet": {"path": "/ready", "port": port_name}},
+                }
+            ],
         },
     }
 
@@ -101,8 +106,11 @@ def test_provider_reference() -> None:
 
 
 def _sa_mount(name: str = "kube-api-access-x1y2z") -> dict:
-    return {"name": name, "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
-            "readOnly": True}  # fmt: skip
+    return {
+        "name": name,
+        "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
+        "readOnly": True,
+    }
 
 
 def test_service_account_mount_only_for_a_kubernetes_issuer() -> None:
@@ -112,8 +120,9 @@ def test_service_account_mount_only_for_a_kubernetes_issuer() -> None:
     pod["spec"]["containers"][0]["volumeMounts"] = [_sa_mount()]
     plain = inject(pod, REF, S)["spec"]["initContainers"][-1]
     assert _sa_mount() not in plain["volumeMounts"]
-    ref = ProviderRef(namespace="team", name="corp", config_map="authgate-corp",
-                      service_account=True)  # fmt: skip
+    ref = ProviderRef(
+        namespace="team", name="corp", config_map="authgate-corp", service_account=True
+    )
     sidecar = inject(pod, ref, S)["spec"]["initContainers"][-1]
     assert _sa_mount() in sidecar["volumeMounts"]
     # automountServiceAccountToken: false -> the sidecar could never load the keys: refused

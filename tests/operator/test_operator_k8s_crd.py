@@ -12,8 +12,13 @@ pytestmark = [pytest.mark.k8s, pytest.mark.integration]
 
 
 def test_crd_is_established_and_explained(kube: Any, crds: None) -> None:
-    out = kube.kubectl("get", "crd", "oidcproviders.authgate.io",
-                       "-o", "jsonpath={.status.conditions[?(@.type=='Established')].status}")
+    out = kube.kubectl(
+        "get",
+        "crd",
+        "oidcproviders.authgate.io",
+        "-o",
+        "jsonpath={.status.conditions[?(@.type=='Established')].status}",
+    )
     assert out.stdout == "True"
 
     def explain() -> str:
@@ -47,8 +52,12 @@ def test_invalid_objects_are_rejected_with_the_schema_message(
 ) -> None:
     import yaml
 
-    doc = {"apiVersion": "authgate.io/v1alpha1", "kind": "OIDCProvider",
-           "metadata": {"name": "bad", "namespace": namespace}, "spec": spec}
+    doc = {
+        "apiVersion": "authgate.io/v1alpha1",
+        "kind": "OIDCProvider",
+        "metadata": {"name": "bad", "namespace": namespace},
+        "spec": spec,
+    }
     result = kube.kubectl("apply", "-f", "-", input=yaml.safe_dump(doc), check=False)
     assert result.returncode != 0
     assert message in result.stderr, result.stderr
@@ -57,10 +66,20 @@ def test_invalid_objects_are_rejected_with_the_schema_message(
 def test_http_issuer_on_loopback_is_accepted(kube: Any, namespace: str) -> None:
     import yaml
 
-    doc = {"apiVersion": "authgate.io/v1alpha1", "kind": "OIDCProvider",
-           "metadata": {"name": "local", "namespace": namespace},
-           "spec": {**BASE, "issuer": "http://127.0.0.1:8080/realms/x"}}
+    doc = {
+        "apiVersion": "authgate.io/v1alpha1",
+        "kind": "OIDCProvider",
+        "metadata": {"name": "local", "namespace": namespace},
+        "spec": {**BASE, "issuer": "http://127.0.0.1:8080/realms/x"},
+    }
     kube.kubectl("apply", "-f", "-", input=yaml.safe_dump(doc))
-    got = kube.kubectl("get", "oidcprovider", "local", "-n", namespace, "-o",
-                       "jsonpath={.spec.tuning.leewaySeconds} {.spec.headers.preset}").stdout
+    got = kube.kubectl(
+        "get",
+        "oidcprovider",
+        "local",
+        "-n",
+        namespace,
+        "-o",
+        "jsonpath={.spec.tuning.leewaySeconds} {.spec.headers.preset}",
+    ).stdout
     assert got == "60 nemo", "defaults from the config model are applied by the API server"

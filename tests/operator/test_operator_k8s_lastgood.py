@@ -53,12 +53,26 @@ def test_failed_update_keeps_last_good_configmap(
     assert op.discovery().json() == good_discovery  # also after re-lists and timer runs
     kept = providers.configmap("corp")
     assert kept is not None and kept["data"] == good["data"]
-    assert providers.get("corp")["status"]["configHash"] == (  # type: ignore[index]
-        good["metadata"]["annotations"]["authgate.io/config-hash"])
+    assert (
+        providers.get("corp")["status"]["configHash"]
+        == (  # type: ignore[index]
+            good["metadata"]["annotations"]["authgate.io/config-hash"]
+        )
+    )
 
     # Generation 3: a spec the proxy's validator rejects; still the same ConfigMap.
-    providers.patch("corp", {"issuer": keycloak.issuer, "authorization": {"rules": [
-        {"pathPrefix": "/a/", "readScopes": ["x"]}, {"pathPrefix": "/a/", "readScopes": ["y"]}]}})
+    providers.patch(
+        "corp",
+        {
+            "issuer": keycloak.issuer,
+            "authorization": {
+                "rules": [
+                    {"pathPrefix": "/a/", "readScopes": ["x"]},
+                    {"pathPrefix": "/a/", "readScopes": ["y"]},
+                ]
+            },
+        },
+    )
     invalid = providers.wait_ready("corp", "False", "InvalidSpec", generation=3)
     assert "keeps the config of generation 1" in invalid["message"]
     assert providers.configmap("corp")["data"] == good["data"]  # type: ignore[index]
@@ -67,16 +81,20 @@ def test_failed_update_keeps_last_good_configmap(
     # Generation 4: a spec that passes replaces it.
     providers.patch("corp", {"authorization": None, "audience": ["api://other"]})
     providers.wait_ready("corp", "True", generation=4)
-    eventually(lambda: _verified(providers, "corp") == "4", timeout=30,
-               what="ConfigMap replaced by the verified generation 4")
+    eventually(
+        lambda: _verified(providers, "corp") == "4",
+        timeout=30,
+        what="ConfigMap replaced by the verified generation 4",
+    )
     new = providers.configmap("corp")
     assert new is not None and new["data"] != good["data"]
     assert yaml.safe_load(new["data"]["config.yaml"])["oidc"]["audience"] == ["api://other"]
     print(f"kept generation 1 through IssuerMismatch and InvalidSpec: {rendered['message']!r}")
 
     # Never passed: an unverified ConfigMap (pods start and fail closed).
-    providers.create("fresh", {"issuer": f"https://127.0.0.1:{fake_idp.port + 1}/x",
-                               "clientId": "cli"})
+    providers.create(
+        "fresh", {"issuer": f"https://127.0.0.1:{fake_idp.port + 1}/x", "clientId": "cli"}
+    )
     providers.wait_ready("fresh", "False", "IssuerUnreachable")
     assert providers.condition("fresh", "ConfigRendered")["reason"] == "Rendered"  # type: ignore[index]
     assert _verified(providers, "fresh") == ""

@@ -21,8 +21,9 @@ pytestmark = [
 ]
 
 
-def test_idp_outage_flips_ready_and_back(kube: Any, keycloak: Any, namespace: str,
-                                         start_operator: Any) -> None:
+def test_idp_outage_flips_ready_and_back(
+    kube: Any, keycloak: Any, namespace: str, start_operator: Any
+) -> None:
     op = start_operator(namespace)
     providers = Providers(kube, namespace)
     providers.create("corp", keycloak_spec(keycloak))

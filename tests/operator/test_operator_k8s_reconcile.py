@@ -17,8 +17,9 @@ from .operator_helpers import Providers, eventually, keycloak_spec
 pytestmark = [pytest.mark.k8s, pytest.mark.keycloak, pytest.mark.integration]
 
 
-def test_provider_lifecycle_against_keycloak(kube: Any, keycloak: Any, namespace: str,
-                                             start_operator: Any) -> None:
+def test_provider_lifecycle_against_keycloak(
+    kube: Any, keycloak: Any, namespace: str, start_operator: Any
+) -> None:
     op = start_operator(namespace)
     providers = Providers(kube, namespace)
     assert op.discovery().json() == {"auth_enabled": False}
@@ -37,8 +38,11 @@ def test_provider_lifecycle_against_keycloak(kube: Any, keycloak: Any, namespace
 
     cm = providers.configmap("corp")
     owner = cm["metadata"]["ownerReferences"][0]
-    assert (owner["kind"], owner["name"], owner["uid"]) == ("OIDCProvider", "corp",
-                                                           obj["metadata"]["uid"])
+    assert (owner["kind"], owner["name"], owner["uid"]) == (
+        "OIDCProvider",
+        "corp",
+        obj["metadata"]["uid"],
+    )
     first_hash = cm["metadata"]["annotations"]["authgate.io/config-hash"]
     assert status["configHash"] == first_hash
     config = parse_config(yaml.safe_load(cm["data"]["config.yaml"]))
@@ -53,8 +57,11 @@ def test_provider_lifecycle_against_keycloak(kube: Any, keycloak: Any, namespace
     assert header.split() == ["NAME", "ISSUER", "READY", "REASON", "AGE"]
     assert row.split()[:4] == ["corp", keycloak.issuer, "True", "Ready"]
 
-    doc = eventually(lambda: (d := op.discovery().json()).get("auth_enabled") and d,
-                     timeout=15, what="discovery serving corp")
+    doc = eventually(
+        lambda: (d := op.discovery().json()).get("auth_enabled") and d,
+        timeout=15,
+        what="discovery serving corp",
+    )
     assert doc["oidc"]["issuer"] == keycloak.issuer
     assert doc["oidc"]["client_id"] == keycloak.cli_client_id
     assert doc["oidc"]["token_endpoint"] == keycloak.token_endpoint
@@ -71,8 +78,11 @@ def test_provider_lifecycle_against_keycloak(kube: Any, keycloak: Any, namespace
     cm = eventually(updated, timeout=30, what="ConfigMap updated")
     assert parse_config(yaml.safe_load(cm["data"]["config.yaml"])).oidc.audience == ("api://other",)
     assert providers.wait_ready("corp", generation=2)["observedGeneration"] == 2
-    eventually(lambda: op.discovery().json()["oidc"]["scope_prefix"] == "api://nmp/",
-               timeout=15, what="discovery shows the new scope prefix")
+    eventually(
+        lambda: op.discovery().json()["oidc"]["scope_prefix"] == "api://nmp/",
+        timeout=15,
+        what="discovery shows the new scope prefix",
+    )
 
     # A named provider; the default rule with two providers.
     providers.create("second", keycloak_spec(keycloak, clientId="other-cli"))
@@ -82,8 +92,11 @@ def test_provider_lifecycle_against_keycloak(kube: Any, keycloak: Any, namespace
     assert op.discovery().json()["oidc"]["client_id"] == keycloak.cli_client_id  # default: true
     assert op.discovery(f"{namespace}/nope").status_code == 404
     providers.patch("corp", {"default": False})
-    eventually(lambda: op.discovery().status_code == 409, timeout=15,
-               what="two providers, no default -> 409")
+    eventually(
+        lambda: op.discovery().status_code == 409,
+        timeout=15,
+        what="two providers, no default -> 409",
+    )
 
     metrics = httpx.get(f"{op.base_url}/metrics", timeout=5).text
     assert 'authgate_operator_reconciles_total{result="ready"}' in metrics
@@ -91,25 +104,39 @@ def test_provider_lifecycle_against_keycloak(kube: Any, keycloak: Any, namespace
 
     # Events were posted for the transitions.
     def ready_event() -> bool:
-        events = client.CoreV1Api(kube.api_client()).list_namespaced_event(
-            namespace, field_selector="involvedObject.name=corp").items
-        return any(e.reason == "Ready" and e.type == "Normal"
-                   and e.message.startswith("Ready is True") for e in events)
+        events = (
+            client.CoreV1Api(kube.api_client())
+            .list_namespaced_event(namespace, field_selector="involvedObject.name=corp")
+            .items
+        )
+        return any(
+            e.reason == "Ready" and e.type == "Normal" and e.message.startswith("Ready is True")
+            for e in events
+        )
 
     eventually(ready_event, timeout=15, what="a Normal 'Ready' Event for corp")
 
     # A ConfigMap deleted by hand comes back with the next re-check.
     providers.core.delete_namespaced_config_map("authgate-second", namespace)
-    eventually(lambda: providers.configmap("second") is not None, timeout=30,
-               what="ConfigMap restored by the re-check timer")
+    eventually(
+        lambda: providers.configmap("second") is not None,
+        timeout=30,
+        what="ConfigMap restored by the re-check timer",
+    )
 
     # Delete: the ConfigMap goes too (explicitly; the test API server has no GC).
     providers.delete("corp")
     providers.delete("second")
-    eventually(lambda: providers.configmap("corp") is None and providers.get("corp") is None,
-               timeout=30, what="ConfigMap and provider deleted")
-    eventually(lambda: op.discovery().json() == {"auth_enabled": False}, timeout=15,
-               what="discovery back to auth disabled")
+    eventually(
+        lambda: providers.configmap("corp") is None and providers.get("corp") is None,
+        timeout=30,
+        what="ConfigMap and provider deleted",
+    )
+    eventually(
+        lambda: op.discovery().json() == {"auth_enabled": False},
+        timeout=15,
+        what="discovery back to auth disabled",
+    )
     assert op.alive()
 
 
@@ -122,18 +149,32 @@ def test_bad_inputs_end_as_ready_false_with_a_precise_reason(
     providers.create("unreachable", {"issuer": closed, "clientId": "cli"})
     providers.create("mismatch", keycloak_spec(keycloak, issuer=keycloak.issuer + "/"))
     providers.create("nokeys", {"issuer": fake_idp.issuer, "clientId": "cli"})
-    providers.create("badspec", {**keycloak_spec(keycloak), "authorization": {"rules": [
-        {"pathPrefix": "/a/", "readScopes": ["x"]}, {"pathPrefix": "/a/", "readScopes": ["y"]}]}})
+    providers.create(
+        "badspec",
+        {
+            **keycloak_spec(keycloak),
+            "authorization": {
+                "rules": [
+                    {"pathPrefix": "/a/", "readScopes": ["x"]},
+                    {"pathPrefix": "/a/", "readScopes": ["y"]},
+                ]
+            },
+        },
+    )
     providers.create("noca", {"issuer": keycloak.issuer, "clientId": "cli"})
-    providers.create("cmca", {"issuer": keycloak.issuer, "clientId": "cli",
-                              "caConfigMap": {"name": "idp-ca"}})
+    providers.create(
+        "cmca", {"issuer": keycloak.issuer, "clientId": "cli", "caConfigMap": {"name": "idp-ca"}}
+    )
 
-    assert "127.0.0.1" in providers.wait_ready("unreachable", "False",
-                                               "IssuerUnreachable")["message"]
+    assert (
+        "127.0.0.1" in providers.wait_ready("unreachable", "False", "IssuerUnreachable")["message"]
+    )
     mismatch = providers.wait_ready("mismatch", "False", "IssuerMismatch")
     assert "OIDC Discovery" in mismatch["message"]
-    assert "no usable signing key" in providers.wait_ready("nokeys", "False",
-                                                           "NoSigningKeys")["message"]
+    assert (
+        "no usable signing key"
+        in providers.wait_ready("nokeys", "False", "NoSigningKeys")["message"]
+    )
     bad = providers.wait_ready("badspec", "False", "InvalidSpec")
     assert "spec.authorization.rules[1].pathPrefix" in bad["message"]
     assert providers.configmap("badspec") is None
@@ -144,8 +185,10 @@ def test_bad_inputs_end_as_ready_false_with_a_precise_reason(
     # The CA bundle from a ConfigMap: missing -> a precise reason; created -> Ready.
     missing = providers.wait_ready("cmca", "False", "CABundleNotFound")
     assert f"ConfigMap {namespace}/idp-ca not found" in missing["message"]
-    providers.core.create_namespaced_config_map(namespace, {
-        "metadata": {"name": "idp-ca"}, "data": {"ca.crt": Path(keycloak.ca_file).read_text()}})
+    providers.core.create_namespaced_config_map(
+        namespace,
+        {"metadata": {"name": "idp-ca"}, "data": {"ca.crt": Path(keycloak.ca_file).read_text()}},
+    )
     providers.wait_ready("cmca", "True")
     assert providers.configmap("cmca")["data"]["ca.crt"].startswith("-----BEGIN CERTIFICATE")
 

@@ -20,13 +20,16 @@ def _pod(name: str, annotations: dict[str, str] | None = None) -> dict[str, Any]
         "kind": "Pod",
         "metadata": {"name": name, "annotations": annotations or {}},
         "spec": {
-            "containers": [{
-                "name": "app", "image": "app:1",
-                "ports": [{"name": "http", "containerPort": 8000}],
-                "readinessProbe": {"httpGet": {"path": "/ready", "port": "http"}},
-            }],
+            "containers": [
+                {
+                    "name": "app",
+                    "image": "app:1",
+                    "ports": [{"name": "http", "containerPort": 8000}],
+                    "readinessProbe": {"httpGet": {"path": "/ready", "port": "http"}},
+                }
+            ],
         },
-    }  # fmt: skip
+    }
 
 
 def _create(core: client.CoreV1Api, namespace: str, pod: dict[str, Any]) -> dict[str, Any]:
@@ -38,8 +41,11 @@ def _webhook_answers(core: client.CoreV1Api, namespace: str) -> bool:
     """The webhook configuration is registered and reachable: a probe pod gets injected."""
     name = f"probe-{uuid.uuid4().hex[:8]}"
     try:
-        pod = _create(core, namespace, _pod(name, {"authgate.io/inject": "true",
-                                                   "authgate.io/provider": "corp"}))
+        pod = _create(
+            core,
+            namespace,
+            _pod(name, {"authgate.io/inject": "true", "authgate.io/provider": "corp"}),
+        )
     except client.ApiException:
         return False
     core.delete_namespaced_pod(name, namespace, grace_period_seconds=0)
@@ -57,18 +63,23 @@ def _gone(core: client.CoreV1Api, namespace: str, name: str) -> bool:
     return False
 
 
-def test_annotated_pod_gets_the_sidecar(kube: Any, keycloak: Any, namespace: str,
-                                         start_operator: Any) -> None:
+def test_annotated_pod_gets_the_sidecar(
+    kube: Any, keycloak: Any, namespace: str, start_operator: Any
+) -> None:
     start_operator(namespace)
     providers = Providers(kube, namespace)
     providers.create("corp", keycloak_spec(keycloak))
     providers.wait_ready("corp")
     core = client.CoreV1Api(kube.api_client())
-    eventually(lambda: _webhook_answers(core, namespace), timeout=60,
-               what="webhook registered and answering")
+    eventually(
+        lambda: _webhook_answers(core, namespace),
+        timeout=60,
+        what="webhook registered and answering",
+    )
 
-    pod = _create(core, namespace, _pod("app", {"authgate.io/inject": "true",
-                                                "authgate.io/provider": "corp"}))
+    pod = _create(
+        core, namespace, _pod("app", {"authgate.io/inject": "true", "authgate.io/provider": "corp"})
+    )
     (side,) = pod["spec"]["initContainers"]
     assert side["name"] == "authgate-proxy" and side["restartPolicy"] == "Always"
     assert side["image"] == "authgate:test"
@@ -99,8 +110,11 @@ def test_annotated_pod_gets_the_sidecar(kube: Any, keycloak: Any, namespace: str
 
     # An unknown provider is refused with a message that says what to do.
     with pytest.raises(client.ApiException) as info:
-        _create(core, namespace, _pod("unknown", {"authgate.io/inject": "true",
-                                                  "authgate.io/provider": "nope"}))
+        _create(
+            core,
+            namespace,
+            _pod("unknown", {"authgate.io/inject": "true", "authgate.io/provider": "nope"}),
+        )
     assert info.value.status == 403
     assert f"OIDCProvider {namespace}/nope" in info.value.body
 
@@ -115,21 +129,28 @@ def test_annotated_pod_gets_the_sidecar(kube: Any, keycloak: Any, namespace: str
     # closed) and says why in an annotation; refusing would turn an IdP blip into an outage.
     providers.create("down", {"issuer": "https://127.0.0.1:1/realms/none", "clientId": "cli"})
     providers.wait_ready("down", "False", "IssuerUnreachable")
-    warned = _create(core, namespace, _pod("warned", {"authgate.io/inject": "true",
-                                                      "authgate.io/provider": "down"}))
+    warned = _create(
+        core,
+        namespace,
+        _pod("warned", {"authgate.io/inject": "true", "authgate.io/provider": "down"}),
+    )
     assert [c["name"] for c in warned["spec"]["initContainers"]] == ["authgate-proxy"]
     warning = warned["metadata"]["annotations"]["authgate.io/injection-warning"]
     assert f"OIDCProvider {namespace}/down is not Ready (IssuerUnreachable)" in warning
 
     # kube-system is never touched, whatever the annotations say.
-    system = _create(core, "kube-system", _pod(f"sys-{namespace}", {
-        "authgate.io/inject": "true", "authgate.io/provider": "corp"}))
+    system = _create(
+        core,
+        "kube-system",
+        _pod(f"sys-{namespace}", {"authgate.io/inject": "true", "authgate.io/provider": "corp"}),
+    )
     assert not system["spec"].get("initContainers")
     core.delete_namespaced_pod(f"sys-{namespace}", "kube-system", grace_period_seconds=0)
 
 
-def test_namespace_label_opts_every_pod_in(kube: Any, keycloak: Any, namespace: str,
-                                           start_operator: Any) -> None:
+def test_namespace_label_opts_every_pod_in(
+    kube: Any, keycloak: Any, namespace: str, start_operator: Any
+) -> None:
     start_operator(namespace)
     core = client.CoreV1Api(kube.api_client())
     core.patch_namespace(namespace, {"metadata": {"labels": {"authgate.io/injection": "enabled"}}})

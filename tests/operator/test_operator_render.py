@@ -70,8 +70,11 @@ def test_hash_follows_content() -> None:
 
 
 def test_errors_name_spec_paths() -> None:
-    bad = {**SPEC, "issuer": "ftp://idp", "authorization": {"rules": [
-        {"pathPrefix": "/a/", "readScopes": []}]}}
+    bad = {
+        **SPEC,
+        "issuer": "ftp://idp",
+        "authorization": {"rules": [{"pathPrefix": "/a/", "readScopes": []}]},
+    }
     with pytest.raises(RenderError) as info:
         render(bad, SETTINGS, None)
     text = str(info.value)
@@ -86,7 +89,11 @@ def test_configmap_has_owner_reference_and_hash() -> None:
     assert meta["name"] == "authgate-corp" and meta["namespace"] == "platform"
     owner = meta["ownerReferences"][0]
     assert (owner["kind"], owner["name"], owner["uid"], owner["controller"]) == (
-        "OIDCProvider", "corp", "u-1", True)
+        "OIDCProvider",
+        "corp",
+        "u-1",
+        True,
+    )
     assert meta["annotations"][CONFIG_HASH_ANNOTATION] == rendered.hash
     assert cm["data"] == rendered.data
 

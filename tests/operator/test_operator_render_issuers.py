@@ -14,17 +14,22 @@ SPEC = {
     "audience": ["api://nmp"],
     "requestResource": "https://api.example/",
     "headers": {"podName": "X-Calling-Pod"},
-    "issuers": [{
-        "name": "cluster",
-        "kind": "kubernetes",
-        "issuer": "https://kubernetes.default.svc.cluster.local",
-        "audience": ["https://orders.example"],
-        "tokenFile": "",
-        "kubernetes": {"apiServer": "https://kubernetes.default.svc",
-                       "allowedServiceAccounts": [
-                           {"namespace": "jobs", "name": "*", "scopes": ["platform:read"]}]},
-    }],
-}  # fmt: skip
+    "issuers": [
+        {
+            "name": "cluster",
+            "kind": "kubernetes",
+            "issuer": "https://kubernetes.default.svc.cluster.local",
+            "audience": ["https://orders.example"],
+            "tokenFile": "",
+            "kubernetes": {
+                "apiServer": "https://kubernetes.default.svc",
+                "allowedServiceAccounts": [
+                    {"namespace": "jobs", "name": "*", "scopes": ["platform:read"]}
+                ],
+            },
+        }
+    ],
+}
 
 
 def test_issuers_render() -> None:
@@ -37,9 +42,20 @@ def test_issuers_render() -> None:
 
 
 def test_issuer_errors_name_spec_paths() -> None:
-    bad = {**SPEC, "issuers": [{**SPEC["issuers"][0], "kubernetes": {  # type: ignore[dict-item]
-        "allowedServiceAccounts": [{"namespace": "jobs"}]}}]}  # fmt: skip
+    bad = {
+        **SPEC,
+        "issuers": [
+            {
+                **SPEC["issuers"][0],
+                "kubernetes": {  # type: ignore[dict-item]
+                    "allowedServiceAccounts": [{"namespace": "jobs"}]
+                },
+            }
+        ],
+    }
     with pytest.raises(RenderError) as info:
         render(bad, OperatorSettings(), None)
-    assert any(e.startswith("spec.issuers[0].kubernetes.allowedServiceAccounts[0].scopes: required")
-               for e in info.value.errors), info.value.errors  # fmt: skip
+    assert any(
+        e.startswith("spec.issuers[0].kubernetes.allowedServiceAccounts[0].scopes: required")
+        for e in info.value.errors
+    ), info.value.errors

@@ -28,8 +28,9 @@ def wrk(url: str, token: str | None, duration: int, connections: int) -> float:
     argv = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
     if token:
         argv += ["-H", f"Authorization: Bearer {token}"]
-    out = subprocess.run([*argv, url], capture_output=True, text=True, check=True,
-                         timeout=duration + 30).stdout  # fmt: skip
+    out = subprocess.run(
+        [*argv, url], capture_output=True, text=True, check=True, timeout=duration + 30
+    ).stdout
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if non2xx:

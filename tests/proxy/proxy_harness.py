@@ -28,9 +28,26 @@ from tests.support.ports import free_port
 from tests.support.processes import PYTHON, ROOT, ServerProcess, http_get, wait_for
 
 __all__ = [
-    "AUDIENCE", "CLIENT_ID", "HERE", "PYTHON", "ROOT", "FakeIdP", "ProxyError", "ProxyProcess",
-    "RawResponse", "ServerProcess", "base_config", "base_document", "deep_merge", "demo_service",
-    "free_port", "http_get", "metric_value", "raw_request", "request_head", "wait_for",
+    "AUDIENCE",
+    "CLIENT_ID",
+    "HERE",
+    "PYTHON",
+    "ROOT",
+    "FakeIdP",
+    "ProxyError",
+    "ProxyProcess",
+    "RawResponse",
+    "ServerProcess",
+    "base_config",
+    "base_document",
+    "deep_merge",
+    "demo_service",
+    "free_port",
+    "http_get",
+    "metric_value",
+    "raw_request",
+    "request_head",
+    "wait_for",
 ]
 
 HERE = Path(__file__).resolve().parent
@@ -179,8 +196,11 @@ class ProxyProcess:
     def write_config(self, document: Mapping[str, Any] | str) -> None:
         """Atomic replace (write a temp file, rename over), as editors and kubelet do.
         A string is written verbatim (for broken YAML); a mapping becomes :attr:`document`."""
-        text = document if isinstance(document, str) else yaml.safe_dump(dict(document),
-                                                                          sort_keys=False)
+        text = (
+            document
+            if isinstance(document, str)
+            else yaml.safe_dump(dict(document), sort_keys=False)
+        )
         tmp = self.config_path.with_suffix(".tmp")
         tmp.write_text(text)
         os.replace(tmp, self.config_path)
@@ -259,8 +279,7 @@ class ProxyProcess:
             if not line or line.startswith("#"):
                 continue
             key, _, value = line.rpartition(" ")
-            if key.split("{", 1)[0] == name and all(f'{k}="{v}"' in key
-                                                    for k, v in labels.items()):  # fmt: skip
+            if key.split("{", 1)[0] == name and all(f'{k}="{v}"' in key for k, v in labels.items()):
                 total += float(value)
         return total
 

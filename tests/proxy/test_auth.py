@@ -158,8 +158,10 @@ async def test_access_log_is_json_with_principal_and_no_token(
     proxy: ProxyProcess, fake_idp: FakeIdP
 ) -> None:
     token = fake_idp.mint()
-    await _get(f"{proxy.url}/apis/logged", headers={"Authorization": f"Bearer {token}",
-                                                    "Cookie": "session=cookie-secret"})  # fmt: skip
+    await _get(
+        f"{proxy.url}/apis/logged",
+        headers={"Authorization": f"Bearer {token}", "Cookie": "session=cookie-secret"},
+    )
     access: list[dict] = []
     deadline = time.monotonic() + 10  # the entry is written after the response is sent
     while not access and time.monotonic() < deadline:
@@ -171,9 +173,10 @@ async def test_access_log_is_json_with_principal_and_no_token(
             except ValueError:
                 continue
         access = [
-            e for e in entries
+            e
+            for e in entries
             if e.get("logger") == "authgate.access" and e.get("path") == "/apis/logged"
-        ]  # fmt: skip
+        ]
     assert access, proxy.log()[-2000:]
     entry = access[-1]
     assert entry["principal"] == "user-1" and entry["status"] == 200 and entry["method"] == "GET"

@@ -47,8 +47,9 @@ async def test_client_disconnect_cancels_upstream(
     before = _stats(misbehaving_upstream)
     auth = {"Authorization": f"Bearer {fake_idp.mint()}"}
     _reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
-    writer.write(f"GET /hang HTTP/1.1\r\nHost: x\r\nAuthorization: {auth['Authorization']}\r\n\r\n"
-                 .encode())  # fmt: skip
+    writer.write(
+        f"GET /hang HTTP/1.1\r\nHost: x\r\nAuthorization: {auth['Authorization']}\r\n\r\n".encode()
+    )
     await writer.drain()
     deadline = time.monotonic() + 10
     while _stats(misbehaving_upstream)["hang_started"] == before["hang_started"]:

@@ -106,8 +106,11 @@ def test_workers_answer_as_one_pod(proxy_factory: Any, fake_idp: FakeIdP, engine
     for _ in range(20):  # fresh connections: the kernel spreads them over both workers
         assert _request(proxy.url, token) == 200
     exposition = proxy.metrics()
-    served = [line for line in exposition.splitlines()
-              if line.startswith('authgate_requests_total{outcome="allowed"')]  # fmt: skip
+    served = [
+        line
+        for line in exposition.splitlines()
+        if line.startswith('authgate_requests_total{outcome="allowed"')
+    ]
     assert {line.split('worker="')[1][0] for line in served} <= {"0", "1"} and served
     total = sum(float(line.rsplit(" ", 1)[1]) for line in served)
     assert total == 20, served

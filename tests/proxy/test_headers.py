@@ -40,8 +40,9 @@ async def test_spoofed_identity_never_reaches_upstream(
     proxy: ProxyProcess, fake_idp: FakeIdP, spoof: list[tuple[str, str]]
 ) -> None:
     token = fake_idp.mint()
-    head = request_head("GET", "/apis/whoami", proxy.port,
-                        [("Authorization", f"Bearer {token}"), *spoof])  # fmt: skip
+    head = request_head(
+        "GET", "/apis/whoami", proxy.port, [("Authorization", f"Bearer {token}"), *spoof]
+    )
     resp = await raw_request(proxy.port, head)
     assert resp.status == 200, resp.body
     seen = _identity(resp.json())
@@ -63,12 +64,17 @@ async def test_spoofed_identity_stripped_on_public_paths(
 
 async def test_forwarded_headers_set_from_peer(proxy: ProxyProcess, fake_idp: FakeIdP) -> None:
     token = fake_idp.mint()
-    head = request_head("GET", "/apis/fwd", proxy.port, [
-        ("Authorization", f"Bearer {token}"),
-        ("X-Forwarded-For", "6.6.6.6"),
-        ("X-Forwarded-Host", "evil.example"),
-        ("X-Forwarded-Proto", "https"),
-    ])  # fmt: skip
+    head = request_head(
+        "GET",
+        "/apis/fwd",
+        proxy.port,
+        [
+            ("Authorization", f"Bearer {token}"),
+            ("X-Forwarded-For", "6.6.6.6"),
+            ("X-Forwarded-Host", "evil.example"),
+            ("X-Forwarded-Proto", "https"),
+        ],
+    )
     resp = await raw_request(proxy.port, head)
     assert resp.status == 200
     seen: dict[str, list[str]] = {}
@@ -114,15 +120,20 @@ async def test_forwarded_chain_of_a_trusted_proxy_is_appended_to(
 
 async def test_hop_by_hop_request_fields_removed(proxy: ProxyProcess, fake_idp: FakeIdP) -> None:
     token = fake_idp.mint()
-    head = request_head("GET", "/apis/hop", proxy.port, [
-        ("Authorization", f"Bearer {token}"),
-        ("Connection", "X-Drop-Me"),
-        ("X-Drop-Me", "1"),
-        ("Keep-Alive", "timeout=5"),
-        ("TE", "trailers"),
-        ("Proxy-Authorization", "Basic Zm9vOmJhcg=="),
-        ("X-End-To-End", "kept"),
-    ])  # fmt: skip
+    head = request_head(
+        "GET",
+        "/apis/hop",
+        proxy.port,
+        [
+            ("Authorization", f"Bearer {token}"),
+            ("Connection", "X-Drop-Me"),
+            ("X-Drop-Me", "1"),
+            ("Keep-Alive", "timeout=5"),
+            ("TE", "trailers"),
+            ("Proxy-Authorization", "Basic Zm9vOmJhcg=="),
+            ("X-End-To-End", "kept"),
+        ],
+    )
     resp = await raw_request(proxy.port, head)
     assert resp.status == 200
     names = {k.lower() for k, _ in resp.json()["headers"]}
@@ -142,7 +153,10 @@ def _cookies(echo: dict) -> list[str]:
 
 @pytest.mark.parametrize("browser", [False, True], ids=["browser-off", "browser-on"])
 async def test_authgate_cookies_never_reach_upstream(
-    proxy_factory, fake_idp: FakeIdP, tmp_path: Path, browser: bool  # type: ignore[no-untyped-def]
+    proxy_factory,
+    fake_idp: FakeIdP,
+    tmp_path: Path,
+    browser: bool,  # type: ignore[no-untyped-def]
 ) -> None:
     """The session and login-state cookies are host-wide: a bearer request, a
     public path (and a sidecar with browser sign-in off) must drop them too;
@@ -159,13 +173,15 @@ async def test_authgate_cookies_never_reach_upstream(
     mixed = [("Cookie", f"theme=dark; {AUTHGATE_COOKIES}; lang=en")]
     bearer = [("Authorization", f"Bearer {token}")]
     for path, extra in (("/apis/whoami", bearer), ("/healthz", [])):
-        resp = await raw_request(proxy.port, request_head("GET", path, proxy.port,
-                                                          [*extra, *mixed]))  # fmt: skip
+        resp = await raw_request(
+            proxy.port, request_head("GET", path, proxy.port, [*extra, *mixed])
+        )
         assert resp.status == 200, (path, resp.body)
         assert _cookies(resp.json()) == ["theme=dark; lang=en"], path
         only_ours = [("Cookie", AUTHGATE_COOKIES), ("Cookie", "app=1")]
-        resp = await raw_request(proxy.port, request_head("GET", path, proxy.port,
-                                                          [*extra, *only_ours]))  # fmt: skip
+        resp = await raw_request(
+            proxy.port, request_head("GET", path, proxy.port, [*extra, *only_ours])
+        )
         assert resp.status == 200, (path, resp.body)
         assert _cookies(resp.json()) == ["app=1"], path  # a field left empty is dropped
 
@@ -184,12 +200,15 @@ async def test_hop_by_hop_response_fields_removed(
     assert resp.header("X-End-To-End") == "kept"
 
 
-@pytest.mark.parametrize("target", [
-    "/apis/a%20b/c?x=1&y=%2F&z",
-    "/apis/%7Euser/file.txt?q=a+b&q=%26",
-    "/apis/things?",
-    "/apis/UPPER/Case?Mixed=Case",
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/apis/a%20b/c?x=1&y=%2F&z",
+        "/apis/%7Euser/file.txt?q=a+b&q=%26",
+        "/apis/things?",
+        "/apis/UPPER/Case?Mixed=Case",
+    ],
+)
 async def test_target_forwarded_byte_exact(
     proxy: ProxyProcess, fake_idp: FakeIdP, target: str, engine: str
 ) -> None:
@@ -202,15 +221,18 @@ async def test_target_forwarded_byte_exact(
     assert resp.json()["raw_target"] == target
 
 
-@pytest.mark.parametrize("target", [
-    "/healthz/../apis/admin",
-    "/apis/%2e%2e/admin",
-    "/apis/files%2Fsecret",
-    "//apis/admin",
-    "/apis/admin;public",
-    "/apis/./admin",
-    "/apis/%2E%2E/%2E%2E/etc/passwd",
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/healthz/../apis/admin",
+        "/apis/%2e%2e/admin",
+        "/apis/files%2Fsecret",
+        "//apis/admin",
+        "/apis/admin;public",
+        "/apis/./admin",
+        "/apis/%2E%2E/%2E%2E/etc/passwd",
+    ],
+)
 async def test_path_tricks_rejected(proxy: ProxyProcess, fake_idp: FakeIdP, target: str) -> None:
     token = fake_idp.mint()
     head = request_head("GET", target, proxy.port, [("Authorization", f"Bearer {token}")])
@@ -228,9 +250,15 @@ async def test_path_tricks_do_not_ride_on_public_paths(proxy: ProxyProcess) -> N
 async def test_oversized_headers_rejected(proxy_factory, fake_idp: FakeIdP) -> None:  # type: ignore[no-untyped-def]
     proxy = proxy_factory(limits={"max_header_bytes": 4096})
     token = fake_idp.mint()
-    head = request_head("GET", "/apis/big", proxy.port, [
-        ("Authorization", f"Bearer {token}"), *[(f"X-Pad-{i}", "p" * 400) for i in range(12)],
-    ])  # fmt: skip
+    head = request_head(
+        "GET",
+        "/apis/big",
+        proxy.port,
+        [
+            ("Authorization", f"Bearer {token}"),
+            *[(f"X-Pad-{i}", "p" * 400) for i in range(12)],
+        ],
+    )
     resp = await raw_request(proxy.port, head)
     assert resp.status in (431, 400)
     one_huge = request_head("GET", "/apis/big", proxy.port, [("X-Huge", "h" * 8000)])

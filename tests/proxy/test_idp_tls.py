@@ -27,8 +27,7 @@ def tls_idp(test_ca, fake_idp: FakeIdP) -> Iterator[FakeIdP]:  # type: ignore[no
 
 
 async def test_ca_file_trusts_the_idp(proxy_factory, tls_idp: FakeIdP, test_ca) -> None:  # type: ignore[no-untyped-def]
-    proxy = proxy_factory(oidc={"issuer": tls_idp.issuer},
-                          keys={"ca_file": str(test_ca.cert_file)})  # fmt: skip
+    proxy = proxy_factory(oidc={"issuer": tls_idp.issuer}, keys={"ca_file": str(test_ca.cert_file)})
     auth = {"Authorization": f"Bearer {tls_idp.mint()}"}
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as s:
         async with s.get(f"{proxy.url}/apis/tls", headers=auth) as r:
@@ -36,8 +35,9 @@ async def test_ca_file_trusts_the_idp(proxy_factory, tls_idp: FakeIdP, test_ca) 
 
 
 async def test_without_ca_file_the_idp_is_not_trusted(proxy_factory, tls_idp: FakeIdP) -> None:  # type: ignore[no-untyped-def]
-    proxy = proxy_factory(wait_ready=False, oidc={"issuer": tls_idp.issuer},
-                          keys={"fetch_timeout_seconds": 2})  # fmt: skip
+    proxy = proxy_factory(
+        wait_ready=False, oidc={"issuer": tls_idp.issuer}, keys={"fetch_timeout_seconds": 2}
+    )
     deadline = time.monotonic() + 20
     while http_get(f"{proxy.admin_url}/healthz")[0] != 200:
         assert time.monotonic() < deadline

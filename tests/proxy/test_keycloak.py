@@ -14,9 +14,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.keycloak]
 def keycloak_proxy(keycloak, demo_upstream, engine, tmp_path):  # type: ignore[no-untyped-def]
     document = deep_merge(
         base_document(keycloak.issuer, demo_upstream, engine),
-        {"oidc": {"client_id": keycloak.cli_client_id, "audience": [keycloak.audience]},
-         "keys": {"ca_file": str(keycloak.ca_file)}},
-    )  # fmt: skip
+        {
+            "oidc": {"client_id": keycloak.cli_client_id, "audience": [keycloak.audience]},
+            "keys": {"ca_file": str(keycloak.ca_file)},
+        },
+    )
     proxy = ProxyProcess(document, tmp_path)
     try:
         yield proxy.start()
@@ -58,12 +60,14 @@ async def test_keycloak_user_without_groups_and_bad_tokens(  # type: ignore[no-u
     token = carol["access_token"]
     tampered = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as s:
-        async with s.get(f"{keycloak_proxy.url}/apis/kc",
-                         headers={"Authorization": f"Bearer {token}"}) as r:  # fmt: skip
+        async with s.get(
+            f"{keycloak_proxy.url}/apis/kc", headers={"Authorization": f"Bearer {token}"}
+        ) as r:
             assert r.status == 200
             echo = await r.json()
-        async with s.get(f"{keycloak_proxy.url}/apis/kc",
-                         headers={"Authorization": f"Bearer {tampered}"}) as r:  # fmt: skip
+        async with s.get(
+            f"{keycloak_proxy.url}/apis/kc", headers={"Authorization": f"Bearer {tampered}"}
+        ) as r:
             assert r.status == 401
             assert 'error="invalid_token"' in r.headers["WWW-Authenticate"]
     seen = {k.lower(): v for k, v in echo["headers"]}

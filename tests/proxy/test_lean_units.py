@@ -104,10 +104,14 @@ def test_request_head_is_byte_exact_and_adds_extra_fields() -> None:
     head = request_head(
         "GET",
         b"/a%2Fb?x=1&y=%20",
-        [("Host", "svc"), ("Expect", "100-continue"), ("X-NMP-Principal-Id", "alice"),
-         ("X-Name", "j\xc3\xb3zef")],
+        [
+            ("Host", "svc"),
+            ("Expect", "100-continue"),
+            ("X-NMP-Principal-Id", "alice"),
+            ("X-Name", "j\xc3\xb3zef"),
+        ],
         [(b"X-Forwarded-For", b"127.0.0.1")],
-    )  # fmt: skip
+    )
     assert head.startswith(b"GET /a%2Fb?x=1&y=%20 HTTP/1.1\r\n")
     assert b"Expect" not in head
     assert b"\r\nX-NMP-Principal-Id: alice\r\n" in head

@@ -96,9 +96,14 @@ def test_aiohttp_records_are_reduced_to_their_template() -> None:
         raise ValueError(f"Unexpected whitespace after header value: {secret!r}")
     except ValueError:
         record = logging.LogRecord(
-            "aiohttp.server", logging.ERROR, __file__, 1,
-            "Error handling request from %s: %s", ("127.0.0.1", secret), sys.exc_info(),
-        )  # fmt: skip
+            "aiohttp.server",
+            logging.ERROR,
+            __file__,
+            1,
+            "Error handling request from %s: %s",
+            ("127.0.0.1", secret),
+            sys.exc_info(),
+        )
     assert AiohttpRedactionFilter().filter(record) is True
     line = JsonFormatter().format(record)
     assert secret not in line

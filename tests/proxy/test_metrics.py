@@ -49,8 +49,9 @@ async def test_not_ready_until_keys_load(proxy_factory, tmp_path) -> None:  # ty
     from .proxy_harness import free_port
 
     dead_issuer = f"http://127.0.0.1:{free_port()}"
-    proxy = proxy_factory(wait_ready=False, oidc={"issuer": dead_issuer},
-                          keys={"fetch_timeout_seconds": 1})  # fmt: skip
+    proxy = proxy_factory(
+        wait_ready=False, oidc={"issuer": dead_issuer}, keys={"fetch_timeout_seconds": 1}
+    )
     import time
 
     deadline = time.monotonic() + 20

@@ -93,10 +93,15 @@ async def test_defect1_h2c_upgrade_is_not_forwarded_or_spliced(
         upstream={"url": f"http://127.0.0.1:{raw_upstream.port}"},
         authorization={"public_paths": ["/public/"]},
     )
-    head = _head([
-        "GET /public/x HTTP/1.1", f"Host: 127.0.0.1:{proxy.port}",
-        "Connection: Upgrade, HTTP2-Settings", "Upgrade: h2c", "HTTP2-Settings: AAMAAABkAAQAAP__",
-    ])  # fmt: skip
+    head = _head(
+        [
+            "GET /public/x HTTP/1.1",
+            f"Host: 127.0.0.1:{proxy.port}",
+            "Connection: Upgrade, HTTP2-Settings",
+            "Upgrade: h2c",
+            "HTTP2-Settings: AAMAAABkAAQAAP__",
+        ]
+    )
     smuggled = b"DELETE /apis/admin/all HTTP/1.1\r\nHost: x\r\n\r\n"
     response = await raw_request(proxy.port, head, smuggled)
     assert response.status == 502  # a 101 the request could not ask for
@@ -111,10 +116,14 @@ async def test_defect2_non_latin1_identity_gets_the_same_bytes(
 ) -> None:
     proxy = proxy_factory(upstream={"url": f"http://127.0.0.1:{raw_upstream.port}"})
     token = fake_idp.mint(sub="józef-ł-日本-🙂", email="josé@example.com", groups=["ß,x"])
-    head = _head([
-        "GET /apis/x HTTP/1.1", f"Host: 127.0.0.1:{proxy.port}", "Connection: close",
-        f"Authorization: Bearer {token}",
-    ])  # fmt: skip
+    head = _head(
+        [
+            "GET /apis/x HTTP/1.1",
+            f"Host: 127.0.0.1:{proxy.port}",
+            "Connection: close",
+            f"Authorization: Bearer {token}",
+        ]
+    )
     response = await raw_request(proxy.port, head)
     assert response.status == 200
     forwarded = raw_upstream.heads[0]
@@ -160,9 +169,14 @@ async def test_defect7_dot_spelled_identity_headers_are_stripped(
     proxy_factory: ProxyFactory, raw_upstream: RawUpstream, fake_idp: FakeIdP
 ) -> None:
     proxy = proxy_factory(upstream={"url": f"http://127.0.0.1:{raw_upstream.port}"})
-    head = _head([
-        "GET /apis/x HTTP/1.1", f"Host: 127.0.0.1:{proxy.port}", "Connection: close",
-        f"Authorization: Bearer {fake_idp.mint()}", "X.NMP.Principal.Id: admin",
-    ])  # fmt: skip
+    head = _head(
+        [
+            "GET /apis/x HTTP/1.1",
+            f"Host: 127.0.0.1:{proxy.port}",
+            "Connection: close",
+            f"Authorization: Bearer {fake_idp.mint()}",
+            "X.NMP.Principal.Id: admin",
+        ]
+    )
     assert (await raw_request(proxy.port, head)).status == 200
     assert b"admin" not in raw_upstream.heads[0]

@@ -21,8 +21,9 @@ AUTHGATE = str(Path(sys.executable).parent / "authgate")
 @pytest.fixture
 def quickstart(tmp_path: Path):  # type: ignore[no-untyped-def]
     port = free_port()
-    proc = ServerProcess([AUTHGATE, "quickstart", "--port", str(port)],
-                         tmp_path / "quickstart.log").start()  # fmt: skip
+    proc = ServerProcess(
+        [AUTHGATE, "quickstart", "--port", str(port)], tmp_path / "quickstart.log"
+    ).start()
     try:
         wait_for(f"http://127.0.0.1:{port}/apis/auth/discovery", proc=proc.proc, timeout=30)
         yield port, proc
@@ -36,11 +37,17 @@ async def test_quickstart_with_and_without_token(quickstart) -> None:  # type: i
     port, proc = quickstart
     base = f"http://127.0.0.1:{port}"
     minted = subprocess.run(
-        [sys.executable, "-c",
-         "from authgate.core.quickstart import mint_unsigned_token;"
-         "print(mint_unsigned_token('you@example.com'))"],
-        capture_output=True, text=True, check=True, timeout=30,
-    ).stdout.strip()  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "from authgate.core.quickstart import mint_unsigned_token;"
+            "print(mint_unsigned_token('you@example.com'))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout.strip()
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as s:
         async with s.get(f"{base}/hello") as r:
             assert r.status == 401
@@ -63,23 +70,37 @@ async def test_quickstart_with_and_without_token(quickstart) -> None:  # type: i
 def test_quickstart_refuses_non_loopback(tmp_path: Path) -> None:
     result = subprocess.run(
         [AUTHGATE, "quickstart", "--port", str(free_port()), "--host", "0.0.0.0"],
-        capture_output=True, text=True, timeout=30, cwd=ROOT, env=dict(os.environ),
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=ROOT,
+        env=dict(os.environ),
+    )
     assert result.returncode == 2
     assert "--force-non-loopback" in result.stderr
 
 
 def test_proxy_reports_every_config_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text(json.dumps({
-        "apiVersion": "authgate.io/v1alpha1", "kind": "ProxyConfig",
-        "upstream": {"url": "not a url"},
-        "authorization": {"rules": [{"path_prefix": "/a/", "read_scopes": []}]},
-        "limits": {"max_in_flight": -1},
-    }))  # fmt: skip
-    result = subprocess.run([AUTHGATE, "proxy", "--config", str(bad)], capture_output=True,
-                            text=True, timeout=30)  # fmt: skip
+    bad.write_text(
+        json.dumps(
+            {
+                "apiVersion": "authgate.io/v1alpha1",
+                "kind": "ProxyConfig",
+                "upstream": {"url": "not a url"},
+                "authorization": {"rules": [{"path_prefix": "/a/", "read_scopes": []}]},
+                "limits": {"max_in_flight": -1},
+            }
+        )
+    )
+    result = subprocess.run(
+        [AUTHGATE, "proxy", "--config", str(bad)], capture_output=True, text=True, timeout=30
+    )
     assert result.returncode == 2
-    for path in ("upstream.url", "authorization.rules[0].read_scopes", "limits.max_in_flight",
-                 "oidc.issuer"):  # fmt: skip
+    for path in (
+        "upstream.url",
+        "authorization.rules[0].read_scopes",
+        "limits.max_in_flight",
+        "oidc.issuer",
+    ):
         assert path in result.stderr, result.stderr

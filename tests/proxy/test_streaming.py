@@ -27,9 +27,7 @@ async def _blocks(total: int, block: int = MIB):  # type: ignore[no-untyped-def]
         sent += n
 
 
-async def test_large_upload_and_download_with_flat_memory(
-    proxy_factory, fake_idp: FakeIdP
-) -> None:  # type: ignore[no-untyped-def]
+async def test_large_upload_and_download_with_flat_memory(proxy_factory, fake_idp: FakeIdP) -> None:  # type: ignore[no-untyped-def]
     # A generous read timeout: on a loaded machine the upload alone can take
     # longer than the suite's default 3 s.
     proxy = proxy_factory(upstream={"read_timeout_seconds": 120})
@@ -45,8 +43,11 @@ async def test_large_upload_and_download_with_flat_memory(
             assert (await r.json())["bytes"] == LARGE
         after_upload = proxy.process.hwm_kib()
         # Upload with a Content-Length.
-        async with s.put(f"{proxy.url}/upload", headers={**auth, "Content-Length": str(64 * MIB)},
-                         data=_blocks(64 * MIB)) as r:  # fmt: skip
+        async with s.put(
+            f"{proxy.url}/upload",
+            headers={**auth, "Content-Length": str(64 * MIB)},
+            data=_blocks(64 * MIB),
+        ) as r:
             assert r.status == 200
             assert (await r.json())["bytes"] == 64 * MIB
         # Download, counted without keeping it.
@@ -59,9 +60,11 @@ async def test_large_upload_and_download_with_flat_memory(
         assert received == LARGE
         peak = proxy.process.hwm_kib()
     growth_mib = (peak - baseline) / 1024
-    print(f"\nproxy RSS: baseline {baseline / 1024:.1f} MiB, peak after upload "
-          f"{after_upload / 1024:.1f} MiB, peak overall {peak / 1024:.1f} MiB "
-          f"(growth {growth_mib:.1f} MiB for {LARGE // MIB} MiB each way)")  # fmt: skip
+    print(
+        f"\nproxy RSS: baseline {baseline / 1024:.1f} MiB, peak after upload "
+        f"{after_upload / 1024:.1f} MiB, peak overall {peak / 1024:.1f} MiB "
+        f"(growth {growth_mib:.1f} MiB for {LARGE // MIB} MiB each way)"
+    )
     # A buffering proxy would grow by the body size; streaming stays flat.
     assert growth_mib < 64, growth_mib
 

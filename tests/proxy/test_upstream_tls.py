@@ -109,14 +109,16 @@ async def test_mtls_upstream_gets_the_client_certificate(
     proxy_factory: ProxyFactory, fake_idp: FakeIdP, mtls_upstream: TLSUpstream, test_ca: Any
 ) -> None:
     cert, key = test_ca.issue(["authgate-proxy"], common_name="authgate-proxy", client=True)
-    with_cert = proxy_factory(upstream={
-        "url": mtls_upstream.url, "ca_file": str(test_ca.cert_file),
-        "client_cert_file": str(cert), "client_key_file": str(key),
-    })  # fmt: skip
+    with_cert = proxy_factory(
+        upstream={
+            "url": mtls_upstream.url,
+            "ca_file": str(test_ca.cert_file),
+            "client_cert_file": str(cert),
+            "client_key_file": str(key),
+        }
+    )
     response = await _get(with_cert, fake_idp)
     assert response.status == 200, response.body
     assert response.json()["client_cn"] == "authgate-proxy"
-    without = proxy_factory(
-        upstream={"url": mtls_upstream.url, "ca_file": str(test_ca.cert_file)}
-    )
+    without = proxy_factory(upstream={"url": mtls_upstream.url, "ca_file": str(test_ca.cert_file)})
     assert (await _get(without, fake_idp)).status == 502

@@ -15,8 +15,9 @@ TIMEOUT = aiohttp.ClientTimeout(total=20)
 async def test_frames_both_ways(proxy: ProxyProcess, fake_idp: FakeIdP) -> None:
     auth = {"Authorization": f"Bearer {fake_idp.mint()}"}
     async with aiohttp.ClientSession(timeout=TIMEOUT) as s:
-        async with s.ws_connect(f"{proxy.url}/ws", headers=auth, protocols=("echo",),
-                                autoping=False) as ws:  # fmt: skip
+        async with s.ws_connect(
+            f"{proxy.url}/ws", headers=auth, protocols=("echo",), autoping=False
+        ) as ws:
             assert ws.protocol == "echo"
             await ws.send_str("hello")
             msg = await ws.receive(timeout=5)

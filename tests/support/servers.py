@@ -43,8 +43,9 @@ class ServerThread:
         async def start() -> tuple[web.AppRunner, int]:
             runner = web.AppRunner(app, access_log=None, handle_signals=False)
             await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", port, reuse_address=True,
-                               ssl_context=ssl_context)
+            site = web.TCPSite(
+                runner, "127.0.0.1", port, reuse_address=True, ssl_context=ssl_context
+            )
             await site.start()
             sock = site._server.sockets[0]  # type: ignore[union-attr]
             return runner, int(sock.getsockname()[1])

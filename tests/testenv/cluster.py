@@ -54,14 +54,22 @@ class ClusterControlPlane(KubeEnv):
 
     def serving_names(self) -> list[str]:
         service = "kubernetes.default.svc"
-        return [cfg.GATEWAY, cfg.KUBERNETES_SERVICE_IP, "kubernetes", "kubernetes.default",
-                service, f"{service}.{cfg.CLUSTER_DOMAIN}"]  # fmt: skip
+        return [
+            cfg.GATEWAY,
+            cfg.KUBERNETES_SERVICE_IP,
+            "kubernetes",
+            "kubernetes.default",
+            service,
+            f"{service}.{cfg.CLUSTER_DOMAIN}",
+        ]
 
     def apiserver_args(self) -> list[str]:
         kubelet_cert, kubelet_key = self.ca.issue(
-            [], common_name="kube-apiserver-kubelet-client", organizations=["system:masters"],
+            [],
+            common_name="kube-apiserver-kubelet-client",
+            organizations=["system:masters"],
             client=True,
-        )  # fmt: skip
+        )
         return [
             "--authorization-mode=Node,RBAC",
             "--enable-admission-plugins=NodeRestriction",
@@ -133,18 +141,27 @@ class ClusterEnv:
     def ctr(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             ["ctr", "--address", str(self.socket), "--namespace", "k8s.io", *args],
-            capture_output=True, text=True, timeout=timeout,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if result.returncode != 0:
             raise TestEnvError(f"ctr {' '.join(args)}: {result.stderr.strip()[-2000:]}")
         return result
 
     def crictl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
-            [str(self.crictl_bin), f"--runtime-endpoint=unix://{self.socket}",
-             f"--image-endpoint=unix://{self.socket}", "--timeout=30s", *args],
-            capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
+            [
+                str(self.crictl_bin),
+                f"--runtime-endpoint=unix://{self.socket}",
+                f"--image-endpoint=unix://{self.socket}",
+                "--timeout=30s",
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         if check and result.returncode != 0:
             raise TestEnvError(f"crictl {' '.join(args)}: {result.stderr.strip()[-2000:]}")
         return result
@@ -212,8 +229,11 @@ class ClusterEnv:
         for name in ("containerd", "coredns", "kube-proxy"):
             if name in self.processes:
                 self.processes[name].stop(timeout=20)
-        self._remove_host_state([self.directory, self.node_dir, self.containerd_root],
-                                self.leftover_needles(), self._ip_forward)  # fmt: skip
+        self._remove_host_state(
+            [self.directory, self.node_dir, self.containerd_root],
+            self.leftover_needles(),
+            self._ip_forward,
+        )
         self.kube.stop()
         (self.state_home / "last-session.json").unlink(missing_ok=True)
         self._release_lock()
@@ -222,8 +242,7 @@ class ClusterEnv:
         cleanup.kill_processes_mentioning(needles)  # shims outlive containerd
         cleanup.unmount_all(roots)
         cleanup.remove_kube_cgroups()
-        subprocess.run([str(self.bins["kube-proxy"]), "--cleanup"], capture_output=True,
-                       timeout=60)  # fmt: skip
+        subprocess.run([str(self.bins["kube-proxy"]), "--cleanup"], capture_output=True, timeout=60)
         cleanup.remove_kube_chains()
         cleanup.delete_bridge()
         cleanup.set_ip_forward(forward)
@@ -245,7 +264,9 @@ class ClusterEnv:
                     handle.close()
                     raise ComponentFailed(
                         f"another session's cluster held {self.state_home / 'lock'} for "
-                        f"{LOCK_TIMEOUT:.0f}s", "") from None  # fmt: skip
+                        f"{LOCK_TIMEOUT:.0f}s",
+                        "",
+                    ) from None
                 time.sleep(2)
         self._lock = handle
 
@@ -256,8 +277,11 @@ class ClusterEnv:
             self._lock = None
 
     def _record_session(self) -> None:
-        record = {"directory": str(self.directory), "needles": self.leftover_needles(),
-                  "ip_forward": self._ip_forward}  # fmt: skip
+        record = {
+            "directory": str(self.directory),
+            "needles": self.leftover_needles(),
+            "ip_forward": self._ip_forward,
+        }
         (self.state_home / "last-session.json").write_text(json.dumps(record))
 
     def _clean_previous_session(self) -> None:
@@ -290,43 +314,80 @@ class ClusterEnv:
         conf_dir.mkdir(parents=True, exist_ok=True)
         (conf_dir / "10-authgate.conflist").write_text(cfg.cni_conflist(self.directory / "ipam"))
         config = self.directory / "containerd.toml"
-        config.write_text(cfg.containerd_toml(
-            self.containerd_root, self.run_dir / "containerd", self.socket, conf_dir,
-            self.cni_bin_dir, self.pause_image))  # fmt: skip
+        config.write_text(
+            cfg.containerd_toml(
+                self.containerd_root,
+                self.run_dir / "containerd",
+                self.socket,
+                conf_dir,
+                self.cni_bin_dir,
+                self.pause_image,
+            )
+        )
         process = self._process("containerd", [self.containerd_bin, "--config", config])
-        process.wait_ready(lambda: self.socket.is_socket() and self.crictl("version").returncode
-                           == 0, timeout=60, what="CRI socket")  # fmt: skip
+        process.wait_ready(
+            lambda: self.socket.is_socket() and self.crictl("version").returncode == 0,
+            timeout=60,
+            what="CRI socket",
+        )
         if not self.has_image(self.pause_image):
             self.import_image(self.pause_tar)
 
     def _start_control_plane_components(self) -> None:
         kcm = self._client_kubeconfig("controller-manager", "system:kube-controller-manager", [])
-        self._process("kube-controller-manager", [
-            self.bins["kube-controller-manager"], f"--kubeconfig={kcm}",
-            f"--authentication-kubeconfig={kcm}", f"--authorization-kubeconfig={kcm}",
-            "--bind-address=127.0.0.1", f"--secure-port={free_port()}",
-            f"--service-account-private-key-file={self.kube.sa_signing_key}",
-            f"--root-ca-file={self.ca.cert_file}", "--use-service-account-credentials=true",
-            f"--service-cluster-ip-range={cfg.SERVICE_CIDR}", "--allocate-node-cidrs=false",
-            "--leader-elect=false", "--concurrent-deployment-syncs=2", "--v=1",
-        ])  # fmt: skip
+        self._process(
+            "kube-controller-manager",
+            [
+                self.bins["kube-controller-manager"],
+                f"--kubeconfig={kcm}",
+                f"--authentication-kubeconfig={kcm}",
+                f"--authorization-kubeconfig={kcm}",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={free_port()}",
+                f"--service-account-private-key-file={self.kube.sa_signing_key}",
+                f"--root-ca-file={self.ca.cert_file}",
+                "--use-service-account-credentials=true",
+                f"--service-cluster-ip-range={cfg.SERVICE_CIDR}",
+                "--allocate-node-cidrs=false",
+                "--leader-elect=false",
+                "--concurrent-deployment-syncs=2",
+                "--v=1",
+            ],
+        )
         scheduler = self._client_kubeconfig("scheduler", "system:kube-scheduler", [])
-        self._process("kube-scheduler", [
-            self.bins["kube-scheduler"], f"--kubeconfig={scheduler}",
-            f"--authentication-kubeconfig={scheduler}", f"--authorization-kubeconfig={scheduler}",
-            "--bind-address=127.0.0.1", f"--secure-port={free_port()}", "--leader-elect=false",
-            "--v=1",
-        ])  # fmt: skip
+        self._process(
+            "kube-scheduler",
+            [
+                self.bins["kube-scheduler"],
+                f"--kubeconfig={scheduler}",
+                f"--authentication-kubeconfig={scheduler}",
+                f"--authorization-kubeconfig={scheduler}",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={free_port()}",
+                "--leader-elect=false",
+                "--v=1",
+            ],
+        )
         proxy = self._client_kubeconfig("kube-proxy", "system:kube-proxy", [])
-        self._process("kube-proxy", [
-            self.bins["kube-proxy"], f"--kubeconfig={proxy}", "--proxy-mode=iptables",
-            f"--hostname-override={cfg.NODE_NAME}", f"--cluster-cidr={cfg.POD_CIDR}",
-            f"--bind-address={cfg.GATEWAY}", f"--nodeport-addresses={cfg.GATEWAY}/32",
-            "--iptables-localhost-nodeports=false", "--conntrack-max-per-core=0",
-            "--conntrack-tcp-timeout-established=0s", "--conntrack-tcp-timeout-close-wait=0s",
-            f"--metrics-bind-address=127.0.0.1:{free_port()}",
-            f"--healthz-bind-address=127.0.0.1:{free_port()}", "--v=1",
-        ])  # fmt: skip
+        self._process(
+            "kube-proxy",
+            [
+                self.bins["kube-proxy"],
+                f"--kubeconfig={proxy}",
+                "--proxy-mode=iptables",
+                f"--hostname-override={cfg.NODE_NAME}",
+                f"--cluster-cidr={cfg.POD_CIDR}",
+                f"--bind-address={cfg.GATEWAY}",
+                f"--nodeport-addresses={cfg.GATEWAY}/32",
+                "--iptables-localhost-nodeports=false",
+                "--conntrack-max-per-core=0",
+                "--conntrack-tcp-timeout-established=0s",
+                "--conntrack-tcp-timeout-close-wait=0s",
+                f"--metrics-bind-address=127.0.0.1:{free_port()}",
+                f"--healthz-bind-address=127.0.0.1:{free_port()}",
+                "--v=1",
+            ],
+        )
         # CoreDNS reads Services and EndpointSlices cluster-wide: the admin identity.
         dns_health, dns_ready = free_port(), free_port()
         corefile = self.directory / "Corefile"
@@ -342,16 +403,32 @@ class ClusterEnv:
         resolv = self.directory / "resolv.conf"
         resolv.write_text("# no upstream resolver: pods resolve the cluster domain only\n")
         config = self.directory / "kubelet.yaml"
-        config.write_text(cfg.kubelet_config(
-            runtime_socket=self.socket, client_ca=self.ca.cert_file, serving_cert=serving_cert,
-            serving_key=serving_key, port=free_port(), healthz_port=free_port(),
-            resolv_conf=resolv, sync_seconds=SYNC_SECONDS))  # fmt: skip
+        config.write_text(
+            cfg.kubelet_config(
+                runtime_socket=self.socket,
+                client_ca=self.ca.cert_file,
+                serving_cert=serving_cert,
+                serving_key=serving_key,
+                port=free_port(),
+                healthz_port=free_port(),
+                resolv_conf=resolv,
+                sync_seconds=SYNC_SECONDS,
+            )
+        )
         self.kubelet_root.mkdir(parents=True, exist_ok=True)
-        self._process("kubelet", [
-            self.bins["kubelet"], f"--config={config}", f"--kubeconfig={kubeconfig}",
-            f"--root-dir={self.kubelet_root}", f"--cert-dir={self.directory / 'kubelet-pki'}",
-            f"--hostname-override={cfg.NODE_NAME}", f"--node-ip={cfg.GATEWAY}", "--v=1",
-        ])  # fmt: skip
+        self._process(
+            "kubelet",
+            [
+                self.bins["kubelet"],
+                f"--config={config}",
+                f"--kubeconfig={kubeconfig}",
+                f"--root-dir={self.kubelet_root}",
+                f"--cert-dir={self.directory / 'kubelet-pki'}",
+                f"--hostname-override={cfg.NODE_NAME}",
+                f"--node-ip={cfg.GATEWAY}",
+                "--v=1",
+            ],
+        )
 
     def _wait_node_ready(self, timeout: float = 180.0) -> None:
         import urllib.request
@@ -378,5 +455,6 @@ class ClusterEnv:
         )
         for name, process in self.processes.items():
             if not process.alive():
-                raise ComponentFailed(f"{name} exited with code {process.returncode()}",
-                                      process.log_tail())  # fmt: skip
+                raise ComponentFailed(
+                    f"{name} exited with code {process.returncode()}", process.log_tail()
+                )

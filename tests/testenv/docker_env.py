@@ -105,7 +105,9 @@ class DockerEnv:
         repository, tag = BASE_IMAGE.split(":")
         try:
             self.client().api.import_image_from_file(
-                str(self.base_image_tar), repository=repository, tag=tag,
+                str(self.base_image_tar),
+                repository=repository,
+                tag=tag,
                 changes=['CMD ["python3"]', "ENV LANG=C.UTF-8"],
             )
         except Exception as exc:

@@ -185,17 +185,21 @@ class KeycloakEnv:
         found = self._http.get(f"{self.base_url}/admin/realms/{realm.REALM}", headers=headers)
         if found.status_code == 200:
             return
-        self.admin("POST", "", json=realm.realm_representation(
-            self.web_client_secret, self.ci_client_secret))
+        self.admin(
+            "POST",
+            "",
+            json=realm.realm_representation(self.web_client_secret, self.ci_client_secret),
+        )
         base = f"/{realm.REALM}"
         for name in realm.SCOPES:
             scope = realm.client_scope_representation(name)
             self.admin("POST", f"{base}/client-scopes", json=scope)
-        scope_ids = {
-            s["name"]: s["id"] for s in self.admin("GET", f"{base}/client-scopes").json()
-        }
+        scope_ids = {s["name"]: s["id"] for s in self.admin("GET", f"{base}/client-scopes").json()}
         for client_id in (
-            self.cli_client_id, self.web_client_id, self.ci_client_id, realm.BROWSER_CLIENT_ID
+            self.cli_client_id,
+            self.web_client_id,
+            self.ci_client_id,
+            realm.BROWSER_CLIENT_ID,
         ):
             internal = self._client_uuid(client_id)
             for name in realm.SCOPES:
@@ -287,7 +291,8 @@ class KeycloakEnv:
             "GET", f"/{realm.REALM}/components", params={"type": KEY_PROVIDER}
         ).json()
         signing = [
-            c for c in components
+            c
+            for c in components
             if c.get("providerId") == "rsa-generated"
             and c.get("config", {}).get("algorithm", ["RS256"]) == ["RS256"]
         ]
@@ -314,7 +319,8 @@ class KeycloakEnv:
             component["config"]["active"] = ["false"]
             self.admin("PUT", f"/{realm.REALM}/components/{component['id']}", json=component)
         new = [
-            k for k in self._signing_keys()
+            k
+            for k in self._signing_keys()
             if k.get("providerId") in {c["id"] for c in self._components_named(name)}
         ]
         if not new:

@@ -198,12 +198,15 @@ def kubeconfig(server: str, ca_file: Path, cert: Path, key: Path, user: str) -> 
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [
-                {"name": "cluster", "cluster": {"server": server,
-                                                "certificate-authority": str(ca_file)}}
+                {
+                    "name": "cluster",
+                    "cluster": {"server": server, "certificate-authority": str(ca_file)},
+                }
             ],
-            "users": [{"name": user, "user": {"client-certificate": str(cert),
-                                               "client-key": str(key)}}],
+            "users": [
+                {"name": user, "user": {"client-certificate": str(cert), "client-key": str(key)}}
+            ],
             "contexts": [{"name": "default", "context": {"cluster": "cluster", "user": user}}],
             "current-context": "default",
         }
-    )  # fmt: skip
+    )

@@ -22,7 +22,6 @@ from .errors import ComponentFailed
 _RUNNING: set[ManagedProcess] = set()
 
 
-
 def tail(path: Path, lines: int = 60) -> str:
     """The last `lines` lines of a log file ('' if it does not exist)."""
     try:

@@ -100,9 +100,7 @@ def realm_representation(web_secret: str, ci_secret: str = "") -> dict[str, Any]
                 "firstName": user.username.capitalize(),
                 "lastName": "Tester",
                 "groups": [f"/{g}" for g in user.groups],
-                "credentials": [
-                    {"type": "password", "value": user.password, "temporary": False}
-                ],
+                "credentials": [{"type": "password", "value": user.password, "temporary": False}],
             }
             for user in USERS.values()
         ],

@@ -42,12 +42,22 @@ def test_node_ready_at_the_server_version(cluster: ClusterEnv) -> None:
 def test_a_pod_runs_on_the_bridge(cluster: ClusterEnv) -> None:
     """The pause image doubles as a workload: it needs nothing pulled."""
     image = cluster.pause_image
-    pod = {"apiVersion": "v1", "kind": "Pod",
-           "metadata": {"name": "smoke", "namespace": "default"},
-           "spec": {"terminationGracePeriodSeconds": 1,
-                    "containers": [{"name": "pause", "image": image,
-                                    "imagePullPolicy": "Never",
-                                    "securityContext": {"runAsUser": 65532}}]}}  # fmt: skip
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "smoke", "namespace": "default"},
+        "spec": {
+            "terminationGracePeriodSeconds": 1,
+            "containers": [
+                {
+                    "name": "pause",
+                    "image": image,
+                    "imagePullPolicy": "Never",
+                    "securityContext": {"runAsUser": 65532},
+                }
+            ],
+        },
+    }
     cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(pod))
 
     def running() -> Any:
@@ -68,10 +78,11 @@ def test_kubernetes_service_and_dns(cluster: ClusterEnv) -> None:
     # One A query to CoreDNS on the bridge (the kubelet's clusterDNS).
     labels = b"kubernetes.default.svc.cluster.local".split(b".")
     name = b"".join(bytes([len(p)]) + p for p in labels)
-    query = struct.pack(">HHHHHH", 0x4147, 0x0100, 1, 0, 0, 0) + name + b"\0" + struct.pack(
-        ">HH", 1, 1)
+    query = (
+        struct.pack(">HHHHHH", 0x4147, 0x0100, 1, 0, 0, 0) + name + b"\0" + struct.pack(">HH", 1, 1)
+    )
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(5)
         sock.sendto(query, (cluster.gateway, 53))
         answer = sock.recv(512)
-    assert socket.inet_aton(cluster_ip) in answer[len(query):]
+    assert socket.inet_aton(cluster_ip) in answer[len(query) :]

@@ -20,8 +20,12 @@ from tests.testenv.components import cache_dir
 from tests.testenv.errors import ComponentMissing
 from tests.testenv.node_cleanup import leftovers, processes_mentioning
 
-pytestmark = [pytest.mark.cluster, pytest.mark.integration, pytest.mark.cluster_child,
-              pytest.mark.timeout(900)]  # fmt: skip
+pytestmark = [
+    pytest.mark.cluster,
+    pytest.mark.integration,
+    pytest.mark.cluster_child,
+    pytest.mark.timeout(900),
+]
 
 REPO = Path(__file__).resolve().parents[2]
 TARGET = "tests/testenv_smoke/test_smoke_cluster.py::test_a_pod_runs_on_the_bridge"
@@ -39,10 +43,21 @@ def cluster_available(tmp_path: Path) -> None:
 
 def _child(basetemp: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "pytest", TARGET, "-q", "-p", "no:cacheprovider",
-         f"--basetemp={basetemp}"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            TARGET,
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--basetemp={basetemp}",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def _assert_clean(basetemp: Path, output: str = "") -> None:
@@ -68,9 +83,12 @@ def test_nothing_left_after_sigterm_with_a_pod_running(
     try:
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:  # a shim of the child's containerd: a pod runs
-            if any("containerd-shim" in p
-                   for p in processes_mentioning([str(cache_dir() / "cluster" / "node")],
-                                                 exclude=[proc.pid])):  # fmt: skip
+            if any(
+                "containerd-shim" in p
+                for p in processes_mentioning(
+                    [str(cache_dir() / "cluster" / "node")], exclude=[proc.pid]
+                )
+            ):
                 break
             if proc.poll() is not None:
                 pytest.fail(f"child exited early:\n{proc.stdout.read() if proc.stdout else ''}")

@@ -10,8 +10,10 @@ pytestmark = [pytest.mark.docker, pytest.mark.integration]
 
 def test_container_runs_from_base_image(docker_engine) -> None:
     output = docker_engine.client().containers.run(
-        docker_engine.base_image, ["python3", "-c", "print(1)"],
-        remove=True, network_mode="host",
+        docker_engine.base_image,
+        ["python3", "-c", "print(1)"],
+        remove=True,
+        network_mode="host",
     )
     assert output == b"1\n"
 

@@ -42,8 +42,9 @@ def test_template_renders_against_server_version(helm_bin, kube, tmp_path) -> No
     chart = _chart(tmp_path)
     offline = _helm(helm_bin, "template", "s", str(chart), "--kube-version", kube.version)
     assert f'kube: "{kube.version}"' in offline
-    online = _helm(helm_bin, "template", "s", str(chart), "--validate",
-                   "--kubeconfig", str(kube.kubeconfig))
+    online = _helm(
+        helm_bin, "template", "s", str(chart), "--validate", "--kubeconfig", str(kube.kubeconfig)
+    )
     assert f'kube: "{kube.version}"' in online
 
 
@@ -51,7 +52,9 @@ def test_kube_version_constraint_is_checked(helm_bin, tmp_path) -> None:
     chart = _chart(tmp_path)
     result = subprocess.run(
         [str(helm_bin), "template", "s", str(chart), "--kube-version", "v1.20.0"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode != 0
     assert "kubeVersion" in result.stderr

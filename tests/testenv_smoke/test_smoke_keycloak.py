@@ -12,12 +12,16 @@ pytestmark = [pytest.mark.keycloak, pytest.mark.integration]
 
 
 def _verify(keycloak, token: str) -> dict:
-    jwks = httpx.get(f"{keycloak.issuer}/protocol/openid-connect/certs",
-                     verify=keycloak.ssl_context(), timeout=10).json()
+    jwks = httpx.get(
+        f"{keycloak.issuer}/protocol/openid-connect/certs",
+        verify=keycloak.ssl_context(),
+        timeout=10,
+    ).json()
     kid = jwt.get_unverified_header(token)["kid"]
     key = jwt.PyJWKSet.from_dict(jwks)[kid]
-    return jwt.decode(token, key=key.key, algorithms=["RS256"],
-                      audience=keycloak.audience, issuer=keycloak.issuer)
+    return jwt.decode(
+        token, key=key.key, algorithms=["RS256"], audience=keycloak.audience, issuer=keycloak.issuer
+    )
 
 
 def test_password_grant_carries_scope_audience_groups(keycloak) -> None:
@@ -45,20 +49,28 @@ def test_device_flow_completed_through_login_pages(keycloak) -> None:
         f"{keycloak.issuer}/protocol/openid-connect/auth/device",
         data={"client_id": keycloak.cli_client_id, "scope": "openid platform:read"},
     ).json()
-    pending = http.post(keycloak.token_endpoint, data={
-        "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
-        "client_id": keycloak.cli_client_id, "device_code": start["device_code"],
-    })
+    pending = http.post(
+        keycloak.token_endpoint,
+        data={
+            "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+            "client_id": keycloak.cli_client_id,
+            "device_code": start["device_code"],
+        },
+    )
     assert pending.json()["error"] == "authorization_pending"
 
     keycloak.complete_device_login(start["verification_uri_complete"], "bob")
 
     token = None
     for _ in range(20):  # bounded poll (RFC 8628 section 3.4)
-        response = http.post(keycloak.token_endpoint, data={
-            "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
-            "client_id": keycloak.cli_client_id, "device_code": start["device_code"],
-        })
+        response = http.post(
+            keycloak.token_endpoint,
+            data={
+                "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+                "client_id": keycloak.cli_client_id,
+                "device_code": start["device_code"],
+            },
+        )
         if response.status_code == 200:
             token = response.json()["access_token"]
             break
@@ -73,10 +85,18 @@ def test_device_flow_completed_through_login_pages(keycloak) -> None:
 
 
 def test_browser_login_returns_code(keycloak) -> None:
-    url = str(httpx.URL(keycloak.authorization_endpoint, params={
-        "client_id": keycloak.cli_client_id, "response_type": "code",
-        "redirect_uri": "http://127.0.0.1:9/callback", "scope": "openid", "state": "s1",
-    }))
+    url = str(
+        httpx.URL(
+            keycloak.authorization_endpoint,
+            params={
+                "client_id": keycloak.cli_client_id,
+                "response_type": "code",
+                "redirect_uri": "http://127.0.0.1:9/callback",
+                "scope": "openid",
+                "state": "s1",
+            },
+        )
+    )
     location = keycloak.complete_browser_login(url, "carol")
     query = httpx.URL(location).params
     assert location.startswith("http://127.0.0.1:9/callback")
@@ -100,8 +120,9 @@ def test_restart_same_port_and_realm(keycloak) -> None:
     issuer = keycloak.issuer
     keycloak.stop()
     with pytest.raises(httpx.TransportError):
-        httpx.get(f"{issuer}/.well-known/openid-configuration",
-                  verify=keycloak.ssl_context(), timeout=5)
+        httpx.get(
+            f"{issuer}/.well-known/openid-configuration", verify=keycloak.ssl_context(), timeout=5
+        )
     keycloak.start()
     assert keycloak.issuer == issuer
     claims = _verify(keycloak, keycloak.password_token("alice")["access_token"])

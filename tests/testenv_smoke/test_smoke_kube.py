@@ -67,13 +67,25 @@ def test_crd_established_and_custom_object_watched(kube) -> None:
     custom = client.CustomObjectsApi(api)
     start = custom.list_namespaced_custom_object(GROUP, VERSION, "default", PLURAL)
     custom.create_namespaced_custom_object(
-        GROUP, VERSION, "default", PLURAL,
-        {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Widget",
-         "metadata": {"name": "w1"}, "spec": {"size": 3}},
+        GROUP,
+        VERSION,
+        "default",
+        PLURAL,
+        {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "Widget",
+            "metadata": {"name": "w1"},
+            "spec": {"size": 3},
+        },
     )
     events = watch.Watch().stream(
-        custom.list_namespaced_custom_object, GROUP, VERSION, "default", PLURAL,
-        resource_version=start["metadata"]["resourceVersion"], timeout_seconds=30,
+        custom.list_namespaced_custom_object,
+        GROUP,
+        VERSION,
+        "default",
+        PLURAL,
+        resource_version=start["metadata"]["resourceVersion"],
+        timeout_seconds=30,
     )
     first = next(iter(events))
     assert first["type"] == "ADDED"
@@ -83,7 +95,11 @@ def test_crd_established_and_custom_object_watched(kube) -> None:
 
 def test_rbac_is_enforced(kube) -> None:
     result = kube.kubectl(
-        "auth", "can-i", "list", "secrets", "--as=system:serviceaccount:default:nobody",
+        "auth",
+        "can-i",
+        "list",
+        "secrets",
+        "--as=system:serviceaccount:default:nobody",
         check=False,
     )
     assert result.stdout.strip() == "no"

@@ -14,14 +14,21 @@ TARGET = "tests/testenv_smoke/test_smoke_kube.py::test_server_reports_real_versi
 
 
 def _run(tmp_path: Path, ci: bool) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items()
-           if k != "CI" and k != "KUBEBUILDER_ASSETS" and not k.startswith("AUTHGATE_")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k != "CI" and k != "KUBEBUILDER_ASSETS" and not k.startswith("AUTHGATE_")
+    }
     env["XDG_CACHE_HOME"] = str(tmp_path / "empty-cache")  # no env.sh to fall back on
     if ci:
         env["CI"] = "true"
     return subprocess.run(
         [sys.executable, "-m", "pytest", TARGET, "-q", "-rs", "-p", "no:cacheprovider"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 

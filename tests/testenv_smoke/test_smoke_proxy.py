@@ -37,13 +37,20 @@ HTTPServer(("127.0.0.1", int(sys.argv[1])), Echo).serve_forever()
 
 def _device_token(keycloak, username: str) -> str:
     http = httpx.Client(verify=keycloak.ssl_context(), timeout=10)
-    start = http.post(keycloak.device_endpoint, data={
-        "client_id": keycloak.cli_client_id, "scope": "openid platform:read"}).json()
+    start = http.post(
+        keycloak.device_endpoint,
+        data={"client_id": keycloak.cli_client_id, "scope": "openid platform:read"},
+    ).json()
     keycloak.complete_device_login(start["verification_uri_complete"], username)
     for _ in range(20):  # bounded poll
-        response = http.post(keycloak.token_endpoint, data={
-            "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
-            "client_id": keycloak.cli_client_id, "device_code": start["device_code"]})
+        response = http.post(
+            keycloak.token_endpoint,
+            data={
+                "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+                "client_id": keycloak.cli_client_id,
+                "device_code": start["device_code"],
+            },
+        )
         if response.status_code == 200:
             return str(response.json()["access_token"])
         time.sleep(max(1, int(start.get("interval", 1))))
@@ -56,22 +63,30 @@ def _wait(url: str, proc: ManagedProcess) -> None:
 
 def test_proxy_accepts_device_flow_token(keycloak, tmp_path: Path) -> None:
     upstream_port, port, admin_port = free_port(), free_port(), free_port()
-    upstream = ManagedProcess("echo-upstream", [sys.executable, "-c", ECHO_UPSTREAM,
-                                                str(upstream_port)], tmp_path / "upstream.log")
+    upstream = ManagedProcess(
+        "echo-upstream",
+        [sys.executable, "-c", ECHO_UPSTREAM, str(upstream_port)],
+        tmp_path / "upstream.log",
+    )
     config = {
         "apiVersion": "authgate.io/v1alpha1",
         "kind": "ProxyConfig",
         "listen": {"host": "127.0.0.1", "port": port},
         "admin": {"host": "127.0.0.1", "port": admin_port},
         "upstream": {"url": f"http://127.0.0.1:{upstream_port}"},
-        "oidc": {"issuer": keycloak.issuer, "client_id": keycloak.cli_client_id,
-                 "audience": [keycloak.audience]},
+        "oidc": {
+            "issuer": keycloak.issuer,
+            "client_id": keycloak.cli_client_id,
+            "audience": [keycloak.audience],
+        },
         "keys": {"ca_file": str(keycloak.ca_file)},
     }
     (tmp_path / "proxy.yaml").write_text(yaml.safe_dump(config))
-    proxy = ManagedProcess("authgate-proxy", [sys.executable, "-m", "authgate", "proxy",
-                                              "--config", str(tmp_path / "proxy.yaml")],
-                           tmp_path / "proxy.log")
+    proxy = ManagedProcess(
+        "authgate-proxy",
+        [sys.executable, "-m", "authgate", "proxy", "--config", str(tmp_path / "proxy.yaml")],
+        tmp_path / "proxy.log",
+    )
     upstream.start()
     proxy.start()
     try:

@@ -48,9 +48,20 @@ def _processes_under(path: Path, exclude: int = -1) -> list[str]:
 
 def _pytest(basetemp: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "pytest", TARGET, "-q", "-p", "no:cacheprovider",
-         f"--basetemp={basetemp}"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            TARGET,
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--basetemp={basetemp}",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 

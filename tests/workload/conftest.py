@@ -16,8 +16,12 @@ from tests.testenv import KubeEnv
 
 SA_AUDIENCE = "https://platform.authgate.test"
 NAMESPACES = ("jobs", "ci-main", "intruders", "authgate-system")
-SERVICE_ACCOUNTS = (("jobs", "runner"), ("ci-main", "deployer"), ("intruders", "runner"),
-                    ("authgate-system", "authgate-proxy"))  # fmt: skip
+SERVICE_ACCOUNTS = (
+    ("jobs", "runner"),
+    ("ci-main", "deployer"),
+    ("intruders", "runner"),
+    ("authgate-system", "authgate-proxy"),
+)
 
 
 @dataclass

@@ -67,8 +67,9 @@ def sa_entry(cluster: Cluster, token_file: Path | str) -> dict[str, Any]:
     }
 
 
-def proxy_document(cluster: Cluster, idp: FakeIdP, upstream: str, token_file: Path,
-                   engine: str) -> dict[str, Any]:  # fmt: skip
+def proxy_document(
+    cluster: Cluster, idp: FakeIdP, upstream: str, token_file: Path, engine: str
+) -> dict[str, Any]:
     return {
         "apiVersion": "authgate.io/v1alpha1",
         "kind": "ProxyConfig",
@@ -94,9 +95,12 @@ def sidecar_token(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) ->
 
 @pytest.fixture(scope="module")
 def start_proxy(
-    cluster: Cluster, idp: FakeIdP, upstream: str, sidecar_token: Path,
+    cluster: Cluster,
+    idp: FakeIdP,
+    upstream: str,
+    sidecar_token: Path,
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[ProxyStarter]:  # fmt: skip
+) -> Iterator[ProxyStarter]:
     started: list[ProxyProcess] = []
 
     def start(engine: str = "lean", wait_ready: bool = True, **overrides: Any) -> ProxyProcess:
@@ -120,9 +124,12 @@ def lean(start_proxy: ProxyStarter) -> ProxyProcess:
 
 
 def call(proxy: ProxyProcess, token: str, method: str = "GET") -> httpx.Response:
-    return httpx.request(method, f"{proxy.url}/api/orders",
-                         headers={"Authorization": f"Bearer {token}",
-                                  "X-NMP-Principal-Pod": "spoofed-pod"}, timeout=10)  # fmt: skip
+    return httpx.request(
+        method,
+        f"{proxy.url}/api/orders",
+        headers={"Authorization": f"Bearer {token}", "X-NMP-Principal-Pod": "spoofed-pod"},
+        timeout=10,
+    )
 
 
 def upstream_headers(response: httpx.Response) -> dict[str, str]:
@@ -182,8 +189,13 @@ def test_refusals(cluster: Cluster, lean: ProxyProcess, kube: KubeEnv) -> None:
     default_token = cluster.token("jobs", "runner", audiences=[cluster.kube.server])
     assert reason(call(lean, default_token)) == (401, "bad_audience")
 
-    expired = resign(cluster, good, exp=int(time.time()) - 3600, iat=int(time.time()) - 7200,
-                     nbf=int(time.time()) - 7200)  # fmt: skip
+    expired = resign(
+        cluster,
+        good,
+        exp=int(time.time()) - 3600,
+        iat=int(time.time()) - 7200,
+        nbf=int(time.time()) - 7200,
+    )
     assert reason(call(lean, expired)) == (401, "token_expired")
 
     unlisted = cluster.token("intruders", "runner")
@@ -199,8 +211,12 @@ def test_refusals(cluster: Cluster, lean: ProxyProcess, kube: KubeEnv) -> None:
     assert other_claims["iss"] != cluster.kube.server
     assert kube.sa_signing_key is not None
     other_key = serialization.load_pem_private_key(kube.sa_signing_key.read_bytes(), None)
-    impostor = jwt.encode({**other_claims, "iss": cluster.kube.server}, other_key,  # type: ignore[arg-type]
-                          algorithm="RS256", headers=jwt.get_unverified_header(other))  # fmt: skip
+    impostor = jwt.encode(
+        {**other_claims, "iss": cluster.kube.server},
+        other_key,  # type: ignore[arg-type]
+        algorithm="RS256",
+        headers=jwt.get_unverified_header(other),
+    )
     assert reason(call(lean, impostor)) == (401, "unknown_kid")
 
     # Legacy secret-based token: signed with the real key, flat claims, no exp, no aud.
@@ -220,8 +236,12 @@ def test_refusals(cluster: Cluster, lean: ProxyProcess, kube: KubeEnv) -> None:
 
     # A self-made key under the right kid: the signature does not verify.
     own = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    forged = jwt.encode(jwt.decode(good, options={"verify_signature": False}), own,
-                        algorithm="RS256", headers=jwt.get_unverified_header(good))  # fmt: skip
+    forged = jwt.encode(
+        jwt.decode(good, options={"verify_signature": False}),
+        own,
+        algorithm="RS256",
+        headers=jwt.get_unverified_header(good),
+    )
     assert reason(call(lean, forged)) == (401, "bad_signature")
     assert good not in call(lean, unlisted).text and unlisted not in call(lean, unlisted).text
 
@@ -260,18 +280,23 @@ def test_zy_throughput_figure(
         pytest.fail(reason) if in_ci() else pytest.skip(reason)
     lua = write_lua(tmp_path)
     figures = {}
-    for name, token in (("service-account", cluster.token("jobs", "runner", pod=True)),
-                        ("idp", idp.mint())):  # fmt: skip
+    for name, token in (
+        ("service-account", cluster.token("jobs", "runner", pod=True)),
+        ("idp", idp.mint()),
+    ):
         assert call(lean, token).status_code == 200
         file = tmp_path / f"{name}.txt"
         file.write_text(token + "\n")
-        result = saturate(wrk, f"{lean.url}/api/orders", lua=lua, tokens=file, seconds=5,
-                          connections=32)  # fmt: skip
+        result = saturate(
+            wrk, f"{lean.url}/api/orders", lua=lua, tokens=file, seconds=5, connections=32
+        )
         assert result.errors == 0
         figures[name] = result.rps
-    print(f"\nWORKLOAD-RPS lean engine, cached verification, 32 connections, 5 s each: "
-          f"service-account {figures['service-account']:.0f} req/s, "
-          f"idp {figures['idp']:.0f} req/s")
+    print(
+        f"\nWORKLOAD-RPS lean engine, cached verification, 32 connections, 5 s each: "
+        f"service-account {figures['service-account']:.0f} req/s, "
+        f"idp {figures['idp']:.0f} req/s"
+    )
 
 
 def test_zz_key_rotation_without_sidecar_restart(
