@@ -8,7 +8,8 @@ each module importing only the ones above it:
 
 * :mod:`.schema` — the walk over type hints, :class:`Bounds`, the error list;
 * :mod:`.model` — the dataclasses alone (fields, docs, bounds), with the
-  issuer entries in :mod:`.issuer_model`;
+  identity-provider sections in :mod:`.idp_model` and the issuer entries in
+  :mod:`.issuer_model`;
 * :mod:`.env` — ``AUTHGATE__…`` environment overrides;
 * :mod:`.validation` — shape and meaning checks (issuer entries: :mod:`.issuer_checks`);
 * :mod:`.loader` — ``parse_config`` / ``load_config`` / ``config_to_document``.

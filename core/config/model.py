@@ -16,7 +16,9 @@ Parsing is schema-driven (see :mod:`.validation`): it walks these dataclasses
 through :mod:`.schema`, collects *every* error with its path, and raises a
 single :class:`~authgate.core.errors.ConfigError`.  Environment variables named
 after a field's path (``AUTHGATE__OIDC__ISSUER``) override single fields
-(:mod:`.env`).  Import the names from :mod:`authgate.core.config`.
+(:mod:`.env`).  The identity-provider sections (:class:`OIDCConfig`,
+:class:`TokenConfig`, :class:`KeyConfig`) live in :mod:`.idp_model` and are
+re-exported here.  Import the names from :mod:`authgate.core.config`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .idp_model import ASYMMETRIC_ALGORITHMS, OIDC_SCOPES, KeyConfig, OIDCConfig, TokenConfig
 from .issuer_model import IssuerEntry
 from .schema import HEADER_NAME_PATTERN, setting
 
@@ -88,23 +91,6 @@ ATTRIBUTE_SLOTS: tuple[str, ...] = ("pod_name", "pod_uid")
 #: The identity-header slots, in injection order (keys of every preset).
 IDENTITY_SLOTS: tuple[str, ...] = ("principal_id", "email", "groups", "scopes", *ATTRIBUTE_SLOTS)
 
-#: Signature algorithms the verifier can use with public keys (RFC 7518 §3.1, RFC 8037).
-ASYMMETRIC_ALGORITHMS: tuple[str, ...] = (
-    "RS256",
-    "RS384",
-    "RS512",
-    "PS256",
-    "PS384",
-    "PS512",
-    "ES256",
-    "ES384",
-    "ES512",
-    "EdDSA",
-)
-
-#: Scopes every OIDC token may carry; a token with only these skips the scope check.
-OIDC_SCOPES: frozenset[str] = frozenset({"openid", "profile", "email", "offline_access"})
-
 
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
@@ -162,105 +148,6 @@ class UpstreamConfig:
     client_key_file: str | None = _doc(
         None, "private key (PEM) of client_cert_file; omit when the cert file holds it"
     )
-
-
-@dataclass(frozen=True, slots=True)
-class OIDCConfig:
-    """The identity provider whose tokens are accepted."""
-
-    issuer: str = _doc("", "issuer URL; must equal the token's `iss` exactly")
-    additional_issuers: tuple[str, ...] = _doc((), "more accepted `iss` values, each discovered")
-    client_id: str = _doc("", "public client the CLI uses; published in discovery")
-    audience: tuple[str, ...] = _doc((), "accepted `aud` values; empty means [client_id]")
-    jwks_uri: str | None = _doc(None, "JWKS URL override; otherwise from OIDC discovery")
-    token_endpoint: str | None = _doc(None, "override for the discovery document")
-    device_authorization_endpoint: str | None = _doc(None, "override for the discovery document")
-    authorization_endpoint: str | None = _doc(None, "override for the discovery document")
-    default_scopes: str = _doc(
-        "platform:read platform:write openid profile email offline_access",
-        "space-separated scopes the CLI requests by default; published in discovery",
-    )
-    scope_prefix: str = _doc("", "prefix stripped from token scopes, e.g. api://nmp/ (Entra ID)")
-    request_resource: str | None = _doc(
-        None,
-        "RFC 8707 `resource` the CLI sends with every token request (IdPs that issue opaque "
-        "tokens unless a resource is named, e.g. oidc-provider); published in discovery",
-    )
-    request_audience: str | None = _doc(
-        None,
-        "`audience` the CLI sends with every token request (Auth0 issues opaque tokens "
-        "without it); published in discovery",
-    )
-
-    @property
-    def effective_audience(self) -> tuple[str, ...]:
-        """The accepted ``aud`` values: ``audience``, or ``(client_id,)`` when empty."""
-        if self.audience:
-            return self.audience
-        return (self.client_id,) if self.client_id else ()
-
-    @property
-    def issuers(self) -> tuple[str, ...]:
-        """Every accepted issuer, the primary first, without duplicates."""
-        seen: dict[str, None] = {}
-        for iss in (self.issuer, *self.additional_issuers):
-            if iss:
-                seen.setdefault(iss, None)
-        return tuple(seen)
-
-
-@dataclass(frozen=True, slots=True)
-class TokenConfig:
-    """How bearer tokens are checked."""
-
-    algorithms: tuple[str, ...] = _doc(ASYMMETRIC_ALGORITHMS, "allowed `alg` values; asymmetric")
-    leeway_seconds: float = _doc(
-        60.0, "clock skew allowed on exp / nbf / iat", minimum=0, maximum=600
-    )
-    max_token_bytes: int = _doc(
-        16384, "longer bearer tokens are rejected before parsing", minimum=512, maximum=1 << 20
-    )
-    subject_claim: str = _doc("sub", "claim holding the principal id")
-    email_claim: str = _doc("email", "claim holding the email address")
-    groups_claim: str = _doc("groups", "claim holding the group list")
-    cache_size: int = _doc(
-        10000,
-        "verified-token cache entries (each also bounded by its exp)",
-        minimum=0,
-        maximum=1_000_000,
-    )
-    cache_max_bytes: int = _doc(
-        4 << 20,
-        "memory budget of the verified-token cache in bytes (estimated per entry; "
-        "oldest entries go first); see docs/performance.md",
-        minimum=0,
-        maximum=1 << 30,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class KeyConfig:
-    """How the JWKS is fetched and cached."""
-
-    refresh_interval_seconds: float = _doc(
-        300.0, "background JWKS refresh period", minimum=1, maximum=86400
-    )
-    refresh_jitter: float = _doc(
-        0.1, "random fraction of the interval added or removed (0..1)", minimum=0, maximum=0.99
-    )
-    unknown_kid_cooldown_seconds: float = _doc(
-        30.0, "at most one refetch per cooldown for new kids", minimum=0, maximum=3600
-    )
-    stale_max_age_seconds: float = _doc(
-        3600.0,
-        "serve last good keys this long when the IdP fails",
-        minimum=0,
-        maximum=604800,
-    )
-    fetch_timeout_seconds: float = _doc(
-        5.0, "timeout of each discovery / JWKS request", minimum=0.1, maximum=60
-    )
-    ca_file: str | None = _doc(None, "extra CA bundle (PEM) for talking to the IdP")
 
 
 @dataclass(frozen=True, slots=True)
