@@ -10,9 +10,8 @@ these names); import them from :mod:`authgate.core.config`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from .schema import setting
+from .schema import setting as _doc  # a field with its documentation and bounds
 
 __all__ = [
     "ASYMMETRIC_ALGORITHMS",
@@ -21,10 +20,6 @@ __all__ = [
     "OIDCConfig",
     "TokenConfig",
 ]
-
-
-def _doc(default: Any, doc: str, **bounds: Any) -> Any:
-    return setting(default, doc, **bounds)
 
 
 #: Signature algorithms the verifier can use with public keys (RFC 7518 §3.1, RFC 8037).

@@ -13,9 +13,8 @@ from __future__ import annotations
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
-from .schema import setting
+from .schema import setting as _doc  # a field with its documentation and bounds
 
 __all__ = [
     "IN_CLUSTER_CA_FILE",
@@ -27,10 +26,6 @@ __all__ = [
     "KubernetesIssuer",
     "ServiceAccountGrant",
 ]
-
-
-def _doc(default: Any, doc: str, **bounds: Any) -> Any:
-    return setting(default, doc, **bounds)
 
 
 #: Kinds of issuer entry: how an entry's verified claims become a principal
