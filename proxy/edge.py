@@ -23,7 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from authgate.core.errors import REALM, AuthError, GatewayError
+from authgate.core.errors import REALM, AuthError, GatewayError, InvalidRequest
+from authgate.core.paths import normalize_path
 from authgate.core.principal import Principal
 
 __all__ = ["EdgeRequest", "EdgeResponse", "error_answer"]
@@ -56,6 +57,28 @@ class EdgeRequest:
     host: str
     body: bytes = b""
     principal: Principal | None = None
+
+    @classmethod
+    def from_head(
+        cls,
+        method: str,
+        target: str,
+        raw_headers: Sequence[tuple[bytes, bytes]],
+        *,
+        peer: str,
+        scheme: str,
+    ) -> EdgeRequest:
+        """The request head as both engines received it (raw target and raw fields),
+        described once: the path normalised, the fields latin-1 decoded, ``host`` the
+        first ``Host`` value (the Gate has already refused two or an invalid one)."""
+        raw_path, _, query = target.partition("?")
+        try:
+            path = normalize_path(raw_path)
+        except InvalidRequest:
+            path = raw_path  # the router matched it, so it is normal; defensive only
+        headers = tuple((n.decode("latin-1"), v.decode("latin-1")) for n, v in raw_headers)
+        host = next((v for n, v in headers if n.lower() == "host"), "")
+        return cls(method, target, path, query, headers, peer, scheme, host)
 
     def header(self, name: str) -> str | None:
         """The first value of ``name`` (case-insensitive), or ``None``."""

@@ -17,9 +17,6 @@ from __future__ import annotations
 
 from aiohttp import hdrs, web
 
-from authgate.core.errors import InvalidRequest
-from authgate.core.paths import normalize_path
-
 from ..edge import EdgeRequest, EdgeResponse
 
 __all__ = [
@@ -62,22 +59,12 @@ def render(answer: EdgeResponse, *, bare: bool = False) -> web.Response:
 
 def edge_request(request: web.BaseRequest) -> EdgeRequest:
     """The request as the shared router sees it (no body yet)."""
-    raw = request.raw_path
-    raw_path, _, query = raw.partition("?")
-    try:
-        path = normalize_path(raw_path)
-    except InvalidRequest:
-        path = raw_path  # the router matched it, so it is normal; defensive only
-    headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers)
-    return EdgeRequest(
-        method=request.method,
-        raw_target=raw,
-        path=path,
-        query=query,
-        headers=headers,
+    return EdgeRequest.from_head(
+        request.method,
+        request.raw_path,
+        request.raw_headers,
         peer=request.remote or "",
         scheme=request.scheme,
-        host=request.headers.get(hdrs.HOST, ""),
     )
 
 

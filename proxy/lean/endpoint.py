@@ -11,9 +11,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from authgate.core.errors import InvalidRequest
-from authgate.core.paths import normalize_path
-
 from ..edge import EdgeRequest
 from ..routes import Endpoint, serve_endpoint
 from .answers import render
@@ -27,23 +24,13 @@ __all__ = ["edge_request", "serve"]
 
 def edge_request(ex: Exchange, target: str) -> EdgeRequest:
     """The exchange's request head as the shared router sees it (no body yet)."""
-    raw_path, _, query = target.partition("?")
-    try:
-        path = normalize_path(raw_path)
-    except InvalidRequest:
-        path = raw_path  # the router matched it, so it is normal; defensive only
-    headers = tuple((n.decode("latin-1"), v.decode("latin-1")) for n, v in ex.headers)
-    host = next((v for n, v in headers if n.lower() == "host"), "")
     conn = ex.conn
-    return EdgeRequest(
-        method=ex.method,
-        raw_target=target,
-        path=path,
-        query=query,
-        headers=headers,
+    return EdgeRequest.from_head(
+        ex.method,
+        target,
+        ex.headers,
         peer=conn.peer_host.decode("ascii", "replace"),
         scheme=conn.scheme.decode("ascii"),
-        host=host,
     )
 
 
