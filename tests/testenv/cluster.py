@@ -8,11 +8,12 @@ the same version. The node is a kubelet on Debian's containerd and runc over
 CRI, with cgroup v1 (``failCgroupV1: false``, cgroupfs), a locally built pause
 image, Debian's CNI bridge plugin, kube-proxy (iptables) for Services and
 CoreDNS for the cluster domain. Addresses and the settings' reasons:
-:mod:`.node_config`; what teardown removes: :mod:`.node_cleanup`.
+:mod:`.node_config`; the components' flags: :mod:`.node_args`; what teardown
+removes: :mod:`.node_cleanup`.
 
 Only one cluster can run on a machine at a time (the bridge, the pod range and
 kube-proxy's iptables chains are host-wide), so a lock in the cache serialises
-sessions; a session that died without teardown is cleaned up by the next one
+sessions (:mod:`.host_lock`); a session that died without teardown is cleaned up by the next one
 (its record in ``~/.cache/authgate/cluster/last-session.json``). containerd's
 image store lives in the cache too, so images imported once are there on the
 next (warm) start.
@@ -20,7 +21,6 @@ next (warm) start.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
@@ -29,14 +29,16 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from ..support.ports import free_port
+from . import node_args as args
 from . import node_cleanup as cleanup
 from . import node_config as cfg
 from .ca import TestCA
 from .components import cache_dir, executable, setting
 from .errors import ComponentFailed, ComponentMissing, TestEnvError
+from .host_lock import HostLock
 from .kube import KubeEnv
 from .process import ManagedProcess
 
@@ -95,6 +97,15 @@ def _binary_setting(variable: str, what: str) -> Path:
     return executable(setting(variable), f"{what} (${variable})")
 
 
+def _run_tool(argv: list[str], *, timeout: float, check: bool) -> subprocess.CompletedProcess[str]:
+    """Run a containerd client; a failure names the tool, its arguments and stderr's tail."""
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        tool = Path(argv[0]).name
+        raise TestEnvError(f"{tool} {' '.join(argv[1:])}: {result.stderr.strip()[-2000:]}")
+    return result
+
+
 class ClusterEnv:
     """The running cluster; ``kube`` is its control plane (kubeconfig, kubectl, client)."""
 
@@ -131,7 +142,7 @@ class ClusterEnv:
         self.sync_seconds = SYNC_SECONDS
         self.node_name = cfg.NODE_NAME
         self.gateway = cfg.GATEWAY
-        self._lock: TextIO | None = None
+        self._lock = HostLock(self.state_home / "lock", LOCK_TIMEOUT)
         self._ip_forward = ""
 
     # -- what tests use ----------------------------------------------------------------------
@@ -139,32 +150,14 @@ class ClusterEnv:
         return self.kube.kubectl(*args, **kwargs)
 
     def ctr(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            ["ctr", "--address", str(self.socket), "--namespace", "k8s.io", *args],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        if result.returncode != 0:
-            raise TestEnvError(f"ctr {' '.join(args)}: {result.stderr.strip()[-2000:]}")
-        return result
+        argv = ["ctr", "--address", str(self.socket), "--namespace", "k8s.io", *args]
+        return _run_tool(argv, timeout=timeout, check=True)
 
     def crictl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [
-                str(self.crictl_bin),
-                f"--runtime-endpoint=unix://{self.socket}",
-                f"--image-endpoint=unix://{self.socket}",
-                "--timeout=30s",
-                *args,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if check and result.returncode != 0:
-            raise TestEnvError(f"crictl {' '.join(args)}: {result.stderr.strip()[-2000:]}")
-        return result
+        endpoint = f"unix://{self.socket}"
+        argv = [str(self.crictl_bin), f"--runtime-endpoint={endpoint}"]
+        argv += [f"--image-endpoint={endpoint}", "--timeout=30s", *args]
+        return _run_tool(argv, timeout=120, check=check)
 
     def has_image(self, reference: str) -> bool:
         names = self.ctr("images", "ls", "-q").stdout.split()
@@ -183,7 +176,7 @@ class ClusterEnv:
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
         started = time.monotonic()
-        self._acquire_lock()
+        self._lock.acquire()
         self._clean_previous_session()
         self.directory.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(self.node_dir, ignore_errors=True)
@@ -208,7 +201,7 @@ class ClusterEnv:
         SIGTERM is ignored meanwhile: a runner that signals a session already tearing
         down (the test session turns SIGTERM into KeyboardInterrupt) would otherwise
         cut the cleanup short and leave mounts, cgroups, chains and the bridge."""
-        if self._lock is None:
+        if not self._lock.held:
             return  # never started (or another session holds the host): touch nothing
         in_main = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGTERM, signal.SIG_IGN) if in_main else None
@@ -236,7 +229,7 @@ class ClusterEnv:
         )
         self.kube.stop()
         (self.state_home / "last-session.json").unlink(missing_ok=True)
-        self._release_lock()
+        self._lock.release()
 
     def _remove_host_state(self, roots: list[Path], needles: list[str], forward: str) -> None:
         cleanup.kill_processes_mentioning(needles)  # shims outlive containerd
@@ -250,32 +243,7 @@ class ClusterEnv:
         if not cleanup.mounts_under([self.node_dir]):
             shutil.rmtree(self.node_dir, ignore_errors=True)
 
-    # -- locking and crash recovery ----------------------------------------------------------
-    def _acquire_lock(self) -> None:
-        self.state_home.mkdir(parents=True, exist_ok=True)
-        handle = (self.state_home / "lock").open("w")
-        deadline = time.monotonic() + LOCK_TIMEOUT
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    handle.close()
-                    raise ComponentFailed(
-                        f"another session's cluster held {self.state_home / 'lock'} for "
-                        f"{LOCK_TIMEOUT:.0f}s",
-                        "",
-                    ) from None
-                time.sleep(2)
-        self._lock = handle
-
-    def _release_lock(self) -> None:
-        if self._lock is not None:
-            fcntl.flock(self._lock, fcntl.LOCK_UN)
-            self._lock.close()
-            self._lock = None
-
+    # -- crash recovery ----------------------------------------------------------------------
     def _record_session(self) -> None:
         record = {
             "directory": str(self.directory),
@@ -337,56 +305,22 @@ class ClusterEnv:
         kcm = self._client_kubeconfig("controller-manager", "system:kube-controller-manager", [])
         self._process(
             "kube-controller-manager",
-            [
+            args.controller_manager(
                 self.bins["kube-controller-manager"],
-                f"--kubeconfig={kcm}",
-                f"--authentication-kubeconfig={kcm}",
-                f"--authorization-kubeconfig={kcm}",
-                "--bind-address=127.0.0.1",
-                f"--secure-port={free_port()}",
-                f"--service-account-private-key-file={self.kube.sa_signing_key}",
-                f"--root-ca-file={self.ca.cert_file}",
-                "--use-service-account-credentials=true",
-                f"--service-cluster-ip-range={cfg.SERVICE_CIDR}",
-                "--allocate-node-cidrs=false",
-                "--leader-elect=false",
-                "--concurrent-deployment-syncs=2",
-                "--v=1",
-            ],
+                kcm,
+                self.kube.sa_signing_key,
+                self.ca.cert_file,
+                free_port(),
+            ),
         )
         scheduler = self._client_kubeconfig("scheduler", "system:kube-scheduler", [])
         self._process(
-            "kube-scheduler",
-            [
-                self.bins["kube-scheduler"],
-                f"--kubeconfig={scheduler}",
-                f"--authentication-kubeconfig={scheduler}",
-                f"--authorization-kubeconfig={scheduler}",
-                "--bind-address=127.0.0.1",
-                f"--secure-port={free_port()}",
-                "--leader-elect=false",
-                "--v=1",
-            ],
+            "kube-scheduler", args.scheduler(self.bins["kube-scheduler"], scheduler, free_port())
         )
         proxy = self._client_kubeconfig("kube-proxy", "system:kube-proxy", [])
         self._process(
             "kube-proxy",
-            [
-                self.bins["kube-proxy"],
-                f"--kubeconfig={proxy}",
-                "--proxy-mode=iptables",
-                f"--hostname-override={cfg.NODE_NAME}",
-                f"--cluster-cidr={cfg.POD_CIDR}",
-                f"--bind-address={cfg.GATEWAY}",
-                f"--nodeport-addresses={cfg.GATEWAY}/32",
-                "--iptables-localhost-nodeports=false",
-                "--conntrack-max-per-core=0",
-                "--conntrack-tcp-timeout-established=0s",
-                "--conntrack-tcp-timeout-close-wait=0s",
-                f"--metrics-bind-address=127.0.0.1:{free_port()}",
-                f"--healthz-bind-address=127.0.0.1:{free_port()}",
-                "--v=1",
-            ],
+            args.kube_proxy(self.bins["kube-proxy"], proxy, free_port(), free_port()),
         )
         # CoreDNS reads Services and EndpointSlices cluster-wide: the admin identity.
         dns_health, dns_ready = free_port(), free_port()
@@ -418,16 +352,13 @@ class ClusterEnv:
         self.kubelet_root.mkdir(parents=True, exist_ok=True)
         self._process(
             "kubelet",
-            [
+            args.kubelet(
                 self.bins["kubelet"],
-                f"--config={config}",
-                f"--kubeconfig={kubeconfig}",
-                f"--root-dir={self.kubelet_root}",
-                f"--cert-dir={self.directory / 'kubelet-pki'}",
-                f"--hostname-override={cfg.NODE_NAME}",
-                f"--node-ip={cfg.GATEWAY}",
-                "--v=1",
-            ],
+                config,
+                kubeconfig,
+                self.kubelet_root,
+                self.directory / "kubelet-pki",
+            ),
         )
 
     def _wait_node_ready(self, timeout: float = 180.0) -> None:
