@@ -23,6 +23,7 @@ from authgate.core.contracts import GROUP, PROVIDER_KIND, PROVIDER_PLURAL
 
 from .accesskeys.policy import SPEC_SCHEMA as ACCESS_KEYS_SCHEMA
 from .browser import REF_SCHEMAS as BROWSER_REFS
+from .crd_document import CRDNames, CRDVersion, crd_document
 from .spec import SPEC_FIELDS, SpecField, camel, config_setting
 
 __all__ = [
@@ -35,7 +36,6 @@ __all__ = [
 
 VERSION = "v1alpha1"
 CRD_NAME = f"{PROVIDER_PLURAL}.{GROUP}"
-SINGULAR = PROVIDER_KIND.lower()
 
 #: Descriptions of the intermediate objects of the spec.
 _GROUP_DOCS: dict[tuple[str, ...], str] = {
@@ -277,90 +277,32 @@ def _status_schema() -> dict[str, Any]:
 def crd_manifest() -> dict[str, Any]:
     """The ``apiextensions.k8s.io/v1`` CustomResourceDefinition of OIDCProvider."""
     ready = '.status.conditions[?(@.type=="Ready")]'
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": CRD_NAME, "labels": {"app.kubernetes.io/name": "authgate"}},
-        "spec": {
-            "group": GROUP,
-            "scope": "Namespaced",
-            "names": {
-                "kind": PROVIDER_KIND,
-                "listKind": f"{PROVIDER_KIND}List",
-                "plural": PROVIDER_PLURAL,
-                "singular": SINGULAR,
-                "shortNames": ["oidcp"],
-                "categories": ["authgate"],
-            },
-            "versions": [
-                {
-                    "name": VERSION,
-                    "served": True,
-                    "storage": True,
-                    "subresources": {"status": {}},
-                    "additionalPrinterColumns": [
-                        {"name": "Issuer", "type": "string", "jsonPath": ".spec.issuer"},
-                        {"name": "Ready", "type": "string", "jsonPath": f"{ready}.status"},
-                        {"name": "Reason", "type": "string", "jsonPath": f"{ready}.reason"},
-                        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
-                    ],
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "description": "OIDCProvider: an OpenID Connect identity provider "
-                            "rendered into authgate proxy config.",
-                            "required": ["spec"],
-                            "properties": {
-                                "apiVersion": {"type": "string"},
-                                "kind": {"type": "string"},
-                                "metadata": {"type": "object"},
-                                "spec": spec_schema(),
-                                "status": _status_schema(),
-                            },
-                        }
-                    },
-                }
-            ],
-        },
-    }
+    columns = [
+        {"name": "Issuer", "type": "string", "jsonPath": ".spec.issuer"},
+        {"name": "Ready", "type": "string", "jsonPath": f"{ready}.status"},
+        {"name": "Reason", "type": "string", "jsonPath": f"{ready}.reason"},
+        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+    ]
+    version = CRDVersion(
+        VERSION,
+        {"spec": spec_schema(), "status": _status_schema()},
+        description="OIDCProvider: an OpenID Connect identity provider "
+        "rendered into authgate proxy config.",
+        required=["spec"],
+        printer_columns=columns,
+        status_subresource=True,
+    )
+    return crd_document(GROUP, CRDNames(PROVIDER_KIND, PROVIDER_PLURAL, ["oidcp"]), version)
 
 
 def peering_crd_manifests() -> list[dict[str, Any]]:
     """kopf's peering CRDs (``KopfPeering`` namespaced, ``ClusterKopfPeering``), which let
     several operator replicas agree on one active reconciler."""
-    out = []
-    for scope, kind, plural in (
-        ("Namespaced", "KopfPeering", "kopfpeerings"),
-        ("Cluster", "ClusterKopfPeering", "clusterkopfpeerings"),
-    ):
-        out.append(
-            {
-                "apiVersion": "apiextensions.k8s.io/v1",
-                "kind": "CustomResourceDefinition",
-                "metadata": {"name": f"{plural}.kopf.dev"},
-                "spec": {
-                    "scope": scope,
-                    "group": "kopf.dev",
-                    "names": {"kind": kind, "plural": plural, "singular": kind.lower()},
-                    "versions": [
-                        {
-                            "name": "v1",
-                            "served": True,
-                            "storage": True,
-                            "schema": {
-                                "openAPIV3Schema": {
-                                    "type": "object",
-                                    "properties": {
-                                        "status": {
-                                            "type": "object",
-                                            "x-kubernetes-preserve-unknown-fields": True,
-                                        },
-                                    },
-                                }
-                            },
-                        }
-                    ],
-                },
-            }
+    status = {"status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}
+    return [
+        crd_document("kopf.dev", CRDNames(kind, plural), CRDVersion("v1", status), scope=scope)
+        for scope, kind, plural in (
+            ("Namespaced", "KopfPeering", "kopfpeerings"),
+            ("Cluster", "ClusterKopfPeering", "clusterkopfpeerings"),
         )
-    return out
+    ]

@@ -45,6 +45,7 @@ from .browser import ensure_session_secret
 from .crd import VERSION
 from .discovery import ProviderIndex, entry_from_provider, served_entry
 from .events import emit_transitions
+from .handler_base import HandlerBase
 from .idp import IdPCheckFailed, check_idp, endpoints_of
 from .kube import ApiException, Kube
 from .metrics import OperatorMetrics
@@ -74,16 +75,13 @@ class _CAProblem(Exception):
         self.message = message
 
 
-class Reconciler:
+class Reconciler(HandlerBase):
     """The reconcile logic plus the kopf handlers that call it."""
 
     def __init__(
         self, settings: OperatorSettings, kube: Kube, index: ProviderIndex, metrics: OperatorMetrics
     ) -> None:
-        self.settings = settings
-        self.kube = kube
-        self.index = index
-        self.metrics = metrics
+        super().__init__(settings, kube, index, metrics)
         self._locks: dict[str, asyncio.Lock] = {}
 
     # -- the work -------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from authgate.core.contracts import (
 )
 
 from .browser import add_browser_mounts
-from .discovery import ProviderIndex
+from .handler_base import HandlerBase
 from .injection import (
     InjectionRefused,
     ProviderRef,
@@ -45,8 +45,7 @@ from .injection import (
     opted_in,
     provider_reference,
 )
-from .kube import ApiException, Kube
-from .metrics import OperatorMetrics
+from .kube import ApiException
 from .render import configmap_name
 from .settings import OperatorSettings
 from .status import CONFIG_RENDERED, READY, condition
@@ -136,16 +135,8 @@ def webhook_configuration(
     }
 
 
-class Injector:
+class Injector(HandlerBase):
     """Decides, per pod, whether and how to inject; the kopf handler calls :meth:`mutate`."""
-
-    def __init__(
-        self, settings: OperatorSettings, kube: Kube, index: ProviderIndex, metrics: OperatorMetrics
-    ) -> None:
-        self.settings = settings
-        self.kube = kube
-        self.index = index
-        self.metrics = metrics
 
     def _refuse(self, message: str) -> kopf.AdmissionError:
         self.metrics.admissions.labels("refused").inc()

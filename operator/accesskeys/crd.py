@@ -14,6 +14,7 @@ from typing import Any
 
 from authgate.core.contracts import GROUP
 
+from ..crd_document import CRDNames, CRDVersion, crd_document
 from .model import ACCESS_KEY_KIND, ACCESS_KEY_PLURAL, PHASES, STATES
 
 __all__ = ["ACCESS_KEY_CRD_NAME", "access_key_crd_manifest"]
@@ -69,65 +70,28 @@ def _spec_schema() -> dict[str, Any]:
 
 def access_key_crd_manifest() -> dict[str, Any]:
     """The ``apiextensions.k8s.io/v1`` CRD of AccessKey."""
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": ACCESS_KEY_CRD_NAME, "labels": {"app.kubernetes.io/name": "authgate"}},
-        "spec": {
-            "group": GROUP,
-            "scope": "Namespaced",
-            "names": {
-                "kind": ACCESS_KEY_KIND,
-                "listKind": f"{ACCESS_KEY_KIND}List",
-                "plural": ACCESS_KEY_PLURAL,
-                "singular": ACCESS_KEY_KIND.lower(),
-                "shortNames": ["ak"],
-                "categories": ["authgate"],
-            },
-            "versions": [
-                {
-                    "name": "v1alpha1",
-                    "served": True,
-                    "storage": True,
-                    "additionalPrinterColumns": [
-                        {"name": "Key-Name", "type": "string", "jsonPath": ".spec.displayName"},
-                        {"name": "Principal", "type": "string", "jsonPath": ".spec.principal"},
-                        {"name": "Status", "type": "string", "jsonPath": ".status.phase"},
-                        {"name": "Expires", "type": "string", "jsonPath": ".spec.expiresAt"},
-                        {
-                            "name": "Provider",
-                            "type": "string",
-                            "jsonPath": ".spec.provider",
-                            "priority": 1,
-                        },
-                        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
-                    ],
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "description": "AccessKey: one scoped access key minted by the "
-                            "authgate operator. Holds metadata and the token's hash, never "
-                            "the token.",
-                            "properties": {
-                                "apiVersion": {"type": "string"},
-                                "kind": {"type": "string"},
-                                "metadata": {"type": "object"},
-                                "spec": _spec_schema(),
-                                "status": {
-                                    "type": "object",
-                                    "properties": {
-                                        "phase": {
-                                            "type": "string",
-                                            "enum": list(PHASES),
-                                            "description": "Active, Suspended, Revoked, Expired "
-                                            "or Rotating.",
-                                        },
-                                    },
-                                },
-                            },
-                        }
-                    },
-                }
-            ],
-        },
+    columns: list[dict[str, Any]] = [
+        {"name": "Key-Name", "type": "string", "jsonPath": ".spec.displayName"},
+        {"name": "Principal", "type": "string", "jsonPath": ".spec.principal"},
+        {"name": "Status", "type": "string", "jsonPath": ".status.phase"},
+        {"name": "Expires", "type": "string", "jsonPath": ".spec.expiresAt"},
+        {"name": "Provider", "type": "string", "jsonPath": ".spec.provider", "priority": 1},
+        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+    ]
+    phase = {
+        "type": "string",
+        "enum": list(PHASES),
+        "description": "Active, Suspended, Revoked, Expired or Rotating.",
     }
+    version = CRDVersion(
+        "v1alpha1",
+        {
+            "spec": _spec_schema(),
+            "status": {"type": "object", "properties": {"phase": phase}},
+        },
+        description="AccessKey: one scoped access key minted by the authgate operator. "
+        "Holds metadata and the token's hash, never the token.",
+        printer_columns=columns,
+    )
+    names = CRDNames(ACCESS_KEY_KIND, ACCESS_KEY_PLURAL, ["ak"])
+    return crd_document(GROUP, names, version)
