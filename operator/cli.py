@@ -8,6 +8,8 @@ templates manifests.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -15,6 +17,42 @@ from .accesskeys.settings import AccessKeySettings
 from .settings import OperatorSettings, SidecarSettings, WebhookSettings
 
 __all__ = ["operator_command"]
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _seconds_option(flag: str, default: float, text: str) -> Callable[[F], F]:
+    """A duration flag in seconds: a float, its default shown in ``--help``."""
+    return click.option(flag, type=float, default=default, show_default=True, help=text)
+
+
+#: The access-key durations: (flag, AccessKeySettings field, help).
+_ACCESS_KEY_DURATIONS = (
+    (
+        "--access-key-rotation",
+        "rotation_seconds",
+        "Seconds a signing key signs before a successor takes over.",
+    ),
+    (
+        "--access-key-prepublish",
+        "prepublish_seconds",
+        "Seconds a new signing key is published before it signs.",
+    ),
+    (
+        "--access-key-gc-interval",
+        "gc_interval_seconds",
+        "Seconds between access-key phase updates and garbage collection.",
+    ),
+)
+
+
+def _access_key_durations(command: F) -> F:
+    """The ``--access-key-*`` duration flags, their defaults read from AccessKeySettings."""
+    defaults = AccessKeySettings()
+    for flag, field, text in reversed(_ACCESS_KEY_DURATIONS):
+        command = _seconds_option(flag, getattr(defaults, field), text)(command)
+    return command
 
 
 @click.group(name="operator", invoke_without_command=True)
@@ -74,47 +112,15 @@ __all__ = ["operator_command"]
     help="Webhook certificate dir (ca.crt, tls.crt, tls.key); generated when empty.",
 )
 @click.option("--sidecar-image", default=SidecarSettings().image, show_default=True)
-@click.option(
-    "--recheck-interval",
-    type=float,
-    default=30.0,
-    show_default=True,
-    help="Seconds between IdP re-checks of each provider.",
-)
-@click.option(
-    "--fetch-timeout",
-    type=float,
-    default=5.0,
-    show_default=True,
-    help="Timeout of each discovery/JWKS request, seconds.",
-)
+@_seconds_option("--recheck-interval", 30.0, "Seconds between IdP re-checks of each provider.")
+@_seconds_option("--fetch-timeout", 5.0, "Timeout of each discovery/JWKS request, seconds.")
 @click.option(
     "--public-url",
     default=None,
     help="Base URL sidecars reach this operator at; the access-key issuer is "
     "<public-url>/apis/auth/v2/issuers/<namespace>/<provider>.",
 )
-@click.option(
-    "--access-key-rotation",
-    type=float,
-    default=AccessKeySettings().rotation_seconds,
-    show_default=True,
-    help="Seconds a signing key signs before a successor takes over.",
-)
-@click.option(
-    "--access-key-prepublish",
-    type=float,
-    default=AccessKeySettings().prepublish_seconds,
-    show_default=True,
-    help="Seconds a new signing key is published before it signs.",
-)
-@click.option(
-    "--access-key-gc-interval",
-    type=float,
-    default=AccessKeySettings().gc_interval_seconds,
-    show_default=True,
-    help="Seconds between access-key phase updates and garbage collection.",
-)
+@_access_key_durations
 @click.option("--verbose", "-v", is_flag=True, help="Debug logging.")
 @click.pass_context
 def operator_command(
