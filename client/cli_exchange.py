@@ -19,7 +19,7 @@ import click
 
 from authgate.client.client_credentials import CLIENT_SECRET_ENV, env_secret
 from authgate.client.errors import UsageError
-from authgate.client.exchange import Subject, login_subject
+from authgate.client.exchange_subject import Subject, login_subject
 
 F = TypeVar("F", bound=Callable[..., Any])
 

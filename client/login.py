@@ -35,7 +35,9 @@ from authgate.client.discovery import (
     unavailable_idp,
 )
 from authgate.client.errors import UsageError, command
-from authgate.client.exchange import ExchangeSettings, Subject, login_exchange
+from authgate.client.exchange import ExchangeSettings
+from authgate.client.exchange_login import login_exchange
+from authgate.client.exchange_subject import Subject
 from authgate.client.output import Console
 from authgate.client.password_grant import MFA_WARNING, password_login
 from authgate.client.quickstart import mint as mint_quickstart_token

@@ -35,7 +35,7 @@ from authgate.client.client_credentials import (
 )
 from authgate.client.discovery import fetch_discovery, unavailable_idp
 from authgate.client.errors import NotLoggedIn, SessionExpired, command
-from authgate.client.exchange import renew_exchange
+from authgate.client.exchange_login import renew_exchange
 from authgate.client.oauth import OAuthError, rejected, token_request
 from authgate.client.quickstart import mint as mint_quickstart_token
 from authgate.client.store import ClientConfig, Cluster, ConfigStore
