@@ -136,8 +136,10 @@ def _with_auth(headers: Mapping[str, str] | None, token: str) -> dict[str, str]:
     return merged
 
 
-class Client:
-    """A synchronous platform client (httpx underneath)."""
+class _ClientBase:
+    """What :class:`Client` and :class:`AsyncClient` share: the arguments, where the
+    token and base URL come from, and the timeout; each subclass opens its own kind of
+    httpx client in :meth:`_open`, so only the I/O is written twice."""
 
     def __init__(
         self,
@@ -173,19 +175,31 @@ class Client:
             exchange,
         )
         self.base_url = self._credentials.base_url
-        self._http = sync_client(
+        self._open(
             self._credentials.ca_file,
             timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
         )
 
-    def token(self) -> str:
-        """A valid access token (renewed when under 60 s are left)."""
-        return self._credentials.token()
+    def _open(self, ca_file: str | None, timeout: httpx.Timeout) -> None:
+        raise NotImplementedError
 
     @property
     def credential_source(self) -> Source:
         """Which source the token comes from (never the token itself)."""
         return self._credentials.source
+
+
+class Client(_ClientBase):
+    """A synchronous platform client (httpx underneath)."""
+
+    _http: httpx.Client
+
+    def _open(self, ca_file: str | None, timeout: httpx.Timeout) -> None:
+        self._http = sync_client(ca_file, timeout)
+
+    def token(self) -> str:
+        """A valid access token (renewed when under 60 s are left)."""
+        return self._credentials.token()
 
     def discovery(self) -> Discovery:
         """The platform's discovery document (unauthenticated)."""
@@ -254,47 +268,13 @@ class Client:
         self.close()
 
 
-class AsyncClient:
+class AsyncClient(_ClientBase):
     """An asyncio platform client (httpx underneath); same behaviour as :class:`Client`."""
 
-    def __init__(
-        self,
-        base_url: str | None = None,
-        *,
-        token: str | None = None,
-        access_token: str | None = None,
-        context: str | None = None,
-        config_file: str | os.PathLike[str] | None = None,
-        ca_file: str | None = None,
-        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
-        exchange_from: str | os.PathLike[str] | None = None,
-        exchange_audience: str | None = None,
-        exchange_scope: str | Sequence[str] | None = None,
-        client_id: str | None = None,
-        client_secret: str | None = None,
-        subject_token_type: str | None = None,
-    ) -> None:
-        exchange = exchange_args(
-            exchange_from,
-            exchange_audience,
-            exchange_scope,
-            client_id,
-            client_secret,
-            subject_token_type,
-        )
-        self._credentials = Credentials(
-            base_url,
-            token if token is not None else access_token,
-            context,
-            config_file,
-            ca_file,
-            exchange,
-        )
-        self.base_url = self._credentials.base_url
-        self._http = async_client(
-            self._credentials.ca_file,
-            timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
-        )
+    _http: httpx.AsyncClient
+
+    def _open(self, ca_file: str | None, timeout: httpx.Timeout) -> None:
+        self._http = async_client(ca_file, timeout)
 
     async def token(self) -> str:
         """A valid access token (renewed in a worker thread when under 60 s are left)."""
