@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
@@ -25,6 +26,7 @@ import httpx
 
 from authgate.client.errors import LoginRejected, UsageError
 from authgate.client.oauth import OAuthError, rejected, token_request
+from authgate.client.tokens import TokenSet
 
 CLIENT_ID_ENV = "AUTHGATE_CLIENT_ID"
 CLIENT_SECRET_ENV = "AUTHGATE_CLIENT_SECRET"  # noqa: S105 - a variable name
@@ -60,15 +62,21 @@ def client_credentials_login(
     client_secret: str,
     scope: str,
     extra: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
-    """One client-credentials token request; LoginRejected with a clear reason on refusal."""
+    stored_secret: str | None,
+) -> TokenSet:
+    """One client-credentials token request, as a token set that can ask again.
+
+    The login and its renewals both come here, so what a renewal needs is kept in
+    one place: the client id, ``stored_secret`` (the secret the login keeps, which
+    is not ``client_secret`` when ``AUTHGATE_CLIENT_SECRET`` overrides it) and the
+    scope asked for when the IdP names none.  LoginRejected with a clear reason on
+    refusal."""
     form = {"grant_type": "client_credentials", **(extra or {})}
     if scope:
         form["scope"] = scope
     try:
         auth = {"Authorization": basic_auth(client_id, client_secret)}
         body: dict[str, Any] = token_request(http, token_endpoint, form, headers=auth)
-        return body
     except OAuthError as exc:
         if exc.error in ("invalid_client", "unauthorized_client") or exc.status == 401:
             raise LoginRejected(
@@ -79,6 +87,13 @@ def client_credentials_login(
                 error=exc.error,
             ) from None
         raise rejected(exc) from None
+    tokens = TokenSet.from_response(body, grant="client_credentials")
+    return replace(
+        tokens,
+        client_id=client_id,
+        client_secret=stored_secret,
+        scope=tokens.scope or scope or None,
+    )
 
 
 def default_scope(scope: str) -> str:
