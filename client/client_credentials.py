@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -46,6 +47,17 @@ def env_secret() -> str | None:
             hint="unset it, or set it to the client's secret",
         )
     return value
+
+
+def read_client_secret(from_stdin: bool) -> str | None:
+    """The secret from one line of stdin (``--client-secret-stdin``), else
+    :func:`env_secret`: the only two places a secret may come from."""
+    if not from_stdin:
+        return env_secret()
+    secret = sys.stdin.readline().strip()
+    if not secret:
+        raise UsageError("--client-secret-stdin given but stdin was empty")
+    return secret
 
 
 def basic_auth(client_id: str, secret: str) -> str:
