@@ -99,13 +99,8 @@ def client_credentials_login(
                 error=exc.error,
             ) from None
         raise rejected(exc) from None
-    tokens = TokenSet.from_response(body, grant="client_credentials")
-    return replace(
-        tokens,
-        client_id=client_id,
-        client_secret=stored_secret,
-        scope=tokens.scope or scope or None,
-    )
+    tokens = TokenSet.from_response(body, grant="client_credentials", requested_scope=scope)
+    return replace(tokens, client_id=client_id, client_secret=stored_secret)
 
 
 def default_scope(scope: str) -> str:

@@ -193,14 +193,13 @@ def exchange(
             idp=origin(endpoint),
             where=where,
         ) from None
-    tokens = TokenSet.from_response(body, grant="token_exchange")
+    tokens = TokenSet.from_response(body, grant="token_exchange", requested_scope=scope)
     # RFC 8693 §2.2.1: a refresh token is optional; without one the login is renewed by
     # exchanging again (the subject is the credential), so none is kept.
     return replace(
         tokens,
         refresh_token=None,
         id_token=None,
-        scope=tokens.scope or scope or None,
         client_id=settings.client_id,
         client_secret=settings.client_secret,
         audience=settings.audience,
