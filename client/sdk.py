@@ -103,30 +103,24 @@ def _mismatch(response: httpx.Response, token: str, discovery: Discovery | None)
     )
 
 
+#: The statuses with an error type of their own: (type, what happened, hint).
+_STATUS_ERRORS: dict[int, tuple[type[APIError], str, str | None]] = {
+    401: (Unauthorized, "the platform rejected the token", "log in again: authgate login"),
+    403: (Forbidden, "permission denied", None),
+}
+
+
 def _raise_for_status(response: httpx.Response) -> None:
-    if response.status_code < 400:
+    """Any status >= 400 as our own error type (one message shape for all of them)."""
+    status = response.status_code
+    if status < 400:
         return
     reason = _reason(response)
     where = f"{response.request.method} {response.request.url.path}"
     detail = f" ({reason})" if reason else ""
-    status = response.status_code
-    if status == 401:
-        raise Unauthorized(
-            f"{where}: the platform rejected the token{detail}",
-            status_code=status,
-            reason=reason,
-            response=response,
-            hint="log in again: authgate login",
-        )
-    if status == 403:
-        raise Forbidden(
-            f"{where}: permission denied{detail}",
-            status_code=status,
-            reason=reason,
-            response=response,
-        )
-    raise APIError(
-        f"{where}: HTTP {status}{detail}", status_code=status, reason=reason, response=response
+    error, what, hint = _STATUS_ERRORS.get(status, (APIError, f"HTTP {status}", None))
+    raise error(
+        f"{where}: {what}{detail}", status_code=status, reason=reason, response=response, hint=hint
     )
 
 
