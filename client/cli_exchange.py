@@ -17,9 +17,9 @@ from typing import Any, TypeVar
 
 import click
 
-from authgate.client.client_credentials import CLIENT_SECRET_ENV, env_secret
+from authgate.client.client_credentials import CLIENT_SECRET_ENV, read_client_secret
 from authgate.client.errors import UsageError
-from authgate.client.exchange import Subject, login_subject
+from authgate.client.exchange_subject import Subject, login_subject
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -60,13 +60,7 @@ def exchange_subject(
             "cannot come from there too",
             hint=f"set {CLIENT_SECRET_ENV}",
         )
-    secret: str | None
-    if client_secret_stdin:
-        secret = sys.stdin.readline().strip()
-        if not secret:
-            raise UsageError("--client-secret-stdin given but stdin was empty")
-    else:
-        secret = env_secret()
+    secret = read_client_secret(client_secret_stdin)
     if secret and not client_id:
         raise UsageError("a client secret needs --client-id (or AUTHGATE_CLIENT_ID)")
     line = sys.stdin.readline() if exchange_from == "-" else None

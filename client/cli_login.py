@@ -9,7 +9,7 @@ import sys
 import click
 
 from authgate.client.cli_exchange import exchange_options, exchange_subject
-from authgate.client.client_credentials import CLIENT_ID_ENV, CLIENT_SECRET_ENV, env_secret
+from authgate.client.client_credentials import CLIENT_ID_ENV, CLIENT_SECRET_ENV, read_client_secret
 from authgate.client.commands import AuthCommand, context_option, output_option
 from authgate.client.errors import UsageError
 from authgate.client.login import LoginRequest, describe, login
@@ -119,12 +119,7 @@ def login_command(
     elif client_credentials:
         if not client_id:
             raise UsageError("--client-credentials needs --client-id (or AUTHGATE_CLIENT_ID)")
-        if client_secret_stdin:
-            client_secret = sys.stdin.readline().strip()
-            if not client_secret:
-                raise UsageError("--client-secret-stdin given but stdin was empty")
-        else:
-            client_secret = env_secret()
+        client_secret = read_client_secret(client_secret_stdin)
         if not client_secret:
             raise UsageError(
                 "no client secret given",

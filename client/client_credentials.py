@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import base64
 import os
+import sys
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
@@ -25,6 +27,7 @@ import httpx
 
 from authgate.client.errors import LoginRejected, UsageError
 from authgate.client.oauth import OAuthError, rejected, token_request
+from authgate.client.tokens import TokenSet
 
 CLIENT_ID_ENV = "AUTHGATE_CLIENT_ID"
 CLIENT_SECRET_ENV = "AUTHGATE_CLIENT_SECRET"  # noqa: S105 - a variable name
@@ -46,6 +49,17 @@ def env_secret() -> str | None:
     return value
 
 
+def read_client_secret(from_stdin: bool) -> str | None:
+    """The secret from one line of stdin (``--client-secret-stdin``), else
+    :func:`env_secret`: the only two places a secret may come from."""
+    if not from_stdin:
+        return env_secret()
+    secret = sys.stdin.readline().strip()
+    if not secret:
+        raise UsageError("--client-secret-stdin given but stdin was empty")
+    return secret
+
+
 def basic_auth(client_id: str, secret: str) -> str:
     """HTTP Basic client authentication (RFC 6749 §2.3.1: both parts form-urlencoded)."""
     pair = f"{quote(client_id, safe='')}:{quote(secret, safe='')}"
@@ -60,15 +74,21 @@ def client_credentials_login(
     client_secret: str,
     scope: str,
     extra: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
-    """One client-credentials token request; LoginRejected with a clear reason on refusal."""
+    stored_secret: str | None,
+) -> TokenSet:
+    """One client-credentials token request, as a token set that can ask again.
+
+    The login and its renewals both come here, so what a renewal needs is kept in
+    one place: the client id, ``stored_secret`` (the secret the login keeps, which
+    is not ``client_secret`` when ``AUTHGATE_CLIENT_SECRET`` overrides it) and the
+    scope asked for when the IdP names none.  LoginRejected with a clear reason on
+    refusal."""
     form = {"grant_type": "client_credentials", **(extra or {})}
     if scope:
         form["scope"] = scope
     try:
         auth = {"Authorization": basic_auth(client_id, client_secret)}
         body: dict[str, Any] = token_request(http, token_endpoint, form, headers=auth)
-        return body
     except OAuthError as exc:
         if exc.error in ("invalid_client", "unauthorized_client") or exc.status == 401:
             raise LoginRejected(
@@ -79,6 +99,8 @@ def client_credentials_login(
                 error=exc.error,
             ) from None
         raise rejected(exc) from None
+    tokens = TokenSet.from_response(body, grant="client_credentials", requested_scope=scope)
+    return replace(tokens, client_id=client_id, client_secret=stored_secret)
 
 
 def default_scope(scope: str) -> str:

@@ -44,6 +44,14 @@ class ClientError(Exception):
 
     exit_code: ExitCode = ExitCode.UNEXPECTED
 
+    def __init_subclass__(cls, *, exit_code: ExitCode | None = None, **kwargs: Any) -> None:
+        """``class NotLoggedIn(ClientError, exit_code=ExitCode.NOT_LOGGED_IN)``: the exit
+        code stands in the class line, so the table of errors reads as one; a subclass
+        without one inherits its base's."""
+        super().__init_subclass__(**kwargs)
+        if exit_code is not None:
+            cls.exit_code = exit_code
+
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
         self.message = message
@@ -55,75 +63,53 @@ class ClientError(Exception):
         return self.message
 
 
-class UsageError(ClientError):
+class UsageError(ClientError, exit_code=ExitCode.USAGE):
     """Flags or arguments that do not fit together."""
 
-    exit_code = ExitCode.USAGE
 
-
-class ConfigFileError(ClientError):
+class ConfigFileError(ClientError, exit_code=ExitCode.CONFIG):
     """The config file is corrupt, unreadable or readable by other users."""
 
-    exit_code = ExitCode.CONFIG
 
-
-class NotLoggedIn(ClientError):
+class NotLoggedIn(ClientError, exit_code=ExitCode.NOT_LOGGED_IN):
     """No context, no cluster or no credentials to use."""
 
-    exit_code = ExitCode.NOT_LOGGED_IN
 
-
-class DiscoveryError(ClientError):
+class DiscoveryError(ClientError, exit_code=ExitCode.DISCOVERY):
     """The base URL does not serve a usable authgate discovery document."""
 
-    exit_code = ExitCode.DISCOVERY
 
-
-class Unreachable(ClientError):
+class Unreachable(ClientError, exit_code=ExitCode.UNREACHABLE):
     """A network error or timeout talking to the platform or the IdP."""
 
-    exit_code = ExitCode.UNREACHABLE
 
-
-class LoginRejected(ClientError):
+class LoginRejected(ClientError, exit_code=ExitCode.LOGIN_REJECTED):
     """The IdP refused the login (wrong credentials, grant not allowed, ...)."""
-
-    exit_code = ExitCode.LOGIN_REJECTED
 
     def __init__(self, message: str, *, hint: str | None = None, error: str | None = None):
         super().__init__(message, hint=hint)
         self.error = error  # the OAuth error code (RFC 6749 §5.2), when there is one
 
 
-class AccessDenied(LoginRejected):
+class AccessDenied(LoginRejected, exit_code=ExitCode.ACCESS_DENIED):
     """The user declined the device authorization request (RFC 8628 §3.5)."""
 
-    exit_code = ExitCode.ACCESS_DENIED
 
-
-class DeviceCodeExpired(LoginRejected):
+class DeviceCodeExpired(LoginRejected, exit_code=ExitCode.DEVICE_CODE_EXPIRED):
     """The device code expired before the user finished (RFC 8628 §3.5)."""
 
-    exit_code = ExitCode.DEVICE_CODE_EXPIRED
 
-
-class SessionExpired(ClientError):
+class SessionExpired(ClientError, exit_code=ExitCode.SESSION_EXPIRED):
     """The refresh token is dead (expired, revoked or logged out): log in again."""
 
-    exit_code = ExitCode.SESSION_EXPIRED
 
-
-class CredentialSourceError(ClientError):
+class CredentialSourceError(ClientError, exit_code=ExitCode.CREDENTIALS):
     """``--token``, ``AUTHGATE_TOKEN`` or ``AUTHGATE_TOKEN_FILE`` is set but unusable
     (empty, unreadable, missing, or not a bearer token)."""
 
-    exit_code = ExitCode.CREDENTIALS
 
-
-class APIError(ClientError):
+class APIError(ClientError, exit_code=ExitCode.API):
     """The platform answered an SDK request with an error status."""
-
-    exit_code = ExitCode.API
 
     def __init__(
         self,

@@ -13,7 +13,7 @@ at the start but only locked for the final write, which re-reads it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from authgate.client.client_credentials import (
@@ -35,7 +35,9 @@ from authgate.client.discovery import (
     unavailable_idp,
 )
 from authgate.client.errors import UsageError, command
-from authgate.client.exchange import ExchangeSettings, Subject, login_exchange
+from authgate.client.exchange import ExchangeSettings
+from authgate.client.exchange_login import login_exchange
+from authgate.client.exchange_subject import Subject
 from authgate.client.output import Console
 from authgate.client.password_grant import MFA_WARNING, password_login
 from authgate.client.quickstart import mint as mint_quickstart_token
@@ -221,21 +223,15 @@ def _client_credentials(
         default_scope(discovery.default_scopes), request.scopes, discovery.scope_prefix
     )
     with sync_client(ca_file) as http:
-        body = client_credentials_login(
+        return client_credentials_login(
             http,
             token_endpoint,
             client_id=request.client_id,
             client_secret=request.client_secret,
             scope=scope,
             extra=discovery.token_request_params,
+            stored_secret=request.client_secret,
         )
-    tokens = TokenSet.from_response(body, grant="client_credentials")
-    return replace(
-        tokens,
-        client_id=request.client_id,
-        client_secret=request.client_secret,
-        scope=tokens.scope or scope or None,
-    )
 
 
 def login(request: LoginRequest, store: ConfigStore, console: Console) -> LoginResult:

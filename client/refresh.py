@@ -25,7 +25,7 @@ the refresh token again — with rotation, a second use would kill the login.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from authgate.client.client_credentials import (
@@ -35,7 +35,7 @@ from authgate.client.client_credentials import (
 )
 from authgate.client.discovery import fetch_discovery, unavailable_idp
 from authgate.client.errors import NotLoggedIn, SessionExpired, command
-from authgate.client.exchange import renew_exchange
+from authgate.client.exchange_login import renew_exchange
 from authgate.client.oauth import OAuthError, rejected, token_request
 from authgate.client.quickstart import mint as mint_quickstart_token
 from authgate.client.store import ClientConfig, Cluster, ConfigStore
@@ -205,18 +205,12 @@ def _request_again(login: Login, again: str) -> TokenSet:
         discovery = fetch_discovery(http, login.cluster.base_url)
         if not discovery.token_endpoint:
             raise unavailable_idp(login.cluster.base_url, discovery)
-        body = client_credentials_login(
+        return client_credentials_login(
             http,
             discovery.token_endpoint,
             client_id=current.client_id,
             client_secret=secret,
             scope=current.scope or "",
             extra=discovery.token_request_params,
+            stored_secret=current.client_secret,
         )
-    fresh = TokenSet.from_response(body, grant="client_credentials")
-    return replace(
-        fresh,
-        client_id=current.client_id,
-        client_secret=current.client_secret,
-        scope=fresh.scope or current.scope,
-    )

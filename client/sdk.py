@@ -103,30 +103,24 @@ def _mismatch(response: httpx.Response, token: str, discovery: Discovery | None)
     )
 
 
+#: The statuses with an error type of their own: (type, what happened, hint).
+_STATUS_ERRORS: dict[int, tuple[type[APIError], str, str | None]] = {
+    401: (Unauthorized, "the platform rejected the token", "log in again: authgate login"),
+    403: (Forbidden, "permission denied", None),
+}
+
+
 def _raise_for_status(response: httpx.Response) -> None:
-    if response.status_code < 400:
+    """Any status >= 400 as our own error type (one message shape for all of them)."""
+    status = response.status_code
+    if status < 400:
         return
     reason = _reason(response)
     where = f"{response.request.method} {response.request.url.path}"
     detail = f" ({reason})" if reason else ""
-    status = response.status_code
-    if status == 401:
-        raise Unauthorized(
-            f"{where}: the platform rejected the token{detail}",
-            status_code=status,
-            reason=reason,
-            response=response,
-            hint="log in again: authgate login",
-        )
-    if status == 403:
-        raise Forbidden(
-            f"{where}: permission denied{detail}",
-            status_code=status,
-            reason=reason,
-            response=response,
-        )
-    raise APIError(
-        f"{where}: HTTP {status}{detail}", status_code=status, reason=reason, response=response
+    error, what, hint = _STATUS_ERRORS.get(status, (APIError, f"HTTP {status}", None))
+    raise error(
+        f"{where}: {what}{detail}", status_code=status, reason=reason, response=response, hint=hint
     )
 
 
@@ -136,8 +130,10 @@ def _with_auth(headers: Mapping[str, str] | None, token: str) -> dict[str, str]:
     return merged
 
 
-class Client:
-    """A synchronous platform client (httpx underneath)."""
+class _ClientBase:
+    """What :class:`Client` and :class:`AsyncClient` share: the arguments, where the
+    token and base URL come from, and the timeout; each subclass opens its own kind of
+    httpx client in :meth:`_open`, so only the I/O is written twice."""
 
     def __init__(
         self,
@@ -173,19 +169,31 @@ class Client:
             exchange,
         )
         self.base_url = self._credentials.base_url
-        self._http = sync_client(
+        self._open(
             self._credentials.ca_file,
             timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
         )
 
-    def token(self) -> str:
-        """A valid access token (renewed when under 60 s are left)."""
-        return self._credentials.token()
+    def _open(self, ca_file: str | None, timeout: httpx.Timeout) -> None:
+        raise NotImplementedError
 
     @property
     def credential_source(self) -> Source:
         """Which source the token comes from (never the token itself)."""
         return self._credentials.source
+
+
+class Client(_ClientBase):
+    """A synchronous platform client (httpx underneath)."""
+
+    _http: httpx.Client
+
+    def _open(self, ca_file: str | None, timeout: httpx.Timeout) -> None:
+        self._http = sync_client(ca_file, timeout)
+
+    def token(self) -> str:
+        """A valid access token (renewed when under 60 s are left)."""
+        return self._credentials.token()
 
     def discovery(self) -> Discovery:
         """The platform's discovery document (unauthenticated)."""
@@ -254,47 +262,13 @@ class Client:
         self.close()
 
 
-class AsyncClient:
+class AsyncClient(_ClientBase):
     """An asyncio platform client (httpx underneath); same behaviour as :class:`Client`."""
 
-    def __init__(
-        self,
-        base_url: str | None = None,
-        *,
-        token: str | None = None,
-        access_token: str | None = None,
-        context: str | None = None,
-        config_file: str | os.PathLike[str] | None = None,
-        ca_file: str | None = None,
-        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
-        exchange_from: str | os.PathLike[str] | None = None,
-        exchange_audience: str | None = None,
-        exchange_scope: str | Sequence[str] | None = None,
-        client_id: str | None = None,
-        client_secret: str | None = None,
-        subject_token_type: str | None = None,
-    ) -> None:
-        exchange = exchange_args(
-            exchange_from,
-            exchange_audience,
-            exchange_scope,
-            client_id,
-            client_secret,
-            subject_token_type,
-        )
-        self._credentials = Credentials(
-            base_url,
-            token if token is not None else access_token,
-            context,
-            config_file,
-            ca_file,
-            exchange,
-        )
-        self.base_url = self._credentials.base_url
-        self._http = async_client(
-            self._credentials.ca_file,
-            timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
-        )
+    _http: httpx.AsyncClient
+
+    def _open(self, ca_file: str | None, timeout: httpx.Timeout) -> None:
+        self._http = async_client(ca_file, timeout)
 
     async def token(self) -> str:
         """A valid access token (renewed in a worker thread when under 60 s are left)."""

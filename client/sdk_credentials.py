@@ -13,7 +13,9 @@ import os
 
 from authgate.client.discovery import normalize_base_url
 from authgate.client.errors import NotLoggedIn, UsageError
-from authgate.client.exchange import ExchangeArgs, Exchanger, exchange_source
+from authgate.client.exchange import ExchangeArgs
+from authgate.client.exchange_subject import exchange_source
+from authgate.client.exchanger import Exchanger
 from authgate.client.refresh import SDK_REFRESH_MARGIN, Session
 from authgate.client.sources import (
     BASE_URL_ENV,

@@ -120,9 +120,18 @@ class TokenSet:
 
     @classmethod
     def from_response(
-        cls, body: dict[str, Any], *, grant: str, now: float | None = None
+        cls,
+        body: dict[str, Any],
+        *,
+        grant: str,
+        now: float | None = None,
+        requested_scope: str = "",
     ) -> TokenSet:
-        """Build from a successful token response (RFC 6749 §5.1)."""
+        """Build from a successful token response (RFC 6749 §5.1).
+
+        ``requested_scope`` is kept when the response names no scope, which §5.1 allows
+        when it is the one requested: a grant that is asked again instead of refreshed
+        (client credentials, token exchange) asks again for it."""
         now = time.time() if now is None else now
         expires_in = body.get("expires_in")
         expires_at: float | None = None
@@ -140,7 +149,7 @@ class TokenSet:
             refresh_token=_opt_str(body.get("refresh_token")),
             id_token=_opt_str(body.get("id_token")),
             token_type=str(body.get("token_type") or "Bearer"),
-            scope=_opt_str(body.get("scope")),
+            scope=_opt_str(body.get("scope")) or requested_scope or None,
             grant=grant,
             obtained_at=now,
         )
