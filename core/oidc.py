@@ -31,6 +31,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from jwt.exceptions import InvalidKeyError
 
+from .jsonobject import json_object
+
 __all__ = [
     "DiscoveryError",
     "FetchError",
@@ -112,12 +114,9 @@ def _json_object(body: bytes, what: str) -> dict[str, Any]:
     if len(body) > MAX_DOCUMENT_BYTES:
         raise DiscoveryError(f"{what} is larger than {MAX_DOCUMENT_BYTES} bytes")
     try:
-        value = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise DiscoveryError(f"{what} is not valid JSON") from None
-    if not isinstance(value, dict):
-        raise DiscoveryError(f"{what} is not a JSON object")
-    return value
+        return json_object(body)
+    except ValueError as exc:
+        raise DiscoveryError(f"{what} is {exc}") from None
 
 
 def _optional_url(meta: dict[str, Any], name: str) -> str | None:
