@@ -11,6 +11,9 @@ Three families live here:
   (431 oversized head, 502/504 upstream trouble, 503 overload, 400 from the
   parser): the same body shape as an :class:`AuthError`, no challenge.  Both
   engines raise and render these, so their answers cannot drift apart.
+* :class:`ReasonedError` is a failure on the way to an answer (a login that
+  cannot complete, an IdP the operator cannot use): a stable ``reason`` code
+  for a status condition, a log line or an error page, and our own message.
 * :class:`ConfigError` collects *every* problem of a configuration document so
   an operator fixes them all in one round trip.
 """
@@ -34,6 +37,7 @@ __all__ = [
     "MalformedRequest",
     "MissingToken",
     "Overloaded",
+    "ReasonedError",
     "RequestTooLarge",
     "VersionNotSupported",
     "upstream_refused",
@@ -255,6 +259,17 @@ class GatewayTimeout(GatewayError):
 def upstream_refused() -> BadGateway:
     """Connect refused or unreachable (the reason both engines log and count)."""
     return BadGateway("the upstream refused the connection", reason="upstream_unavailable")
+
+
+class ReasonedError(Exception):
+    """A failure with a stable ``reason`` code and a ``message`` written by us (never
+    formatted from the peer's text).  The core's login flow and the operator's IdP
+    check both raise these; they share this class so the pair is stored one way."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
 
 
 class ConfigError(Exception):
