@@ -12,6 +12,7 @@ attacker chooses: UTF-8 only (RFC 8259 §8.1), no duplicate member names (RFC 75
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["json_object"]
@@ -30,10 +31,20 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def json_object(raw: bytes, *, strict: bool = False) -> dict[str, Any]:
-    """The object ``raw`` holds; a ``ValueError`` whose message completes
-    "<what> is …" (``not valid JSON`` or ``not a JSON object``) otherwise, so each
-    caller raises its own error type with its own subject."""
+def json_object(
+    raw: bytes,
+    what: str,
+    error: Callable[[str], Exception],
+    *,
+    strict: bool = False,
+    max_bytes: int | None = None,
+) -> dict[str, Any]:
+    """The object ``raw`` holds, else ``error("<what> is …")`` raised: each caller
+    names its document and its own exception type (a refused token, a failed
+    discovery), and the sentences stay alike.  ``max_bytes`` refuses a larger
+    ``raw`` before it is parsed."""
+    if max_bytes is not None and len(raw) > max_bytes:
+        raise error(f"{what} is larger than {max_bytes} bytes")
     try:
         if strict:
             value = json.loads(
@@ -44,7 +55,7 @@ def json_object(raw: bytes, *, strict: bool = False) -> dict[str, Any]:
         else:
             value = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):
-        raise ValueError("not valid JSON") from None
+        raise error(f"{what} is not valid JSON") from None
     if not isinstance(value, dict):
-        raise ValueError("not a JSON object")
+        raise error(f"{what} is not a JSON object")
     return value

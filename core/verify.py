@@ -96,10 +96,7 @@ def decode_segment(segment: str, what: str) -> bytes:
 
 def parse_json_object(raw: bytes, what: str) -> dict[str, Any]:
     """A JSON object with unique member names and no NaN/Infinity (see :mod:`.jsonobject`)."""
-    try:
-        return json_object(raw, strict=True)
-    except ValueError as exc:
-        raise _malformed(f"the token {what} is {exc}") from None
+    return json_object(raw, f"the token {what}", _malformed, strict=True)
 
 
 def _number(claims: dict[str, Any], name: str) -> float | None:

@@ -20,44 +20,22 @@ submodules are an implementation detail and never import this ``__init__``.
 
 from __future__ import annotations
 
-# A submodule whose whole ``__all__`` is public is re-exported by its ``__all__``, so
-# each name is listed once, where it is defined; schema and checks keep helpers the
-# other submodules share, so only the names below are public from them.
-from . import env, issuer_model, loader, model, validation
+# Each submodule's ``__all__`` is its public part, re-exported here so every name is
+# listed once, where it is defined (their other names are helpers the submodules share).
+# checks is the exception: of its shared checks only is_loopback_host is public.
+from . import env, issuer_model, loader, model, schema, validation
 from .checks import is_loopback_host
 from .env import *  # noqa: F403
 from .issuer_model import *  # noqa: F403
 from .loader import *  # noqa: F403
 from .model import *  # noqa: F403
-from .schema import (
-    HEADER_NAME_PATTERN,
-    Bounds,
-    ErrorList,
-    FieldType,
-    Setting,
-    bounds_schema,
-    did_you_mean,
-    field_type,
-    field_types,
-    settings,
-)
+from .schema import *  # noqa: F403
 from .validation import *  # noqa: F403
 
-__all__ = [
-    "HEADER_NAME_PATTERN",
-    "Bounds",
-    "ErrorList",
-    "FieldType",
-    "Setting",
-    "bounds_schema",
-    "did_you_mean",
-    "field_type",
-    "field_types",
-    "is_loopback_host",
-    "settings",
-]
+__all__ = ["is_loopback_host"]
 __all__ += env.__all__
 __all__ += issuer_model.__all__
 __all__ += loader.__all__
 __all__ += model.__all__
+__all__ += schema.__all__
 __all__ += validation.__all__
