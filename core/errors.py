@@ -11,6 +11,9 @@ Three families live here:
   (431 oversized head, 502/504 upstream trouble, 503 overload, 400 from the
   parser): the same body shape as an :class:`AuthError`, no challenge.  Both
   engines raise and render these, so their answers cannot drift apart.
+* :class:`ReasonedError` is a failure on the way to an answer (a login that
+  cannot complete, an IdP the operator cannot use): a stable ``reason`` code
+  for a status condition, a log line or an error page, and our own message.
 * :class:`ConfigError` collects *every* problem of a configuration document so
   an operator fixes them all in one round trip.
 """
@@ -34,6 +37,7 @@ __all__ = [
     "MalformedRequest",
     "MissingToken",
     "Overloaded",
+    "ReasonedError",
     "RequestTooLarge",
     "VersionNotSupported",
     "upstream_refused",
@@ -49,7 +53,29 @@ def _quote(value: str) -> str:
     return '"' + cleaned.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-class AuthError(Exception):
+class _Answer(Exception):
+    """What an :class:`AuthError` and a :class:`GatewayError` share: both engines
+    render either from ``status`` and :meth:`body`, so the body and the repr are
+    written once here and the two families cannot drift apart."""
+
+    status: int
+    error: str | None
+    reason: str
+    description: str
+
+    def body(self) -> dict[str, str]:
+        """The short JSON body: ``{"error", "reason", "description"}``."""
+        return {
+            "error": self.error or "unauthorized",
+            "reason": self.reason,
+            "description": self.description,
+        }
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(status={self.status}, reason={self.reason!r})"
+
+
+class AuthError(_Answer):
     """A request that must be answered with an error, not forwarded.
 
     ``status`` is the HTTP status, ``error`` the RFC 6750 error code (``None``
@@ -89,17 +115,6 @@ class AuthError(Exception):
         if self.scope:
             params.append(f"scope={_quote(self.scope)}")
         return "Bearer " + ", ".join(params)
-
-    def body(self) -> dict[str, str]:
-        """The short JSON body: ``{"error", "reason", "description"}``."""
-        return {
-            "error": self.error or "unauthorized",
-            "reason": self.reason,
-            "description": self.description,
-        }
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(status={self.status}, reason={self.reason!r})"
 
 
 class MissingToken(AuthError):
@@ -157,7 +172,7 @@ class VersionNotSupported(InvalidRequest):
         super().__init__(description, reason=self.default_reason)
 
 
-class GatewayError(Exception):
+class GatewayError(_Answer):
     """A failure of the proxy itself, answered without consulting the Gate.
 
     ``error`` is the body's error code, ``reason`` the stable code for logs,
@@ -166,6 +181,7 @@ class GatewayError(Exception):
     """
 
     status: int = 502
+    error: str
     default_error: str = "bad_gateway"
     default_reason: str = "upstream_error"
     default_description: str = "the upstream closed or answered invalidly"
@@ -184,12 +200,6 @@ class GatewayError(Exception):
         self.error = self.default_error
         if status is not None:
             self.status = status
-
-    def body(self) -> dict[str, str]:
-        return {"error": self.error, "reason": self.reason, "description": self.description}
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(status={self.status}, reason={self.reason!r})"
 
 
 class MalformedRequest(GatewayError):
@@ -220,12 +230,11 @@ class HeadersTooLarge(GatewayError):
 
 
 class BadGateway(GatewayError):
-    """The upstream refused, closed, or answered invalidly: 502 (RFC 9110 §15.6.3)."""
+    """The upstream refused, closed, or answered invalidly: 502 (RFC 9110 §15.6.3).
 
-    status = 502
-    default_error = "bad_gateway"
-    default_reason = "upstream_error"
-    default_description = "the upstream closed or answered invalidly"
+    Its status, error, reason and description are :class:`GatewayError`'s own
+    defaults (an unqualified gateway failure is a bad gateway), so they are not
+    restated here."""
 
 
 class Overloaded(GatewayError):
@@ -250,6 +259,17 @@ class GatewayTimeout(GatewayError):
 def upstream_refused() -> BadGateway:
     """Connect refused or unreachable (the reason both engines log and count)."""
     return BadGateway("the upstream refused the connection", reason="upstream_unavailable")
+
+
+class ReasonedError(Exception):
+    """A failure with a stable ``reason`` code and a ``message`` written by us (never
+    formatted from the peer's text).  The core's login flow and the operator's IdP
+    check both raise these; they share this class so the pair is stored one way."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
 
 
 class ConfigError(Exception):

@@ -31,6 +31,7 @@ import random
 import time
 from collections.abc import Callable
 
+from .background import stop_task
 from .config import KeyConfig
 from .errors import InvalidToken
 from .oidc import (
@@ -131,10 +132,7 @@ class KeyCache:
 
     async def close(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_task(task)
 
     def _next_delay(self) -> float:
         interval = self._settings.refresh_interval_seconds

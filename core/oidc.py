@@ -31,6 +31,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from jwt.exceptions import InvalidKeyError
 
+from .jsonobject import json_object
+
 __all__ = [
     "DiscoveryError",
     "FetchError",
@@ -108,18 +110,6 @@ def well_known_url(issuer: str) -> str:
     return issuer.rstrip("/") + "/.well-known/openid-configuration"
 
 
-def _json_object(body: bytes, what: str) -> dict[str, Any]:
-    if len(body) > MAX_DOCUMENT_BYTES:
-        raise DiscoveryError(f"{what} is larger than {MAX_DOCUMENT_BYTES} bytes")
-    try:
-        value = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise DiscoveryError(f"{what} is not valid JSON") from None
-    if not isinstance(value, dict):
-        raise DiscoveryError(f"{what} is not a JSON object")
-    return value
-
-
 def _optional_url(meta: dict[str, Any], name: str) -> str | None:
     value = meta.get(name)
     if value is None:
@@ -140,7 +130,9 @@ async def fetch_provider_metadata(
     result = await fetch(url)
     if result.status != 200:
         raise DiscoveryError(f"GET {url} answered HTTP {result.status}")
-    meta = _json_object(result.body, "discovery document")
+    meta = json_object(
+        result.body, "discovery document", DiscoveryError, max_bytes=MAX_DOCUMENT_BYTES
+    )
     if meta.get("issuer") != issuer:
         raise DiscoveryError(
             f"discovery document names issuer {meta.get('issuer')!r}, expected {issuer!r} "
@@ -246,7 +238,7 @@ def parse_jwks(body: bytes, skipped: list[str] | None = None) -> dict[str, Verif
     document itself is malformed; a set with no usable key yields ``{}``.
     Each skipped key is appended to ``skipped`` as ``"kid 'x': why"``, so the
     "no usable signing key" messages can say which key was skipped and why."""
-    doc = _json_object(body, "JWKS")
+    doc = json_object(body, "JWKS", DiscoveryError, max_bytes=MAX_DOCUMENT_BYTES)
     keys = doc.get("keys")
     if not isinstance(keys, list):
         raise DiscoveryError("JWKS has no 'keys' array")

@@ -44,7 +44,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
 import math
 import re
 import time
@@ -57,6 +56,7 @@ from jwt.algorithms import Algorithm, get_default_algorithms
 from .config import ASYMMETRIC_ALGORITHMS, ProxyConfig
 from .errors import InvalidToken
 from .issuers import CompiledIssuer, compile_issuers, scopes_claim, strings_claim
+from .jsonobject import json_object
 from .keys import KeyCache
 from .oidc import VerificationKey
 from .principal import Principal
@@ -94,32 +94,9 @@ def decode_segment(segment: str, what: str) -> bytes:
     return raw
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError("duplicate member")
-        result[key] = value
-    return result
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def parse_json_object(raw: bytes, what: str) -> dict[str, Any]:
-    """A JSON object with unique member names and no NaN/Infinity."""
-    try:
-        value = json.loads(
-            raw.decode("utf-8"),
-            object_pairs_hook=_no_duplicates,
-            parse_constant=_no_constants,
-        )
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise _malformed(f"the token {what} is not a valid JSON object") from None
-    if not isinstance(value, dict):
-        raise _malformed(f"the token {what} is not a JSON object")
-    return value
+    """A JSON object with unique member names and no NaN/Infinity (see :mod:`.jsonobject`)."""
+    return json_object(raw, f"the token {what}", _malformed, strict=True)
 
 
 def _number(claims: dict[str, Any], name: str) -> float | None:

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from authgate.core.errors import ReasonedError
 from authgate.core.idpfetch import DocumentFetcher, FetchPolicy
 from authgate.core.oidc import (
     DiscoveryError,
@@ -40,13 +41,8 @@ from authgate.core.oidc import (
 __all__ = ["IdPCheck", "IdPCheckFailed", "IdPFetcher", "check_idp", "endpoints_of"]
 
 
-class IdPCheckFailed(Exception):
+class IdPCheckFailed(ReasonedError):
     """The IdP cannot be used; ``reason`` is the status condition's reason."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)

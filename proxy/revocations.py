@@ -25,6 +25,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
 
+from authgate.core.background import stop_task
 from authgate.core.config import ProxyConfig
 from authgate.core.idpfetch import DocumentFetcher, FetchPolicy
 from authgate.core.keys import KeyCache
@@ -107,10 +108,7 @@ class RevocationPoller:
 
     async def close(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_task(task)
         await self._fetcher.close()
 
 

@@ -20,104 +20,22 @@ submodules are an implementation detail and never import this ``__init__``.
 
 from __future__ import annotations
 
+# Each submodule's ``__all__`` is its public part, re-exported here so every name is
+# listed once, where it is defined (their other names are helpers the submodules share).
+# checks is the exception: of its shared checks only is_loopback_host is public.
+from . import env, issuer_model, loader, model, schema, validation
 from .checks import is_loopback_host
-from .env import ENV_PREFIX, apply_env_overrides
-from .issuer_model import (
-    IN_CLUSTER_CA_FILE,
-    IN_CLUSTER_TOKEN_FILE,
-    ISSUER_KINDS,
-    TEMPLATE_FIELDS,
-    AccessKeyIssuer,
-    IssuerClaims,
-    IssuerEntry,
-    KubernetesIssuer,
-    ServiceAccountGrant,
-    template_fields,
-)
-from .loader import config_to_document, load_config, parse_config
-from .model import (
-    ASYMMETRIC_ALGORITHMS,
-    ATTRIBUTE_SLOTS,
-    HEADER_PRESETS,
-    IDENTITY_SLOTS,
-    OIDC_SCOPES,
-    AdminConfig,
-    AuthorizationConfig,
-    BrowserConfig,
-    GatewayConfig,
-    HeaderConfig,
-    KeyConfig,
-    LimitsConfig,
-    ListenConfig,
-    OIDCConfig,
-    PathRule,
-    ProxyConfig,
-    QuickstartConfig,
-    ServerConfig,
-    TokenConfig,
-    UpstreamConfig,
-)
-from .schema import (
-    HEADER_NAME_PATTERN,
-    Bounds,
-    ErrorList,
-    FieldType,
-    Setting,
-    bounds_schema,
-    did_you_mean,
-    field_type,
-    field_types,
-    settings,
-)
-from .validation import to_document, validate_document
+from .env import *  # noqa: F403
+from .issuer_model import *  # noqa: F403
+from .loader import *  # noqa: F403
+from .model import *  # noqa: F403
+from .schema import *  # noqa: F403
+from .validation import *  # noqa: F403
 
-__all__ = [
-    "ASYMMETRIC_ALGORITHMS",
-    "ATTRIBUTE_SLOTS",
-    "ENV_PREFIX",
-    "HEADER_NAME_PATTERN",
-    "HEADER_PRESETS",
-    "IDENTITY_SLOTS",
-    "IN_CLUSTER_CA_FILE",
-    "IN_CLUSTER_TOKEN_FILE",
-    "ISSUER_KINDS",
-    "OIDC_SCOPES",
-    "TEMPLATE_FIELDS",
-    "AccessKeyIssuer",
-    "AdminConfig",
-    "AuthorizationConfig",
-    "Bounds",
-    "BrowserConfig",
-    "ErrorList",
-    "FieldType",
-    "GatewayConfig",
-    "HeaderConfig",
-    "IssuerClaims",
-    "IssuerEntry",
-    "KeyConfig",
-    "KubernetesIssuer",
-    "LimitsConfig",
-    "ListenConfig",
-    "OIDCConfig",
-    "PathRule",
-    "ProxyConfig",
-    "QuickstartConfig",
-    "ServerConfig",
-    "ServiceAccountGrant",
-    "Setting",
-    "TokenConfig",
-    "UpstreamConfig",
-    "apply_env_overrides",
-    "bounds_schema",
-    "config_to_document",
-    "did_you_mean",
-    "field_type",
-    "field_types",
-    "is_loopback_host",
-    "load_config",
-    "parse_config",
-    "settings",
-    "template_fields",
-    "to_document",
-    "validate_document",
-]
+__all__ = ["is_loopback_host"]
+__all__ += env.__all__
+__all__ += issuer_model.__all__
+__all__ += loader.__all__
+__all__ += model.__all__
+__all__ += schema.__all__
+__all__ += validation.__all__

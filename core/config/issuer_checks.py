@@ -37,6 +37,16 @@ __all__ = ["check_issuers"]
 _NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _GROUP_FIELDS = frozenset({"namespace", "name"})
 
+#: The claim settings a kind with a section of its own fixes itself, each with the
+#: rest of its error message: a value there would be silently ignored, so it is an
+#: error.  One loop in check_issuers reads this for every such kind (and refuses
+#: the section under any other kind).
+_KUBERNETES_FIXED = tuple((name, "") for name in ("email", "groups", "scope_prefix"))
+_ACCESS_KEY_FIXED = tuple(
+    (name, " (its claims are fixed)")
+    for name in ("principal", "subject", "email", "groups", "scope_prefix")
+)
+
 
 def _check_template(template: str, allowed: frozenset[str], path: str, errors: ErrorList) -> None:
     try:
@@ -127,24 +137,22 @@ def check_issuers(cfg: ProxyConfig, errors: ErrorList) -> None:
             )
         if entry.kind == "kubernetes":
             _check_kubernetes(entry.kubernetes, f"{path}.kubernetes", errors)
-            for name in ("email", "groups", "scope_prefix"):
-                errors.check(
-                    getattr(entry.claims, name) is None,
-                    f"{path}.claims.{name}",
-                    "does not apply to kind kubernetes",
-                )
-        elif entry.kubernetes != KubernetesIssuer():
-            errors.add(f"{path}.kubernetes", "applies to kind kubernetes only")
-        if entry.kind == "access_key":
+        elif entry.kind == "access_key":
             _check_access_key(entry.access_key, f"{path}.access_key", errors)
-            for name in ("principal", "subject", "email", "groups", "scope_prefix"):
+        for kind, fixed_claims, section_unset in (
+            ("kubernetes", _KUBERNETES_FIXED, entry.kubernetes == KubernetesIssuer()),
+            ("access_key", _ACCESS_KEY_FIXED, entry.access_key == AccessKeyIssuer()),
+        ):
+            if entry.kind != kind:
+                if not section_unset:
+                    errors.add(f"{path}.{kind}", f"applies to kind {kind} only")
+                continue
+            for name, why in fixed_claims:
                 errors.check(
                     getattr(entry.claims, name) is None,
                     f"{path}.claims.{name}",
-                    "does not apply to kind access_key (its claims are fixed)",
+                    f"does not apply to kind {kind}{why}",
                 )
-        elif entry.access_key != AccessKeyIssuer():
-            errors.add(f"{path}.access_key", "applies to kind access_key only")
 
 
 def _check_kubernetes(k8s: KubernetesIssuer, path: str, errors: ErrorList) -> None:

@@ -20,11 +20,13 @@ __all__ = [
     "IN_CLUSTER_CA_FILE",
     "IN_CLUSTER_TOKEN_FILE",
     "ISSUER_KINDS",
+    "TEMPLATE_FIELDS",
     "AccessKeyIssuer",
     "IssuerClaims",
     "IssuerEntry",
     "KubernetesIssuer",
     "ServiceAccountGrant",
+    "template_fields",
 ]
 
 

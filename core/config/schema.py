@@ -31,6 +31,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+# What authgate.core.config re-exports.  check_bounds, describe_value and setting
+# are helpers of the sibling modules (validation, the models), imported by name.
 __all__ = [
     "HEADER_NAME_PATTERN",
     "Bounds",
@@ -38,12 +40,9 @@ __all__ = [
     "FieldType",
     "Setting",
     "bounds_schema",
-    "check_bounds",
-    "describe_value",
     "did_you_mean",
     "field_type",
     "field_types",
-    "setting",
     "settings",
 ]
 

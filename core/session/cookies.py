@@ -23,11 +23,11 @@ this check.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from ..config import is_loopback_host
 from ..headers import is_owned_cookie
 from ..headers import strip_owned_cookies as _strip
 
@@ -37,16 +37,6 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _HOST = re.compile(
     r"(?P<name>[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])(?::(?P<port>[0-9]{1,5}))?"
 )
-
-
-def _is_loopback(name: str) -> bool:
-    name = name.strip("[]").lower()
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +67,7 @@ def request_origin(host_header: str | None, *, insecure_loopback: bool) -> Reque
     port = match.group("port")
     if port is not None and not 0 < int(port) <= 65535:
         return None
-    loopback = _is_loopback(match.group("name"))
+    loopback = is_loopback_host(match.group("name"))  # the rule config checks use too
     scheme = "http" if (insecure_loopback and loopback) else "https"
     return RequestOrigin(scheme, host_header.strip().lower(), loopback)
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from ..errors import InvalidToken
+from ..errors import InvalidToken, ReasonedError
 from ..oidc import FetchError, FetchResult
 from ..principal import Principal
 from ..verify import TokenVerifier, decode_segment, parse_json_object
@@ -47,13 +47,12 @@ MAX_PARAM = 4096  # a code, state or error longer than this is hostile
 _USED_STATES = 8192
 
 
-class LoginFailed(Exception):
+class LoginFailed(ReasonedError):
     """The login cannot complete; ``reason`` is a stable code, ``status`` 400 or 502.
     The message is ours, never the IdP's or the user's text."""
 
     def __init__(self, reason: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.reason = reason
+        super().__init__(reason, message)
         self.status = status
 
 

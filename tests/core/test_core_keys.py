@@ -187,6 +187,9 @@ def test_parse_jwks_skips_unusable(keys: object) -> None:
         parse_jwks(b"[]")
     with pytest.raises(DiscoveryError):
         parse_jwks(b'{"keys": 1}')
+    # nested past the parser's recursion limit: a refusal, not a RecursionError (issue 15)
+    with pytest.raises(DiscoveryError, match="not valid JSON"):
+        parse_jwks(b"[" * 200_000)
 
 
 async def test_unexpected_fetcher_error_is_a_failure_not_a_crash(idp: MemoryIdP) -> None:
