@@ -40,6 +40,7 @@ from typing import Any
 import kopf
 
 from authgate.core.contracts import API_VERSION, GROUP, PROVIDER_PLURAL
+from authgate.core.errors import ReasonedError
 
 from .browser import ensure_session_secret
 from .crd import VERSION
@@ -68,11 +69,8 @@ __all__ = ["Reconciler"]
 log = logging.getLogger("authgate.operator.reconcile")
 
 
-class _CAProblem(Exception):
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
+class _CAProblem(ReasonedError):
+    """The provider's CA-bundle ConfigMap (or its key) is missing: a status reason."""
 
 
 class Reconciler(HandlerBase):

@@ -22,6 +22,7 @@ import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
 
+from authgate.core.background import stop_task
 from authgate.core.config import load_config
 from authgate.core.errors import ConfigError
 
@@ -115,10 +116,5 @@ class ConfigWatcher:
                 log.exception("config reload failed; keeping the running config")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
