@@ -10,27 +10,27 @@ still runs the teardowns; an atexit hook is the last resort).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, Protocol, TypeVar
+from unittest import mock
 
 import pytest
 
 from .testenv import (
     ClusterEnv,
     ComponentFailed,
-    ComponentMissing,
     DockerEnv,
     KeycloakEnv,
     KubeEnv,
     TestCA,
 )
-from .testenv.components import binary, in_ci
+from .testenv.availability import require
+from .testenv.components import binary
 from .testenv.process import tail
-
-T = TypeVar("T")
 
 # fixture name -> marker added automatically to every test that uses it
 FIXTURE_MARKERS = {
@@ -44,27 +44,36 @@ FIXTURE_MARKERS = {
 }
 
 
-def unavailable(reason: str) -> NoReturn:
-    """Skip outside CI; fail (never skip) under CI=true."""
-    if in_ci():
-        pytest.fail(f"CI=true and a test-environment component is missing: {reason}", False)
-    pytest.skip(reason)
+class _Env(Protocol):
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
 
 
-def _start(factory: Callable[[], T]) -> T:
+E = TypeVar("E", bound=_Env)
+
+
+def _start(factory: Callable[[], E]) -> E:
+    env = require(factory)
     try:
-        env = factory()
-    except ComponentMissing as exc:
-        unavailable(str(exc))
-    try:
-        env.start()  # type: ignore[attr-defined]
+        env.start()
     except ComponentFailed as exc:
-        env.stop()  # type: ignore[attr-defined]
+        env.stop()
         pytest.fail(str(exc), pytrace=False)
     except BaseException:
-        env.stop()  # type: ignore[attr-defined]
+        env.stop()
         raise
     return env
+
+
+@contextlib.contextmanager
+def _running(factory: Callable[[], E], end: Callable[[E], None] | None = None) -> Iterator[E]:
+    """A session fixture's body: start the component, yield it, always stop it
+    (``end`` instead of ``stop`` where the component holds more than processes)."""
+    env = _start(factory)
+    try:
+        yield env
+    finally:
+        (end or type(env).stop)(env)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -118,11 +127,8 @@ def test_ca(testenv_dir: Path) -> TestCA:
 
 @pytest.fixture(scope="session")
 def kube(testenv_dir: Path, test_ca: TestCA) -> Iterator[KubeEnv]:
-    env = _start(lambda: KubeEnv(testenv_dir / "kube", test_ca))
-    try:
+    with _running(lambda: KubeEnv(testenv_dir / "kube", test_ca)) as env:
         yield env
-    finally:
-        env.stop()
 
 
 @pytest.fixture(scope="session")
@@ -130,60 +136,37 @@ def workload_kube(testenv_dir: Path, test_ca: TestCA) -> Iterator[KubeEnv]:
     """A second control plane of its own, for the service-account issuer tests:
     they restart its apiserver with a new signing key, which the shared `kube`
     must never see (and `kube` then stands for "another cluster")."""
-    env = _start(lambda: KubeEnv(testenv_dir / "workload-kube", test_ca))
-    try:
+    with _running(lambda: KubeEnv(testenv_dir / "workload-kube", test_ca)) as env:
         yield env
-    finally:
-        env.stop()
 
 
 @pytest.fixture(scope="session")
 def keycloak(testenv_dir: Path, test_ca: TestCA) -> Iterator[KeycloakEnv]:
-    env = _start(lambda: KeycloakEnv(testenv_dir / "keycloak", test_ca))
-    try:
+    with _running(lambda: KeycloakEnv(testenv_dir / "keycloak", test_ca), KeycloakEnv.close) as env:
         yield env
-    finally:
-        env.close()
 
 
 @pytest.fixture(scope="session")
 def docker_engine(testenv_dir: Path) -> Iterator[DockerEnv]:
-    env = _start(lambda: DockerEnv(testenv_dir / "docker"))
-    saved = {name: os.environ.get(name) for name in env.environ()}
-    os.environ.update(env.environ())  # testcontainers and the docker CLI read these
-    try:
-        yield env
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        env.stop()
+    with _running(lambda: DockerEnv(testenv_dir / "docker")) as env:
+        # testcontainers and the docker CLI read these; restored as they were
+        with mock.patch.dict(os.environ, env.environ()):
+            yield env
 
 
 @pytest.fixture(scope="session")
 def helm_bin() -> Path:
-    try:
-        return binary("AUTHGATE_HELM", "helm")
-    except ComponentMissing as exc:
-        unavailable(str(exc))
+    return require(lambda: binary("AUTHGATE_HELM", "helm"))
 
 
 @pytest.fixture(scope="session")
 def oauth2_proxy_bin() -> Path:
-    try:
-        return binary("AUTHGATE_OAUTH2_PROXY", "oauth2-proxy")
-    except ComponentMissing as exc:
-        unavailable(str(exc))
+    return require(lambda: binary("AUTHGATE_OAUTH2_PROXY", "oauth2-proxy"))
 
 
 @pytest.fixture(scope="session")
 def cluster(testenv_dir: Path, test_ca: TestCA) -> Iterator[ClusterEnv]:
     """The one-node cluster (control plane + kubelet node), once per session."""
-    env = _start(lambda: ClusterEnv(testenv_dir / "cluster", test_ca))
-    print(f"\n[cluster] started in {env.started_seconds:.1f}s")
-    try:
+    with _running(lambda: ClusterEnv(testenv_dir / "cluster", test_ca)) as env:
+        print(f"\n[cluster] started in {env.started_seconds:.1f}s")
         yield env
-    finally:
-        env.stop()

@@ -7,18 +7,16 @@ own cluster (``cluster_child`` marker, tests/conftest.py)."""
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.testenv import ClusterEnv
+from tests.testenv.availability import require
 from tests.testenv.components import cache_dir
-from tests.testenv.errors import ComponentMissing
-from tests.testenv.node_cleanup import leftovers, processes_mentioning
+from tests.testenv.node_cleanup import leftovers
+
+from .child_session import run_child, terminate_child_once
 
 pytestmark = [
     pytest.mark.cluster,
@@ -27,37 +25,12 @@ pytestmark = [
     pytest.mark.timeout(900),
 ]
 
-REPO = Path(__file__).resolve().parents[2]
 TARGET = "tests/testenv_smoke/test_smoke_cluster.py::test_a_pod_runs_on_the_bridge"
 
 
 @pytest.fixture
 def cluster_available(tmp_path: Path) -> None:
-    try:
-        ClusterEnv(tmp_path / "probe", None)  # type: ignore[arg-type]  # only finds binaries
-    except ComponentMissing as exc:
-        if __import__("os").environ.get("CI", "").lower() == "true":
-            pytest.fail(str(exc))
-        pytest.skip(str(exc))
-
-
-def _child(basetemp: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            TARGET,
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            f"--basetemp={basetemp}",
-        ],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    require(lambda: ClusterEnv(tmp_path / "probe", None))  # type: ignore[arg-type]  # finds binaries
 
 
 def _assert_clean(basetemp: Path, output: str = "") -> None:
@@ -68,10 +41,7 @@ def _assert_clean(basetemp: Path, output: str = "") -> None:
 
 
 def test_nothing_left_after_a_run(cluster_available: None, tmp_path: Path) -> None:
-    proc = _child(tmp_path / "run")
-    output, _ = proc.communicate(timeout=800)
-    assert proc.returncode == 0, output
-    assert "1 passed" in output
+    run_child(TARGET, tmp_path / "run", timeout=800)
     _assert_clean(tmp_path / "run")
 
 
@@ -79,26 +49,6 @@ def test_nothing_left_after_sigterm_with_a_pod_running(
     cluster_available: None, tmp_path: Path
 ) -> None:
     basetemp = tmp_path / "term"
-    proc = _child(basetemp)
-    try:
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:  # a shim of the child's containerd: a pod runs
-            if any(
-                "containerd-shim" in p
-                for p in processes_mentioning(
-                    [str(cache_dir() / "cluster" / "node")], exclude=[proc.pid]
-                )
-            ):
-                break
-            if proc.poll() is not None:
-                pytest.fail(f"child exited early:\n{proc.stdout.read() if proc.stdout else ''}")
-            time.sleep(0.5)
-        else:
-            pytest.fail("no pod sandbox started in the child session")
-        time.sleep(3)
-        proc.send_signal(signal.SIGTERM)
-        output, _ = proc.communicate(timeout=300)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    node = cache_dir() / "cluster" / "node"  # a shim of the child's containerd: a pod runs
+    output = terminate_child_once(TARGET, basetemp, node, "containerd-shim", wait=600, grace=3)
     _assert_clean(basetemp, output)

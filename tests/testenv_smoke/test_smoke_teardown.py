@@ -2,90 +2,32 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from tests.testenv.availability import require
 from tests.testenv.components import kubebuilder_asset
-from tests.testenv.errors import ComponentMissing
+from tests.testenv.node_cleanup import processes_mentioning
+
+from .child_session import run_child, terminate_child_once
 
 pytestmark = [pytest.mark.k8s, pytest.mark.integration]
 
-REPO = Path(__file__).resolve().parents[2]
 TARGET = "tests/testenv_smoke/test_smoke_kube.py::test_server_reports_real_version"
 
 
 @pytest.fixture
 def control_plane_available() -> None:
-    try:
-        kubebuilder_asset("etcd")
-        kubebuilder_asset("kube-apiserver")
-    except ComponentMissing as exc:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(str(exc))
-        pytest.skip(str(exc))
+    require(lambda: (kubebuilder_asset("etcd"), kubebuilder_asset("kube-apiserver")))
 
 
-def _processes_under(path: Path, exclude: int = -1) -> list[str]:
-    """Processes whose command line mentions `path` (the child session's basetemp)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == exclude:
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if str(path) in cmdline:
-            found.append(f"{entry.name}: {cmdline[:120]}")
-    return found
+def test_processes_stopped_after_run(control_plane_available: None, tmp_path: Path) -> None:
+    run_child(TARGET, tmp_path / "run", timeout=280)  # the child has exited: nothing may remain
+    assert processes_mentioning([str(tmp_path / "run")]) == []
 
 
-def _pytest(basetemp: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            TARGET,
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            f"--basetemp={basetemp}",
-        ],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
-def test_processes_stopped_after_run(control_plane_available, tmp_path: Path) -> None:
-    proc = _pytest(tmp_path / "run")
-    output, _ = proc.communicate(timeout=280)  # the child has exited: nothing may remain
-    assert proc.returncode == 0, output
-    assert "1 passed" in output
-    assert _processes_under(tmp_path / "run") == []
-
-
-def test_processes_stopped_after_sigterm(control_plane_available, tmp_path: Path) -> None:
-    proc = _pytest(tmp_path / "term")
-    try:
-        for _ in range(240):  # bounded: up to 120 s for the apiserver to be started
-            running = _processes_under(tmp_path / "term", exclude=proc.pid)
-            if any("kube-apiserver" in p for p in running):
-                break
-            time.sleep(0.5)
-        else:
-            pytest.fail("kube-apiserver never started in the child session")
-        proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert _processes_under(tmp_path / "term") == []
+def test_processes_stopped_after_sigterm(control_plane_available: None, tmp_path: Path) -> None:
+    basetemp = tmp_path / "term"
+    terminate_child_once(TARGET, basetemp, basetemp, "kube-apiserver", wait=120)
+    assert processes_mentioning([str(basetemp)]) == []
