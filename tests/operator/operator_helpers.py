@@ -8,45 +8,22 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 from kubernetes import client
 
 from tests.support.idp import LocalIdP, serve_idp
+from tests.support.polling import eventually
 from tests.support.ports import free_port
 from tests.testenv.process import tail
 
-T = TypeVar("T")
 GROUP, VERSION, PLURAL = "authgate.io", "v1alpha1", "oidcproviders"
-
-
-def eventually(
-    fn: Callable[[], T], timeout: float = 60.0, interval: float = 0.5, what: str = "condition"
-) -> T:
-    """Call ``fn`` until it returns a truthy value (returned) or ``timeout`` passes."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    error: BaseException | None = None
-    while time.monotonic() < deadline:
-        try:
-            last = fn()
-            error = None
-        except Exception as exc:  # retried until the deadline
-            error = exc
-            last = None
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(
-        f"timed out after {timeout}s waiting for {what}; last={last!r} error={error!r}"
-    )
 
 
 class OperatorProcess:

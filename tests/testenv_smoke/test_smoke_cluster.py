@@ -5,30 +5,16 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import time
 from typing import Any
 
 import pytest
 import yaml
 
+from tests.support.polling import eventually
 from tests.testenv import ClusterEnv
 from tests.testenv.node_config import POD_CIDR
 
 pytestmark = [pytest.mark.cluster, pytest.mark.integration, pytest.mark.timeout(600)]
-
-
-def _wait(what: str, check: Any, timeout: float = 120.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-            if last:
-                return last
-        except Exception as exc:
-            last = exc
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}: {last!r}")
 
 
 def test_node_ready_at_the_server_version(cluster: ClusterEnv) -> None:
@@ -64,7 +50,7 @@ def test_a_pod_runs_on_the_bridge(cluster: ClusterEnv) -> None:
         got = json.loads(cluster.kubectl("get", "pod/smoke", "-o", "json").stdout)
         return got if got["status"].get("phase") == "Running" else None
 
-    got = _wait("the pod to run", running)
+    got = eventually(running, timeout=120, what="the pod to run")
     assert ipaddress.ip_address(got["status"]["podIP"]) in ipaddress.ip_network(POD_CIDR)
     assert any(cluster.crictl("ps", "-q", "--name", "pause").stdout.split())
 
