@@ -16,7 +16,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .workloads import Cluster, app_pod_spec, apply, provider_manifest
+from .workloads import (
+    Cluster,
+    app_pod_spec,
+    apply,
+    provider_manifest,
+    restricted_container,
+    small_container,
+)
 
 SERVER_NAMESPACE = "orders"
 CALLER_NAMESPACE = "jobs"
@@ -174,17 +181,8 @@ def _manifests(installed: Cluster) -> list[dict[str, Any]]:
                             {"name": "AUTHGATE_TOKEN_FILE", "value": f"{TOKEN_DIR}/platform"},
                             {"name": "RUN_SECONDS", "value": str(RUN_SECONDS)},
                         ],
-                        "resources": {
-                            "requests": {"cpu": "10m", "memory": "48Mi"},
-                            "limits": {"memory": "160Mi"},
-                        },
-                        "securityContext": {
-                            "runAsUser": 65532,
-                            "runAsNonRoot": True,
-                            "readOnlyRootFilesystem": True,
-                            "allowPrivilegeEscalation": False,
-                            "capabilities": {"drop": ["ALL"]},
-                        },
+                        "resources": small_container(),
+                        "securityContext": restricted_container(),
                         "volumeMounts": [
                             {"name": "platform-token", "mountPath": TOKEN_DIR, "readOnly": True},
                             {"name": "tmp", "mountPath": "/tmp"},

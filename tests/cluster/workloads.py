@@ -26,6 +26,28 @@ PROVIDER = "keycloak"
 APP_PORT = 8000
 
 
+def restricted_container() -> dict[str, Any]:
+    """A container securityContext as the restricted Pod Security profile asks (non-root,
+    read-only root, no privilege escalation, no capabilities), so the sidecar is proven
+    beside workloads run that way. A new dict each call: a manifest dumped to YAML must
+    not share objects, or PyYAML writes anchors."""
+    return {
+        "runAsUser": 65532,
+        "runAsNonRoot": True,
+        "readOnlyRootFilesystem": True,
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+    }
+
+
+def small_container() -> dict[str, Any]:
+    """A small Python app's requests and limit: the node has two CPUs for everything."""
+    return {
+        "requests": {"cpu": "10m", "memory": "48Mi"},
+        "limits": {"memory": "160Mi"},
+    }
+
+
 def wait_for(what: str, check: Callable[[], T], timeout: float = 60.0, interval: float = 0.25) -> T:
     """:func:`tests.support.polling.eventually`, with what is awaited named first."""
     return eventually(check, timeout=timeout, interval=interval, what=what)
@@ -142,17 +164,8 @@ def app_pod_spec(image: str, revision: str = "1") -> dict[str, Any]:
                 # Endpoint removal reaches kube-proxy a moment after the pod starts
                 # terminating; the app keeps serving meanwhile (docs/deploy.md).
                 "lifecycle": {"preStop": {"sleep": {"seconds": 5}}},
-                "resources": {
-                    "requests": {"cpu": "10m", "memory": "48Mi"},
-                    "limits": {"memory": "160Mi"},
-                },
-                "securityContext": {
-                    "runAsUser": 65532,
-                    "runAsNonRoot": True,
-                    "readOnlyRootFilesystem": True,
-                    "allowPrivilegeEscalation": False,
-                    "capabilities": {"drop": ["ALL"]},
-                },
+                "resources": small_container(),
+                "securityContext": restricted_container(),
             }
         ],
     }
