@@ -27,6 +27,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -215,6 +216,16 @@ def nginx_passthrough(workdir: Path, nginx: str, port: int, upstream_port: int) 
     )
 
 
+def authgate_argv(config: Path, document: dict[str, Any]) -> list[str]:
+    """Write ``document`` to ``config`` and return the command that serves it.
+
+    AUTHGATE_BENCH_PYTHON names another interpreter (or wrapper) to compare a
+    different build of authgate against the same stack."""
+    config.write_text(yaml.safe_dump(document))
+    python = os.environ.get("AUTHGATE_BENCH_PYTHON", sys.executable)
+    return [python, "-m", "authgate", "proxy", "--config", str(config), "--log-level", "WARNING"]
+
+
 def authgate(
     workdir: Path,
     name: str,
@@ -236,20 +247,7 @@ def authgate(
         "oidc": {"issuer": issuer, "client_id": AUDIENCE},
         "limits": {"max_in_flight": 100000},
     }
-    config = workdir / f"{name}.yaml"
-    config.write_text(yaml.safe_dump(document))
-    argv = [
-        # AUTHGATE_BENCH_PYTHON: another interpreter (or wrapper) to compare a
-        # different build of authgate against the same stack.
-        os.environ.get("AUTHGATE_BENCH_PYTHON", sys.executable),
-        "-m",
-        "authgate",
-        "proxy",
-        "--config",
-        str(config),
-        "--log-level",
-        "WARNING",
-    ]
+    argv = authgate_argv(workdir / f"{name}.yaml", document)
     return Service(name, argv, port, workdir, ready_port=admin_port, ready_path="/readyz")
 
 
