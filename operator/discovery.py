@@ -224,49 +224,37 @@ class DiscoveryServer:
         return app
 
     async def discovery(self, request: web.Request) -> web.Response:
-        headers = {"Cache-Control": "no-cache"}
         wanted = request.query.get("provider")
         if wanted:
             entry = self.index.get(wanted)
             if entry is None:
-                self.metrics.discovery_requests.labels("not_found").inc()
-                return web.json_response(
-                    {
-                        "error": "unknown_provider",
-                        "description": f"no OIDCProvider {wanted!r} (use <namespace>/<name>)",
-                    },
-                    status=404,
-                    headers=headers,
-                )
+                why = f"no OIDCProvider {wanted!r} (use <namespace>/<name>)"
+                return self._answer("not_found", {"error": "unknown_provider"}, why, 404)
         else:
-            entry, why = self.index.default()
-            if entry is None and why == "none":
-                self.metrics.discovery_requests.labels("disabled").inc()
-                return web.json_response({"auth_enabled": False}, headers=headers)
+            entry, reason = self.index.default()
+            if entry is None and reason == "none":
+                return self._answer("disabled", {"auth_enabled": False})
             if entry is None:
-                self.metrics.discovery_requests.labels("ambiguous").inc()
                 names = ", ".join(e.key for e in self.index.entries())
-                return web.json_response(
-                    {
-                        "error": "ambiguous_default",
-                        "description": f"several OIDCProviders ({names}) and not exactly one with "
-                        "spec.default: true; name one with ?provider=<ns>/<name>",
-                    },
-                    status=409,
-                    headers=headers,
+                why = (
+                    f"several OIDCProviders ({names}) and not exactly one with "
+                    "spec.default: true; name one with ?provider=<ns>/<name>"
                 )
+                return self._answer("ambiguous", {"error": "ambiguous_default"}, why, 409)
         if entry.document is None:
-            self.metrics.discovery_requests.labels("invalid").inc()
-            return web.json_response(
-                {
-                    "error": "provider_invalid",
-                    "description": f"OIDCProvider {entry.key} does not render; see its status",
-                },
-                status=503,
-                headers=headers,
-            )
-        self.metrics.discovery_requests.labels("ok").inc()
-        return web.json_response(dict(entry.document), headers=headers)
+            why = f"OIDCProvider {entry.key} does not render; see its status"
+            return self._answer("invalid", {"error": "provider_invalid"}, why, 503)
+        return self._answer("ok", dict(entry.document))
+
+    def _answer(
+        self, outcome: str, body: dict[str, Any], description: str = "", status: int = 200
+    ) -> web.Response:
+        """Count the answer under ``outcome`` and send it uncached: a client must see a
+        provider change (or a new default) on its next request."""
+        self.metrics.discovery_requests.labels(outcome).inc()
+        if description:
+            body = {**body, "description": description}
+        return web.json_response(body, status=status, headers={"Cache-Control": "no-cache"})
 
     async def healthz(self, _: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
