@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from authgate.core.session.crypto import generate_key_material
+from tests.support.rawhttp import raw_request, request_head
 
-from .proxy_harness import FakeIdP, ProxyProcess, raw_request, request_head
+from .proxy_harness import FakeIdP, ProxyProcess
 
 pytestmark = pytest.mark.integration
 

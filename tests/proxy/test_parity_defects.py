@@ -16,7 +16,9 @@ from typing import Any
 
 import pytest
 
-from .proxy_harness import FakeIdP, raw_request
+from tests.support.rawhttp import raw_request
+
+from .proxy_harness import FakeIdP
 
 ProxyFactory = Callable[..., Any]
 
