@@ -27,13 +27,14 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from .procstats import TreeStats, tree_stats
 from .tokens import AUDIENCE
 
-__all__ = ["BenchError", "Service", "Stack", "free_port"]
+__all__ = ["BenchError", "Service", "Stack", "authgate_service", "free_port"]
 
 SMALL_BYTES = 1024
 LARGE_BYTES = 1024 * 1024
@@ -236,6 +237,12 @@ def authgate(
         "oidc": {"issuer": issuer, "client_id": AUDIENCE},
         "limits": {"max_in_flight": 100000},
     }
+    return authgate_service(workdir, name, document)
+
+
+def authgate_service(workdir: Path, name: str, document: dict[str, Any]) -> Service:
+    """``authgate proxy`` on ``document`` (written to ``workdir/<name>.yaml``), ready
+    when its admin port's ``/readyz`` answers; every authgate contender starts so."""
     config = workdir / f"{name}.yaml"
     config.write_text(yaml.safe_dump(document))
     argv = [
@@ -250,6 +257,8 @@ def authgate(
         "--log-level",
         "WARNING",
     ]
+    port = int(document["listen"]["port"])
+    admin_port = int(document["admin"]["port"])
     return Service(name, argv, port, workdir, ready_port=admin_port, ready_path="/readyz")
 
 

@@ -13,10 +13,7 @@ Compare it with ``nginx`` (pass-through, no authentication) and the sidecar
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-
-import yaml
 
 from . import contenders as c
 
@@ -37,21 +34,7 @@ def _authgate_gateway(workdir: Path, port: int, issuer: str) -> c.Service:
         "limits": {"max_in_flight": 100000},
         "gateway": {"enabled": True, "proxy_upstream": False},
     }
-    config = workdir / "authgate-gateway.yaml"
-    config.write_text(yaml.safe_dump(document))
-    argv = [
-        sys.executable,
-        "-m",
-        "authgate",
-        "proxy",
-        "--config",
-        str(config),
-        "--log-level",
-        "WARNING",
-    ]
-    return c.Service(
-        "authgate-gateway", argv, port, workdir, ready_port=admin_port, ready_path="/readyz"
-    )
+    return c.authgate_service(workdir, "authgate-gateway", document)
 
 
 def _nginx_auth_request(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ import yaml
 
 from tests.e2e.charts import Helm
 from tests.e2e.images import BuiltImage
+from tests.support.polling import eventually
 from tests.testenv import ClusterEnv
 
 T = TypeVar("T")
@@ -27,18 +27,8 @@ APP_PORT = 8000
 
 
 def wait_for(what: str, check: Callable[[], T], timeout: float = 60.0, interval: float = 0.25) -> T:
-    """Poll ``check()`` until truthy; AssertionError naming ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-            if last:
-                return last
-        except Exception as exc:
-            last = exc
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+    """:func:`tests.support.polling.eventually`, in this suite's argument order."""
+    return eventually(check, timeout, interval, what)
 
 
 def apply(cluster: ClusterEnv, manifest: dict[str, Any]) -> None:

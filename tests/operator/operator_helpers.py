@@ -8,9 +8,8 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,33 +19,12 @@ import pytest
 from kubernetes import client
 
 from tests.support.idp import LocalIdP, serve_idp
+from tests.support.polling import eventually
 from tests.support.ports import free_port
 from tests.testenv.process import tail
 
 T = TypeVar("T")
 GROUP, VERSION, PLURAL = "authgate.io", "v1alpha1", "oidcproviders"
-
-
-def eventually(
-    fn: Callable[[], T], timeout: float = 60.0, interval: float = 0.5, what: str = "condition"
-) -> T:
-    """Call ``fn`` until it returns a truthy value (returned) or ``timeout`` passes."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    error: BaseException | None = None
-    while time.monotonic() < deadline:
-        try:
-            last = fn()
-            error = None
-        except Exception as exc:  # retried until the deadline
-            error = exc
-            last = None
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(
-        f"timed out after {timeout}s waiting for {what}; last={last!r} error={error!r}"
-    )
 
 
 class OperatorProcess:
@@ -146,6 +124,39 @@ class OperatorProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(timeout=10)
+
+
+class OperatorFleet:
+    """The operators one test starts (``OperatorProcess(kube, namespace, log_dir,
+    **defaults, **kwargs)``), all stopped at teardown, their logs printed when the test
+    failed (``rep_call``, set by the suite's ``pytest_runtest_makereport``).  The
+    operator and fault suites' fixtures share this bookkeeping."""
+
+    def __init__(
+        self,
+        kube: Any,
+        log_dir: Path,
+        request: pytest.FixtureRequest,
+        log_chars: int | None = None,
+        **defaults: Any,
+    ) -> None:
+        self.kube, self.log_dir, self.request = kube, log_dir, request
+        self.log_chars = log_chars  # None: the whole log
+        self.defaults = defaults
+        self.started: list[OperatorProcess] = []
+
+    def __call__(self, namespace: str, **kwargs: Any) -> OperatorProcess:
+        op = OperatorProcess(self.kube, namespace, self.log_dir, **{**self.defaults, **kwargs})
+        self.started.append(op)
+        return op.start()
+
+    def stop(self) -> None:
+        rep = getattr(self.request.node, "rep_call", None)
+        for op in self.started:
+            op.stop()
+            if rep is not None and rep.failed:
+                text = op.log() if self.log_chars is None else op.log()[-self.log_chars :]
+                print(f"--- operator log {op.log_file}\n{text}")
 
 
 class Providers:

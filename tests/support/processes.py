@@ -26,6 +26,7 @@ __all__ = [
     "PYTHON",
     "ROOT",
     "ServerProcess",
+    "child_pytest",
     "demo_service",
     "http_get",
     "serve_python",
@@ -167,3 +168,16 @@ def demo_service(workdir: Path) -> contextlib.AbstractContextManager[str]:
     """``python -m authgate.proxy.demo`` (the echo service) until the block ends; yields
     its URL once ``/ready`` answers. Its log is ``workdir/demo.log``."""
     return serve_python(["-m", "authgate.proxy.demo"], workdir / "demo.log", "/ready")
+
+
+def child_pytest(target: str, basetemp: Path) -> subprocess.Popen[str]:
+    """``python -m pytest TARGET -q`` as a child session (its own ``--basetemp``, no
+    cache), output piped as text: the teardown smoke tests interrupt it midway and
+    then check what it printed and what it left running."""
+    return subprocess.Popen(
+        [PYTHON, "-m", "pytest", target, "-q", "-p", "no:cacheprovider", f"--basetemp={basetemp}"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )

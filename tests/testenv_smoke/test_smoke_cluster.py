@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import time
 from typing import Any
 
 import pytest
 import yaml
 
+from tests.support.polling import eventually
 from tests.testenv import ClusterEnv
 from tests.testenv.node_config import POD_CIDR
 
@@ -18,17 +18,7 @@ pytestmark = [pytest.mark.cluster, pytest.mark.integration, pytest.mark.timeout(
 
 
 def _wait(what: str, check: Any, timeout: float = 120.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-            if last:
-                return last
-        except Exception as exc:
-            last = exc
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}: {last!r}")
+    return eventually(check, timeout, 0.5, what)
 
 
 def test_node_ready_at_the_server_version(cluster: ClusterEnv) -> None:

@@ -8,13 +8,12 @@ own cluster (``cluster_child`` marker, tests/conftest.py)."""
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.support.processes import child_pytest
 from tests.testenv import ClusterEnv
 from tests.testenv.components import cache_dir
 from tests.testenv.errors import ComponentMissing
@@ -27,7 +26,6 @@ pytestmark = [
     pytest.mark.timeout(900),
 ]
 
-REPO = Path(__file__).resolve().parents[2]
 TARGET = "tests/testenv_smoke/test_smoke_cluster.py::test_a_pod_runs_on_the_bridge"
 
 
@@ -41,25 +39,6 @@ def cluster_available(tmp_path: Path) -> None:
         pytest.skip(str(exc))
 
 
-def _child(basetemp: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            TARGET,
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            f"--basetemp={basetemp}",
-        ],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
 def _assert_clean(basetemp: Path, output: str = "") -> None:
     node = cache_dir() / "cluster" / "node"  # ClusterEnv.node_dir: sockets, kubelet root
     found = leftovers([basetemp, node], [str(basetemp), str(node)])
@@ -68,7 +47,7 @@ def _assert_clean(basetemp: Path, output: str = "") -> None:
 
 
 def test_nothing_left_after_a_run(cluster_available: None, tmp_path: Path) -> None:
-    proc = _child(tmp_path / "run")
+    proc = child_pytest(TARGET, tmp_path / "run")
     output, _ = proc.communicate(timeout=800)
     assert proc.returncode == 0, output
     assert "1 passed" in output
@@ -79,7 +58,7 @@ def test_nothing_left_after_sigterm_with_a_pod_running(
     cluster_available: None, tmp_path: Path
 ) -> None:
     basetemp = tmp_path / "term"
-    proc = _child(basetemp)
+    proc = child_pytest(TARGET, basetemp)
     try:
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:  # a shim of the child's containerd: a pod runs

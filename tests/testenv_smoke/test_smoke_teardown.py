@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.support.processes import child_pytest
 from tests.testenv.components import kubebuilder_asset
 from tests.testenv.errors import ComponentMissing
 
 pytestmark = [pytest.mark.k8s, pytest.mark.integration]
 
-REPO = Path(__file__).resolve().parents[2]
 TARGET = "tests/testenv_smoke/test_smoke_kube.py::test_server_reports_real_version"
 
 
@@ -46,27 +44,8 @@ def _processes_under(path: Path, exclude: int = -1) -> list[str]:
     return found
 
 
-def _pytest(basetemp: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            TARGET,
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            f"--basetemp={basetemp}",
-        ],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
 def test_processes_stopped_after_run(control_plane_available, tmp_path: Path) -> None:
-    proc = _pytest(tmp_path / "run")
+    proc = child_pytest(TARGET, tmp_path / "run")
     output, _ = proc.communicate(timeout=280)  # the child has exited: nothing may remain
     assert proc.returncode == 0, output
     assert "1 passed" in output
@@ -74,7 +53,7 @@ def test_processes_stopped_after_run(control_plane_available, tmp_path: Path) ->
 
 
 def test_processes_stopped_after_sigterm(control_plane_available, tmp_path: Path) -> None:
-    proc = _pytest(tmp_path / "term")
+    proc = child_pytest(TARGET, tmp_path / "term")
     try:
         for _ in range(240):  # bounded: up to 120 s for the apiserver to be started
             running = _processes_under(tmp_path / "term", exclude=proc.pid)
