@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .workloads import Cluster, app_pod_spec, apply, provider_manifest
+from .workloads import APP_CONTAINER_LIMITS, Cluster, app_pod_spec, apply, provider_manifest
 
 SERVER_NAMESPACE = "orders"
 CALLER_NAMESPACE = "jobs"
@@ -174,17 +174,7 @@ def _manifests(installed: Cluster) -> list[dict[str, Any]]:
                             {"name": "AUTHGATE_TOKEN_FILE", "value": f"{TOKEN_DIR}/platform"},
                             {"name": "RUN_SECONDS", "value": str(RUN_SECONDS)},
                         ],
-                        "resources": {
-                            "requests": {"cpu": "10m", "memory": "48Mi"},
-                            "limits": {"memory": "160Mi"},
-                        },
-                        "securityContext": {
-                            "runAsUser": 65532,
-                            "runAsNonRoot": True,
-                            "readOnlyRootFilesystem": True,
-                            "allowPrivilegeEscalation": False,
-                            "capabilities": {"drop": ["ALL"]},
-                        },
+                        **APP_CONTAINER_LIMITS,
                         "volumeMounts": [
                             {"name": "platform-token", "mountPath": TOKEN_DIR, "readOnly": True},
                             {"name": "tmp", "mountPath": "/tmp"},

@@ -25,6 +25,19 @@ APP_NAMESPACE = "shop"
 PROVIDER = "keycloak"
 APP_PORT = 8000
 
+#: The resources and restricted security context of every app container the suite runs
+#: (the pod security "restricted" profile: non-root, read-only root, no capabilities).
+APP_CONTAINER_LIMITS: dict[str, Any] = {
+    "resources": {"requests": {"cpu": "10m", "memory": "48Mi"}, "limits": {"memory": "160Mi"}},
+    "securityContext": {
+        "runAsUser": 65532,
+        "runAsNonRoot": True,
+        "readOnlyRootFilesystem": True,
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+    },
+}
+
 
 def wait_for(what: str, check: Callable[[], T], timeout: float = 60.0, interval: float = 0.25) -> T:
     """:func:`tests.support.polling.eventually`, in this suite's argument order."""
@@ -142,17 +155,7 @@ def app_pod_spec(image: str, revision: str = "1") -> dict[str, Any]:
                 # Endpoint removal reaches kube-proxy a moment after the pod starts
                 # terminating; the app keeps serving meanwhile (docs/deploy.md).
                 "lifecycle": {"preStop": {"sleep": {"seconds": 5}}},
-                "resources": {
-                    "requests": {"cpu": "10m", "memory": "48Mi"},
-                    "limits": {"memory": "160Mi"},
-                },
-                "securityContext": {
-                    "runAsUser": 65532,
-                    "runAsNonRoot": True,
-                    "readOnlyRootFilesystem": True,
-                    "allowPrivilegeEscalation": False,
-                    "capabilities": {"drop": ["ALL"]},
-                },
+                **APP_CONTAINER_LIMITS,
             }
         ],
     }
