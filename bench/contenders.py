@@ -34,7 +34,7 @@ import yaml
 from .procstats import TreeStats, tree_stats
 from .tokens import AUDIENCE
 
-__all__ = ["BenchError", "Service", "Stack", "free_port"]
+__all__ = ["BenchError", "Service", "Stack", "authgate_service", "free_port"]
 
 SMALL_BYTES = 1024
 LARGE_BYTES = 1024 * 1024
@@ -216,16 +216,6 @@ def nginx_passthrough(workdir: Path, nginx: str, port: int, upstream_port: int) 
     )
 
 
-def authgate_argv(config: Path, document: dict[str, Any]) -> list[str]:
-    """Write ``document`` to ``config`` and return the command that serves it.
-
-    AUTHGATE_BENCH_PYTHON names another interpreter (or wrapper) to compare a
-    different build of authgate against the same stack."""
-    config.write_text(yaml.safe_dump(document))
-    python = os.environ.get("AUTHGATE_BENCH_PYTHON", sys.executable)
-    return [python, "-m", "authgate", "proxy", "--config", str(config), "--log-level", "WARNING"]
-
-
 def authgate(
     workdir: Path,
     name: str,
@@ -247,7 +237,28 @@ def authgate(
         "oidc": {"issuer": issuer, "client_id": AUDIENCE},
         "limits": {"max_in_flight": 100000},
     }
-    argv = authgate_argv(workdir / f"{name}.yaml", document)
+    return authgate_service(workdir, name, document)
+
+
+def authgate_service(workdir: Path, name: str, document: dict[str, Any]) -> Service:
+    """``authgate proxy`` on ``document`` (written to ``workdir/<name>.yaml``), ready
+    when its admin port's ``/readyz`` answers; every authgate contender starts so."""
+    config = workdir / f"{name}.yaml"
+    config.write_text(yaml.safe_dump(document))
+    argv = [
+        # AUTHGATE_BENCH_PYTHON: another interpreter (or wrapper) to compare a
+        # different build of authgate against the same stack.
+        os.environ.get("AUTHGATE_BENCH_PYTHON", sys.executable),
+        "-m",
+        "authgate",
+        "proxy",
+        "--config",
+        str(config),
+        "--log-level",
+        "WARNING",
+    ]
+    port = int(document["listen"]["port"])
+    admin_port = int(document["admin"]["port"])
     return Service(name, argv, port, workdir, ready_port=admin_port, ready_path="/readyz")
 
 

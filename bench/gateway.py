@@ -34,10 +34,7 @@ def _authgate_gateway(workdir: Path, port: int, issuer: str) -> c.Service:
         "limits": {"max_in_flight": 100000},
         "gateway": {"enabled": True, "proxy_upstream": False},
     }
-    argv = c.authgate_argv(workdir / "authgate-gateway.yaml", document)
-    return c.Service(
-        "authgate-gateway", argv, port, workdir, ready_port=admin_port, ready_path="/readyz"
-    )
+    return c.authgate_service(workdir, "authgate-gateway", document)
 
 
 def _nginx_auth_request(

@@ -62,6 +62,24 @@ class RequestRecord:
     duration_seconds: float
     peer: str
 
+    @classmethod
+    def refused(cls, status: int, reason: str | None, peer: str, method: str = "") -> RequestRecord:
+        """A request the engine refused before it had a target (the HTTP parser's
+        refusals): no path, principal or timings.  One constructor, so both engines
+        report these alike; a 5xx here is our failure (``error``), not a rejection."""
+        return cls(
+            method=method,
+            path="",  # the target did not parse; nothing of it is logged
+            status=status,
+            outcome=Outcome.REJECTED if status < 500 else Outcome.ERROR,
+            reason=reason,
+            principal=None,
+            auth_seconds=None,
+            upstream_seconds=None,
+            duration_seconds=0.0,
+            peer=peer,
+        )
+
 
 class RequestObserver:
     """The one sink for finished requests: metrics series and access log."""

@@ -92,30 +92,18 @@ class SafeRequestHandler(RequestHandler):
     ) -> web.StreamResponse:
         error = _answer(status, exc)
         reason = error.reason
-        exc_type = type(exc).__name__ if exc is not None else None
+        extra = {
+            "reason": reason,
+            "status": error.status,
+            "exc_type": type(exc).__name__ if exc is not None else None,
+            "peer": request.remote,
+        }
         if isinstance(exc, HttpProcessingError):
             # Client garbage (scanners, TLS on a plain port) is routine: no error level.
             level = logging.DEBUG if isinstance(exc, BadHttpMethod) else logging.INFO
-            log.log(
-                level,
-                "malformed request rejected",
-                extra={
-                    "reason": reason,
-                    "status": error.status,
-                    "exc_type": exc_type,
-                    "peer": request.remote,
-                },
-            )
+            log.log(level, "malformed request rejected", extra=extra)
         else:
-            log.error(
-                "request failed in the server",
-                extra={
-                    "reason": reason,
-                    "status": error.status,
-                    "exc_type": exc_type,
-                    "peer": request.remote,
-                },
-            )
+            log.error("request failed in the server", extra=extra)
         if request.writer.output_size > 0:
             # Part of a response went out already: the connection is unusable.
             raise ConnectionError("response already started; cannot send an error answer")
@@ -126,7 +114,11 @@ class SafeRequestHandler(RequestHandler):
                 # Our middleware never ran for this request: report it here.
                 observer = _observer(request) or self._server_observer()
                 if observer is not None:
-                    observer(_record(request, error, reason))
+                    observer(
+                        RequestRecord.refused(
+                            error.status, reason, request.remote or "", request.method
+                        )
+                    )
         response = render(error_answer(error, close=True), bare=True)
         response.force_close()
         return response
@@ -144,21 +136,6 @@ def _observer(request: web.Request) -> RequestObserver | None:
         return request.app.get(OBSERVER)
     except (AttributeError, AssertionError, RuntimeError):  # no route was matched yet
         return None
-
-
-def _record(request: web.Request, error: GatewayError | AuthError, reason: str) -> RequestRecord:
-    return RequestRecord(
-        method=request.method,
-        path="",  # the target did not parse; nothing of it is logged
-        status=error.status,
-        outcome=Outcome.REJECTED if error.status < 500 else Outcome.ERROR,
-        reason=reason,
-        principal=None,
-        auth_seconds=None,
-        upstream_seconds=None,
-        duration_seconds=0.0,
-        peer=request.remote or "",
-    )
 
 
 class SafeServer(web.Server):

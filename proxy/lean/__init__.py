@@ -8,16 +8,10 @@ asyncio Protocol with the llhttp parser.  This package serves HTTP/1.1
 rewriting, and reuses :class:`authgate.core.gate.Gate` unchanged, so every
 authentication and authorization rule is identical on both paths.
 
-Entry point (the contract the proxy's engine dispatch wires to)::
-
-    async def serve_lean(
-        config: ProxyConfig,
-        runtime: Callable[[], Runtime],
-        *,
-        sock: socket.socket | None = None,
-        on_ws_upgrade: UpgradeHook | None = None,
-        on_request: Callable[[RequestRecord], None] | None = None,
-    ) -> LeanServer
+Entry point (the contract the proxy's engine dispatch wires to):
+:func:`~authgate.proxy.lean.server.serve_lean` takes the config and the
+runtime getter, then keyword-only ``sock``, ``on_ws_upgrade`` and
+``on_request``, and returns a started :class:`LeanServer`:
 
 * ``config`` — the parsed document; ``listen``, ``upstream`` (parsed into an
   :class:`~authgate.core.upstream.UpstreamTarget`: scheme, TLS, base path),
@@ -50,18 +44,10 @@ is the same as the aiohttp engine's.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+# A plain re-export: httptools and uvloop are hard dependencies, and no module of
+# this package imports the package itself, so there is no cycle to defer.  The
+# aiohttp engine never imports this package (the runner imports
+# ``.lean.server`` only when the lean engine is chosen).
+from .server import LeanServer, RequestRecord, serve_lean
 
 __all__ = ["LeanServer", "RequestRecord", "serve_lean"]
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .server import LeanServer, RequestRecord, serve_lean
-
-
-def __getattr__(name: str) -> Any:
-    # Lazy: importing the package must not pull httptools/uvloop for the aiohttp engine.
-    if name in __all__:
-        from . import server
-
-        return getattr(server, name)
-    raise AttributeError(name)

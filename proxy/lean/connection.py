@@ -27,7 +27,7 @@ import httptools
 from authgate.core.errors import AuthError, GatewayError, HeadersTooLarge, MalformedRequest
 from authgate.core.gate import bad_request_target
 
-from ..records import Outcome, RequestRecord
+from ..records import RequestRecord
 from .answers import error_bytes
 from .exchange import Exchange
 from .relay import ResponseRelay
@@ -273,17 +273,8 @@ class ClientConnection(asyncio.Protocol):
         hook = self.server.on_request
         if hook is not None:  # as the aiohttp engine reports its parser's refusals
             hook(
-                RequestRecord(
-                    method="",
-                    path="",
-                    status=error.status,
-                    outcome=Outcome.REJECTED,
-                    reason=error.reason,
-                    principal=None,
-                    auth_seconds=None,
-                    upstream_seconds=None,
-                    duration_seconds=0.0,
-                    peer=self.peer_host.decode("ascii", "replace"),
+                RequestRecord.refused(
+                    error.status, error.reason, self.peer_host.decode("ascii", "replace")
                 )
             )
 

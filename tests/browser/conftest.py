@@ -8,55 +8,32 @@ Screenshots and the timing figure go to ``build/artifacts/browser/``
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 
 from authgate.core.session.crypto import generate_key_material
 from tests.browser.chromium import Browser, chromium_paths
 from tests.proxy.proxy_harness import (  # the proxy as a real process
-    PYTHON,
+    ProxyFleet,
     ProxyProcess,
-    ServerProcess,
     base_document,
     deep_merge,
-    wait_for,
 )
-from tests.support.ports import free_port
-from tests.testenv.components import in_ci
+from tests.support.fixtures import engine
+from tests.support.processes import serve_python
+from tests.testenv.availability import unavailable
 from tests.testenv.realm import BROWSER_CLIENT_ID
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 
+__all__ = ["engine"]  # the shared engine matrix, registered by this import
+
 pytestmark = [pytest.mark.integration, pytest.mark.keycloak]
-
-
-def unavailable(reason: str) -> NoReturn:
-    """Skip outside CI; fail (never skip) under CI=true (as tests/conftest.py)."""
-    if in_ci():
-        pytest.fail(f"CI=true and a test-environment component is missing: {reason}", False)
-    pytest.skip(reason)
-
-
-def _engines() -> list[str]:
-    engines = ["aiohttp"]
-    try:
-        module = importlib.import_module("authgate.proxy.lean.server")
-    except ImportError:
-        return engines
-    if hasattr(module, "serve_lean"):
-        engines.append("lean")
-    return engines
-
-
-@pytest.fixture(params=_engines())
-def engine(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 @pytest.fixture(scope="session")
@@ -70,14 +47,8 @@ def artifacts() -> Path:
 @pytest.fixture(scope="session")
 def landing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     workdir = tmp_path_factory.mktemp("landing")
-    port = free_port()
-    proc = ServerProcess(
-        [PYTHON, str(HERE / "landing.py"), "--port", str(port)], workdir / "landing.log"
-    ).start()
-    url = f"http://127.0.0.1:{port}"
-    wait_for(f"{url}/__seen", proc=proc.proc)
-    yield url
-    proc.stop()
+    with serve_python([str(HERE / "landing.py")], workdir / "landing.log", "/__seen") as url:
+        yield url
 
 
 @pytest.fixture
@@ -99,7 +70,7 @@ def sidecars(
 ) -> Iterator[Factory]:
     """``sidecars(**overrides)`` starts one sidecar of the platform host with
     browser sign-in on (public client ``authgate-browser``, dev http loopback)."""
-    started: list[ProxyProcess] = []
+    fleet = ProxyFleet(tmp_path)
 
     def factory(**overrides: Any) -> ProxyProcess:
         document = deep_merge(
@@ -120,17 +91,10 @@ def sidecars(
             },
         )
         document = deep_merge(document, overrides)
-        workdir = tmp_path / f"sidecar{len(started)}"
-        workdir.mkdir()
-        proxy = ProxyProcess(document, workdir)
-        started.append(proxy)
-        return proxy.start()
+        return fleet.start(document, workdir=f"sidecar{len(fleet.started)}")
 
-    try:
+    with fleet:
         yield factory
-    finally:
-        for proxy in started:
-            proxy.stop()
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import http.server
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import threading
@@ -23,8 +22,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
+
+from tests.support import processes
 
 PYTHON = sys.executable
 REPO = Path(__file__).resolve().parents[2]
@@ -136,60 +136,17 @@ class LineReader:
         raise AssertionError(f"{pattern!r} not seen within {timeout}s in:\n{self.text()}")
 
 
-class ServerProcess:
-    """A long-running child with a log file, stopped by its own pid."""
+class ServerProcess(processes.ServerProcess):
+    """:class:`tests.support.processes.ServerProcess` in the client suite's clean
+    environment and a session of its own, stopped by its own pid (15 s grace)."""
 
     def __init__(
         self, argv: Sequence[str], log_path: Path, env: Mapping[str, str] | None = None
     ) -> None:
-        self.argv = list(argv)
-        self.log_path = log_path
-        self.env = clean_env(env)
-        self.proc: subprocess.Popen[bytes] | None = None
+        super().__init__(list(argv), log_path, env=clean_env(env), new_session=True)
 
-    def start(self) -> ServerProcess:
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                self.argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=self.env,
-                start_new_session=True,
-            )
-        return self
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def wait_http(self, url: str, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise AssertionError(
-                    f"{self.argv} exited {self.proc.returncode}:\n{self.log()[-4000:]}"
-                )
-            try:
-                if httpx.get(url, timeout=2.0).status_code < 500:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"{url} not up within {timeout}s:\n{self.log()[-4000:]}")
-
-    def stop(self) -> None:
-        proc = self.proc
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+    def stop(self, timeout: float = 15.0) -> None:
+        super().stop(timeout)
 
 
 def proxy_document(

@@ -5,14 +5,14 @@ platform is named as such rather than "is it running?"."""
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
+
+from tests.support.httpserver import LoopbackHTTPServer, Request
 
 from .client_harness import CannedServer, Cli, assert_clean_failure
 from .test_token_sources import jwt_like
@@ -20,35 +20,19 @@ from .test_token_sources import jwt_like
 pytestmark = pytest.mark.integration
 
 
-class TokenEndpoint:
+class TokenEndpoint(LoopbackHTTPServer):
     """An IdP token endpoint that answers every POST with ``body`` and records the forms."""
 
     def __init__(self, body: dict[str, Any]) -> None:
-        forms: list[dict[str, str]] = []
-        self.forms = forms
+        self.forms: list[dict[str, str]] = []
         payload = json.dumps(body).encode()
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                form = parse_qs(self.rfile.read(length).decode())
-                forms.append({k: v[0] for k, v in form.items()})
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+        def respond(request: Request) -> tuple[int, bytes]:
+            form = parse_qs(request.body.decode())
+            self.forms.append({k: v[0] for k, v in form.items()})
+            return 200, payload
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(respond, methods=("POST",))
 
 
 def platform_document(idp: str, **oidc: Any) -> dict[str, Any]:

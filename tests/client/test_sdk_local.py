@@ -6,48 +6,31 @@ the stored logins are quickstart-style tokens, so no IdP is involved.
 
 from __future__ import annotations
 
-import http.server
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from authgate.client import Client, Forbidden, NotLoggedIn, UsageError
 from authgate.client.store import ClientConfig, Cluster, ConfigStore, Context
 from authgate.client.tokens import TokenSet
+from tests.support.httpserver import LoopbackHTTPServer, Request
 
 
-class Recorder:
+class Recorder(LoopbackHTTPServer):
     """Answers 200 (or 403 on /forbidden) and records each Authorization header."""
 
     def __init__(self) -> None:
-        seen: list[tuple[str, str | None]] = []
-        self.seen = seen
+        self.seen: list[tuple[str, str | None]] = []
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                seen.append((self.path, self.headers.get("Authorization")))
-                status = 403 if self.path == "/forbidden" else 200
-                body = b'{"reason": "insufficient_scope"}' if status == 403 else b"{}"
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+        def respond(request: Request) -> tuple[int, bytes]:
+            self.seen.append((request.path, request.headers.get("Authorization")))
+            if request.path == "/forbidden":
+                return 403, b'{"reason": "insufficient_scope"}'
+            return 200, b"{}"
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(respond)
 
 
 @pytest.fixture

@@ -14,6 +14,8 @@ import socket
 import threading
 from dataclasses import dataclass, field
 
+from tests.support.sockserver import SocketServer
+
 __all__ = ["DEFAULT_REPLY", "Forwarded", "RecordingUpstream"]
 
 DEFAULT_REPLY = (
@@ -42,43 +44,21 @@ class _Broken(Exception):
 
 
 @dataclass
-class RecordingUpstream:
+class RecordingUpstream(SocketServer):
     reply: bytes = DEFAULT_REPLY
     requests: list[Forwarded] = field(default_factory=list)
     connections: int = 0
 
     def start(self) -> RecordingUpstream:
-        self._sock = socket.socket()
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(64)
-        self.port = int(self._sock.getsockname()[1])
         self._lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-        return self
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return super().start()
 
     def reset(self, reply: bytes = DEFAULT_REPLY) -> None:
         with self._lock:
             self.requests = []
             self.reply = reply
 
-    def close(self) -> None:
-        self._sock.close()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn: socket.socket) -> None:
+    def handle(self, conn: socket.socket) -> None:
         conn.settimeout(30)
         buf = bytearray()
         try:

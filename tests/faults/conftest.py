@@ -14,12 +14,13 @@ from typing import Any
 
 import pytest
 
-from tests.hostile.conftest import ENGINES, canary, idp, servers, upstream
+from tests.hostile.conftest import canary, idp, servers, upstream
 from tests.hostile.forge import claims
-from tests.proxy.proxy_harness import ProxyProcess, base_config, deep_merge
+from tests.proxy.proxy_harness import ProxyFleet, ProxyProcess, base_config, deep_merge
+from tests.support.fixtures import engine
 from tests.support.idp import LocalIdP
 
-__all__ = ["canary", "idp", "servers", "upstream"]
+__all__ = ["canary", "engine", "idp", "servers", "upstream"]
 
 pytestmark = pytest.mark.integration
 
@@ -44,15 +45,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[None]:
     setattr(item, f"rep_{rep.when}", rep)
 
 
-@pytest.fixture(params=ENGINES)
-def engine(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 @pytest.fixture
 def start_proxy(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StartProxy]:
     """``start_proxy(issuer, upstream_url, engine, wait_ready=True, **overrides)``."""
-    started: list[ProxyProcess] = []
+    fleet = ProxyFleet(tmp_path)
 
     def start(
         issuer: str,
@@ -64,16 +60,17 @@ def start_proxy(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Star
         **overrides: Any,
     ) -> ProxyProcess:
         config = deep_merge(base_config(issuer, upstream_url, engine), overrides)
-        proxy = ProxyProcess(config, tmp_path / f"p{len(started)}", name=f"proxy-{engine}")
-        started.append(proxy)
-        return proxy.start(wait_ready=wait_ready, timeout=timeout)
+        workdir = f"p{len(fleet.started)}"
+        name = f"proxy-{engine}"
+        return fleet.start(
+            config, workdir=workdir, name=name, wait_ready=wait_ready, timeout=timeout
+        )
 
-    yield start
-    for proxy in started:
-        proxy.stop()
+    with fleet:
+        yield start
     rep = getattr(request.node, "rep_call", None)
     if rep is not None and rep.failed:
-        for proxy in started:
+        for proxy in fleet.started:
             print(f"\n----- {proxy.name} log (tail) -----\n{proxy.tail(15)}")
 
 

@@ -20,9 +20,9 @@ import aiohttp
 import jwt
 import pytest
 
-from tests.hostile.rawhttp import request
 from tests.hostile.servers import RecordingUpstream
 from tests.proxy.proxy_harness import ProxyProcess
+from tests.support.rawhttp import request
 
 from .conftest import StartProxy
 from .load import LoadReport, one_request

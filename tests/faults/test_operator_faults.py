@@ -26,7 +26,13 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.operator.operator_helpers import OperatorProcess, Providers, eventually, keycloak_spec
+from tests.operator.operator_helpers import (
+    OperatorFleet,
+    OperatorProcess,
+    Providers,
+    eventually,
+    keycloak_spec,
+)
 
 pytestmark = [
     pytest.mark.k8s,
@@ -58,19 +64,9 @@ def op_namespace(kube: Any) -> str:
 def operators(
     kube: Any, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[Callable[[str], OperatorProcess]]:
-    started: list[OperatorProcess] = []
-
-    def start(namespace: str) -> OperatorProcess:
-        op = OperatorProcess(kube, namespace, tmp_path, register_webhook=False)
-        started.append(op)
-        return op.start()
-
-    yield start
-    rep = getattr(request.node, "rep_call", None)
-    for op in started:
-        op.stop()
-        if rep is not None and rep.failed:
-            print(f"--- operator log {op.log_file} (tail)\n{op.log()[-3000:]}")
+    fleet = OperatorFleet(kube, tmp_path, request, log_chars=3000, register_webhook=False)
+    yield fleet
+    fleet.stop()
 
 
 def _issuer_in_configmap(providers: Providers, name: str) -> str | None:

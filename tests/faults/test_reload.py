@@ -15,10 +15,10 @@ import time
 
 import pytest
 
-from tests.hostile.rawhttp import request
 from tests.hostile.servers import RecordingUpstream
 from tests.support.idp import LocalIdP
 from tests.support.ports import free_port
+from tests.support.rawhttp import request
 
 from .conftest import StartProxy, local_token
 from .load import LoadReport, run_load

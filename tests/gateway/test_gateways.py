@@ -17,8 +17,8 @@ import pytest
 import websockets
 
 from tests.hostile import forge
-from tests.hostile.rawhttp import RawResponse, request
 from tests.hostile.servers import Seen
+from tests.support.rawhttp import RawResponse, request
 
 from .conftest import GatewayEnv
 

@@ -19,10 +19,10 @@ import time
 import pytest
 
 from authgate.core.paths import normalize_path
+from tests.support.rawhttp import build_request, send_raw
 
 from .cases import ALL_CASES, IDENTITY, SPOOF, STRIPPED_EXTRA, Case
 from .conftest import HostileEnv
-from .rawhttp import build_request, send_raw
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 

@@ -10,9 +10,9 @@ import secrets
 import pytest
 
 from tests.support.idp import LocalIdP
+from tests.support.rawhttp import request
 
 from .conftest import HostileEnv
-from .rawhttp import request
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

@@ -61,6 +61,6 @@ async def test_session_outlives_token_exp(hostile_env: HostileEnv) -> None:
 
 
 def _status_with(port: int, token: str) -> int:
-    from .rawhttp import request
+    from tests.support.rawhttp import request
 
     return request(port, "GET", "/apis/things", [("Authorization", f"Bearer {token}")]).status

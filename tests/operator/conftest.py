@@ -16,7 +16,7 @@ from kubernetes import client
 from authgate.operator.crd import CRD_NAME, crd_manifest, peering_crd_manifests
 from tests.support.idp import LocalIdP
 
-from .operator_helpers import OperatorProcess, no_keys_idp
+from .operator_helpers import OperatorFleet, OperatorProcess, no_keys_idp
 
 
 @pytest.fixture(scope="session")
@@ -45,21 +45,11 @@ def namespace(kube: Any, crds: None) -> str:
 def start_operator(
     kube: Any, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[Callable[..., OperatorProcess]]:
-    started: list[OperatorProcess] = []
-
-    def start(namespace: str, **kwargs: Any) -> OperatorProcess:
-        op = OperatorProcess(kube, namespace, tmp_path, **kwargs)
-        started.append(op)
-        return op.start()
-
-    yield start
-    failed = getattr(request.node, "rep_call", None)
-    for op in started:
-        op.stop()
-        if failed is not None and failed.failed:
-            print(f"--- operator log {op.log_file}\n{op.log()}")
+    fleet = OperatorFleet(kube, tmp_path, request)
+    yield fleet
+    fleet.stop()
     admission = client.AdmissionregistrationV1Api(kube.api_client())
-    for name in {op.webhook_name for op in started}:
+    for name in {op.webhook_name for op in fleet.started}:
         try:
             admission.delete_mutating_webhook_configuration(name)
         except client.ApiException as exc:

@@ -125,6 +125,39 @@ class OperatorProcess:
             self.proc.wait(timeout=10)
 
 
+class OperatorFleet:
+    """The operators one test starts (``OperatorProcess(kube, namespace, log_dir,
+    **defaults, **kwargs)``), all stopped at teardown, their logs printed when the test
+    failed (``rep_call``, set by the suite's ``pytest_runtest_makereport``).  The
+    operator and fault suites' fixtures share this bookkeeping."""
+
+    def __init__(
+        self,
+        kube: Any,
+        log_dir: Path,
+        request: pytest.FixtureRequest,
+        log_chars: int | None = None,
+        **defaults: Any,
+    ) -> None:
+        self.kube, self.log_dir, self.request = kube, log_dir, request
+        self.log_chars = log_chars  # None: the whole log
+        self.defaults = defaults
+        self.started: list[OperatorProcess] = []
+
+    def __call__(self, namespace: str, **kwargs: Any) -> OperatorProcess:
+        op = OperatorProcess(self.kube, namespace, self.log_dir, **{**self.defaults, **kwargs})
+        self.started.append(op)
+        return op.start()
+
+    def stop(self) -> None:
+        rep = getattr(self.request.node, "rep_call", None)
+        for op in self.started:
+            op.stop()
+            if rep is not None and rep.failed:
+                text = op.log() if self.log_chars is None else op.log()[-self.log_chars :]
+                print(f"--- operator log {op.log_file}\n{text}")
+
+
 class Providers:
     """CRUD of OIDCProviders through the real API server."""
 

@@ -1,8 +1,9 @@
 """Fixtures for the proxy suite: real processes on loopback.
 
 * ``fake_idp`` — discovery + JWKS on loopback (:class:`tests.support.idp.LocalIdP`),
-  until Keycloak is the IdP of every run (``test_keycloak.py`` covers it already).
-* ``demo_upstream`` — ``python -m authgate.proxy.demo``, the echo service.
+  until Keycloak is the IdP of every run (``test_keycloak.py`` covers it already);
+  from :mod:`tests.support.fixtures`, as the workload suite takes it.
+* ``demo_upstream`` — ``python -m authgate.proxy.demo``, the echo service (likewise).
 * ``misbehaving_upstream`` — hangs, for 504 and cancellation.
 * ``proxy_factory`` — ``python -m authgate proxy --config FILE``, parametrized
   over the data-path engines (:data:`tests.support.engines.ENGINES`: ``aiohttp``
@@ -17,21 +18,20 @@ from typing import Any
 
 import pytest
 
-from tests.support.engines import ENGINES
-from tests.support.idp import serve_idp
+from tests.support.fixtures import demo_upstream, engine, fake_idp
+from tests.support.processes import serve_python
 
 from .proxy_harness import (
     HERE,
-    PYTHON,
     FakeIdP,
+    ProxyFleet,
     ProxyProcess,
     ServerProcess,
     base_document,
     deep_merge,
-    demo_service,
-    free_port,
-    wait_for,
 )
+
+__all__ = ["demo_upstream", "engine", "fake_idp"]  # shared fixtures, registered by this import
 
 pytestmark = pytest.mark.integration
 
@@ -51,37 +51,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def fake_idp() -> Iterator[FakeIdP]:
-    """The shared loopback IdP (one RSA, one EC key), its issuer the bare origin."""
-    with serve_idp(realm="") as idp:
-        yield idp
-
-
-@pytest.fixture(scope="session")
-def demo_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with demo_service(tmp_path_factory.mktemp("demo")) as url:
+def misbehaving_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    workdir = tmp_path_factory.mktemp("bad")
+    with serve_python(
+        [str(HERE / "misbehaving_upstream.py")], workdir / "bad.log", "/stats"
+    ) as url:
         yield url
 
 
-@pytest.fixture(scope="session")
-def misbehaving_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    workdir = tmp_path_factory.mktemp("bad")
-    port = free_port()
-    proc = ServerProcess(
-        [PYTHON, str(HERE / "misbehaving_upstream.py"), "--port", str(port)], workdir / "bad.log"
-    ).start()
-    url = f"http://127.0.0.1:{port}"
-    wait_for(f"{url}/stats", proc=proc.proc)
-    yield url
-    proc.stop()
-
-
 ProxyFactory = Callable[..., ProxyProcess]
-
-
-@pytest.fixture(params=ENGINES)
-def engine(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 @pytest.fixture
@@ -94,22 +72,15 @@ def proxy_factory(
 ) -> Iterator[ProxyFactory]:
     """``proxy_factory(**overrides)`` starts a proxy (config deep-merged with
     ``overrides``) and waits until it is ready; all are stopped afterwards."""
-    started: list[ProxyProcess] = []
+    fleet = ProxyFleet(tmp_path)
 
     def factory(*, wait_ready: bool = True, **overrides: Any) -> ProxyProcess:
         document = deep_merge(base_document(fake_idp.issuer, demo_upstream, engine), overrides)
-        workdir = tmp_path / f"proxy{len(started)}"
-        workdir.mkdir()
-        proxy = ProxyProcess(document, workdir)
-        started.append(proxy)
-        return proxy.start(wait_ready=wait_ready)
+        return fleet.start(document, workdir=f"proxy{len(fleet.started)}", wait_ready=wait_ready)
 
-    try:
+    with fleet:
         yield factory
-    finally:
-        for proxy in started:
-            proxy.stop()
-    _dump_on_failure(request, *(p.process for p in started if p.process is not None))
+    _dump_on_failure(request, *(p.process for p in fleet.started if p.process is not None))
 
 
 @pytest.fixture

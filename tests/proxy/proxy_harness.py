@@ -1,22 +1,20 @@
-"""Real processes for the proxy tests: the demo service, the proxy, raw HTTP.
+"""Real proxy processes for the proxy-facing suites: documents, the process, a fleet.
 
 Everything here starts an actual process on a free loopback port and waits
 for it with a bounded poll; logs go to files that are printed on failure. The
-generic pieces live in :mod:`tests.support` (processes, ports, the loopback IdP) and
-are re-exported here, for the suites that import them from the harness.
+generic pieces live in :mod:`tests.support` (processes and the demo service, ports,
+the loopback IdP; raw HTTP is :mod:`tests.support.rawhttp`) and are re-exported here,
+for the suites that import them from the harness.
 """
 
 from __future__ import annotations
 
-import asyncio
 import copy
-import json
 import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,7 @@ import yaml
 
 from tests.support.idp import AUDIENCE, LocalIdP
 from tests.support.ports import free_port
-from tests.support.processes import PYTHON, ROOT, ServerProcess, http_get, wait_for
+from tests.support.processes import PYTHON, ROOT, ServerProcess, demo_service, http_get, wait_for
 
 __all__ = [
     "AUDIENCE",
@@ -35,8 +33,8 @@ __all__ = [
     "ROOT",
     "FakeIdP",
     "ProxyError",
+    "ProxyFleet",
     "ProxyProcess",
-    "RawResponse",
     "ServerProcess",
     "base_config",
     "base_document",
@@ -44,30 +42,13 @@ __all__ = [
     "demo_service",
     "free_port",
     "http_get",
+    "listening_document",
     "metric_value",
-    "raw_request",
-    "request_head",
     "wait_for",
 ]
 
 HERE = Path(__file__).resolve().parent
 CLIENT_ID = "authgate-cli"
-
-
-@contextmanager
-def demo_service(workdir: Path) -> Iterator[str]:
-    """``python -m authgate.proxy.demo`` (the echo service) on a free port, until the
-    block ends; yields its URL once ``/ready`` answers. Its log is ``workdir/demo.log``."""
-    port = free_port()
-    proc = ServerProcess(
-        [PYTHON, "-m", "authgate.proxy.demo", "--port", str(port)], workdir / "demo.log"
-    ).start()
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_for(f"{url}/ready", proc=proc.proc)
-        yield url
-    finally:
-        proc.stop()
 
 
 # --------------------------------------------------------------------------- the IdP
@@ -90,13 +71,21 @@ def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, An
     return out
 
 
-def base_document(issuer: str, upstream: str, engine: str) -> dict[str, Any]:
+def listening_document(engine: str) -> dict[str, Any]:
+    """The head of every test proxy document: one worker of ``engine`` on free loopback
+    ports (listener and admin); a suite adds its upstream, IdP and policy."""
     return {
         "apiVersion": "authgate.io/v1alpha1",
         "kind": "ProxyConfig",
         "server": {"engine": engine, "workers": 1},
         "listen": {"host": "127.0.0.1", "port": free_port()},
         "admin": {"host": "127.0.0.1", "port": free_port()},
+    }
+
+
+def base_document(issuer: str, upstream: str, engine: str) -> dict[str, Any]:
+    return {
+        **listening_document(engine),
         "upstream": {"url": upstream, "connect_timeout_seconds": 2, "read_timeout_seconds": 3},
         "auth_enabled": True,
         "oidc": {"issuer": issuer, "client_id": CLIENT_ID, "audience": [AUDIENCE]},
@@ -319,64 +308,39 @@ def metric_value(exposition: str, name: str, **labels: str) -> float:
     return 0.0
 
 
-# --------------------------------------------------------------------------- raw HTTP
+class ProxyFleet:
+    """The proxies one fixture starts, each in a work directory of its own under
+    ``root``, all stopped together at teardown.
 
+    Every proxy-starting fixture (the proxy, browser, fault and workload suites)
+    needs the same list-start-stop bookkeeping; it is written once here.
+    """
 
-@dataclass
-class RawResponse:
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.started: list[ProxyProcess] = []
 
-    def header(self, name: str) -> str | None:
-        for k, v in self.headers:
-            if k.lower() == name.lower():
-                return v
-        return None
+    def start(
+        self,
+        document: dict[str, Any],
+        *,
+        workdir: str,
+        name: str = "proxy",
+        wait_ready: bool = True,
+        timeout: float = 30,
+    ) -> ProxyProcess:
+        """Start a proxy on ``document`` in ``root/workdir`` and wait for it; it is stopped
+        with the fleet even when waiting fails."""
+        proxy = ProxyProcess(document, self.root / workdir, name=name)
+        self.started.append(proxy)
+        return proxy.start(wait_ready=wait_ready, timeout=timeout)
 
-    def json(self) -> Any:
-        return json.loads(self.body)
+    def stop(self) -> None:
+        for proxy in self.started:
+            proxy.stop()
 
+    def __enter__(self) -> ProxyFleet:
+        return self
 
-async def raw_request(
-    port: int, head: bytes, body: bytes = b"", timeout: float = 10.0
-) -> RawResponse:
-    """Send bytes exactly as given (for duplicate/odd headers and raw targets)
-    and read one response (``Connection: close`` is expected in ``head``)."""
-
-    async def go() -> RawResponse:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        try:
-            writer.write(head + body)
-            await writer.drain()
-            data = await reader.read()
-        finally:
-            writer.close()
-        header_blob, _, rest = data.partition(b"\r\n\r\n")
-        lines = header_blob.decode("latin-1").split("\r\n")
-        status = int(lines[0].split()[1])
-        headers = [tuple(x.split(":", 1)) for x in lines[1:] if ":" in x]
-        hdrs = [(k.strip(), v.strip()) for k, v in headers]
-        if any(k.lower() == "transfer-encoding" and "chunked" in v.lower() for k, v in hdrs):
-            rest = _dechunk(rest)
-        return RawResponse(status, hdrs, rest)
-
-    return await asyncio.wait_for(go(), timeout)
-
-
-def _dechunk(data: bytes) -> bytes:
-    out = bytearray()
-    while data:
-        size_line, _, data = data.partition(b"\r\n")
-        size = int(size_line.split(b";")[0], 16)
-        if size == 0:
-            break
-        out += data[:size]
-        data = data[size + 2 :]
-    return bytes(out)
-
-
-def request_head(method: str, target: str, port: int, headers: list[tuple[str, str]]) -> bytes:
-    lines = [f"{method} {target} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Connection: close"]
-    lines += [f"{k}: {v}" for k, v in headers]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

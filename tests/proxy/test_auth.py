@@ -9,7 +9,9 @@ import time
 import aiohttp
 import pytest
 
-from .proxy_harness import FakeIdP, ProxyProcess, raw_request, request_head
+from tests.support.rawhttp import raw_request, request_head
+
+from .proxy_harness import FakeIdP, ProxyProcess
 
 pytestmark = pytest.mark.integration
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from authgate.core.session.crypto import generate_key_material
+from tests.support.rawhttp import raw_request, request_head
 
-from .proxy_harness import FakeIdP, ProxyProcess, raw_request, request_head
+from .proxy_harness import FakeIdP, ProxyProcess
 
 pytestmark = pytest.mark.integration
 
@@ -24,6 +25,14 @@ SPOOF_VARIANTS: list[list[tuple[str, str]]] = [
     [("Connection", "keep-alive, X-NMP-Scopes"), ("X-NMP-Scopes", "platform:admin")],
     [("X-NMP-Principal-Email", "boss@example.com"), ("X_NMP_Principal_Groups", "admins")],
 ]
+
+
+def _received(echo: dict) -> dict[str, list[str]]:
+    """The fields the upstream received, by lower-case name (repeats kept in order)."""
+    fields: dict[str, list[str]] = {}
+    for k, v in echo["headers"]:
+        fields.setdefault(k.lower(), []).append(v)
+    return fields
 
 
 def _identity(echo: dict) -> dict[str, list[str]]:
@@ -77,9 +86,7 @@ async def test_forwarded_headers_set_from_peer(proxy: ProxyProcess, fake_idp: Fa
     )
     resp = await raw_request(proxy.port, head)
     assert resp.status == 200
-    seen: dict[str, list[str]] = {}
-    for k, v in resp.json()["headers"]:
-        seen.setdefault(k.lower(), []).append(v)
+    seen = _received(resp.json())
     assert seen["x-forwarded-for"] == ["127.0.0.1"]  # untrusted chain replaced by the peer
     assert seen["x-forwarded-proto"] == ["http"]
     assert seen["x-forwarded-host"] == [f"127.0.0.1:{proxy.port}"]
@@ -104,10 +111,7 @@ async def test_forwarded_chain_of_a_trusted_proxy_is_appended_to(
     for name, proxy in (("trusted", trusted), ("untrusted", untrusted)):
         resp = await raw_request(proxy.port, request_head("GET", "/apis/fwd", proxy.port, sent))
         assert resp.status == 200
-        fields: dict[str, list[str]] = {}
-        for k, v in resp.json()["headers"]:
-            fields.setdefault(k.lower(), []).append(v)
-        seen[name] = fields
+        seen[name] = _received(resp.json())
     assert seen["trusted"]["x-forwarded-for"] == ["6.6.6.6, 7.7.7.7, 127.0.0.1"]
     assert seen["trusted"]["x-forwarded-host"] == ["app.example"]
     assert seen["trusted"]["x-forwarded-proto"] == ["https"]

@@ -15,8 +15,9 @@ import sys
 import pytest
 
 from authgate.proxy.accesslog import AiohttpRedactionFilter, JsonFormatter
+from tests.support.rawhttp import raw_request
 
-from .proxy_harness import FakeIdP, ProxyProcess, raw_request
+from .proxy_harness import FakeIdP, ProxyProcess
 
 pytestmark = pytest.mark.integration
 

@@ -9,14 +9,16 @@ the test sees the exact bytes each engine forwarded and can answer with a
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
-from .proxy_harness import FakeIdP, raw_request
+from tests.support.rawhttp import raw_request
+from tests.support.sockserver import SocketServer
+
+from .proxy_harness import FakeIdP
 
 ProxyFactory = Callable[..., Any]
 
@@ -24,30 +26,14 @@ pytestmark = pytest.mark.integration
 
 
 @dataclass
-class RawUpstream:
+class RawUpstream(SocketServer):
     """Accepts connections, records each request head, answers ``reply``."""
 
     reply: bytes = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
     heads: list[bytes] = field(default_factory=list)
     received: list[bytes] = field(default_factory=list)
 
-    def start(self) -> RawUpstream:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
-        return self
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
-
-    def _one(self, conn: socket.socket) -> None:
+    def handle(self, conn: socket.socket) -> None:
         conn.settimeout(3)
         data = b""
         try:
@@ -67,9 +53,6 @@ class RawUpstream:
             pass
         finally:
             conn.close()
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 @pytest.fixture

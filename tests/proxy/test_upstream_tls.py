@@ -19,7 +19,9 @@ from typing import Any
 
 import pytest
 
-from .proxy_harness import FakeIdP, raw_request, request_head
+from tests.support.rawhttp import raw_request, request_head
+
+from .proxy_harness import FakeIdP
 
 pytestmark = pytest.mark.integration
 

@@ -1,9 +1,8 @@
-"""Waiting for something a real component does in its own time.
+"""The one bounded poll for a condition that is not an HTTP answer.
 
-Every suite that drives a real process (the operator, the cluster, the smokes)
-polls the same way: call, retry on a falsy answer or an exception, and after
-the deadline fail naming what was awaited and the last answer or error, so a
-timeout in CI says what never happened.
+The operator, cluster and smoke suites wait for Kubernetes objects, pods and
+reconciles to reach a state; each had its own deadline loop.  :func:`eventually`
+is that loop once: an exception counts as "not yet" and is reported if time runs out.
 """
 
 from __future__ import annotations
@@ -11,6 +10,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
+
+__all__ = ["eventually"]
 
 T = TypeVar("T")
 

@@ -9,35 +9,21 @@ runs, end the child normally or with SIGTERM, and then look for leftovers.
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.support.processes import child_pytest
 from tests.testenv.node_cleanup import processes_mentioning
 
-REPO = Path(__file__).resolve().parents[2]
 #: How often the parent looks for the child's processes.
 POLL_SECONDS = 0.5
 
 
-def start_child(target: str, basetemp: Path) -> subprocess.Popen[str]:
-    """``pytest target`` in a child process, its output (stdout and stderr) piped."""
-    argv = [sys.executable, "-m", "pytest", target, "-q", "-p", "no:cacheprovider"]
-    return subprocess.Popen(
-        [*argv, f"--basetemp={basetemp}"],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
 def run_child(target: str, basetemp: Path, timeout: float) -> str:
     """Run the child to its end; it must pass. Returns its output."""
-    proc = start_child(target, basetemp)
+    proc = child_pytest(target, basetemp)
     output, _ = proc.communicate(timeout=timeout)
     assert proc.returncode == 0, output
     assert "1 passed" in output, output
@@ -49,7 +35,7 @@ def terminate_child_once(
 ) -> str:
     """Start the child, SIGTERM it once a process mentioning ``needle`` whose command line
     holds ``marker`` runs (and ``grace`` seconds more), and return its output."""
-    proc = start_child(target, basetemp)
+    proc = child_pytest(target, basetemp)
     try:
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import jwt
 import pytest
+
+from tests.support.device_flow import device_token_response, poll_device_token
 
 pytestmark = [pytest.mark.keycloak, pytest.mark.integration]
 
@@ -49,33 +49,14 @@ def test_device_flow_completed_through_login_pages(keycloak) -> None:
         f"{keycloak.issuer}/protocol/openid-connect/auth/device",
         data={"client_id": keycloak.cli_client_id, "scope": "openid platform:read"},
     ).json()
-    pending = http.post(
-        keycloak.token_endpoint,
-        data={
-            "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
-            "client_id": keycloak.cli_client_id,
-            "device_code": start["device_code"],
-        },
+    pending = device_token_response(
+        http, keycloak.token_endpoint, keycloak.cli_client_id, start["device_code"]
     )
     assert pending.json()["error"] == "authorization_pending"
 
     keycloak.complete_device_login(start["verification_uri_complete"], "bob")
 
-    token = None
-    for _ in range(20):  # bounded poll (RFC 8628 section 3.4)
-        response = http.post(
-            keycloak.token_endpoint,
-            data={
-                "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
-                "client_id": keycloak.cli_client_id,
-                "device_code": start["device_code"],
-            },
-        )
-        if response.status_code == 200:
-            token = response.json()["access_token"]
-            break
-        assert response.json()["error"] in {"authorization_pending", "slow_down"}
-        time.sleep(max(1, int(start.get("interval", 1))))
+    token = poll_device_token(http, keycloak.token_endpoint, keycloak.cli_client_id, start)
     assert token, "device flow never completed"
     claims = _verify(keycloak, token)
     assert claims["preferred_username"] == "bob"

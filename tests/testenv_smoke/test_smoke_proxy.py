@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
 
+from tests.support.device_flow import poll_device_token
 from tests.support.ports import free_port
 from tests.testenv.process import ManagedProcess
 
@@ -42,19 +42,10 @@ def _device_token(keycloak, username: str) -> str:
         data={"client_id": keycloak.cli_client_id, "scope": "openid platform:read"},
     ).json()
     keycloak.complete_device_login(start["verification_uri_complete"], username)
-    for _ in range(20):  # bounded poll
-        response = http.post(
-            keycloak.token_endpoint,
-            data={
-                "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
-                "client_id": keycloak.cli_client_id,
-                "device_code": start["device_code"],
-            },
-        )
-        if response.status_code == 200:
-            return str(response.json()["access_token"])
-        time.sleep(max(1, int(start.get("interval", 1))))
-    raise AssertionError("device flow did not complete")
+    token = poll_device_token(http, keycloak.token_endpoint, keycloak.cli_client_id, start)
+    if token is None:
+        raise AssertionError("device flow did not complete")
+    return token
 
 
 def _wait(url: str, proc: ManagedProcess) -> None:

@@ -1,18 +1,19 @@
 """Fixtures for the workload-identity suite: a real kube-apiserver of its own
 (``workload_kube``), service accounts and pods in it, TokenRequest tokens, the
-fake IdP and the demo upstream, and the proxy as a real process."""
+fake IdP and the demo upstream (``fake_idp``, ``demo_upstream``: the proxy suite's,
+from :mod:`tests.support.fixtures`), and the proxy as a real process."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from tests.proxy.proxy_harness import FakeIdP, demo_service
-from tests.support.idp import serve_idp
+from tests.support.fixtures import demo_upstream, fake_idp
 from tests.testenv import KubeEnv
+
+__all__ = ["demo_upstream", "fake_idp"]  # shared fixtures, registered by this import
 
 SA_AUDIENCE = "https://platform.authgate.test"
 NAMESPACES = ("jobs", "ci-main", "intruders", "authgate-system")
@@ -95,16 +96,3 @@ def populate(kube: KubeEnv) -> Cluster:
 @pytest.fixture(scope="module")
 def cluster(workload_kube: KubeEnv) -> Cluster:
     return populate(workload_kube)
-
-
-@pytest.fixture(scope="module")
-def idp() -> Iterator[FakeIdP]:
-    """The shared loopback IdP for user tokens, its issuer the bare origin."""
-    with serve_idp(realm="") as found:
-        yield found
-
-
-@pytest.fixture(scope="module")
-def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with demo_service(tmp_path_factory.mktemp("demo")) as url:
-        yield url

@@ -29,9 +29,10 @@ from tests.proxy.proxy_harness import (
     AUDIENCE,
     CLIENT_ID,
     FakeIdP,
+    ProxyFleet,
     ProxyProcess,
     deep_merge,
-    free_port,
+    listening_document,
     wait_for,
 )
 from tests.testenv import KubeEnv
@@ -71,11 +72,7 @@ def proxy_document(
     cluster: Cluster, idp: FakeIdP, upstream: str, token_file: Path, engine: str
 ) -> dict[str, Any]:
     return {
-        "apiVersion": "authgate.io/v1alpha1",
-        "kind": "ProxyConfig",
-        "server": {"engine": engine, "workers": 1},
-        "listen": {"host": "127.0.0.1", "port": free_port()},
-        "admin": {"host": "127.0.0.1", "port": free_port()},
+        **listening_document(engine),
         "upstream": {"url": upstream},
         "oidc": {"issuer": idp.issuer, "client_id": CLIENT_ID, "audience": [AUDIENCE]},
         "keys": {"unknown_kid_cooldown_seconds": 1, "fetch_timeout_seconds": 5},
@@ -96,26 +93,24 @@ def sidecar_token(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) ->
 @pytest.fixture(scope="module")
 def start_proxy(
     cluster: Cluster,
-    idp: FakeIdP,
-    upstream: str,
+    fake_idp: FakeIdP,
+    demo_upstream: str,
     sidecar_token: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[ProxyStarter]:
-    started: list[ProxyProcess] = []
+    fleet = ProxyFleet(tmp_path_factory.mktemp("proxies"))
 
     def start(engine: str = "lean", wait_ready: bool = True, **overrides: Any) -> ProxyProcess:
-        doc = deep_merge(proxy_document(cluster, idp, upstream, sidecar_token, engine), overrides)
-        proxy = ProxyProcess(doc, tmp_path_factory.mktemp(f"proxy-{engine}"))
-        started.append(proxy)
+        doc = proxy_document(cluster, fake_idp, demo_upstream, sidecar_token, engine)
+        workdir = f"proxy-{engine}{len(fleet.started)}"
         try:
-            return proxy.start(wait_ready=wait_ready)
+            return fleet.start(deep_merge(doc, overrides), workdir=workdir, wait_ready=wait_ready)
         except Exception:
-            print(proxy.log()[-4000:])
+            print(fleet.started[-1].log()[-4000:])
             raise
 
-    yield start
-    for proxy in started:
-        proxy.stop()
+    with fleet:
+        yield start
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +150,7 @@ def resign(cluster: Cluster, token: str, **changes: Any) -> str:
 
 @pytest.mark.parametrize("engine", ["lean", "aiohttp"])
 def test_pod_bound_token_is_accepted_and_mapped(
-    cluster: Cluster, idp: FakeIdP, start_proxy: ProxyStarter, lean: ProxyProcess, engine: str
+    cluster: Cluster, fake_idp: FakeIdP, start_proxy: ProxyStarter, lean: ProxyProcess, engine: str
 ) -> None:
     proxy = lean if engine == "lean" else start_proxy(engine)
     token = cluster.token("jobs", "runner", pod=True)
@@ -174,9 +169,9 @@ def test_pod_bound_token_is_accepted_and_mapped(
     assert written["x-nmp-principal-id"] == "service:ci-main/deployer"
     assert "x-nmp-principal-pod" not in written
     # the IdP's tokens keep working next to the cluster's
-    assert upstream_headers(call(proxy, idp.mint()))["x-nmp-principal-id"] == "user-1"
+    assert upstream_headers(call(proxy, fake_idp.mint()))["x-nmp-principal-id"] == "user-1"
     # an IdP token for the cluster's audience is still an IdP token: wrong audience there
-    assert reason(call(proxy, idp.mint(aud=SA_AUDIENCE))) == (401, "bad_audience")
+    assert reason(call(proxy, fake_idp.mint(aud=SA_AUDIENCE))) == (401, "bad_audience")
 
 
 def test_refusals(cluster: Cluster, lean: ProxyProcess, kube: KubeEnv) -> None:
@@ -263,7 +258,7 @@ def test_discovery_needs_the_sidecar_token(cluster: Cluster, start_proxy: ProxyS
 
 
 def test_zy_throughput_figure(
-    cluster: Cluster, idp: FakeIdP, lean: ProxyProcess, tmp_path: Path
+    cluster: Cluster, fake_idp: FakeIdP, lean: ProxyProcess, tmp_path: Path
 ) -> None:
     """The figure for the closing note: requests per second through the lean engine
     with a service-account token next to an IdP token, in one run (wrk, 5 s each;
@@ -282,7 +277,7 @@ def test_zy_throughput_figure(
     figures = {}
     for name, token in (
         ("service-account", cluster.token("jobs", "runner", pod=True)),
-        ("idp", idp.mint()),
+        ("idp", fake_idp.mint()),
     ):
         assert call(lean, token).status_code == 200
         file = tmp_path / f"{name}.txt"

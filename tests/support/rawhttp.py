@@ -1,15 +1,32 @@
-"""A raw-socket HTTP/1.1 client for hostile requests.
+"""The one raw-socket HTTP/1.1 client of the suites (hostile, proxy, gateway, faults).
 
 Real clients normalise what an attacker controls (header case, folding,
-duplicate framing headers, paths), so every hostile request is written byte
-for byte to a socket and the answer read back until the server closes.
+duplicate framing headers, paths), so every such request is written byte
+for byte to a socket and the answer read back until the server closes:
+:func:`send_raw` / :func:`request` from blocking code, :func:`raw_request` from
+async tests (it also undoes a chunked body).  Both parse with :func:`parse_response`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import json
 import socket
 import time
 from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "RawResponse",
+    "build_request",
+    "dechunk",
+    "parse_response",
+    "raw_request",
+    "request",
+    "request_head",
+    "send_raw",
+]
 
 
 @dataclass(frozen=True)
@@ -24,6 +41,9 @@ class RawResponse:
             if k.lower() == name.lower():
                 return v
         return None
+
+    def json(self) -> Any:
+        return json.loads(self.body)
 
 
 def build_request(
@@ -103,3 +123,48 @@ def request(
     timeout: float = 15.0,
 ) -> RawResponse:
     return send_raw(port, build_request(method, target, headers, body), timeout=timeout)
+
+
+def request_head(method: str, target: str, port: int, headers: list[tuple[str, str]]) -> bytes:
+    """A request head with ``Connection: close`` always first, then ``headers`` verbatim:
+    unlike :func:`build_request`, a caller's own ``Connection`` field (hop-by-hop tests)
+    is sent beside it, so the server still closes after answering."""
+    lines = [f"{method} {target} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Connection: close"]
+    lines += [f"{k}: {v}" for k, v in headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+async def raw_request(
+    port: int, head: bytes, body: bytes = b"", timeout: float = 10.0
+) -> RawResponse:
+    """Send bytes exactly as given (for duplicate/odd headers and raw targets)
+    and read one response to EOF (``Connection: close`` is expected in ``head``);
+    a chunked body comes back decoded."""
+
+    async def go() -> RawResponse:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write(head + body)
+            await writer.drain()
+            data = await reader.read()
+        finally:
+            writer.close()
+        resp = parse_response(data)
+        if "chunked" in (resp.header("Transfer-Encoding") or "").lower():
+            resp = dataclasses.replace(resp, body=dechunk(resp.body))
+        return resp
+
+    return await asyncio.wait_for(go(), timeout)
+
+
+def dechunk(data: bytes) -> bytes:
+    """The payload of a chunked body (extensions and trailers dropped)."""
+    out = bytearray()
+    while data:
+        size_line, _, data = data.partition(b"\r\n")
+        size = int(size_line.split(b";")[0], 16)
+        if size == 0:
+            break
+        out += data[:size]
+        data = data[size + 2 :]
+    return bytes(out)
