@@ -45,7 +45,8 @@ class ExchangeClients:
 
 
 def _client(client_id: str, name: str, **fields: Any) -> dict[str, Any]:
-    """A confidential client without the browser flow; ``fields`` add to or override it."""
+    """A confidential client (no public one) without the browser flow; ``fields`` add to
+    or override it."""
     return {
         "clientId": client_id,
         "name": name,
@@ -58,12 +59,18 @@ def _client(client_id: str, name: str, **fields: Any) -> dict[str, Any]:
     }
 
 
-def _job(secret: str) -> dict[str, Any]:
+def _confidential(client_id: str, name: str, secret: str, **fields: Any) -> dict[str, Any]:
+    """A client that authenticates with ``secret``."""
     return _client(
+        client_id, name, clientAuthenticatorType="client-secret", secret=secret, **fields
+    )
+
+
+def _job(secret: str) -> dict[str, Any]:
+    return _confidential(
         JOB_ID,
         "a workload's own client",
-        clientAuthenticatorType="client-secret",
-        secret=secret,
+        secret,
         directAccessGrantsEnabled=True,
         serviceAccountsEnabled=True,
         protocolMappers=[
@@ -82,11 +89,10 @@ def _job(secret: str) -> dict[str, Any]:
 
 
 def _exchanger(secret: str) -> dict[str, Any]:
-    return _client(
+    return _confidential(
         EXCHANGER_ID,
         "token exchange for the platform",
-        clientAuthenticatorType="client-secret",
-        secret=secret,
+        secret,
         attributes={
             "standard.token.exchange.enabled": "true",
             "access.token.lifespan": str(EXCHANGED_LIFESPAN),
