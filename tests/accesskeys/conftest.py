@@ -60,16 +60,11 @@ def operator_factory(
 
 @pytest.fixture(scope="session")
 def echo_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from tests.proxy.proxy_harness import PYTHON, ServerProcess, free_port, wait_for
+    """The demo echo service, started as the client suite starts it."""
+    from tests.client.servers import running_demo
 
-    workdir = tmp_path_factory.mktemp("ak-demo")
-    port = free_port()
-    proc = ServerProcess(
-        [PYTHON, "-m", "authgate.proxy.demo", "--port", str(port)], workdir / "demo.log"
-    ).start()
-    wait_for(f"http://127.0.0.1:{port}/healthz", status=200, timeout=20, proc=proc.proc)
-    yield f"http://127.0.0.1:{port}"
-    proc.stop()
+    with running_demo(tmp_path_factory.mktemp("ak-demo")) as url:
+        yield url
 
 
 @pytest.fixture

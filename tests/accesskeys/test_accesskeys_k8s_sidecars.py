@@ -13,6 +13,7 @@ import asyncio
 import statistics
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -35,30 +36,32 @@ pytestmark = pytest.mark.timeout(600)
 BOUND = 10.0  # seconds: the issue's target for "refused by every sidecar"
 
 
-def _world(
-    keycloak: Any,
-    ns: str,
-    providers: Any,
-    operator_factory: Any,
-    sidecar_factory: Any,
-    *operator_args: str,
-    **access_keys: Any,
-) -> dict[str, Any]:
-    providers.create("corp", provider_spec(keycloak, **access_keys))
-    op = operator_factory(ns, *operator_args)
-    providers.wait_ready("corp")
-    alice = user_token(keycloak, "alice")
-    api = AccessKeyApi(op, provider=f"{ns}/corp")
-    eventually(lambda: api.ready(alice), timeout=60, what="access-key API up")
-    cars = [sidecar_factory("corp", "aiohttp"), sidecar_factory("corp", "lean")]
-    return {
-        "op": op,
-        "api": api,
-        "alice": alice,
-        "bob": user_token(keycloak, "bob"),
-        "cars": cars,
-        "ns": ns,
-    }
+@pytest.fixture
+def world(
+    keycloak: Any, ak_namespace: str, providers: Any, operator_factory: Any, sidecar_factory: Any
+) -> Callable[..., dict[str, Any]]:
+    """Builds the provider ``corp`` (with ``access_keys``), its operator (with
+    ``operator_args``), the access-key API and one sidecar per engine."""
+
+    def build(*operator_args: str, **access_keys: Any) -> dict[str, Any]:
+        ns = ak_namespace
+        providers.create("corp", provider_spec(keycloak, **access_keys))
+        op = operator_factory(ns, *operator_args)
+        providers.wait_ready("corp")
+        alice = user_token(keycloak, "alice")
+        api = AccessKeyApi(op, provider=f"{ns}/corp")
+        eventually(lambda: api.ready(alice), timeout=60, what="access-key API up")
+        cars = [sidecar_factory("corp", "aiohttp"), sidecar_factory("corp", "lean")]
+        return {
+            "op": op,
+            "api": api,
+            "alice": alice,
+            "bob": user_token(keycloak, "bob"),
+            "cars": cars,
+            "ns": ns,
+        }
+
+    return build
 
 
 async def _conditional_gets(url: str, etag: str, n: int) -> float:
@@ -74,10 +77,8 @@ def _all(cars: list[Any], token: str, status: int) -> bool:
     return all(car.status(token) == status for car in cars)
 
 
-def test_create_use_revoke_within_the_bound(
-    keycloak: Any, ak_namespace: str, providers: Any, operator_factory: Any, sidecar_factory: Any
-) -> None:
-    w = _world(keycloak, ak_namespace, providers, operator_factory, sidecar_factory)
+def test_create_use_revoke_within_the_bound(world: Callable[..., dict[str, Any]]) -> None:
+    w = world()
     api, alice, cars = w["api"], w["alice"], w["cars"]
     # the key works as a bearer token on both engines, acting as alice, with its scopes only
     key = api.create(alice, name="reader", scope=["platform:read"])
@@ -131,10 +132,8 @@ def test_create_use_revoke_within_the_bound(
     )
 
 
-def test_rotation_suspend_and_unsuspend(
-    keycloak: Any, ak_namespace: str, providers: Any, operator_factory: Any, sidecar_factory: Any
-) -> None:
-    w = _world(keycloak, ak_namespace, providers, operator_factory, sidecar_factory)
+def test_rotation_suspend_and_unsuspend(world: Callable[..., dict[str, Any]]) -> None:
+    w = world()
     api, bob, cars = w["api"], w["bob"], w["cars"]
     old = api.create(bob, name="rot")
     eventually(lambda: _all(cars, old["token"], 200), timeout=30, what="key accepted")
@@ -160,16 +159,11 @@ def test_rotation_suspend_and_unsuspend(
 
 
 def test_refused_keys(
-    kube: Any,
-    keycloak: Any,
-    ak_namespace: str,
-    providers: Any,
-    operator_factory: Any,
-    sidecar_factory: Any,
+    kube: Any, keycloak: Any, providers: Any, world: Callable[..., dict[str, Any]]
 ) -> None:
     """Expired, forged, another provider's, and a service-bound key by an admin."""
     providers.create("other", provider_spec(keycloak))
-    w = _world(keycloak, ak_namespace, providers, operator_factory, sidecar_factory)
+    w = world()
     api, alice, cars, ns = w["api"], w["alice"], w["cars"], w["ns"]
     good = api.create(alice, name="good", scope=["platform:read"])
     eventually(lambda: _all(cars, good["token"], 200), timeout=30, what="key accepted")
@@ -217,27 +211,10 @@ def test_refused_keys(
     assert "x-nmp-principal-email" not in echoed
 
 
-def test_signing_key_rotation_under_load(
-    kube: Any,
-    keycloak: Any,
-    ak_namespace: str,
-    providers: Any,
-    operator_factory: Any,
-    sidecar_factory: Any,
-) -> None:
+def test_signing_key_rotation_under_load(kube: Any, world: Callable[..., dict[str, Any]]) -> None:
     """The operator rotates its signing key every 6 s (prepublished 3 s ahead) while
     old and freshly minted keys are used continuously: 0 failed requests."""
-    w = _world(
-        keycloak,
-        ak_namespace,
-        providers,
-        operator_factory,
-        sidecar_factory,
-        "--access-key-rotation",
-        "6",
-        "--access-key-prepublish",
-        "3",
-    )
+    w = world("--access-key-rotation", "6", "--access-key-prepublish", "3")
     api, alice, cars, ns = w["api"], w["alice"], w["cars"], w["ns"]
     first = api.create(alice, name="long-lived", scope=["platform:read"])
     eventually(lambda: _all(cars, first["token"], 200), timeout=30, what="key accepted")
@@ -277,17 +254,8 @@ def test_signing_key_rotation_under_load(
     assert failures == [] and sent[0] > 20
 
 
-def test_operator_down_stale_window_then_fail_closed(
-    keycloak: Any, ak_namespace: str, providers: Any, operator_factory: Any, sidecar_factory: Any
-) -> None:
-    w = _world(
-        keycloak,
-        ak_namespace,
-        providers,
-        operator_factory,
-        sidecar_factory,
-        revocationMaxStaleSeconds=8,
-    )
+def test_operator_down_stale_window_then_fail_closed(world: Callable[..., dict[str, Any]]) -> None:
+    w = world(revocationMaxStaleSeconds=8)
     api, alice, cars, op = w["api"], w["alice"], w["cars"], w["op"]
     key = api.create(alice, name="outage", scope=["platform:read"])
     eventually(lambda: _all(cars, key["token"], 200), timeout=30, what="key accepted")

@@ -6,20 +6,23 @@
   ``audience`` = ``api://authgate`` and Keycloak's CA, in front of the demo.
   Its discovery document is what every ``authgate login`` reads.
 * ``cli`` — :class:`client_harness.Cli` with a fresh config file.
+* ``start_proxy`` — a proxy of the test's own from a config document, stopped after it.
+* ``sdk_env`` — no stored login and no ``AUTHGATE_*`` credential for the SDK.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from ..support.ports import free_port
-from .client_harness import PYTHON, Cli, ServerProcess, proxy_document
+from .client_harness import Cli, ServerProcess
+from .keycloak_cli import keycloak_proxy_document
+from .servers import proxy_url, running_demo, running_proxy
 
 DEFAULT_SCOPES = "openid profile email platform:read platform:write"
 
@@ -33,45 +36,45 @@ class Platform:
 
 @pytest.fixture(scope="session")
 def demo_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    workdir = tmp_path_factory.mktemp("demo")
-    port = free_port()
-    proc = ServerProcess(
-        [PYTHON, "-m", "authgate.proxy.demo", "--port", str(port)], workdir / "demo.log"
-    ).start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        proc.wait_http(url + "/")
+    with running_demo(tmp_path_factory.mktemp("demo")) as url:
         yield url
-    finally:
-        proc.stop()
 
 
 @pytest.fixture(scope="session")
 def platform(
     keycloak: Any, demo_upstream: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Platform]:
-    workdir = tmp_path_factory.mktemp("platform")
-    port, admin_port = free_port(), free_port()
-    document = proxy_document(
-        port=port,
-        admin_port=admin_port,
-        upstream=demo_upstream,
-        issuer=keycloak.issuer,
-        client_id=keycloak.cli_client_id,
-        audience=[keycloak.audience],
-        ca_file=str(keycloak.ca_file),
-        default_scopes=DEFAULT_SCOPES,
+    document = keycloak_proxy_document(
+        keycloak, demo_upstream, audience=[keycloak.audience], default_scopes=DEFAULT_SCOPES
     )
-    config = workdir / "proxy.yaml"
-    config.write_text(yaml.safe_dump(document))
-    proc = ServerProcess(
-        [PYTHON, "-m", "authgate", "proxy", "--config", str(config)], workdir / "proxy.log"
-    ).start()
-    try:
-        proc.wait_http(f"http://127.0.0.1:{admin_port}/readyz", timeout=60)
-        yield Platform(f"http://127.0.0.1:{port}", str(keycloak.ca_file), proc)
-    finally:
-        proc.stop()
+    with running_proxy(document, tmp_path_factory.mktemp("platform")) as proc:
+        yield Platform(proxy_url(document), str(keycloak.ca_file), proc)
+
+
+@pytest.fixture
+def start_proxy(tmp_path: Path) -> Iterator[Callable[[dict[str, Any]], str]]:
+    """Starts a proxy of the test's own from a config document; its base URL."""
+    with ExitStack() as stack:
+
+        def start(document: dict[str, Any]) -> str:
+            stack.enter_context(running_proxy(document, tmp_path))
+            return proxy_url(document)
+
+        yield start
+
+
+@pytest.fixture
+def sdk_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The SDK sees no stored login and no credential or platform in the environment."""
+    monkeypatch.setenv("AUTHGATE_CONFIG", str(tmp_path / "no-login.yaml"))
+    for name in (
+        "AUTHGATE_TOKEN",
+        "AUTHGATE_TOKEN_FILE",
+        "AUTHGATE_CLIENT_ID",
+        "AUTHGATE_CLIENT_SECRET",
+        "AUTHGATE_BASE_URL",
+    ):
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture

@@ -44,18 +44,36 @@ class ExchangeClients:
     job_secret: str
 
 
-def _job(secret: str) -> dict[str, Any]:
+def _client(client_id: str, name: str, **fields: Any) -> dict[str, Any]:
+    """A confidential client (no public one) without the browser flow; ``fields`` add to
+    or override it."""
     return {
-        "clientId": JOB_ID,
-        "name": "a workload's own client",
+        "clientId": client_id,
+        "name": name,
         "enabled": True,
         "publicClient": False,
-        "clientAuthenticatorType": "client-secret",
-        "secret": secret,
         "standardFlowEnabled": False,
-        "directAccessGrantsEnabled": True,
-        "serviceAccountsEnabled": True,
-        "protocolMappers": [
+        "directAccessGrantsEnabled": False,
+        "serviceAccountsEnabled": False,
+        **fields,
+    }
+
+
+def _confidential(client_id: str, name: str, secret: str, **fields: Any) -> dict[str, Any]:
+    """A client that authenticates with ``secret``."""
+    return _client(
+        client_id, name, clientAuthenticatorType="client-secret", secret=secret, **fields
+    )
+
+
+def _job(secret: str) -> dict[str, Any]:
+    return _confidential(
+        JOB_ID,
+        "a workload's own client",
+        secret,
+        directAccessGrantsEnabled=True,
+        serviceAccountsEnabled=True,
+        protocolMappers=[
             {
                 "name": "audience-exchanger",
                 "protocol": "openid-connect",
@@ -67,39 +85,24 @@ def _job(secret: str) -> dict[str, Any]:
                 },
             }
         ],
-    }
+    )
 
 
 def _exchanger(secret: str) -> dict[str, Any]:
-    return {
-        "clientId": EXCHANGER_ID,
-        "name": "token exchange for the platform",
-        "enabled": True,
-        "publicClient": False,
-        "clientAuthenticatorType": "client-secret",
-        "secret": secret,
-        "standardFlowEnabled": False,
-        "directAccessGrantsEnabled": False,
-        "serviceAccountsEnabled": False,
-        "attributes": {
+    return _confidential(
+        EXCHANGER_ID,
+        "token exchange for the platform",
+        secret,
+        attributes={
             "standard.token.exchange.enabled": "true",
             "access.token.lifespan": str(EXCHANGED_LIFESPAN),
         },
-        "protocolMappers": realm._mappers(),  # the platform's audience and groups
-    }
+        protocolMappers=realm._mappers(),  # the platform's audience and groups
+    )
 
 
 def _api(secret: str) -> dict[str, Any]:
-    return {
-        "clientId": realm.AUDIENCE,
-        "name": "the platform's API (an audience only)",
-        "enabled": True,
-        "publicClient": False,
-        "bearerOnly": True,
-        "standardFlowEnabled": False,
-        "directAccessGrantsEnabled": False,
-        "serviceAccountsEnabled": False,
-    }
+    return _client(realm.AUDIENCE, "the platform's API (an audience only)", bearerOnly=True)
 
 
 def _ensure(keycloak: Any, client_id: str, build: Any) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from .client_harness import Cli, LineReader, assert_clean_failure
-from .keycloak_cli import LINK, echo, password_login, set_expires_at
+from .keycloak_cli import LINK, device_login, echo, password_login, set_expires_at
 
 pytestmark = [pytest.mark.integration, pytest.mark.keycloak]
 
@@ -23,11 +23,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.keycloak]
 def test_device_flow_completed_in_keycloak_while_cli_waits(
     cli: Cli, platform: Any, keycloak: Any
 ) -> None:
-    proc = cli.start(
-        "login", "--base-url", platform.base_url, "--ca-file", platform.ca_file, "--no-browser"
-    )
-    try:
-        stderr = LineReader(proc.stderr)
+    with device_login(cli, platform) as (proc, stderr):
         stdout = LineReader(proc.stdout)
         link = stderr.wait_for(LINK).group(1)
         code = stderr.wait_for(r"enter the code: (\S+)").group(1)
@@ -35,10 +31,6 @@ def test_device_flow_completed_in_keycloak_while_cli_waits(
         stderr.wait_for(r"Waiting for you to finish in the browser")
         keycloak.complete_device_login(link, "alice")
         assert proc.wait(timeout=60) == 0, stderr.text()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
     assert "Logged in to " + platform.base_url + " as alice@example.com" in stdout.text()
     assert "refresh token stored" in stdout.text()
     assert "Traceback" not in stderr.text()

@@ -7,7 +7,6 @@ CLI wrote; explicit arguments override it; a 401 is retried once after a refresh
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import pytest
 import yaml
 
 from .client_harness import Cli
-from .keycloak_cli import password_login
+from .keycloak_cli import password_login, run_python
 
 pytestmark = [pytest.mark.integration, pytest.mark.keycloak]
 
@@ -44,13 +43,7 @@ def _principal(echoed: dict[str, Any]) -> str:
 
 def test_sdk_with_no_arguments_after_login(cli: Cli, platform: Any, keycloak: Any) -> None:
     password_login(cli, platform, keycloak.users["alice"])
-    result = subprocess.run(
-        [cli.argv([])[0], "-c", SDK_SCRIPT],
-        capture_output=True,
-        text=True,
-        env=cli.env(),
-        timeout=60,
-    )
+    result = run_python(cli, SDK_SCRIPT)
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     assert _principal(out["sync"]) == "alice@example.com"
@@ -68,13 +61,7 @@ def test_sdk_retries_once_after_a_401_by_refreshing(cli: Cli, platform: Any, key
         "AAAA" if good[-4:] != "AAAA" else "BBBB"
     )
     cli.config_path.write_text(yaml.safe_dump(document))
-    result = subprocess.run(
-        [cli.argv([])[0], "-c", SDK_SCRIPT],
-        capture_output=True,
-        text=True,
-        env=cli.env(),
-        timeout=60,
-    )
+    result = run_python(cli, SDK_SCRIPT)
     assert result.returncode == 0, result.stderr
     assert _principal(json.loads(result.stdout)["sync"]) == "bob@example.com"
     assert cli.user()["access_token"] not in (good, document["users"][0]["user"]["access_token"])

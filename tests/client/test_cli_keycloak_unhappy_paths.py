@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import ssl
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,17 @@ from typing import Any
 import httpx
 import pytest
 
-from .client_harness import Cli, LineReader, assert_clean_failure
-from .keycloak_cli import LINK, echo, password_login, set_expires_at
+from .client_harness import Cli, assert_clean_failure
+from .keycloak_cli import (
+    LINK,
+    device_login,
+    echo,
+    login,
+    password_login,
+    run_python,
+    set_expires_at,
+    try_password_login,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.keycloak]
 
@@ -29,17 +37,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.keycloak]
 
 def test_wrong_password_and_unknown_user(cli: Cli, platform: Any) -> None:
     for user in ("alice", "nobody-here"):
-        result = cli.run(
-            "login",
-            "--base-url",
-            platform.base_url,
-            "--ca-file",
-            platform.ca_file,
-            "--username",
-            user,
-            "--password-stdin",
-            input="wrong-password\n",
-        )
+        result = try_password_login(cli, platform, user, "wrong-password")
         assert_clean_failure(result, 7, f"wrong username or password for '{user}'", "invalid_grant")
         assert "wrong-password" not in result.stdout + result.stderr
 
@@ -67,15 +65,7 @@ def test_expired_device_code(cli: Cli, platform: Any, keycloak: Any) -> None:
     client.setdefault("attributes", {})["oauth2.device.code.lifespan"] = "6"
     keycloak.admin("PUT", f"/authgate/clients/{client['id']}", json=client)
     try:
-        result = cli.run(
-            "login",
-            "--base-url",
-            platform.base_url,
-            "--ca-file",
-            platform.ca_file,
-            "--no-browser",
-            timeout=60,
-        )
+        result = login(cli, platform, "--no-browser", timeout=60)
     finally:
         client["attributes"] = saved
         client["attributes"].setdefault("oauth2.device.code.lifespan", "")
@@ -108,18 +98,10 @@ def test_idp_down(cli: Cli, platform: Any, keycloak: Any) -> None:
 
 
 def test_ctrl_c_while_waiting_exits_130_cleanly(cli: Cli, platform: Any) -> None:
-    proc = cli.start(
-        "login", "--base-url", platform.base_url, "--ca-file", platform.ca_file, "--no-browser"
-    )
-    try:
-        stderr = LineReader(proc.stderr)
+    with device_login(cli, platform) as (proc, stderr):
         stderr.wait_for(r"Waiting for you to finish in the browser")
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 130
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
     time.sleep(0.2)  # let the reader drain the pipe
     assert "Interrupted." in stderr.text()
     assert "Traceback" not in stderr.text()
@@ -142,18 +124,7 @@ def test_clock_far_off_is_detected_and_warned(
     (shim / "sitecustomize.py").write_text(SKEWED_CLOCK.format(offset=7200))
     env = {"PYTHONPATH": str(shim)}
     alice = keycloak.users["alice"]
-    result = cli.run(
-        "login",
-        "--base-url",
-        platform.base_url,
-        "--ca-file",
-        platform.ca_file,
-        "--username",
-        "alice",
-        "--password-stdin",
-        input=alice.password + "\n",
-        env=env,
-    )
+    result = try_password_login(cli, platform, "alice", alice.password, env=env)
     assert result.returncode == 0, result.stderr
     assert "your clock is about 2h 0m ahead of the identity provider's" in result.stderr
     # Expiry is kept on the local clock, so the token is not taken for expired and
@@ -196,18 +167,10 @@ def _deny_in_browser(keycloak: Any, link: str, username: str) -> None:
 
 
 def test_device_login_denied_in_the_browser(cli: Cli, platform: Any, keycloak: Any) -> None:
-    proc = cli.start(
-        "login", "--base-url", platform.base_url, "--ca-file", platform.ca_file, "--no-browser"
-    )
-    try:
-        stderr = LineReader(proc.stderr)
+    with device_login(cli, platform) as (proc, stderr):
         link = stderr.wait_for(LINK).group(1)
         _deny_in_browser(keycloak, link, "bob")
         assert proc.wait(timeout=60) == 8
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
     time.sleep(0.2)
     assert "error: the login was denied in the browser" in stderr.text()
     assert "Traceback" not in stderr.text()
@@ -235,9 +198,7 @@ def test_dead_refresh_token_says_log_in_again(cli: Cli, platform: Any, keycloak:
         "try:\n    Client().get('/apis/demo/x')\n"
         "except SessionExpired as exc:\n    print('SessionExpired:', exc)\n"
     )
-    result = subprocess.run(
-        [cli.argv([])[0], "-c", script], capture_output=True, text=True, env=cli.env(), timeout=60
-    )
+    result = run_python(cli, script)
     assert "SessionExpired: your session" in result.stdout, result.stderr
     # Logging in again repairs it.
     password_login(cli, platform, keycloak.users["carol"])

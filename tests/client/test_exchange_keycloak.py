@@ -13,7 +13,6 @@ a preview feature this test Keycloak does not enable; see tests/client/exchange_
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from authgate.client.tokens import claims
 
 from .client_harness import Cli, assert_clean_failure
 from .exchange_realm import EXCHANGED_LIFESPAN, ExchangeClients, ensure_exchange_clients
+from .keycloak_cli import calling_in_threads, login
 
 pytestmark = [pytest.mark.integration, pytest.mark.keycloak]
 
@@ -67,17 +67,18 @@ def upstream_headers(response: httpx.Response) -> dict[str, str]:
     return {k.lower(): v for k, v in response.json()["headers"]}
 
 
-@pytest.fixture
-def sdk_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("AUTHGATE_CONFIG", str(tmp_path / "no-login.yaml"))
-    for name in (
-        "AUTHGATE_TOKEN",
-        "AUTHGATE_TOKEN_FILE",
-        "AUTHGATE_CLIENT_ID",
-        "AUTHGATE_CLIENT_SECRET",
-        "AUTHGATE_BASE_URL",
-    ):
-        monkeypatch.delenv(name, raising=False)
+def exchanging(
+    platform: Any, keycloak: Any, clients: ExchangeClients, subject: Any, **options: Any
+) -> dict[str, Any]:
+    """The SDK's arguments for exchanging ``subject`` as authgate-exchanger."""
+    return {
+        "base_url": platform.base_url,
+        "exchange_from": subject,
+        "client_id": clients.exchanger_id,
+        "client_secret": clients.exchanger_secret,
+        "ca_file": str(keycloak.ca_file),
+        **options,
+    }
 
 
 def test_sdk_exchange_narrows_audience_and_scope(
@@ -89,12 +90,7 @@ def test_sdk_exchange_narrows_audience_and_scope(
     subject_file = tmp_path / "subject"
     subject_file.write_text(subject + "\n")
     with Client(
-        platform.base_url,
-        exchange_from=subject_file,
-        exchange_scope="platform:read",
-        client_id=clients.exchanger_id,
-        client_secret=clients.exchanger_secret,
-        ca_file=str(keycloak.ca_file),
+        **exchanging(platform, keycloak, clients, subject_file, exchange_scope="platform:read")
     ) as client:
         headers = dict(client.get("/apis/demo/hello").json()["headers"])
         exchanged = claims(client.token())
@@ -106,11 +102,7 @@ def test_sdk_exchange_narrows_audience_and_scope(
 
     async def with_async_client() -> str:  # the exchange runs in a worker thread
         async with AsyncClient(
-            platform.base_url,
-            exchange_from=str(subject_file),
-            client_id=clients.exchanger_id,
-            client_secret=clients.exchanger_secret,
-            ca_file=str(keycloak.ca_file),
+            **exchanging(platform, keycloak, clients, str(subject_file))
         ) as client:
             response = await client.get("/apis/demo/hello")
             return str(dict(response.json()["headers"])["X-NMP-Principal-Email"])
@@ -121,12 +113,7 @@ def test_sdk_exchange_narrows_audience_and_scope(
     service = job_token(keycloak, clients)
     assert set(claims(service)["aud"]) == {clients.exchanger_id, "account"}
     with Client(
-        platform.base_url,
-        exchange_from=service,
-        exchange_audience="api://authgate",
-        client_id=clients.exchanger_id,
-        client_secret=clients.exchanger_secret,
-        ca_file=str(keycloak.ca_file),
+        **exchanging(platform, keycloak, clients, service, exchange_audience="api://authgate")
     ) as client:
         response = client.get("/apis/demo/hello")
         assert claims(client.token())["aud"] == "api://authgate"
@@ -153,37 +140,23 @@ def test_sdk_exchanges_again_before_expiry_and_when_the_file_changes(
     )
     assert client.credential_source.kind == "exchange"
     assert client.credential_source.detail == str(subject_file)
-    seen: list[tuple[float, str]] = []
-    failures: list[str] = []
-    stop = threading.Event()
 
-    def run() -> None:
-        while not stop.is_set():
-            try:
-                body = client.get("/apis/demo/hello").json()
-                seen.append((time.monotonic(), dict(body["headers"])["X-NMP-Principal-Email"]))
-            except Exception as exc:  # any failure counts
-                failures.append(repr(exc))
-            time.sleep(0.02)
+    def principal() -> str:
+        body = client.get("/apis/demo/hello").json()
+        return str(dict(body["headers"])["X-NMP-Principal-Email"])
 
-    workers = [threading.Thread(target=run) for _ in range(3)]
     started = time.monotonic()
-    for worker in workers:
-        worker.start()
-    try:
+    with calling_in_threads(principal, pause=0.02) as calls:
         time.sleep(EXCHANGED_LIFESPAN / 2 + 2)  # past half the lifetime: a re-exchange
         tmp = subject_file.with_suffix(".new")
         tmp.write_text(job_token(keycloak, clients, "bob"))
         swapped = time.monotonic()
         tmp.replace(subject_file)
         time.sleep(2)
-    finally:
-        stop.set()
-        for worker in workers:
-            worker.join(timeout=30)
     exchanger = client._credentials.exchanger
     client.close()
-    assert failures == []
+    seen = calls.seen
+    assert calls.failures == []
     assert len(seen) > 30
     assert {email for _, email in seen if _ < swapped} == {"alice@example.com"}
     assert seen[-1][1] == "bob@example.com"
@@ -200,12 +173,9 @@ def test_cli_login_exchange_from_file_and_stdin(
     subject_file = tmp_path / "subject"
     subject_file.write_text(job_token(keycloak, clients, "alice"))
     env = {"AUTHGATE_CLIENT_SECRET": clients.exchanger_secret}
-    login = cli.run(
-        "login",
-        "--base-url",
-        platform.base_url,
-        "--ca-file",
-        platform.ca_file,
+    result = login(
+        cli,
+        platform,
         "--exchange-from",
         str(subject_file),
         "--client-id",
@@ -214,11 +184,11 @@ def test_cli_login_exchange_from_file_and_stdin(
         "platform:read",
         env=env,
     )
-    assert login.returncode == 0, login.stderr
-    assert "as alice@example.com" in login.stdout
-    assert f"exchanged again from {subject_file} before it expires" in login.stdout
-    assert "warning" not in login.stderr  # the exchanged token is one the platform accepts
-    output = login.stdout + login.stderr
+    assert result.returncode == 0, result.stderr
+    assert "as alice@example.com" in result.stdout
+    assert f"exchanged again from {subject_file} before it expires" in result.stdout
+    assert "warning" not in result.stderr  # the exchanged token is one the platform accepts
+    output = result.stdout + result.stderr
     assert clients.exchanger_secret not in output and subject_file.read_text() not in output
     stored = cli.user()
     assert stored["grant"] == "token_exchange" and stored["subject_file"] == str(subject_file)
@@ -273,15 +243,6 @@ def test_refusals_are_clear(
     cli: Cli, platform: Any, keycloak: Any, clients: ExchangeClients, tmp_path: Path, sdk_env: None
 ) -> None:
     subject = tmp_path / "subject"
-    base = (
-        "login",
-        "--base-url",
-        platform.base_url,
-        "--ca-file",
-        platform.ca_file,
-        "--exchange-from",
-        str(subject),
-    )
     good = {
         "AUTHGATE_CLIENT_ID": clients.exchanger_id,
         "AUTHGATE_CLIENT_SECRET": clients.exchanger_secret,
@@ -327,19 +288,13 @@ def test_refusals_are_clear(
     for token, env, extra, code, phrases in cases:
         token = token or job_token(keycloak, clients, "bob")
         subject.write_text(token)
-        result = cli.run(*base, *extra, env=env)
+        result = login(cli, platform, "--exchange-from", str(subject), *extra, env=env)
         assert_clean_failure(result, code, *phrases)
         assert token not in result.stdout + result.stderr
         assert clients.exchanger_secret not in result.stdout + result.stderr
 
     # The SDK raises the same types; the first request is where the exchange happens.
-    with Client(
-        platform.base_url,
-        exchange_from=not_for_us,
-        client_id=clients.exchanger_id,
-        client_secret=clients.exchanger_secret,
-        ca_file=str(keycloak.ca_file),
-    ) as client:
+    with Client(**exchanging(platform, keycloak, clients, not_for_us)) as client:
         with pytest.raises(ExchangeRejected) as info:
             client.get("/apis/demo/hello")
     assert info.value.exit_code == ExitCode.LOGIN_REJECTED

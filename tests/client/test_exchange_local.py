@@ -24,6 +24,7 @@ from authgate.client.exchange import (
     exchange,
     exchange_source,
 )
+from authgate.client.tokens import TokenSet
 
 from .client_harness import CannedServer, Cli, assert_clean_failure
 from .test_token_sources import jwt_like
@@ -46,6 +47,16 @@ def answer(status: int, body: dict[str, object], seen: list[httpx.Request]) -> h
         return httpx.Response(status, json=body)
 
     return httpx.Client(transport=httpx.MockTransport(handle))
+
+
+def exchange_for_p(
+    http: httpx.Client,
+    settings: ExchangeSettings,
+    where: str = "t",
+    discovery: Discovery = DISCOVERY,
+) -> TokenSet:
+    """``exchange`` of SUBJECT for the platform ``https://p``."""
+    return exchange(http, discovery, SUBJECT, settings, base_url="https://p", where=where)
 
 
 def test_path_or_token(tmp_path: Path) -> None:
@@ -84,7 +95,7 @@ def test_request_on_the_wire() -> None:
     settings = ExchangeSettings.create(
         client_id="svc", client_secret="s3cret", audience="api://p", scopes="platform:read"
     )
-    tokens = exchange(http, DISCOVERY, SUBJECT, settings, base_url="https://p", where="t")
+    tokens = exchange_for_p(http, settings)
     form = {k: v[0] for k, v in parse_qs(seen[0].content.decode()).items()}
     assert form == {
         "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
@@ -99,21 +110,14 @@ def test_request_on_the_wire() -> None:
     assert tokens.audience == "api://p" and tokens.client_secret == "s3cret"
     # a public client names itself in the form; offline_access is never asked for
     seen.clear()
-    exchange(
-        http,
-        DISCOVERY,
-        SUBJECT,
-        ExchangeSettings(subject_token_type="jwt-urn"),
-        base_url="https://p",
-        where="t",
-    )
+    exchange_for_p(http, ExchangeSettings(subject_token_type="jwt-urn"))
     form = {k: v[0] for k, v in parse_qs(seen[0].content.decode()).items()}
     assert form["client_id"] == "authgate-cli" and form["scope"] == "openid"
     assert "authorization" not in seen[0].headers
     # the resource/audience discovery asks every token request to carry (RFC 8707)
     seen.clear()
     wanted = replace(DISCOVERY, token_request_params={"resource": "https://api.p/"})
-    exchange(http, wanted, SUBJECT, ExchangeSettings(), base_url="https://p", where="t")
+    exchange_for_p(http, ExchangeSettings(), discovery=wanted)
     assert parse_qs(seen[0].content.decode())["resource"] == ["https://api.p/"]
 
 
@@ -155,30 +159,14 @@ def test_refusals_are_named(
         body["error_description"] = description
     http = answer(400, body, [])
     with pytest.raises(kind) as info:
-        exchange(
-            http,
-            DISCOVERY,
-            SUBJECT,
-            ExchangeSettings("svc", "s3cret"),
-            base_url="https://p",
-            where="exchange_from=/t",
-        )
+        exchange_for_p(http, ExchangeSettings("svc", "s3cret"), where="exchange_from=/t")
     assert phrase in str(info.value)
     assert SUBJECT not in str(info.value) and "s3cret" not in str(info.value)
     expected = 13 if kind is ExchangeUnsupported else 7
     assert int(info.value.exit_code) == expected
 
 
-def test_sdk_arguments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AUTHGATE_CONFIG", str(tmp_path / "none.yaml"))
-    for name in (
-        "AUTHGATE_TOKEN",
-        "AUTHGATE_TOKEN_FILE",
-        "AUTHGATE_CLIENT_ID",
-        "AUTHGATE_CLIENT_SECRET",
-        "AUTHGATE_BASE_URL",
-    ):
-        monkeypatch.delenv(name, raising=False)
+def test_sdk_arguments(tmp_path: Path, sdk_env: None) -> None:
     with pytest.raises(UsageError, match="not both"):
         Client("http://127.0.0.1:1", token=SUBJECT, exchange_from=SUBJECT)
     with pytest.raises(UsageError, match="need exchange_from"):
@@ -276,15 +264,8 @@ def test_wrong_secret_is_not_mistaken_for_no_exchange() -> None:
         [],
     )
     with pytest.raises(ExchangeRejected) as info:
-        exchange(
-            http,
-            DISCOVERY,
-            SUBJECT,
-            ExchangeSettings("svc", "s3cret"),
-            base_url="https://p",
-            where="t",
-        )
+        exchange_for_p(http, ExchangeSettings("svc", "s3cret"))
     assert "wrong, rotated or revoked secret" in info.value.message
     with pytest.raises(ExchangeRejected) as public:
-        exchange(http, DISCOVERY, SUBJECT, ExchangeSettings(), base_url="https://p", where="t")
+        exchange_for_p(http, ExchangeSettings())
     assert "public client" in public.value.message

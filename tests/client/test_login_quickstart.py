@@ -9,31 +9,16 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from ..support.ports import free_port
-from .client_harness import (
-    PYTHON,
-    CannedServer,
-    Cli,
-    ServerProcess,
-    assert_clean_failure,
-)
+from .client_harness import CannedServer, Cli, assert_clean_failure
+from .servers import running_quickstart
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def quickstart(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    workdir = tmp_path_factory.mktemp("quickstart")
-    port = free_port()
-    proc = ServerProcess(
-        [PYTHON, "-m", "authgate", "quickstart", "--port", str(port)], workdir / "quickstart.log"
-    ).start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        proc.wait_http(url + "/apis/auth/discovery", timeout=60)
+    with running_quickstart(tmp_path_factory.mktemp("quickstart")) as url:
         yield url
-    finally:
-        proc.stop()
 
 
 def test_unsigned_token_login_call_and_refresh(cli: Cli, quickstart: str) -> None:

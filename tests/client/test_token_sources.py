@@ -9,18 +9,18 @@ import json
 import os
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from authgate.client.errors import CredentialSourceError, ExitCode
 from authgate.client.sdk import Client
 from authgate.client.sources import TokenFile, env_source
 from tests.support.ports import free_port
 
-from .client_harness import PYTHON, Cli, ServerProcess, assert_clean_failure
+from .client_harness import PYTHON, Cli, assert_clean_failure
 
 
 def jwt_like(**claims: Any) -> str:
@@ -146,32 +146,20 @@ def test_token_into_closed_pipe(cli: Cli) -> None:
     assert "Exception ignored" not in proc.stderr
 
 
-def test_status_when_auth_is_off(cli: Cli, tmp_path: Path) -> None:
-    port, admin = free_port(), free_port()
-    config = tmp_path / "proxy.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "authgate.io/v1alpha1",
-                "kind": "ProxyConfig",
-                "auth_enabled": False,
-                "server": {"engine": "lean"},
-                "listen": {"host": "127.0.0.1", "port": port},
-                "admin": {"host": "127.0.0.1", "port": admin},
-                "upstream": {"url": f"http://127.0.0.1:{free_port()}"},
-            }
-        )
+def test_status_when_auth_is_off(cli: Cli, start_proxy: Callable[[dict[str, Any]], str]) -> None:
+    base = start_proxy(
+        {
+            "apiVersion": "authgate.io/v1alpha1",
+            "kind": "ProxyConfig",
+            "auth_enabled": False,
+            "server": {"engine": "lean"},
+            "listen": {"host": "127.0.0.1", "port": free_port()},
+            "admin": {"host": "127.0.0.1", "port": free_port()},
+            "upstream": {"url": f"http://127.0.0.1:{free_port()}"},
+        }
     )
-    proc = ServerProcess(
-        [PYTHON, "-m", "authgate", "proxy", "--config", str(config)], tmp_path / "proxy.log"
-    ).start()
-    try:
-        proc.wait_http(f"http://127.0.0.1:{admin}/readyz", timeout=60)
-        base = f"http://127.0.0.1:{port}"
-        assert cli.run("login", "--base-url", base).returncode == 0
-        status = cli.run("status")
-        assert status.returncode == 0, status.stdout + status.stderr
-        assert f"Authentication is disabled on {base}" in status.stdout
-        assert "not logged in" not in status.stdout + status.stderr
-    finally:
-        proc.stop()
+    assert cli.run("login", "--base-url", base).returncode == 0
+    status = cli.run("status")
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert f"Authentication is disabled on {base}" in status.stdout
+    assert "not logged in" not in status.stdout + status.stderr

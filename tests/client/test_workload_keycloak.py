@@ -7,37 +7,34 @@ that is reported as such."""
 from __future__ import annotations
 
 import os
-import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
-import yaml
 
 from authgate.client.errors import ExitCode, Unauthorized
 from authgate.client.sdk import Client
-from tests.support.ports import free_port
 
-from .client_harness import (
-    PYTHON,
-    Cli,
-    ServerProcess,
-    assert_clean_failure,
-    proxy_document,
+from .client_harness import Cli, assert_clean_failure
+from .keycloak_cli import (
+    calling_in_threads,
+    echo,
+    keycloak_proxy_document,
+    login,
+    try_password_login,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.keycloak]
 
 
 def cc_login(cli: Cli, platform: Any, keycloak: Any, secret: str, *extra: str) -> Any:
-    return cli.run(
-        "login",
-        "--base-url",
-        platform.base_url,
-        "--ca-file",
-        platform.ca_file,
+    return login(
+        cli,
+        platform,
         "--client-credentials",
         "--client-id",
         keycloak.ci_client_id,
@@ -45,16 +42,6 @@ def cc_login(cli: Cli, platform: Any, keycloak: Any, secret: str, *extra: str) -
         *extra,
         input=secret + "\n",
     )
-
-
-def echo(platform: Any, token: str) -> dict[str, str]:
-    response = httpx.get(
-        platform.base_url + "/apis/demo/hello",
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    return {k.lower(): v for k, v in response.json()["headers"]}
 
 
 def test_client_credentials_rerequest_and_revoked_secret(
@@ -105,31 +92,23 @@ def test_wrong_secret_and_missing_secret(cli: Cli, platform: Any, keycloak: Any)
     wrong = cc_login(cli, platform, keycloak, "not-the-secret")
     assert_clean_failure(wrong, int(ExitCode.LOGIN_REJECTED), "rejected client 'authgate-ci'")
     assert "not-the-secret" not in wrong.stdout + wrong.stderr
-    missing = cli.run(
-        "login",
-        "--base-url",
-        platform.base_url,
-        "--client-credentials",
-        "--client-id",
-        keycloak.ci_client_id,
-    )
-    assert_clean_failure(missing, int(ExitCode.USAGE), "no client secret given")
-    empty_env = cli.run(
-        "login",
-        "--base-url",
-        platform.base_url,
-        "--client-credentials",
-        "--client-id",
-        keycloak.ci_client_id,
-        env={"AUTHGATE_CLIENT_SECRET": ""},
-    )
-    assert_clean_failure(empty_env, int(ExitCode.USAGE), "AUTHGATE_CLIENT_SECRET is set but empty")
-    from_env = cli.run(
-        "login",
-        "--base-url",
-        platform.base_url,
-        "--ca-file",
-        platform.ca_file,
+    for env, phrase in (  # no secret at all, and an empty one in the environment
+        ({}, "no client secret given"),
+        ({"AUTHGATE_CLIENT_SECRET": ""}, "AUTHGATE_CLIENT_SECRET is set but empty"),
+    ):
+        no_secret = cli.run(
+            "login",
+            "--base-url",
+            platform.base_url,
+            "--client-credentials",
+            "--client-id",
+            keycloak.ci_client_id,
+            env=env,
+        )
+        assert_clean_failure(no_secret, int(ExitCode.USAGE), phrase)
+    from_env = login(
+        cli,
+        platform,
         "--client-credentials",
         env={
             "AUTHGATE_CLIENT_ID": keycloak.ci_client_id,
@@ -141,17 +120,14 @@ def test_wrong_secret_and_missing_secret(cli: Cli, platform: Any, keycloak: Any)
 
 def test_logout_revokes_the_refresh_token(cli: Cli, platform: Any, keycloak: Any) -> None:
     alice = keycloak.users["alice"]
-    login = cli.run(
-        "login",
-        "--base-url",
-        platform.base_url,
-        "--ca-file",
-        platform.ca_file,
+    result = login(
+        cli,
+        platform,
         env={"AUTHGATE_USERNAME": alice.username, "AUTHGATE_PASSWORD": alice.password},
     )
-    assert login.returncode == 0, login.stderr
-    assert "multi-factor" in login.stderr  # today's warning, also from the environment
-    assert "as alice@example.com" in login.stdout  # the email, not the sub
+    assert result.returncode == 0, result.stderr
+    assert "multi-factor" in result.stderr  # today's warning, also from the environment
+    assert "as alice@example.com" in result.stdout  # the email, not the sub
     refresh_token = cli.user()["refresh_token"]
     out = cli.run("logout")
     assert out.returncode == 0, out.stderr
@@ -169,95 +145,63 @@ def test_logout_revokes_the_refresh_token(cli: Cli, platform: Any, keycloak: Any
 
 
 def test_sdk_token_file_swapped_during_requests(
-    platform: Any, keycloak: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    platform: Any,
+    keycloak: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    sdk_env: None,
 ) -> None:
     tokens = [keycloak.password_token(user)["access_token"] for user in ("alice", "bob")] * 3
     token_file = tmp_path / "token"
     token_file.write_text(tokens[0])
-    monkeypatch.setenv("AUTHGATE_CONFIG", str(tmp_path / "no-login.yaml"))
     monkeypatch.setenv("AUTHGATE_TOKEN_FILE", str(token_file))
-    monkeypatch.delenv("AUTHGATE_TOKEN", raising=False)
     client = Client(platform.base_url)
     assert client.credential_source.kind == "AUTHGATE_TOKEN_FILE"
-    seen: list[str] = []
-    failures: list[str] = []
-    stop = threading.Event()
 
-    def run() -> None:
-        while not stop.is_set():
-            try:
-                body = client.get("/apis/demo/hello").json()
-                seen.append(dict(body["headers"]).get("X-NMP-Principal-Email", "?"))
-            except Exception as exc:  # any failure counts
-                failures.append(repr(exc))
+    def principal() -> str:
+        body = client.get("/apis/demo/hello").json()
+        return str(dict(body["headers"]).get("X-NMP-Principal-Email", "?"))
 
-    workers = [threading.Thread(target=run) for _ in range(3)]
-    for worker in workers:
-        worker.start()
-    try:
+    with calling_in_threads(principal) as calls:
         for token in tokens[1:]:
             time.sleep(0.4)
             tmp = token_file.with_suffix(".new")
             tmp.write_text(token)
             os.replace(tmp, token_file)  # an atomic swap, as a CI agent or kubelet does
         time.sleep(0.4)
-    finally:
-        stop.set()
-        for worker in workers:
-            worker.join(timeout=30)
     client.close()
-    assert failures == []
+    seen = [email for _, email in calls.seen]
+    assert calls.failures == []
     assert len(seen) > 20
     assert {"alice@example.com", "bob@example.com"} <= set(seen)
     assert seen[-1] == "bob@example.com"  # the last token written is the one in use
 
 
 def test_audience_mismatch_is_named(
-    cli: Cli, keycloak: Any, demo_upstream: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cli: Cli,
+    keycloak: Any,
+    demo_upstream: str,
+    start_proxy: Callable[[dict[str, Any]], str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A platform expecting another audience than the IdP issues: login warns, and
     the SDK's 401 names the mismatch instead of saying "log in again"."""
-    port, admin = free_port(), free_port()
-    document = proxy_document(
-        port=port,
-        admin_port=admin,
-        upstream=demo_upstream,
-        issuer=keycloak.issuer,
-        client_id=keycloak.cli_client_id,
+    document = keycloak_proxy_document(
+        keycloak,
+        demo_upstream,
         audience=["api://elsewhere"],
-        ca_file=str(keycloak.ca_file),
         default_scopes="openid email platform:read",
     )
-    config = tmp_path / "proxy.yaml"
-    config.write_text(yaml.safe_dump(document))
-    proc = ServerProcess(
-        [PYTHON, "-m", "authgate", "proxy", "--config", str(config)], tmp_path / "proxy.log"
-    ).start()
-    try:
-        proc.wait_http(f"http://127.0.0.1:{admin}/readyz", timeout=60)
-        base = f"http://127.0.0.1:{port}"
-        bob = keycloak.users["bob"]
-        login = cli.run(
-            "login",
-            "--base-url",
-            base,
-            "--ca-file",
-            str(keycloak.ca_file),
-            "--username",
-            "bob",
-            "--password-stdin",
-            input=bob.password + "\n",
-        )
-        assert login.returncode == 0, login.stderr
-        assert "the platform accepts audience 'api://elsewhere'" in login.stderr
-        assert "'api://authgate'" in login.stderr and "logging in again will not help" in (
-            login.stderr
-        )
-        monkeypatch.setenv("AUTHGATE_CONFIG", str(cli.config_path))
-        with Client(base) as client, pytest.raises(Unauthorized) as info:
-            client.get("/apis/demo/hello")
-        assert info.value.reason == "bad_audience"
-        assert "accepts audience 'api://elsewhere'" in info.value.message
-        assert "log in again" not in str(info.value)
-    finally:
-        proc.stop()
+    elsewhere = SimpleNamespace(base_url=start_proxy(document), ca_file=str(keycloak.ca_file))
+    result = try_password_login(cli, elsewhere, "bob", keycloak.users["bob"].password)
+    assert result.returncode == 0, result.stderr
+    assert "the platform accepts audience 'api://elsewhere'" in result.stderr
+    assert "'api://authgate'" in result.stderr and "logging in again will not help" in (
+        result.stderr
+    )
+    monkeypatch.setenv("AUTHGATE_CONFIG", str(cli.config_path))
+    with Client(elsewhere.base_url) as client, pytest.raises(Unauthorized) as info:
+        client.get("/apis/demo/hello")
+    assert info.value.reason == "bad_audience"
+    assert "accepts audience 'api://elsewhere'" in info.value.message
+    assert "log in again" not in str(info.value)
