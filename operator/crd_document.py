@@ -58,27 +58,23 @@ def crd_document(
     ``authgate`` category and describes the standard object properties; a
     foreign one (kopf's peering) is left as its owner defines it."""
     owned = bool(names.short_names)
-    spec_names: dict[str, Any] = {
-        "kind": names.kind,
-        "plural": names.plural,
-        "singular": names.kind.lower(),
-    }
-    schema: dict[str, Any] = {"type": "object"}
-    metadata: dict[str, Any] = {"name": f"{names.plural}.{group}"}
+    spec_names: dict[str, Any] = {"kind": names.kind}
     if owned:
-        metadata["labels"] = dict(OWNED_LABELS)
-        spec_names |= {
-            "listKind": f"{names.kind}List",
-            "shortNames": list(names.short_names),
-            "categories": ["authgate"],
-        }
-        standard = {"apiVersion": {"type": "string"}, "kind": {"type": "string"}}
-        schema["properties"] = {**standard, "metadata": {"type": "object"}}
+        spec_names["listKind"] = f"{names.kind}List"
+    spec_names |= {"plural": names.plural, "singular": names.kind.lower()}
+    schema: dict[str, Any] = {"type": "object"}
     if version.description:
         schema["description"] = version.description
     if version.required:
         schema["required"] = list(version.required)
-    schema["properties"] = {**schema.get("properties", {}), **version.properties}
+    metadata: dict[str, Any] = {"name": f"{names.plural}.{group}"}
+    properties: dict[str, Any] = {}
+    if owned:
+        metadata["labels"] = dict(OWNED_LABELS)
+        spec_names |= {"shortNames": list(names.short_names), "categories": ["authgate"]}
+        properties = {"apiVersion": {"type": "string"}, "kind": {"type": "string"}}
+        properties["metadata"] = {"type": "object"}
+    schema["properties"] = {**properties, **version.properties}
     served: dict[str, Any] = {"name": version.name, "served": True, "storage": True}
     if version.status_subresource:
         served["subresources"] = {"status": {}}
