@@ -300,7 +300,9 @@ def peering_crd_manifests() -> list[dict[str, Any]]:
     several operator replicas agree on one active reconciler."""
     status = {"status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}
     return [
-        crd_document("kopf.dev", CRDNames(kind, plural), CRDVersion("v1", status), scope=scope)
+        crd_document(
+            "kopf.dev", CRDNames(kind, plural), CRDVersion("v1", status), scope=scope, owned=False
+        )
         for scope, kind, plural in (
             ("Namespaced", "KopfPeering", "kopfpeerings"),
             ("Cluster", "ClusterKopfPeering", "clusterkopfpeerings"),

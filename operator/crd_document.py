@@ -25,8 +25,7 @@ class CRDNames:
     kind: str
     #: The plural resource name, e.g. ``oidcproviders``.
     plural: str
-    #: ``kubectl get`` short names; an authgate CRD also gets ``listKind`` and the
-    #: ``authgate`` category (``kubectl get authgate``) when it has any.
+    #: ``kubectl get`` short names (authgate's own CRDs).
     short_names: Sequence[str] = ()
 
 
@@ -50,14 +49,19 @@ class CRDVersion:
 
 
 def crd_document(
-    group: str, names: CRDNames, version: CRDVersion, *, scope: str = "Namespaced"
+    group: str,
+    names: CRDNames,
+    version: CRDVersion,
+    *,
+    scope: str = "Namespaced",
+    owned: bool = True,
 ) -> dict[str, Any]:
     """The CustomResourceDefinition of ``names.plural``.``group``.
 
-    An authgate CRD (one with short names) is labelled, listed in the
-    ``authgate`` category and describes the standard object properties; a
-    foreign one (kopf's peering) is left as its owner defines it."""
-    owned = bool(names.short_names)
+    An ``owned`` (authgate) CRD is labelled, gets ``listKind``, its short names
+    and the ``authgate`` category (``kubectl get authgate``), and describes the
+    standard object properties; a foreign one (kopf's peering) is written as its
+    owner defines it."""
     spec_names: dict[str, Any] = {"kind": names.kind}
     if owned:
         spec_names["listKind"] = f"{names.kind}List"
